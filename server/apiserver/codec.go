@@ -1,0 +1,176 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"sigs.k8s.io/yaml"
+)
+
+// maxBodyBytes is kube-apiserver's limit for a request body (3 MiB).
+const maxBodyBytes = 3 * 1024 * 1024
+
+// readBody reads a request body as JSON, converting YAML, and rejects
+// media types the server cannot decode.
+func readBody(r *http.Request, allowed ...string) ([]byte, string, error) {
+	ct := r.Header.Get("Content-Type")
+	mt := "application/json"
+	if ct != "" {
+		var err error
+		mt, _, err = mime.ParseMediaType(ct)
+		if err != nil {
+			return nil, "", unsupportedMediaType(ct)
+		}
+	}
+	if len(allowed) == 0 {
+		allowed = []string{"application/json", "application/yaml", protobufType, "*/*"}
+	}
+	ok := false
+	for _, a := range allowed {
+		if a == mt {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil, "", &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
+			Message: fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s", strings.Join(allowed, ", ")),
+		}}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		return nil, "", err
+	}
+	if mt == "application/yaml" || mt == "application/apply-patch+yaml" {
+		// YAML is a superset of JSON; convert so one decoder handles both.
+		j, err := yaml.YAMLToJSON(body)
+		if err != nil {
+			return nil, "", apierrors.NewBadRequest(fmt.Sprintf("error converting YAML to JSON: %v", err))
+		}
+		body = j
+	}
+	return body, mt, nil
+}
+
+// decoder decodes request bodies into typed objects, strictly so that
+// unknown and duplicate fields are reported.
+type decoder struct {
+	scheme *runtime.Scheme
+	strict *kjson.Serializer
+	proto  *protobuf.Serializer
+}
+
+// protobufType is what client-go's typed clients send by default. Request
+// bodies in it are accepted; responses are always JSON.
+const protobufType = "application/vnd.kubernetes.protobuf"
+
+func newDecoder(s *runtime.Scheme) *decoder {
+	return &decoder{
+		scheme: s,
+		strict: kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Strict: true}),
+		proto:  protobuf.NewSerializer(s, s),
+	}
+}
+
+// protobufMagic starts every Kubernetes protobuf envelope.
+var protobufMagic = []byte{0x6b, 0x38, 0x73, 0x00}
+
+// fieldValidation is the ?fieldValidation= directive.
+type fieldValidation string
+
+const (
+	validationIgnore fieldValidation = "Ignore"
+	validationWarn   fieldValidation = "Warn"
+	validationStrict fieldValidation = "Strict"
+)
+
+func parseFieldValidation(v string) (fieldValidation, error) {
+	switch v {
+	case "", "Warn":
+		return validationWarn, nil
+	case "Ignore":
+		return validationIgnore, nil
+	case "Strict":
+		return validationStrict, nil
+	}
+	return "", apierrors.NewBadRequest(fmt.Sprintf("fieldValidation must be one of Ignore, Warn, Strict, got %q", v))
+}
+
+// decode decodes body into a new object of gvk. Unknown or duplicate
+// fields fail under Strict and become warnings under Warn.
+func (d *decoder) decode(body []byte, gvk schema.GroupVersionKind, newObj func() runtime.Object, fv fieldValidation) (runtime.Object, []string, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil, apierrors.NewBadRequest("the request body is empty")
+	}
+	into := newObj()
+	var obj runtime.Object
+	var actual *schema.GroupVersionKind
+	var err error
+	if bytes.HasPrefix(body, protobufMagic) {
+		obj, actual, err = d.proto.Decode(body, &gvk, into)
+	} else {
+		obj, actual, err = d.strict.Decode(body, &gvk, into)
+	}
+	var warnings []string
+	if err != nil {
+		if runtime.IsStrictDecodingError(err) && obj != nil {
+			if fv == validationStrict {
+				return nil, nil, apierrors.NewBadRequest(err.Error())
+			}
+			if fv == validationWarn {
+				warnings = strictWarnings(err)
+			}
+		} else if runtime.IsNotRegisteredError(err) || (actual != nil && *actual != gvk) {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", actual.GroupVersion(), gvk.GroupVersion()))
+		} else {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err))
+		}
+	}
+	if actual != nil && *actual != gvk {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", actual.GroupVersion(), gvk.GroupVersion()))
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return obj, warnings, nil
+}
+
+func strictWarnings(err error) []string {
+	var out []string
+	if se, ok := runtime.AsStrictDecodingError(err); ok {
+		for _, e := range se.Errors() {
+			out = append(out, e.Error())
+		}
+	}
+	return out
+}
+
+func addWarnings(w http.ResponseWriter, warnings []string) {
+	for _, msg := range warnings {
+		w.Header().Add("Warning", fmt.Sprintf("299 - %q", msg))
+	}
+}
+
+// encodeObject marshals a typed object with its apiVersion and kind.
+func encodeObject(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return json.Marshal(obj)
+}
+
+// writeJSON writes an already encoded object.
+func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte("\n"))
+}

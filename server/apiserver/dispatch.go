@@ -1,0 +1,150 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+
+	"github.com/skiff-io/skiff/server/openapi"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// serveAPI routes /api/... and /apis/... requests.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	ri, ok := parseResourcePath(r)
+	if !ok {
+		if !s.serveDiscoveryPath(w, r) {
+			writeStatus(w, &apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus)
+		}
+		return
+	}
+	res := s.byGVR[schema.GroupVersionResource{Group: ri.group, Version: ri.version, Resource: ri.resource}]
+	if res == nil {
+		st := apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus
+		st.Message = "the server could not find the requested resource"
+		writeStatus(w, &st)
+		return
+	}
+	gr := groupResource(res)
+	if ri.namespace != "" && !res.namespaced {
+		writeStatus(w, &apierrors.NewNotFound(gr, ri.name).ErrStatus)
+		return
+	}
+	if ri.subresource != "" && !res.hasSub(ri.subresource) {
+		st := apierrors.NewNotFound(gr, ri.name).ErrStatus
+		st.Message = "the server could not find the requested resource"
+		writeStatus(w, &st)
+		return
+	}
+	if res.namespaced && ri.namespace == "" && ri.name != "" {
+		writeStatus(w, &apierrors.NewNotFound(gr, ri.name).ErrStatus)
+		return
+	}
+	u := userFrom(r.Context())
+	if !s.authorize(u, ri.verb, gr, ri.namespace, ri.name, ri.subresource) {
+		writeStatus(w, &forbidden(u, ri, gr).ErrStatus)
+		return
+	}
+	if res.namespaced && ri.namespace == "" && ri.verb != "list" && ri.verb != "watch" {
+		writeStatus(w, &apierrors.NewBadRequest("a namespace must be specified for "+ri.verb+" on "+gr.String()).ErrStatus)
+		return
+	}
+
+	switch ri.subresource {
+	case "":
+	case "status", "ephemeralcontainers":
+		if ri.verb == "get" {
+			s.get(w, r, res, ri)
+			return
+		}
+		if ri.subresource == "ephemeralcontainers" {
+			ri.subresource = ""
+		}
+	case "finalize":
+		if ri.verb != "update" {
+			writeError(w, apierrors.NewMethodNotSupported(gr, r.Method), gr, ri.name)
+			return
+		}
+	case "scale":
+		s.serveScale(w, r, res, ri)
+		return
+	case "binding":
+		s.serveBinding(w, r, res, ri)
+		return
+	case "eviction":
+		s.serveEviction(w, r, res, ri)
+		return
+	case "log", "exec", "attach", "portforward", "proxy":
+		s.serveNodeStream(w, r, res, ri)
+		return
+	case "token":
+		s.serveToken(w, r, res, ri)
+		return
+	}
+
+	switch ri.verb {
+	case "get":
+		s.get(w, r, res, ri)
+	case "list":
+		s.list(w, r, res, ri)
+	case "watch":
+		s.watch(w, r, res, ri)
+	case "create":
+		if ri.name != "" {
+			writeError(w, apierrors.NewMethodNotSupported(gr, r.Method), gr, ri.name)
+			return
+		}
+		s.create(w, r, res, ri)
+	case "update":
+		s.update(w, r, res, ri)
+	case "patch":
+		s.patch(w, r, res, ri)
+	case "delete":
+		s.del(w, r, res, ri)
+	case "deletecollection":
+		s.deleteCollection(w, r, res, ri)
+	default:
+		writeError(w, apierrors.NewMethodNotSupported(gr, r.Method), gr, ri.name)
+	}
+}
+
+func forbidden(u *User, ri requestInfo, gr schema.GroupResource) *apierrors.StatusError {
+	name := "system:anonymous"
+	if u != nil {
+		name = u.Name
+	}
+	res := gr.Resource
+	if ri.subresource != "" {
+		res += "/" + ri.subresource
+	}
+	msg := fmt.Sprintf("User %q cannot %s resource %q in API group %q", name, ri.verb, res, gr.Group)
+	if ri.namespace != "" {
+		msg += fmt.Sprintf(" in the namespace %q", ri.namespace)
+	} else {
+		msg += " at the cluster scope"
+	}
+	return apierrors.NewForbidden(gr, ri.name, fmt.Errorf("%s", msg))
+}
+
+// serveToken answers serviceaccounts/token until token issuing exists.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	writeError(w, apierrors.NewServiceUnavailable("service account token issuing is not enabled on this server"), groupResource(res), ri.name)
+}
+
+// openapiResources describes the served resources for the OpenAPI documents.
+func (s *Server) openapiResources() []openapi.Resource {
+	var out []openapi.Resource
+	for _, g := range s.groups {
+		for _, res := range g.resources {
+			out = append(out, openapi.Resource{
+				Group: res.gvk.Group, Version: res.gvk.Version, Kind: res.gvk.Kind,
+				Plural: res.plural, Namespaced: res.namespaced, Verbs: allVerbs,
+				Subresources: res.subresources,
+				Type:         res.typeOf(),
+				ListType:     reflect.TypeOf(res.newList()).Elem(),
+			})
+		}
+	}
+	return out
+}

@@ -1,0 +1,13 @@
+package apiserver
+
+import "k8s.io/apimachinery/pkg/util/validation/field"
+
+type fieldErrorList = field.ErrorList
+
+func fieldRequired(path, msg string) *field.Error {
+	return field.Required(field.NewPath(path), msg)
+}
+
+func fieldInvalid(path string, value interface{}, msg string) *field.Error {
+	return field.Invalid(field.NewPath(path), value, msg)
+}

@@ -1,0 +1,89 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+)
+
+// fieldManagers builds one managedfields.FieldManager per kind and
+// subresource, on first use: the typed schemas behind them are large, and
+// a server that only serves reads never needs them.
+type fieldManagers struct {
+	scheme    *runtime.Scheme
+	defaulter runtime.ObjectDefaulter
+	once      sync.Once
+	tc        managedfields.TypeConverter
+	mu        sync.Mutex
+	byKind    map[string]*managedfields.FieldManager
+}
+
+func newFieldManagers(s *runtime.Scheme) *fieldManagers {
+	return &fieldManagers{scheme: s, defaulter: defaulterFunc(applyDefaults), byKind: map[string]*managedfields.FieldManager{}}
+}
+
+type defaulterFunc func(runtime.Object)
+
+func (f defaulterFunc) Default(obj runtime.Object) { f(obj) }
+
+func (m *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
+	m.once.Do(func() { m.tc = applyconfigurations.NewTypeConverter(m.scheme) })
+	k := gvk.String() + "/" + subresource
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if fm, ok := m.byKind[k]; ok {
+		return fm, nil
+	}
+	reset := fieldpath.NewSet(fieldpath.MakePathOrDie("status"))
+	if subresource == "status" {
+		reset = fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))
+	}
+	resetFields := map[fieldpath.APIVersion]fieldpath.Filter{
+		fieldpath.APIVersion(gvk.GroupVersion().String()): fieldpath.NewExcludeSetFilter(reset),
+	}
+	fm, err := managedfields.NewDefaultFieldManager(m.tc, m.scheme, m.defaulter, m.scheme, gvk, gvk.GroupVersion(), subresource, resetFields)
+	if err != nil {
+		return nil, err
+	}
+	m.byKind[k] = fm
+	return fm, nil
+}
+
+// track records manager as the owner of the fields it changed from live to
+// obj. Failures keep the previous managed fields, as kube-apiserver does.
+func (m *fieldManagers) track(gvk schema.GroupVersionKind, sub string, live, obj runtime.Object, manager string) runtime.Object {
+	fm, err := m.get(gvk, sub)
+	if err != nil {
+		return obj
+	}
+	live.GetObjectKind().SetGroupVersionKind(gvk)
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return fm.UpdateNoErrors(live, obj, manager)
+}
+
+// managerName is ?fieldManager=, or the user agent's program name.
+func managerName(r *http.Request, required bool) (string, error) {
+	name := r.URL.Query().Get("fieldManager")
+	if name == "" {
+		if required {
+			return "", apierrors.NewBadRequest("PATCH, application/apply-patch+yaml requests must have fieldManager set")
+		}
+		ua := r.UserAgent()
+		name, _, _ = strings.Cut(ua, "/")
+		if name == "" {
+			name = "unknown"
+		}
+	}
+	if len(name) > 128 {
+		return "", apierrors.NewBadRequest(fmt.Sprintf("fieldManager: Too long: must have at most 128 bytes"))
+	}
+	return name, nil
+}

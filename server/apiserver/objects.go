@@ -1,0 +1,75 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/skiff-io/skiff/server/storage"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// key is the storage key of an object: /registry/<plural>/[<ns>/]<name>.
+func (r *resource) key(ns, name string) string {
+	if r.namespaced {
+		return r.prefix + ns + "/" + name
+	}
+	return r.prefix + name
+}
+
+// listPrefix is the key prefix of a list in ns ("" for all namespaces).
+func (r *resource) listPrefix(ns string) string {
+	if r.namespaced && ns != "" {
+		return r.prefix + ns + "/"
+	}
+	return r.prefix
+}
+
+// decodeStored turns a stored value into the served typed object with
+// resourceVersion set from the revision.
+func (r *resource) decodeStored(kv storage.KV) (runtime.Object, error) {
+	var obj runtime.Object
+	if r.storage != nil {
+		obj = r.storage.newStored()
+	} else {
+		obj = r.newObj()
+	}
+	if err := json.Unmarshal(kv.Value, obj); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
+	}
+	if r.storage != nil {
+		obj = r.storage.fromStore(obj)
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
+	obj.GetObjectKind().SetGroupVersionKind(r.gvk)
+	return obj, nil
+}
+
+// encodeStored turns a typed object into the stored bytes. The
+// resourceVersion is not stored: it is the key's mod revision.
+func (r *resource) encodeStored(obj runtime.Object) ([]byte, error) {
+	obj = obj.DeepCopyObject()
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	acc.SetResourceVersion("")
+	if r.storage != nil {
+		obj = r.storage.toStored(obj)
+		obj.GetObjectKind().SetGroupVersionKind(storedGVK(obj))
+	} else {
+		obj.GetObjectKind().SetGroupVersionKind(r.gvk)
+	}
+	return json.Marshal(obj)
+}
+
+func setRV(obj runtime.Object, rev int64) {
+	if acc, err := meta.Accessor(obj); err == nil {
+		acc.SetResourceVersion(strconv.FormatInt(rev, 10))
+	}
+}

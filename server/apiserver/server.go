@@ -1,0 +1,245 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/x509"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skiff-io/skiff/server/openapi"
+	"github.com/skiff-io/skiff/server/storage"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+)
+
+// User is an authenticated caller.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// TokenAuthenticator checks bearer tokens (service account tokens, node
+// credentials). ok is false when the token is not one it knows.
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (u *User, ok bool, err error)
+}
+
+// Authorizer decides whether a user may perform a request. The default
+// lets system:masters do everything and nobody else anything.
+type Authorizer interface {
+	Authorize(u *User, verb string, gr schema.GroupResource, namespace, name, subresource string) bool
+}
+
+// Config is what the API server needs from its owner.
+type Config struct {
+	Store   *storage.Store
+	Version version.Info
+	// ServiceCIDR is where ClusterIPs are allocated from (10.43.0.0/16).
+	ServiceCIDR string
+	// NodePortRange is the NodePort range, "30000-32767".
+	NodePortRange string
+	Tokens        TokenAuthenticator
+	Authorizer    Authorizer
+	// Ready reports whether the server can serve (datastore reachable).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP handler for the Kubernetes API.
+type Server struct {
+	cfg      Config
+	store    *storage.Store
+	scheme   *runtime.Scheme
+	dec      *decoder
+	byGVR    map[schema.GroupVersionResource]*resource
+	groups   []groupInfo
+	openapi  *openapi.Docs
+	alloc    *allocator
+	fmOnce   sync.Once
+	managers *fieldManagers
+	nsCache  *namespaceCache
+	mux      *http.ServeMux
+}
+
+// groupInfo lists a group's versions and resources for discovery.
+type groupInfo struct {
+	name      string // "" for core
+	version   string
+	resources []*resource
+}
+
+// New builds the API server.
+func New(cfg Config) (*Server, error) {
+	s := &Server{
+		cfg:    cfg,
+		store:  cfg.Store,
+		scheme: newScheme(),
+		byGVR:  map[schema.GroupVersionResource]*resource{},
+	}
+	s.dec = newDecoder(s.scheme)
+	for _, r := range catalogue() {
+		s.byGVR[r.gvr()] = r
+		found := false
+		for i := range s.groups {
+			if s.groups[i].name == r.gvk.Group && s.groups[i].version == r.gvk.Version {
+				s.groups[i].resources = append(s.groups[i].resources, r)
+				found = true
+			}
+		}
+		if !found {
+			s.groups = append(s.groups, groupInfo{name: r.gvk.Group, version: r.gvk.Version, resources: []*resource{r}})
+		}
+	}
+	var err error
+	if s.alloc, err = newAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortRange); err != nil {
+		return nil, err
+	}
+	s.openapi = openapi.New(s.openapiResources())
+	s.managers = newFieldManagers(s.scheme)
+	s.nsCache = newNamespaceCache(cfg.Store)
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s, nil
+}
+
+// Run keeps the server's caches current until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	return s.nsCache.run(ctx)
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("/version", s.serveVersion)
+	m.HandleFunc("/version/", s.serveVersion)
+	m.HandleFunc("/healthz", s.serveHealth)
+	m.HandleFunc("/livez", s.serveHealth)
+	m.HandleFunc("/readyz", s.serveHealth)
+	m.HandleFunc("/healthz/", s.serveHealth)
+	m.HandleFunc("/livez/", s.serveHealth)
+	m.HandleFunc("/readyz/", s.serveHealth)
+	m.HandleFunc("/api", s.serveCoreVersions)
+	m.HandleFunc("/apis", s.serveGroups)
+	m.Handle("/openapi/v3", s.openapi)
+	m.Handle("/openapi/v3/", s.openapi)
+	m.HandleFunc("/api/", s.serveAPI)
+	m.HandleFunc("/apis/", s.serveAPI)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			s.serveRootPaths(w, r)
+			return
+		}
+		writeStatus(w, &apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus)
+	})
+}
+
+// publicPaths answer without credentials, as kube-apiserver lets anonymous
+// callers read version and health (system:public-info-viewer).
+func publicPath(p string) bool {
+	switch {
+	case p == "/version", p == "/healthz", p == "/livez", p == "/readyz",
+		strings.HasPrefix(p, "/healthz/"), strings.HasPrefix(p, "/livez/"), strings.HasPrefix(p, "/readyz/"):
+		return true
+	}
+	return false
+}
+
+type userKey struct{}
+
+// ServeHTTP authenticates the request and dispatches it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u, err := s.authenticate(r)
+	if err != nil {
+		writeStatus(w, &apierrors.NewInternalError(err).ErrStatus)
+		return
+	}
+	if u == nil && !publicPath(r.URL.Path) {
+		writeStatus(w, &apierrors.NewUnauthorized("Unauthorized").ErrStatus)
+		return
+	}
+	if u != nil {
+		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func userFrom(ctx context.Context) *User {
+	u, _ := ctx.Value(userKey{}).(*User)
+	return u
+}
+
+func (s *Server) authenticate(r *http.Request) (*User, error) {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		c := r.TLS.VerifiedChains[0][0]
+		if hasClientAuth(c) && time.Now().Before(c.NotAfter) {
+			return &User{Name: c.Subject.CommonName, Groups: append(c.Subject.Organization, "system:authenticated")}, nil
+		}
+	}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") && s.cfg.Tokens != nil {
+		u, ok, err := s.cfg.Tokens.AuthenticateToken(r.Context(), strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			u.Groups = append(u.Groups, "system:authenticated")
+			return u, nil
+		}
+	}
+	return nil, nil
+}
+
+func hasClientAuth(c *x509.Certificate) bool {
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return len(c.ExtKeyUsage) == 0
+}
+
+func (s *Server) authorize(u *User, verb string, gr schema.GroupResource, ns, name, sub string) bool {
+	if s.cfg.Authorizer != nil {
+		return s.cfg.Authorizer.Authorize(u, verb, gr, ns, name, sub)
+	}
+	if u == nil {
+		return false
+	}
+	for _, g := range u.Groups {
+		if g == "system:masters" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
+	writeObjectJSON(w, http.StatusOK, s.cfg.Version)
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/readyz") && s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("[-]etcd failed: " + err.Error() + "\nreadyz check failed\n"))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (s *Server) serveRootPaths(w http.ResponseWriter, r *http.Request) {
+	paths := []string{"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/openapi/v3", "/version"}
+	for _, g := range s.groups {
+		if g.name != "" {
+			paths = append(paths, "/apis/"+g.name, "/apis/"+g.name+"/"+g.version)
+		}
+	}
+	writeObjectJSON(w, http.StatusOK, metav1.RootPaths{Paths: paths})
+}

@@ -1,0 +1,321 @@
+package apiserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/skiff-io/skiff/server/storage"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// scaleMapping reads and writes the replica count behind /scale.
+type scaleMapping struct {
+	get func(obj runtime.Object) (spec, status int32, selector *metav1.LabelSelector)
+	set func(obj runtime.Object, replicas int32)
+}
+
+var replicasScale = &scaleMapping{
+	get: func(obj runtime.Object) (int32, int32, *metav1.LabelSelector) {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			return deref(o.Spec.Replicas, 1), o.Status.Replicas, o.Spec.Selector
+		case *appsv1.ReplicaSet:
+			return deref(o.Spec.Replicas, 1), o.Status.Replicas, o.Spec.Selector
+		case *appsv1.StatefulSet:
+			return deref(o.Spec.Replicas, 1), o.Status.Replicas, o.Spec.Selector
+		}
+		return 0, 0, nil
+	},
+	set: func(obj runtime.Object, n int32) {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			o.Spec.Replicas = &n
+		case *appsv1.ReplicaSet:
+			o.Spec.Replicas = &n
+		case *appsv1.StatefulSet:
+			o.Spec.Replicas = &n
+		}
+	},
+}
+
+func deref(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+
+func (s *Server) scaleOf(res *resource, obj runtime.Object) *autoscalingv1.Scale {
+	acc, _ := meta.Accessor(obj)
+	spec, status, sel := res.scale.get(obj)
+	sc := &autoscalingv1.Scale{
+		TypeMeta: metav1.TypeMeta{Kind: "Scale", APIVersion: "autoscaling/v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: acc.GetName(), Namespace: acc.GetNamespace(), UID: acc.GetUID(),
+			ResourceVersion: acc.GetResourceVersion(), CreationTimestamp: acc.GetCreationTimestamp()},
+		Spec:   autoscalingv1.ScaleSpec{Replicas: spec},
+		Status: autoscalingv1.ScaleStatus{Replicas: status},
+	}
+	if sel != nil {
+		if ls, err := metav1.LabelSelectorAsSelector(sel); err == nil {
+			sc.Status.Selector = ls.String()
+		}
+	}
+	return sc
+}
+
+// serveScale handles GET, PUT and PATCH on <resource>/<name>/scale.
+func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	gr := groupResource(res)
+	ctx := r.Context()
+	o, err := parseWriteOptions(r, false)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	var body []byte
+	var pt string
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		body, _, err = readBody(r)
+	case http.MethodPatch:
+		body, pt, err = readBody(r, patchTypes[:3]...)
+	default:
+		err = apierrors.NewMethodNotSupported(gr, r.Method)
+	}
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	newScale := func() runtime.Object { return &autoscalingv1.Scale{} }
+	for attempt := 0; ; attempt++ {
+		cur, _, err := s.store.Get(ctx, res.key(ri.namespace, ri.name))
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		obj, err := res.decodeStored(cur)
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		sc := s.scaleOf(res, obj)
+		if r.Method == http.MethodGet {
+			writeObjectJSON(w, http.StatusOK, sc)
+			return
+		}
+		in := body
+		if r.Method == http.MethodPatch {
+			cj, _ := encodeObject(sc.DeepCopy(), scaleGVK)
+			if in, err = applyPatchBytes(types.PatchType(pt), cj, body, &autoscalingv1.Scale{}); err != nil {
+				writeError(w, err, gr, ri.name)
+				return
+			}
+		}
+		dec, _, err := s.dec.decode(in, scaleGVK, newScale, o.fv)
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		want := dec.(*autoscalingv1.Scale)
+		if want.ResourceVersion != "" && want.ResourceVersion != sc.ResourceVersion {
+			writeError(w, apierrors.NewConflict(gr, ri.name, errors.New(conflictMessage)), gr, ri.name)
+			return
+		}
+		if want.Spec.Replicas < 0 {
+			writeError(w, apierrors.NewInvalid(scaleGVK.GroupKind(), ri.name, fieldErrorList{fieldInvalid("spec.replicas", want.Spec.Replicas, "must be greater than or equal to 0")}), gr, ri.name)
+			return
+		}
+		updated := obj.DeepCopyObject()
+		res.scale.set(updated, want.Spec.Replicas)
+		out, err := s.commitUpdate(ctx, res, "", updated, obj, cur, o, true)
+		if isConflict(err) && (want.ResourceVersion == "" || r.Method == http.MethodPatch) && attempt < maxPatchRetries {
+			continue
+		}
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		writeObjectJSON(w, http.StatusOK, s.scaleOf(res, out))
+		return
+	}
+}
+
+func isConflict(err error) bool { return err != nil && (apierrors.IsConflict(err) || errors.Is(err, errConflictClass)) }
+
+// serveBinding assigns a pod to a node (POST pods/<name>/binding), as the
+// scheduler does.
+func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	gr := groupResource(res)
+	if r.Method != http.MethodPost {
+		writeError(w, apierrors.NewMethodNotSupported(gr, r.Method), gr, ri.name)
+		return
+	}
+	body, _, err := readBody(r)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	dec, _, err := s.dec.decode(body, corev1.SchemeGroupVersion.WithKind("Binding"), func() runtime.Object { return &corev1.Binding{} }, validationIgnore)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	b := dec.(*corev1.Binding)
+	if b.Target.Name == "" || (b.Target.Kind != "" && b.Target.Kind != "Node") {
+		writeError(w, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.name, fieldErrorList{fieldInvalid("target", b.Target.Name, "must name a Node")}), gr, ri.name)
+		return
+	}
+	ctx := r.Context()
+	for attempt := 0; ; attempt++ {
+		cur, _, err := s.store.Get(ctx, res.key(ri.namespace, ri.name))
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		obj, err := res.decodeStored(cur)
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		pod := obj.(*corev1.Pod)
+		if b.UID != "" && b.UID != pod.UID {
+			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID)), gr, ri.name)
+			return
+		}
+		if pod.DeletionTimestamp != nil {
+			writeError(w, apierrors.NewConflict(gr, ri.name, errors.New("pod is being deleted, cannot be assigned to a host")), gr, ri.name)
+			return
+		}
+		if pod.Spec.NodeName != "" {
+			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("pod %s is already assigned to node %q", ri.name, pod.Spec.NodeName)), gr, ri.name)
+			return
+		}
+		pod.Spec.NodeName = b.Target.Name
+		for k, v := range b.Annotations {
+			if pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
+			}
+			pod.Annotations[k] = v
+		}
+		setCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+		enc, err := res.encodeStored(pod)
+		if err != nil {
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		if _, _, err = s.store.Update(ctx, cur.Key, enc, cur.ModRevision, 0); err != nil {
+			if isConflictClass(err) && attempt < maxPatchRetries {
+				continue
+			}
+			writeError(w, err, gr, ri.name)
+			return
+		}
+		writeObjectJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+		return
+	}
+}
+
+func setCondition(pod *corev1.Pod, c corev1.PodCondition) {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == c.Type {
+			pod.Status.Conditions[i] = c
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, c)
+}
+
+// serveNodeStream answers pods/log, exec, attach and portforward. They need
+// a connection to the pod's node, which agents provide.
+func (s *Server) serveNodeStream(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	gr := groupResource(res)
+	kv, _, err := s.store.Get(r.Context(), res.key(ri.namespace, ri.name))
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	obj, err := res.decodeStored(kv)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	pod := obj.(*corev1.Pod)
+	if pod.Spec.NodeName == "" {
+		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", ri.name)), gr, ri.name)
+		return
+	}
+	writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("no connection to the agent on node %q: pods/%s is not available", pod.Spec.NodeName, ri.subresource)), gr, ri.name)
+}
+
+// serveEviction deletes a pod through the eviction API (no disruption
+// budgets yet).
+func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	gr := groupResource(res)
+	body, _, err := readBody(r)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	dec, _, err := s.dec.decode(body, policyv1.SchemeGroupVersion.WithKind("Eviction"), func() runtime.Object { return &policyv1.Eviction{} }, validationIgnore)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	opts := dec.(*policyv1.Eviction).DeleteOptions
+	if opts == nil {
+		opts = &metav1.DeleteOptions{}
+	}
+	if _, _, err := s.deleteObject(r.Context(), res, ri.namespace, ri.name, opts); err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	writeObjectJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
+// finalizeNamespace stores a namespace whose spec.finalizers changed, and
+// removes it when nothing holds it any more.
+func (s *Server) finalizeNamespace(w http.ResponseWriter, r *http.Request, res *resource, out outputKind, ns *corev1.Namespace, old runtime.Object, cur storage.KV, o writeOptions) {
+	gr := groupResource(res)
+	if ns.ResourceVersion != "" && ns.ResourceVersion != old.(*corev1.Namespace).ResourceVersion {
+		writeError(w, apierrors.NewConflict(gr, ns.Name, errors.New(conflictMessage)), gr, ns.Name)
+		return
+	}
+	ctx := r.Context()
+	if ns.DeletionTimestamp != nil && len(ns.Spec.Finalizers) == 0 && len(ns.Finalizers) == 0 {
+		if !o.dryRun {
+			if _, _, err := s.store.Delete(ctx, cur.Key, cur.ModRevision); err != nil {
+				writeError(w, err, gr, ns.Name)
+				return
+			}
+		}
+		s.writeObject(w, r, res, out, http.StatusOK, ns)
+		return
+	}
+	b, err := res.encodeStored(ns)
+	if err != nil {
+		writeError(w, err, gr, ns.Name)
+		return
+	}
+	if !o.dryRun {
+		rev, _, err := s.store.Update(ctx, cur.Key, b, cur.ModRevision, 0)
+		if err != nil {
+			writeError(w, err, gr, ns.Name)
+			return
+		}
+		setRV(ns, rev)
+	}
+	s.writeObject(w, r, res, out, http.StatusOK, ns)
+}

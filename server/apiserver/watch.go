@@ -1,0 +1,234 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/skiff-io/skiff/server/storage"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// minWatchTimeout is kube-apiserver's --min-request-timeout: watches
+// without timeoutSeconds end after a random time in [min, 2*min) so that
+// clients spread their re-watches.
+const minWatchTimeout = 30 * time.Minute
+
+// bookmarkInterval is how often an idle watch that allows bookmarks is
+// told how far the store has advanced.
+const bookmarkInterval = time.Minute
+
+// watchStream writes watch events as kube-apiserver does: one JSON
+// WatchEvent per line, flushed as it happens.
+type watchStream struct {
+	w     http.ResponseWriter
+	fl    http.Flusher
+	s     *Server
+	res   *resource
+	r     *http.Request
+	table bool
+	first bool
+}
+
+func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
+	var raw []byte
+	var err error
+	switch {
+	case ws.table && (typ == watch.Added || typ == watch.Modified || typ == watch.Deleted):
+		t := ws.s.buildTable(ws.r, ws.res, []runtime.Object{obj}, 0, "")
+		if !ws.first {
+			// Column definitions are sent once, as kube-apiserver does.
+			t.ColumnDefinitions = nil
+		}
+		ws.first = false
+		raw, err = json.Marshal(t)
+	default:
+		raw, err = json.Marshal(obj)
+	}
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: raw}})
+	if err != nil {
+		return err
+	}
+	if _, err := ws.w.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	ws.fl.Flush()
+	return nil
+}
+
+// watch serves ?watch=true.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	gr := groupResource(res)
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err, gr, "")
+		return
+	}
+	o, err := parseListOptions(r, res)
+	if err != nil {
+		writeError(w, err, gr, "")
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, fmt.Errorf("streaming unsupported"), gr, "")
+		return
+	}
+	timeout := time.Duration(o.timeoutSeconds) * time.Second
+	if timeout == 0 {
+		timeout = minWatchTimeout + time.Duration(rand.Int64N(int64(minWatchTimeout)))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	// Where the stream starts, and whether it begins with the current state.
+	initial := o.resourceVersion == "" || o.resourceVersion == "0"
+	if o.sendInitialEvents != nil {
+		initial = *o.sendInitialEvents
+	}
+	var startRev int64
+	if o.resourceVersion != "" && o.resourceVersion != "0" {
+		startRev, _ = strconv.ParseInt(o.resourceVersion, 10, 64)
+	}
+	var items []runtime.Object
+	if initial {
+		lo := o
+		lo.limit, lo.continueTok = 0, ""
+		if startRev > 0 {
+			lo.resourceVersionMatch = string(metav1.ResourceVersionMatchExact)
+		} else {
+			lo.resourceVersion = ""
+		}
+		items, startRev, _, err = s.listObjects(r.WithContext(ctx), res, ri.namespace, lo)
+		if err != nil {
+			writeError(w, err, gr, "")
+			return
+		}
+	} else if startRev == 0 {
+		if startRev, err = s.store.Revision(ctx); err != nil {
+			writeError(w, err, gr, "")
+			return
+		}
+	}
+
+	events := s.store.Watch(ctx, res.listPrefix(ri.namespace), startRev)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	ws := &watchStream{w: w, fl: fl, s: s, res: res, r: r, table: out == outputTable, first: true}
+
+	for _, it := range items {
+		if ws.send(watch.Added, it) != nil {
+			return
+		}
+	}
+	lastRev := startRev
+	if o.sendInitialEvents != nil && *o.sendInitialEvents && o.allowBookmarks {
+		bm := s.bookmark(res, lastRev)
+		acc, _ := meta.Accessor(bm)
+		acc.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		if ws.send(watch.Bookmark, bm) != nil {
+			return
+		}
+	}
+
+	ticker := time.NewTicker(bookmarkInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if o.allowBookmarks {
+				_ = s.store.RequestProgress(ctx)
+			}
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.Err != nil {
+				st := toStatus(ev.Err, gr, "")
+				if isGone(ev.Err) {
+					st = &apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", startRev, lastRev)).ErrStatus
+				}
+				st.Kind, st.APIVersion = "Status", "v1"
+				_ = ws.send(watch.Error, st)
+				return
+			}
+			if ev.Type == storage.Progress {
+				if o.allowBookmarks && ev.Revision > lastRev {
+					lastRev = ev.Revision
+					if ws.send(watch.Bookmark, s.bookmark(res, lastRev)) != nil {
+						return
+					}
+				}
+				continue
+			}
+			lastRev = ev.Revision
+			typ, obj, err := s.translate(res, ev, o.sel)
+			if err != nil || obj == nil {
+				continue
+			}
+			if ws.send(typ, obj) != nil {
+				return
+			}
+		}
+	}
+}
+
+// translate turns a storage event into a watch event for a client whose
+// selector may match the old object, the new one, or both.
+func (s *Server) translate(res *resource, ev storage.Event, sel selector) (watch.EventType, runtime.Object, error) {
+	var cur, prev runtime.Object
+	var err error
+	if ev.Type == storage.Put {
+		if cur, err = res.decodeStored(ev.KV); err != nil {
+			return "", nil, err
+		}
+	}
+	if ev.Prev.ModRevision != 0 || len(ev.Prev.Value) > 0 {
+		if prev, err = res.decodeStored(ev.Prev); err != nil {
+			return "", nil, err
+		}
+	}
+	curOK := cur != nil && sel.matches(cur, res)
+	prevOK := prev != nil && sel.matches(prev, res)
+	switch {
+	case ev.Type == storage.Deleted:
+		if prev == nil || !prevOK {
+			return "", nil, nil
+		}
+		// A deleted object is reported at the revision of its deletion.
+		setRV(prev, ev.Revision)
+		return watch.Deleted, prev, nil
+	case curOK && prevOK:
+		return watch.Modified, cur, nil
+	case curOK:
+		return watch.Added, cur, nil
+	case prevOK:
+		// Changed so that it no longer matches: gone for this client.
+		setRV(prev, ev.Revision)
+		return watch.Deleted, prev, nil
+	}
+	return "", nil, nil
+}
+
+// bookmark is an object of the watched kind carrying only a revision.
+func (s *Server) bookmark(res *resource, rev int64) runtime.Object {
+	obj := res.newObj()
+	obj.GetObjectKind().SetGroupVersionKind(res.gvk)
+	setRV(obj, rev)
+	return obj
+}

@@ -1,0 +1,146 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/skiff-io/skiff/server/errdefs"
+	"github.com/skiff-io/skiff/server/storage"
+	"github.com/skiff-io/skiff/server/validation"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// writeOptions are the query parameters every write shares.
+type writeOptions struct {
+	dryRun  bool
+	manager string
+	fv      fieldValidation
+}
+
+func parseWriteOptions(r *http.Request, applyPatch bool) (writeOptions, error) {
+	q := r.URL.Query()
+	var o writeOptions
+	for _, d := range q["dryRun"] {
+		if d != "All" {
+			return o, apierrors.NewBadRequest(`dryRun: Unsupported value: "` + d + `": supported values: "All"`)
+		}
+		o.dryRun = true
+	}
+	var err error
+	if o.manager, err = managerName(r, applyPatch); err != nil {
+		return o, err
+	}
+	o.fv, err = parseFieldValidation(q.Get("fieldValidation"))
+	return o, err
+}
+
+// commitUpdate finishes an update of cur (decoded as old) to obj: it keeps
+// what the request may not change, defaults, validates, records managed
+// fields and stores the result with a compare-and-swap on cur's revision.
+// An object whose deletion was waiting only for finalizers is deleted.
+func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, obj, old runtime.Object, cur storage.KV, o writeOptions, track bool) (runtime.Object, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	if rv := acc.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(cur.ModRevision, 10) {
+		return nil, apierrors.NewConflict(groupResource(res), acc.GetName(), errors.New(conflictMessage))
+	}
+	obj = prepareUpdate(res, obj, old, sub)
+	normalize(obj)
+	applyDefaults(obj)
+	if errs := validation.Update(obj, old); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(res.gvk.GroupKind(), acc.GetName(), errs)
+	}
+	if err := s.admitUpdate(res, obj, old); err != nil {
+		return nil, err
+	}
+	if track {
+		obj = s.managers.track(res.gvk, sub, old.DeepCopyObject(), obj, o.manager)
+	}
+	acc, _ = meta.Accessor(obj)
+	key := res.key(acc.GetNamespace(), acc.GetName())
+	if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && gracePending(acc) == 0 {
+		if o.dryRun {
+			return obj, nil
+		}
+		if _, _, err := s.store.Delete(ctx, key, cur.ModRevision); err != nil {
+			return nil, err
+		}
+		s.afterDelete(res, obj)
+		return obj, nil
+	}
+	b, err := res.encodeStored(obj)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(b, cur.Value) {
+		// Nothing changed: no write, no new revision, no watch event.
+		setRV(obj, cur.ModRevision)
+		return obj, nil
+	}
+	if o.dryRun {
+		setRV(obj, cur.ModRevision)
+		return obj, nil
+	}
+	rev, _, err := s.store.Update(ctx, key, b, cur.ModRevision, res.ttl)
+	if err != nil {
+		return nil, err
+	}
+	setRV(obj, rev)
+	return obj, nil
+}
+
+// gracePending is the remaining grace period of a pod being deleted
+// gracefully (its node still has to stop it).
+func gracePending(acc metav1Object) int64 {
+	if g := acc.GetDeletionGracePeriodSeconds(); g != nil {
+		return *g
+	}
+	return 0
+}
+
+type metav1Object interface {
+	GetDeletionGracePeriodSeconds() *int64
+}
+
+// admitUpdate holds type-specific update rules that need the old object.
+func (s *Server) admitUpdate(res *resource, obj, old runtime.Object) error {
+	if svc, ok := obj.(*corev1.Service); ok {
+		oldSvc := old.(*corev1.Service)
+		// A client that omits allocated values keeps them (kubectl replace).
+		if svc.Spec.ClusterIP == "" && svc.Spec.Type != corev1.ServiceTypeExternalName {
+			svc.Spec.ClusterIP = oldSvc.Spec.ClusterIP
+			svc.Spec.ClusterIPs = oldSvc.Spec.ClusterIPs
+		}
+		for i := range svc.Spec.Ports {
+			if svc.Spec.Ports[i].NodePort == 0 {
+				for _, op := range oldSvc.Spec.Ports {
+					if op.Port == svc.Spec.Ports[i].Port && op.Protocol == svc.Spec.Ports[i].Protocol {
+						svc.Spec.Ports[i].NodePort = op.NodePort
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// afterDelete releases what a deleted object held.
+func (s *Server) afterDelete(res *resource, obj runtime.Object) {
+	if svc, ok := obj.(*corev1.Service); ok {
+		s.alloc.releaseService(svc)
+	}
+}
+
+func isGone(err error) bool { return errors.Is(err, errdefs.ErrGone) }
+
+var errConflictClass = errdefs.ErrConflict
+
+func isConflictClass(err error) bool { return errors.Is(err, errdefs.ErrConflict) }

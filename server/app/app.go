@@ -1,0 +1,208 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	kineconfig "github.com/skiff-io/skiff/kine-config"
+	"github.com/skiff-io/skiff/server/apiserver"
+	"github.com/skiff-io/skiff/server/pki"
+	"github.com/skiff-io/skiff/server/storage"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/klog/v2"
+)
+
+// KubernetesVersion is the Kubernetes API version skiff serves.
+const KubernetesVersion = "v1.32.0"
+
+// Run starts the control plane and blocks until ctx is cancelled and
+// everything it started has stopped.
+func Run(ctx context.Context, cfg Config) error {
+	start := time.Now()
+	serverDir := filepath.Join(cfg.DataDir, "server")
+	if err := os.MkdirAll(serverDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	hostname, _ := os.Hostname()
+	if cfg.NodeName != "" {
+		hostname = cfg.NodeName
+	}
+	sans := append([]string{}, cfg.TLSSANs...)
+	if cfg.AdvertiseAddress != "" {
+		sans = append(sans, cfg.AdvertiseAddress)
+	}
+	if cfg.BindAddress != "" && cfg.BindAddress != "0.0.0.0" && cfg.BindAddress != "::" {
+		sans = append(sans, cfg.BindAddress)
+	}
+	bundle, err := pki.Ensure(pki.Options{Dir: filepath.Join(serverDir, "tls"), SANs: sans, Hostname: hostname})
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	if _, err := pki.EnsureToken(filepath.Join(serverDir, "token"), bundle.CACertPEM, cfg.Token); err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+
+	// The datastore outlives the API server during shutdown: it is stopped
+	// last, after in-flight requests have finished.
+	dsCtx, dsCancel := context.WithCancel(context.Background())
+	var dsWG sync.WaitGroup
+	defer func() {
+		dsCancel()
+		dsWG.Wait()
+	}()
+	backend, err := kineconfig.Start(dsCtx, &dsWG, kineconfig.Config{
+		DataDir: serverDir, Endpoint: cfg.DatastoreEndpoint,
+		CAFile: cfg.DatastoreCAFile, CertFile: cfg.DatastoreCertFile, KeyFile: cfg.DatastoreKeyFile,
+		CompactInterval: cfg.CompactInterval,
+	})
+	if err != nil {
+		return err
+	}
+	etcd, err := clientv3.New(clientv3.Config{
+		Endpoints:   backend.Endpoints,
+		TLS:         backend.TLS,
+		DialTimeout: 10 * time.Second,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{},
+		// Objects up to kube's 3 MiB body limit plus envelope.
+		MaxCallSendMsgSize: 4 << 20,
+		MaxCallRecvMsgSize: 1 << 30,
+	})
+	if err != nil {
+		return fmt.Errorf("datastore client: %w", err)
+	}
+	defer etcd.Close()
+	store := storage.New(etcd)
+	if err := waitForStore(ctx, store); err != nil {
+		return err
+	}
+
+	api, err := apiserver.New(apiserver.Config{
+		Store:         store,
+		Version:       versionInfo(cfg.Version),
+		ServiceCIDR:   cfg.ServiceCIDR,
+		NodePortRange: cfg.NodePortRange,
+		Ready: func(ctx context.Context) error {
+			_, err := store.Revision(ctx)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, store); err != nil {
+		return err
+	}
+
+	tlsConfig, err := bundle.ServerTLSConfig()
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort))
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	// Handlers (watches especially) see reqCtx end at shutdown, so that
+	// Shutdown does not wait out their timeouts.
+	reqCtx, reqCancel := context.WithCancel(context.Background())
+	defer reqCancel()
+	srv := &http.Server{
+		Handler:           api,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          nil,
+	}
+
+	kubeconfig := cfg.WriteKubeconfig
+	if kubeconfig == "" {
+		kubeconfig = DefaultKubeconfig(cfg.DataDir)
+	}
+	host := "127.0.0.1"
+	if cfg.BindAddress != "" && cfg.BindAddress != "0.0.0.0" && cfg.BindAddress != "::" {
+		host = cfg.BindAddress
+	}
+	serverURL := "https://" + net.JoinHostPort(host, strconv.Itoa(cfg.HTTPSPort))
+	if err := bundle.WriteKubeconfig(kubeconfig, serverURL, cfg.WriteKubeconfigMode); err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.ServeTLS(lis, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("https: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return api.Run(gctx) })
+	if !backend.Embedded {
+		g.Go(func() error { return runCompactor(gctx, etcd, cfg.CompactInterval) })
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		reqCancel()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	klog.InfoS("skiff server is running", "version", cfg.Version, "listen", addr, "datastore", string(backend.Kind),
+		"kubeconfig", kubeconfig, "startup", time.Since(start).Round(time.Millisecond), "go", runtime.Version())
+	if !cfg.DisableAgent {
+		klog.InfoS("the local agent is not part of this build yet; running the control plane only (use --disable-agent to silence this)")
+	}
+	err = g.Wait()
+	klog.InfoS("skiff server stopped")
+	return err
+}
+
+func versionInfo(v string) version.Info {
+	major, minor, _ := strings.Cut(strings.TrimPrefix(KubernetesVersion, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	return version.Info{
+		Major: major, Minor: minor,
+		GitVersion: KubernetesVersion + "+skiff-" + strings.TrimPrefix(v, "v"),
+		GitCommit:  "", GitTreeState: "clean",
+		GoVersion: runtime.Version(), Compiler: runtime.Compiler,
+		Platform: runtime.GOOS + "/" + runtime.GOARCH,
+	}
+}
+
+// waitForStore waits until the datastore answers, for an external etcd
+// that is still starting.
+func waitForStore(ctx context.Context, s *storage.Store) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.Revision(rctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("datastore not reachable: %w", err)
+		}
+		klog.InfoS("waiting for the datastore", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skiff-io/skiff/cliconfig"
+	"github.com/skiff-io/skiff/server/app"
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+)
+
+// New returns the `skiff server` command. version is the skiff release.
+func New(version string) *cobra.Command {
+	cfg := app.Config{Version: version}
+	var (
+		configFile string
+		mode       string
+		tokenFile  string
+		disable    []string
+		labels     []string
+		taints     []string
+	)
+	c := &cobra.Command{
+		Use:   "server",
+		Short: "Run the skiff control plane (Kubernetes API on kine/SQLite or etcd)",
+		Long: `Run the skiff control plane: a Kubernetes API server whose state lives in an
+embedded SQLite database (through kine) or an external etcd cluster.
+
+Every flag can also be set with an environment variable SKIFF_<FLAG> (for
+example SKIFF_DATA_DIR) or a key in the config file (--config, default
+/etc/skiff/config.yaml). A flag wins over the environment, which wins over
+the file.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PreRunE: func(c *cobra.Command, _ []string) error {
+			return cliconfig.Apply(c.Flags(), "config", os.Environ())
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				cfg.DataDir = app.DefaultDataDir()
+			}
+			m, err := strconv.ParseUint(mode, 8, 32)
+			if err != nil || m > 0o777 {
+				return fmt.Errorf("--write-kubeconfig-mode: %q is not an octal file mode such as 0600 or 644", mode)
+			}
+			cfg.WriteKubeconfigMode = os.FileMode(m)
+			if tokenFile != "" {
+				if cfg.Token != "" {
+					return fmt.Errorf("--token and --token-file cannot both be given")
+				}
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--token-file: %w", err)
+				}
+				cfg.Token = strings.TrimSpace(string(b))
+				if cfg.Token == "" {
+					return fmt.Errorf("--token-file %s is empty", tokenFile)
+				}
+			}
+			if cfg.HTTPSPort <= 0 || cfg.HTTPSPort > 65535 {
+				return fmt.Errorf("--https-listen-port: %d is not a valid port", cfg.HTTPSPort)
+			}
+			for _, d := range disable {
+				klog.InfoS("disabled component", "name", d)
+			}
+			return app.Run(c.Context(), cfg)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&configFile, "config", "c", cliconfig.DefaultFile, "config file (YAML, keys are flag names)")
+	f.StringVarP(&cfg.DataDir, "data-dir", "d", "", "directory for state (default /var/lib/skiff as root, ~/.skiff otherwise)")
+	f.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
+	f.IntVar(&cfg.HTTPSPort, "https-listen-port", 6443, "HTTPS port of the API server")
+	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "address agents and the kubernetes Service use to reach this server")
+	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra host names or IPs in the serving certificate")
+	f.StringVarP(&cfg.WriteKubeconfig, "write-kubeconfig", "o", "", "where to write the admin kubeconfig (default /etc/skiff/skiff.yaml as root)")
+	f.StringVar(&mode, "write-kubeconfig-mode", "0600", "file mode of the admin kubeconfig")
+	f.StringVarP(&cfg.Token, "token", "t", "", "shared secret agents use to join (generated if empty)")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the join token")
+	f.StringVar(&cfg.DatastoreEndpoint, "datastore-endpoint", "", "external datastore: https://etcd1:2379,https://etcd2:2379, sqlite://path, postgres://… or mysql://… (default: SQLite under the data dir)")
+	f.StringVar(&cfg.DatastoreCAFile, "datastore-cafile", "", "CA bundle to verify the datastore")
+	f.StringVar(&cfg.DatastoreCertFile, "datastore-certfile", "", "client certificate for the datastore")
+	f.StringVar(&cfg.DatastoreKeyFile, "datastore-keyfile", "", "client key for the datastore")
+	f.DurationVar(&cfg.CompactInterval, "datastore-compact-interval", 5*time.Minute, "how often old revisions are compacted")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "ClusterIP range for Services")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod IP range")
+	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "NodePort range")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a local agent")
+	f.StringVar(&cfg.NodeName, "node-name", "", "node name (default: host name)")
+	f.StringArrayVar(&labels, "node-label", nil, "label for the local node (key=value)")
+	f.StringArrayVar(&taints, "node-taint", nil, "taint for the local node (key=value:Effect)")
+	f.StringSliceVar(&disable, "disable", nil, "built-in manifests not to deploy")
+	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
+	return c
+}

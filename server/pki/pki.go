@@ -1,0 +1,389 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+const (
+	caValidity   = 10 * 365 * 24 * time.Hour
+	leafValidity = 365 * 24 * time.Hour
+	// renewBefore is how long before expiry Ensure re-issues a leaf, so a
+	// server restarted at least once a quarter never serves an expired cert.
+	renewBefore = 90 * 24 * time.Hour
+
+	// DefaultServiceIP is the first address of the default service CIDR
+	// (10.43.0.0/16, as in k3s): the ClusterIP of the "kubernetes" Service,
+	// which in-cluster clients dial.
+	DefaultServiceIP = "10.43.0.1"
+
+	// AdminUser and AdminGroup identify the admin client certificate;
+	// system:masters is the group Kubernetes authorizers let do anything.
+	AdminUser  = "system:admin"
+	AdminGroup = "system:masters"
+
+	dirMode  os.FileMode = 0o700
+	keyMode  os.FileMode = 0o600
+	certMode os.FileMode = 0o644
+)
+
+// Options says where the credentials live and what the serving
+// certificate must be valid for.
+type Options struct {
+	// Dir holds the files, normally <data-dir>/server/tls.
+	Dir string
+	// SANs are extra DNS names or IP addresses (--tls-san).
+	SANs []string
+	// Hostname is the node's hostname; empty means none is added.
+	Hostname string
+	// ServiceIP is the ClusterIP of the "kubernetes" Service; nil means
+	// DefaultServiceIP.
+	ServiceIP net.IP
+	// HostIPs lists the host's own addresses to put in the serving
+	// certificate; nil means every non-loopback, non-link-local address of
+	// the host's interfaces. An address that comes or goes (DHCP, a new
+	// bridge) re-issues the serving certificate on the next Ensure.
+	HostIPs func() ([]net.IP, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Bundle is the server's loaded credentials and the paths of their files.
+type Bundle struct {
+	Dir string
+
+	CAFile, CAKeyFile               string
+	ServingCertFile, ServingKeyFile string
+	AdminCertFile, AdminKeyFile     string
+
+	// CA is the cluster CA; CACertPEM is its file's contents, whose
+	// SHA-256 is the hash in join tokens.
+	CA        *x509.Certificate
+	CACertPEM []byte
+	// ServingCert is the API serving certificate as Ensure left it.
+	ServingCert *x509.Certificate
+	// AdminCertPEM and AdminKeyPEM are the admin client credential.
+	AdminCertPEM, AdminKeyPEM []byte
+
+	caKey crypto.Signer
+	now   func() time.Time
+}
+
+// Ensure loads the credentials in o.Dir, creating what is missing and
+// re-issuing leaf certificates that are stale: SANs changed, expiring
+// within 90 days, or not signed by the current CA. The CA itself is never
+// replaced once it exists, since nodes and kubeconfigs pin it.
+func Ensure(o Options) (*Bundle, error) {
+	if o.Dir == "" {
+		return nil, errors.New("pki: no directory given")
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(o.Dir, dirMode); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	if err := ensureMode(o.Dir, dirMode); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	b := &Bundle{
+		Dir:             o.Dir,
+		CAFile:          filepath.Join(o.Dir, "ca.crt"),
+		CAKeyFile:       filepath.Join(o.Dir, "ca.key"),
+		ServingCertFile: filepath.Join(o.Dir, "serving.crt"),
+		ServingKeyFile:  filepath.Join(o.Dir, "serving.key"),
+		AdminCertFile:   filepath.Join(o.Dir, "admin.crt"),
+		AdminKeyFile:    filepath.Join(o.Dir, "admin.key"),
+		now:             now,
+	}
+	if err := b.ensureCA(); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+
+	dnsNames, ips, err := servingSANs(o)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	_, _, serving, err := b.ensureLeaf(b.ServingCertFile, b.ServingKeyFile, leafSpec{
+		subject:  pkix.Name{CommonName: "skiff"},
+		usage:    x509.ExtKeyUsageServerAuth,
+		dnsNames: dnsNames,
+		ips:      ips,
+		validity: leafValidity,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pki: serving certificate: %w", err)
+	}
+	b.ServingCert = serving
+
+	b.AdminCertPEM, b.AdminKeyPEM, _, err = b.ensureLeaf(b.AdminCertFile, b.AdminKeyFile, leafSpec{
+		subject:  pkix.Name{CommonName: AdminUser, Organization: []string{AdminGroup}},
+		usage:    x509.ExtKeyUsageClientAuth,
+		validity: leafValidity,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pki: admin certificate: %w", err)
+	}
+	return b, nil
+}
+
+func (b *Bundle) ensureCA() error {
+	certPEM, err := readOptional(b.CAFile)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := readOptional(b.CAKeyFile)
+	if err != nil {
+		return err
+	}
+	switch {
+	case certPEM == nil:
+		// The key is written before the certificate, so a key alone is what
+		// a crash during the first start leaves; nothing was signed with it.
+		certPEM, keyPEM, err = newCA(b.now(), caValidity)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(b.CAKeyFile, keyPEM, keyMode); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(b.CAFile, certPEM, certMode); err != nil {
+			return err
+		}
+	case keyPEM == nil:
+		return fmt.Errorf("%s exists but %s does not: restore the CA key (a new CA would break every node and kubeconfig that trusts the old one)", b.CAFile, b.CAKeyFile)
+	}
+
+	ca, err := parseCert(certPEM)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", b.CAFile, err)
+	}
+	key, err := parseKey(keyPEM)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", b.CAKeyFile, err)
+	}
+	if !ca.IsCA {
+		return fmt.Errorf("%s is not a CA certificate", b.CAFile)
+	}
+	if !keyMatches(key, ca) {
+		return fmt.Errorf("%s does not match %s", b.CAKeyFile, b.CAFile)
+	}
+	if now := b.now(); !now.Before(ca.NotAfter) {
+		return fmt.Errorf("CA certificate %s expired on %s", b.CAFile, ca.NotAfter.Format(time.RFC3339))
+	}
+	if err := ensureMode(b.CAKeyFile, keyMode); err != nil {
+		return err
+	}
+	if err := ensureMode(b.CAFile, certMode); err != nil {
+		return err
+	}
+	b.CA, b.CACertPEM, b.caKey = ca, certPEM, key
+	return nil
+}
+
+// ensureLeaf returns a current certificate for spec from certFile and
+// keyFile, re-signing it if needed. An existing key is kept even when the
+// certificate is re-issued, so the pair on disk never mismatches while a
+// running server reloads it.
+func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, keyPEM []byte, cert *x509.Certificate, err error) {
+	if certPEM, err = readOptional(certFile); err != nil {
+		return nil, nil, nil, err
+	}
+	if keyPEM, err = readOptional(keyFile); err != nil {
+		return nil, nil, nil, err
+	}
+	var key crypto.Signer
+	if keyPEM != nil {
+		key, _ = parseKey(keyPEM) // an unreadable key is replaced below
+	}
+	if key != nil && certPEM != nil {
+		if c, err := parseCert(certPEM); err == nil && keyMatches(key, c) && b.current(c, spec) {
+			if err := ensureMode(keyFile, keyMode); err != nil {
+				return nil, nil, nil, err
+			}
+			if err := ensureMode(certFile, certMode); err != nil {
+				return nil, nil, nil, err
+			}
+			return certPEM, keyPEM, c, nil
+		}
+	}
+
+	if key == nil {
+		k, err := newKey()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if keyPEM, err = encodeKey(k); err != nil {
+			return nil, nil, nil, err
+		}
+		if err := writeFileAtomic(keyFile, keyPEM, keyMode); err != nil {
+			return nil, nil, nil, err
+		}
+		key = k
+	}
+	if certPEM, err = signLeaf(b.CA, b.caKey, key.Public(), spec, b.now()); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := writeFileAtomic(certFile, certPEM, certMode); err != nil {
+		return nil, nil, nil, err
+	}
+	if cert, err = parseCert(certPEM); err != nil {
+		return nil, nil, nil, err
+	}
+	return certPEM, keyPEM, cert, nil
+}
+
+// current reports whether c still says what spec asks for, is signed by the
+// current CA and is not about to expire.
+func (b *Bundle) current(c *x509.Certificate, spec leafSpec) bool {
+	if c.CheckSignatureFrom(b.CA) != nil {
+		return false
+	}
+	if c.NotAfter.Sub(b.now()) < renewBefore {
+		return false
+	}
+	if c.Subject.CommonName != spec.subject.CommonName ||
+		!slices.Equal(sortedSet(c.Subject.Organization), sortedSet(spec.subject.Organization)) {
+		return false
+	}
+	if !slices.Equal(c.ExtKeyUsage, []x509.ExtKeyUsage{spec.usage}) {
+		return false
+	}
+	return slices.Equal(dnsSet(c.DNSNames), dnsSet(spec.dnsNames)) &&
+		slices.Equal(ipSet(c.IPAddresses), ipSet(spec.ips))
+}
+
+// IssueClientCert signs a new client certificate for user cn in groups
+// orgs, with a fresh key. It is how nodes get their own credentials.
+func (b *Bundle) IssueClientCert(cn string, orgs []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	if cn == "" {
+		return nil, nil, errors.New("pki: client certificate needs a common name")
+	}
+	if validity <= 0 {
+		return nil, nil, fmt.Errorf("pki: client certificate validity must be positive, got %s", validity)
+	}
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: %w", err)
+	}
+	certPEM, err = signLeaf(b.CA, b.caKey, key.Public(), leafSpec{
+		subject:  pkix.Name{CommonName: cn, Organization: slices.Clone(orgs)},
+		usage:    x509.ExtKeyUsageClientAuth,
+		validity: validity,
+	}, b.now())
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: %w", err)
+	}
+	if keyPEM, err = encodeKey(key); err != nil {
+		return nil, nil, fmt.Errorf("pki: %w", err)
+	}
+	return certPEM, keyPEM, nil
+}
+
+// servingSANs returns the names and addresses the serving certificate must
+// cover: the fixed in-cluster names, loopback, the service IP, the
+// hostname, the host's addresses and --tls-san.
+func servingSANs(o Options) ([]string, []net.IP, error) {
+	dnsNames := []string{
+		"localhost",
+		"kubernetes",
+		"kubernetes.default",
+		"kubernetes.default.svc",
+		"kubernetes.default.svc.cluster.local",
+	}
+	serviceIP := o.ServiceIP
+	if serviceIP == nil {
+		serviceIP = net.ParseIP(DefaultServiceIP)
+	}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback, serviceIP}
+
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return
+		}
+		if ip := net.ParseIP(s); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dnsNames = append(dnsNames, s)
+		}
+	}
+	add(o.Hostname)
+	for _, s := range o.SANs {
+		add(s)
+	}
+
+	hostIPs := o.HostIPs
+	if hostIPs == nil {
+		hostIPs = interfaceIPs
+	}
+	own, err := hostIPs()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list host addresses: %w", err)
+	}
+	ips = append(ips, own...)
+
+	var outIPs []net.IP
+	for _, s := range ipSet(ips) {
+		outIPs = append(outIPs, net.ParseIP(s))
+	}
+	return dnsSet(dnsNames), outIPs, nil
+}
+
+// interfaceIPs lists the host's addresses that a client could dial:
+// loopback is covered separately and link-local addresses are useless
+// without a zone, so both are left out.
+func interfaceIPs() ([]net.IP, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip := ipn.IP
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
+			continue
+		}
+		ips = append(ips, ip)
+	}
+	return ips, nil
+}
+
+// dnsSet normalises DNS names for comparison: lower case, sorted, unique.
+func dnsSet(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, strings.ToLower(n))
+	}
+	return sortedSet(out)
+}
+
+// ipSet normalises addresses for comparison, so that an IPv4 address in
+// 16-byte form equals its 4-byte form.
+func ipSet(ips []net.IP) []string {
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return sortedSet(out)
+}
+
+func sortedSet(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

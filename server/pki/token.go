@@ -1,0 +1,133 @@
+package pki
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const (
+	tokenPrefix = "K10"
+	// ServerTokenID is the id part of tokens EnsureToken builds.
+	ServerTokenID = "server"
+	caHashLen     = 2 * sha256.Size
+	tokenMode     = os.FileMode(0o600)
+)
+
+// CAHash returns the hex SHA-256 of the CA certificate PEM: the value a
+// joining agent compares with the CA the server presents before trusting it.
+func CAHash(caCertPEM []byte) string {
+	sum := sha256.Sum256(caCertPEM)
+	return hex.EncodeToString(sum[:])
+}
+
+// EnsureToken returns the server's join token, in the form
+// K10<CA hash>::<id>:<secret>, and keeps it in the file at path.
+//
+// userToken (--token or the contents of --token-file) wins when given: a
+// bare secret is wrapped in the full form, a full token must carry this
+// CA's hash. Otherwise the token in the file is reused, or a random one is
+// created on first start.
+func EnsureToken(path string, caCertPEM []byte, userToken string) (full string, err error) {
+	hash := CAHash(caCertPEM)
+	var id, secret string
+	if userToken = strings.TrimSpace(userToken); userToken != "" {
+		h, i, s, err := ParseToken(userToken)
+		if err != nil {
+			return "", fmt.Errorf("pki: given token: %w", err)
+		}
+		if h != "" && h != hash {
+			return "", fmt.Errorf("pki: given token is for a CA with hash %s, but this server's CA has hash %s", h, hash)
+		}
+		id, secret = i, s
+	} else {
+		old, err := readOptional(path)
+		if err != nil {
+			return "", fmt.Errorf("pki: %w", err)
+		}
+		if s := strings.TrimSpace(string(old)); s != "" {
+			h, i, sec, err := ParseToken(s)
+			if err != nil {
+				return "", fmt.Errorf("pki: %s: %w", path, err)
+			}
+			if h != "" && h != hash {
+				return "", fmt.Errorf("pki: %s holds a token for a CA with hash %s, not this server's CA (hash %s); if the CA was replaced on purpose, remove the token file to create a new token", path, h, hash)
+			}
+			id, secret = i, sec
+		}
+	}
+	if secret == "" {
+		if secret, err = randomSecret(); err != nil {
+			return "", fmt.Errorf("pki: %w", err)
+		}
+	}
+	if id == "" {
+		id = ServerTokenID
+	}
+	full = tokenPrefix + hash + "::" + id + ":" + secret
+
+	old, err := readOptional(path)
+	if err != nil {
+		return "", fmt.Errorf("pki: %w", err)
+	}
+	if strings.TrimSpace(string(old)) == full {
+		if err := ensureMode(path, tokenMode); err != nil {
+			return "", fmt.Errorf("pki: %w", err)
+		}
+		return full, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
+		return "", fmt.Errorf("pki: %w", err)
+	}
+	if err := writeFileAtomic(path, []byte(full+"\n"), tokenMode); err != nil {
+		return "", fmt.Errorf("pki: %w", err)
+	}
+	return full, nil
+}
+
+// ParseToken splits a token of the form K10<caHash>::<id>:<secret> into its
+// parts. As in k3s, the hash may be left out ("K10::id:secret" or
+// "K10id:secret"), and a string without the K10 prefix is a bare secret,
+// returned with an empty hash and id.
+func ParseToken(s string) (caHash, id, secret string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", "", errors.New("token is empty")
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return "", "", "", errors.New("token contains whitespace or control characters")
+	}
+	if !strings.HasPrefix(s, tokenPrefix) {
+		return "", "", s, nil
+	}
+	creds := strings.TrimPrefix(s, tokenPrefix)
+	if h, rest, ok := strings.Cut(creds, "::"); ok {
+		if h != "" {
+			if len(h) != caHashLen {
+				return "", "", "", fmt.Errorf("token CA hash has %d characters, want %d", len(h), caHashLen)
+			}
+			if _, err := hex.DecodeString(h); err != nil {
+				return "", "", "", errors.New("token CA hash is not hexadecimal")
+			}
+		}
+		caHash, creds = strings.ToLower(h), rest
+	}
+	id, secret, ok := strings.Cut(creds, ":")
+	if !ok || secret == "" {
+		return "", "", "", errors.New(`token has the K10 prefix but not the form K10<ca-hash>::<id>:<secret>`)
+	}
+	return caHash, id, secret, nil
+}
+
+func randomSecret() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,69 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// etcdServer is a real single-member etcd (Debian etcd-server) on loopback.
+type etcdServer struct {
+	endpoint string
+	cmd      *exec.Cmd
+	log      *bytes.Buffer
+}
+
+func startEtcd(t *testing.T) *etcdServer {
+	t.Helper()
+	needIntegration(t, "etcd")
+	dir := t.TempDir()
+	cport, pport := freePort(t), freePort(t)
+	e := &etcdServer{endpoint: "http://127.0.0.1:" + strconv.Itoa(cport), log: &bytes.Buffer{}}
+	e.cmd = exec.Command("etcd", "--name", "test", "--data-dir", dir,
+		"--listen-client-urls", e.endpoint, "--advertise-client-urls", e.endpoint,
+		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(pport),
+		"--initial-advertise-peer-urls", "http://127.0.0.1:"+strconv.Itoa(pport),
+		"--initial-cluster", "test=http://127.0.0.1:"+strconv.Itoa(pport),
+		"--log-level", "error")
+	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.cmd.Process.Kill()
+		_ = e.cmd.Wait()
+		if t.Failed() {
+			t.Logf("etcd log:\n%s", tail(e.log.String(), 3000))
+		}
+	})
+	c := e.client(t)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Get(ctx, "health")
+		cancel()
+		if err == nil {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd not ready: %v\n%s", err, e.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (e *etcdServer) client(t *testing.T) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{e.endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
