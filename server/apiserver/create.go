@@ -140,4 +140,3 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 func requiredName() fieldErrorList {
 	return fieldErrorList{fieldRequired("metadata.name", "name or generateName is required")}
 }
-

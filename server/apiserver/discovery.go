@@ -33,7 +33,6 @@ var subresourceInfo = map[string]struct {
 	"proxy":               {kind: "ServiceProxyOptions", verbs: []string{"create", "delete", "get", "patch", "update"}},
 }
 
-
 const aggregatedV2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 // wantsAggregated reports whether the client asked for the aggregated

@@ -153,7 +153,9 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 	}
 }
 
-func isConflict(err error) bool { return err != nil && (apierrors.IsConflict(err) || errors.Is(err, errConflictClass)) }
+func isConflict(err error) bool {
+	return err != nil && (apierrors.IsConflict(err) || errors.Is(err, errConflictClass))
+}
 
 // serveBinding assigns a pod to a node (POST pods/<name>/binding), as the
 // scheduler does.
