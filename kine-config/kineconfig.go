@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +29,11 @@ import (
 // cut, which is how edge devices usually stop. Users who prefer fewer syncs
 // over power-loss durability can pass their own DSN with
 // --datastore-endpoint "sqlite://<path>?_synchronous=NORMAL&...".
-const SQLiteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=FULL&_txlock=immediate&_stmt_cache_size=20&cache=shared"
+//
+// kine's VACUUM at every start is turned off: it rewrites the whole file on
+// each boot, and edge devices reboot often. Compaction frees pages that
+// SQLite reuses, so the file stays bounded without it.
+const SQLiteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=FULL&_txlock=immediate&_stmt_cache_size=20&cache=shared&_kine_disable_startup_vacuum=true"
 
 // Config is the datastore part of the server configuration.
 type Config struct {
@@ -42,7 +45,8 @@ type Config struct {
 	// (--datastore-cafile, --datastore-certfile, --datastore-keyfile).
 	CAFile, CertFile, KeyFile string
 	// CompactInterval is how often old revisions are removed (default 5m,
-	// as kube-apiserver compacts etcd).
+	// as kube-apiserver compacts etcd). Negative turns automatic compaction
+	// off; explicit etcd Compact calls then do the work.
 	CompactInterval time.Duration
 	// CompactMinRetain is the number of most recent revisions always kept.
 	CompactMinRetain int64
@@ -93,11 +97,13 @@ func Parse(endpoint string) (Kind, error) {
 		return KindSQLite, nil
 	}
 	for _, ep := range strings.Split(endpoint, ",") {
-		u, err := url.Parse(strings.TrimSpace(ep))
-		if err != nil {
-			return "", fmt.Errorf("invalid --datastore-endpoint %q: %w", ep, err)
+		// Not url.Parse: kine's mysql DSN (user:pw@tcp(host:3306)/db) is
+		// not a URL.
+		scheme, _, ok := strings.Cut(strings.TrimSpace(ep), "://")
+		if !ok {
+			return "", fmt.Errorf("invalid --datastore-endpoint %q: expected <scheme>://...", ep)
 		}
-		switch u.Scheme {
+		switch scheme {
 		case "http", "https", "unix", "unixs":
 			return KindEtcd, nil
 		case "sqlite":
@@ -105,7 +111,7 @@ func Parse(endpoint string) (Kind, error) {
 		case "postgres", "mysql":
 			return KindKine, nil
 		default:
-			return "", fmt.Errorf("invalid --datastore-endpoint %q: unsupported scheme %q (use sqlite://, https://, http://, postgres:// or mysql://)", ep, u.Scheme)
+			return "", fmt.Errorf("invalid --datastore-endpoint %q: unsupported scheme %q (use sqlite://, https://, http://, postgres:// or mysql://)", ep, scheme)
 		}
 	}
 	return "", errors.New("invalid --datastore-endpoint: empty")
@@ -138,7 +144,7 @@ func Start(ctx context.Context, wg *sync.WaitGroup, cfg Config) (Backend, error)
 		BackendTLSConfig: kinetls.Config{
 			CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile,
 		},
-		CompactInterval:  cfg.CompactInterval,
+		CompactInterval:  max(cfg.CompactInterval, 0),
 		CompactTimeout:   5 * time.Second,
 		CompactMinRetain: cfg.CompactMinRetain,
 		CompactBatchSize: 1000,

@@ -29,13 +29,14 @@ const bookmarkInterval = time.Minute
 // watchStream writes watch events as kube-apiserver does: one JSON
 // WatchEvent per line, flushed as it happens.
 type watchStream struct {
-	w     http.ResponseWriter
-	fl    http.Flusher
-	s     *Server
-	res   *resource
-	r     *http.Request
-	table bool
-	first bool
+	w       http.ResponseWriter
+	fl      http.Flusher
+	s       *Server
+	res     *resource
+	r       *http.Request
+	table   bool
+	partial bool
+	first   bool
 }
 
 func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
@@ -50,6 +51,8 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 		}
 		ws.first = false
 		raw, err = json.Marshal(t)
+	case ws.partial && typ != watch.Error:
+		raw, err = json.Marshal(partialMetadata(obj, ws.res))
 	default:
 		raw, err = json.Marshal(obj)
 	}
@@ -127,7 +130,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	ws := &watchStream{w: w, fl: fl, s: s, res: res, r: r, table: out == outputTable, first: true}
+	ws := &watchStream{w: w, fl: fl, s: s, res: res, r: r, table: out == outputTable, partial: out == outputPartial, first: true}
 
 	for _, it := range items {
 		if ws.send(watch.Added, it) != nil {

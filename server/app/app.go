@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 )
 
@@ -152,6 +153,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	})
 	g.Go(func() error { return api.Run(gctx) })
+	loopback := &rest.Config{
+		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
+		},
+		QPS: 200, Burst: 400,
+		UserAgent: "skiff-controllers",
+	}
+	if err := startControllers(gctx, g, loopback, bundle.CACertPEM); err != nil {
+		return err
+	}
 	if !backend.Embedded {
 		g.Go(func() error { return runCompactor(gctx, etcd, cfg.CompactInterval) })
 	}
@@ -205,4 +217,15 @@ func waitForStore(ctx context.Context, s *storage.Store) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// loopbackHost is how the server's own controllers reach its API.
+func loopbackHost(bind string) string {
+	switch bind {
+	case "", "0.0.0.0":
+		return "127.0.0.1"
+	case "::":
+		return "::1"
+	}
+	return bind
 }

@@ -1,0 +1,177 @@
+// Command api-writes measures what skiff costs on top of its datastore: API
+// write throughput and latency through the real `skiff server` compared with
+// the same writes made straight to a fresh embedded kine/SQLite, plus the
+// server's memory, startup time and idle disk writes.
+//
+// It prints figures, never pass/fail. See hack/bench/README.md.
+//
+//	go run ./hack/bench/api-writes [-n 2000] [-skiff path] [-idle 60s] [-out results.md]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// config is every flag, parsed in one place.
+type config struct {
+	n          int
+	skiff      string
+	overlay    string
+	idle       time.Duration
+	out        string
+	rssObjects int
+	conc       []int
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.n, "n", 2000, "ConfigMaps created (then updated once each) per run and concurrency")
+	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: go build the module into a temp dir)")
+	flag.StringVar(&cfg.overlay, "overlay", "", "passed to `go build -overlay` when building skiff (for a tree with unfinished packages)")
+	flag.DurationVar(&cfg.idle, "idle", 60*time.Second, "idle window over which the server's disk writes are measured")
+	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
+	flag.IntVar(&cfg.rssObjects, "objects", 10000, "ConfigMaps that exist when the loaded RSS is read (created at concurrency 16)")
+	flag.Parse()
+	cfg.conc = []int{1, 16, 64}
+	if cfg.n < 1 || cfg.rssObjects < 1 || cfg.idle <= 0 {
+		fmt.Fprintln(os.Stderr, "api-writes: -n and -objects must be at least 1 and -idle positive")
+		os.Exit(2)
+	}
+
+	// Interrupting the benchmark still runs every cleanup in run.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := runBench(ctx, cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api-writes:", err)
+		os.Exit(1)
+	}
+}
+
+func runBench(ctx context.Context, cfg config) (err error) {
+	root, err := os.MkdirTemp("", "skiff-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(root); rmErr != nil && err == nil {
+			err = rmErr
+		}
+	}()
+
+	res := results{cfg: cfg, cpus: runtime.NumCPU(), goVersion: runtime.Version(), started: time.Now()}
+	bin := cfg.skiff
+	if bin == "" {
+		logf("building skiff …")
+		if bin, err = buildSkiff(ctx, root, cfg.overlay); err != nil {
+			return err
+		}
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return err
+	}
+	res.binary = bin
+
+	// Server A: startup, idle footprint and idle disk writes, then the
+	// memory needed to hold rssObjects ConfigMaps.
+	if err := footprint(ctx, bin, filepath.Join(root, "footprint"), cfg, &res.foot); err != nil {
+		return fmt.Errorf("footprint: %w", err)
+	}
+
+	// Server B and the raw kine: the same write runs, interleaved per
+	// concurrency so that both see the same machine load.
+	if err := throughput(ctx, bin, root, cfg, &res); err != nil {
+		return fmt.Errorf("throughput: %w", err)
+	}
+	res.elapsed = time.Since(res.started)
+
+	res.printText(os.Stdout)
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return err
+		}
+		res.writeMarkdown(f)
+		if err := f.Close(); err != nil {
+			return err
+		}
+		logf("wrote %s", cfg.out)
+	}
+	return nil
+}
+
+// throughput runs the write workload against a fresh skiff server and a
+// fresh in-process kine, for each concurrency.
+func throughput(ctx context.Context, bin, root string, cfg config, res *results) error {
+	srv, err := startServer(ctx, bin, filepath.Join(root, "throughput"))
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	api, err := newAPIClient(srv.kubeconfig, "application/json")
+	if err != nil {
+		return err
+	}
+
+	kctx, kcancel := context.WithCancel(ctx)
+	kine, err := startRawKine(kctx, filepath.Join(root, "raw-kine"))
+	if err != nil {
+		kcancel()
+		return err
+	}
+	defer func() {
+		kine.close()
+		kcancel()
+		kine.wait()
+	}()
+
+	// Warm both sides (connections, lazily built field managers, SQLite
+	// statement cache) so the first timed request pays no one-off cost.
+	logf("warming up …")
+	if _, err := skiffWrites(ctx, api, srv, "bench-warmup", 20, 4); err != nil {
+		return fmt.Errorf("skiff warm-up: %w", err)
+	}
+	if _, err := kineWrites(ctx, kine, "bench-warmup", 20, 4); err != nil {
+		return fmt.Errorf("kine warm-up: %w", err)
+	}
+
+	for _, c := range cfg.conc {
+		ns := fmt.Sprintf("bench-c%d", c)
+		logf("skiff: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		s, err := skiffWrites(ctx, api, srv, ns, cfg.n, c)
+		if err != nil {
+			return fmt.Errorf("skiff, concurrency %d: %w", c, err)
+		}
+		logf("raw kine: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		k, err := kineWrites(ctx, kine, ns, cfg.n, c)
+		if err != nil {
+			return fmt.Errorf("raw kine, concurrency %d: %w", c, err)
+		}
+		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k})
+	}
+
+	// What each side stored for the same object, to show the values compare.
+	if res.skiffValueBytes, err = storedValueSize(ctx, srv.kineEndpoint(), configMapKey("bench-c1", cmName(0))); err != nil {
+		return fmt.Errorf("reading skiff's stored value: %w", err)
+	}
+	if res.kineValueBytes, err = storedValueSize(ctx, kine.endpoints[0], configMapKey("bench-c1", cmName(0))); err != nil {
+		return fmt.Errorf("reading raw kine's stored value: %w", err)
+	}
+
+	// client-go sends protobuf by default in some configurations; check
+	// that skiff takes it (responses are JSON either way).
+	res.protobuf = probeProtobuf(ctx, srv.kubeconfig)
+	return nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// runPair is one concurrency's skiff run and raw kine run.
+type runPair struct {
+	conc        int
+	skiff, kine run
+}
+
+// results is everything the report shows.
+type results struct {
+	cfg             config
+	cpus            int
+	goVersion       string
+	binary          string
+	started         time.Time
+	elapsed         time.Duration
+	runs            []runPair
+	skiffValueBytes int
+	kineValueBytes  int
+	protobuf        string
+	foot            footprintResult
+}
+
+// table is rendered both as aligned text and as Markdown.
+type table struct {
+	title  string
+	header []string
+	rows   [][]string
+}
+
+func (t table) text(w io.Writer) {
+	width := make([]int, len(t.header))
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(r []string) {
+		var b strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString(c + pad) // labels left, figures right
+			} else {
+				b.WriteString("  " + pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	fmt.Fprintln(w, t.title)
+	line(t.header)
+	sep := make([]string, len(t.header))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+	}
+	line(sep)
+	for _, r := range t.rows {
+		line(r)
+	}
+	fmt.Fprintln(w)
+}
+
+func (t table) markdown(w io.Writer) {
+	fmt.Fprintf(w, "### %s\n\n", t.title)
+	fmt.Fprintf(w, "| %s |\n", strings.Join(t.header, " | "))
+	align := make([]string, len(t.header))
+	for i := range align {
+		align[i] = "---:"
+	}
+	align[0] = "---"
+	fmt.Fprintf(w, "|%s|\n", strings.Join(align, "|"))
+	for _, r := range t.rows {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+	}
+	fmt.Fprintln(w)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+func perSec(r float64) string   { return fmt.Sprintf("%.0f", r) }
+func mib(b int64) string        { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func bytesHuman(b int64) string {
+	switch {
+	case b >= 1<<20 || b <= -(1<<20):
+		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
+	case b >= 1<<10 || b <= -(1<<10):
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// cpuPerWrite is CPU milliseconds per write.
+func cpuPerWrite(cpu time.Duration, ops int) string {
+	return fmt.Sprintf("%.3f", float64(cpu)/float64(time.Millisecond)/float64(ops))
+}
+
+func (r *results) heading() string {
+	return fmt.Sprintf("skiff API write benchmark: n=%d ConfigMaps per run (%d B data), each created then updated once; %d CPUs, %s; %s; took %v",
+		r.cfg.n, payloadBytes, r.cpus, r.goVersion, r.started.Format(time.RFC3339), r.elapsed.Round(time.Second))
+}
+
+func (r *results) tables() []table {
+	writes := table{
+		title: "1-2. Writes (creates + updates) per second and per-request latency: skiff API (client-go, JSON) vs raw kine (etcd client)",
+		header: []string{"concurrency", "skiff writes/s", "skiff p50", "skiff p99",
+			"kine writes/s", "kine p50", "kine p99", "skiff ÷ kine"},
+	}
+	detail := table{
+		title: "Per phase, and CPU per write (skiff: server process / client-go in the benchmark; kine: kine + etcd client, one process)",
+		header: []string{"concurrency", "side", "creates/s", "create p50", "create p99",
+			"updates/s", "update p50", "update p99", "CPU ms/write", "client CPU ms/write"},
+	}
+	for _, p := range r.runs {
+		sa, ka := p.skiff.all(), p.kine.all()
+		writes.rows = append(writes.rows, []string{
+			fmt.Sprint(p.conc),
+			perSec(p.skiff.rate()), ms(percentile(sa, .50)), ms(percentile(sa, .99)),
+			perSec(p.kine.rate()), ms(percentile(ka, .50)), ms(percentile(ka, .99)),
+			fmt.Sprintf("%.2f", p.skiff.rate()/p.kine.rate()),
+		})
+		for _, s := range []struct {
+			name   string
+			r      run
+			client string
+		}{
+			{"skiff", p.skiff, cpuPerWrite(p.skiff.clientCPU, p.skiff.ops())},
+			{"kine", p.kine, "(included)"},
+		} {
+			detail.rows = append(detail.rows, []string{
+				fmt.Sprint(p.conc), s.name,
+				perSec(s.r.create.rate()), ms(percentile(s.r.create.lat, .50)), ms(percentile(s.r.create.lat, .99)),
+				perSec(s.r.update.rate()), ms(percentile(s.r.update.lat, .50)), ms(percentile(s.r.update.lat, .99)),
+				cpuPerWrite(s.r.cpu, s.r.ops()), s.client,
+			})
+		}
+	}
+
+	f := r.foot
+	perHour := func(delta int64) string {
+		h := float64(delta) * float64(time.Hour) / float64(f.idleWindow)
+		return fmt.Sprintf("%s in %v → %s/h", bytesHuman(delta), f.idleWindow.Round(time.Second), bytesHuman(int64(h)))
+	}
+	watchState := "still open"
+	if !f.watchOpen {
+		watchState = "ended early"
+	}
+	foot := table{
+		title:  "3. Server footprint (a separate fresh server)",
+		header: []string{"figure", "value"},
+		rows: [][]string{
+			{"process start → first 200 from /readyz (polled every 10 ms)", ms(f.readyAfter)},
+			{fmt.Sprintf("RSS idle, %v after ready (VmRSS / VmHWM)", idleSettle), mib(f.idle.rss) + " / " + mib(f.idle.hwm)},
+			{fmt.Sprintf("RSS after %d ConfigMaps exist (VmRSS / VmHWM)", f.objects), mib(f.loaded.rss) + " / " + mib(f.loaded.hwm)},
+			{fmt.Sprintf("creating those %d at concurrency 16: creates/s, p50, p99", f.objects),
+				fmt.Sprintf("%s, %s, %s", perSec(f.loadedCreates.rate()), ms(percentile(f.loadedCreates.lat, .5)), ms(percentile(f.loadedCreates.lat, .99)))},
+			{fmt.Sprintf("idle, one watch open (%d events, %s): write_bytes", f.watchEvents, watchState), perHour(f.ioAfter.writeBytes - f.ioBefore.writeBytes)},
+			{"idle: wchar (all write syscalls, sockets included)", perHour(f.ioAfter.wchar - f.ioBefore.wchar)},
+			{"idle: state.db size before → after", bytesHuman(f.ioBefore.db) + " → " + bytesHuman(f.ioAfter.db)},
+			{"idle: state.db-wal size before → after", bytesHuman(f.ioBefore.wal) + " → " + bytesHuman(f.ioAfter.wal)},
+		},
+	}
+	return []table{writes, detail, foot}
+}
+
+func (r *results) notes() []string {
+	return []string{
+		fmt.Sprintf("stored value of one ConfigMap: skiff %d B, raw kine %d B (same JSON shape)", r.skiffValueBytes, r.kineValueBytes),
+		"protobuf request bodies: " + r.protobuf,
+		"skiff's update is a Get then the compare-and-swap Txn; the raw kine update is the Txn alone",
+		"skiff binary: " + r.binary,
+	}
+}
+
+func (r *results) printText(w io.Writer) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, r.heading())
+	fmt.Fprintln(w)
+	for _, t := range r.tables() {
+		t.text(w)
+	}
+	for _, n := range r.notes() {
+		fmt.Fprintln(w, "- "+n)
+	}
+}
+
+func (r *results) writeMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "## %s\n\n", r.heading())
+	for _, t := range r.tables() {
+		t.markdown(w)
+	}
+	for _, n := range r.notes() {
+		fmt.Fprintln(w, "- "+n)
+	}
+}

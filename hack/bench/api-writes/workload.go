@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// payloadBytes is the size of each ConfigMap's data.
+const payloadBytes = 1024
+
+// payload returns payloadBytes of random hex, so that an update always
+// changes the stored value (skiff skips writes that change nothing).
+func payload() string {
+	b := make([]byte, payloadBytes/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func cmName(i int) string { return fmt.Sprintf("cm-%06d", i) }
+
+// configMapKey is where skiff stores a ConfigMap.
+func configMapKey(ns, name string) string { return "/registry/configmaps/" + ns + "/" + name }
+
+// phase is one batch of identical writes at one concurrency.
+type phase struct {
+	ops     int
+	elapsed time.Duration
+	lat     []time.Duration // sorted
+}
+
+func (p phase) rate() float64 { return float64(p.ops) / p.elapsed.Seconds() }
+
+// run is one create phase followed by one update phase.
+type run struct {
+	create, update phase
+	// cpu is the CPU time the server spent (skiff) or this process spent
+	// (raw kine: kine and its client together) during both phases.
+	cpu time.Duration
+	// clientCPU is this process's CPU time during a skiff run (client-go).
+	clientCPU time.Duration
+}
+
+func (r run) ops() int               { return r.create.ops + r.update.ops }
+func (r run) elapsed() time.Duration { return r.create.elapsed + r.update.elapsed }
+func (r run) rate() float64          { return float64(r.ops()) / r.elapsed().Seconds() }
+
+// all is every latency of the run, creates and updates together, sorted.
+func (r run) all() []time.Duration {
+	out := append(append([]time.Duration{}, r.create.lat...), r.update.lat...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// percentile is the nearest-rank percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.999999) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	return sorted[i]
+}
+
+// runPhase calls op(i) for i in [0,n) from conc goroutines and times each
+// call. The first error stops the phase.
+func runPhase(ctx context.Context, n, conc int, op func(ctx context.Context, i int) error) (phase, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t := time.Now()
+				err := op(ctx, i)
+				lat[i] = time.Since(t)
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("op %d: %w", i, err); cancel() })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return phase{}, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return phase{}, err
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return phase{ops: n, elapsed: elapsed, lat: lat}, nil
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,42 @@
+package kineconfig
+
+import "testing"
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		want     Kind
+		err      bool
+	}{
+		{"", KindSQLite, false},
+		{"sqlite:///var/lib/skiff/db.sqlite", KindSQLite, false},
+		{"https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379", KindEtcd, false},
+		{"http://127.0.0.1:2379", KindEtcd, false},
+		{"unix:///run/etcd.sock", KindEtcd, false},
+		{"postgres://user:pw@db:5432/skiff", KindKine, false},
+		{"mysql://user:pw@tcp(db:3306)/skiff", KindKine, false},
+		{"ftp://nope", "", true},
+		{"127.0.0.1:2379", "", true},
+	} {
+		got, err := Parse(tc.endpoint)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("Parse(%q) = %q, %v; want %q, err=%v", tc.endpoint, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestSQLiteEndpointKeepsUserParams(t *testing.T) {
+	dir := t.TempDir()
+	ep, path, err := sqliteEndpoint(Config{DataDir: dir})
+	if err != nil || path != dir+"/db/state.db" || ep != "sqlite://"+path+"?"+SQLiteParams {
+		t.Fatalf("default: %q %q %v", ep, path, err)
+	}
+	user := "sqlite://" + dir + "/x.db?_synchronous=NORMAL"
+	ep, path, err = sqliteEndpoint(Config{DataDir: dir, Endpoint: user})
+	if err != nil || ep != user || path != dir+"/x.db" {
+		t.Fatalf("user DSN: %q %q %v", ep, path, err)
+	}
+	if _, _, err := sqliteEndpoint(Config{DataDir: dir, Endpoint: "sqlite://"}); err == nil {
+		t.Fatal("sqlite:// without a path must fail")
+	}
+}

@@ -1,0 +1,179 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	kineconfig "github.com/skiff-io/skiff/kine-config"
+	"github.com/skiff-io/skiff/server/errdefs"
+	"github.com/skiff-io/skiff/server/storage"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// newStore starts a real embedded kine on a SQLite file in t.TempDir().
+func newStore(t *testing.T) *storage.Store {
+	t.Helper()
+	return newStoreWith(t, kineconfig.Config{})
+}
+
+func newStoreWith(t *testing.T, cfg kineconfig.Config) *storage.Store {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b, err := kineconfig.Start(ctx, &wg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		cancel()
+		wg.Wait()
+	})
+	return storage.New(c)
+}
+
+func TestCreateGetUpdateDelete(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const key = "/registry/configmaps/default/a"
+
+	rev1, err := s.Create(ctx, key, []byte("v1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, key, []byte("again"), 0); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("second create: %v, want ErrAlreadyExists", err)
+	}
+	kv, _, err := s.Get(ctx, key)
+	if err != nil || string(kv.Value) != "v1" || kv.ModRevision != rev1 {
+		t.Fatalf("get: %+v %v", kv, err)
+	}
+	rev2, _, err := s.Update(ctx, key, []byte("v2"), rev1, 0)
+	if err != nil || rev2 <= rev1 {
+		t.Fatalf("update: %d %v", rev2, err)
+	}
+	// A stale revision conflicts and returns what is current.
+	_, cur, err := s.Update(ctx, key, []byte("stale"), rev1, 0)
+	if !errors.Is(err, errdefs.ErrConflict) || string(cur.Value) != "v2" {
+		t.Fatalf("stale update: %v %+v", err, cur)
+	}
+	if _, _, err := s.Delete(ctx, key, rev1); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("stale delete: %v", err)
+	}
+	if _, _, err := s.Delete(ctx, key, rev2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Get(ctx, key); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	if _, _, err := s.Update(ctx, key, []byte("x"), rev2, 0); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("update of deleted key: %v, want ErrNotFound", err)
+	}
+}
+
+func TestListPagesAtOneRevision(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for i := 0; i < 25; i++ {
+		if _, err := s.Create(ctx, fmt.Sprintf("/registry/pods/ns/p%02d", i), []byte("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A key just outside the prefix must not show up.
+	if _, err := s.Create(ctx, "/registry/pods/ns2/p", []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.List(ctx, "/registry/pods/ns/", "/registry/pods/ns0", 10, 0)
+	if err != nil || len(first.KVs) != 10 || !first.More {
+		t.Fatalf("first page: %d more=%v err=%v", len(first.KVs), first.More, err)
+	}
+	// Changes after the first page do not leak into later pages.
+	if _, err := s.Create(ctx, "/registry/pods/ns/p99", []byte("late"), 0); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, kv := range first.KVs {
+		all = append(all, kv.Key)
+	}
+	next := first.KVs[9].Key + "\x00"
+	for {
+		page, err := s.List(ctx, next, "/registry/pods/ns0", 10, first.Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range page.KVs {
+			all = append(all, kv.Key)
+		}
+		if !page.More {
+			break
+		}
+		next = page.KVs[len(page.KVs)-1].Key + "\x00"
+	}
+	if len(all) != 25 {
+		t.Fatalf("paged list saw %d keys, want 25: %v", len(all), all)
+	}
+}
+
+func TestWatchAndCompaction(t *testing.T) {
+	// Compaction by explicit request only, keeping no spare revisions, so
+	// the test controls what is compacted.
+	s := newStoreWith(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := s.Watch(ctx, "/registry/secrets/", start)
+	rev, _ := s.Create(ctx, "/registry/secrets/a/x", []byte("1"), 0)
+	rev2, _, _ := s.Update(ctx, "/registry/secrets/a/x", []byte("2"), rev, 0)
+	if _, _, err := s.Delete(ctx, "/registry/secrets/a/x", rev2); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 3 {
+		select {
+		case ev := <-events:
+			switch ev.Type {
+			case storage.Put:
+				got = append(got, "put "+string(ev.KV.Value)+" prev="+string(ev.Prev.Value))
+			case storage.Deleted:
+				got = append(got, "delete prev="+string(ev.Prev.Value))
+			}
+			if ev.Err != nil {
+				t.Fatal(ev.Err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("watch saw only %q", got)
+		}
+	}
+	want := []string{"put 1 prev=", "put 2 prev=1", "delete prev=2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("watch events %q, want %q", got, want)
+	}
+
+	// After compaction, watching from an old revision fails with ErrGone.
+	cur, _ := s.Revision(ctx)
+	if _, err := s.Client().Compact(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	for ev := range s.Watch(ctx, "/registry/secrets/", start) {
+		if ev.Err != nil {
+			if !errors.Is(ev.Err, errdefs.ErrGone) {
+				t.Fatalf("watch from compacted revision: %v, want ErrGone", ev.Err)
+			}
+			return
+		}
+	}
+	t.Fatal("watch from a compacted revision ended without ErrGone")
+}
