@@ -18,6 +18,7 @@ import (
 	"github.com/skiff-io/skiff/server/apiserver"
 	"github.com/skiff-io/skiff/server/pki"
 	"github.com/skiff-io/skiff/server/storage"
+	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -34,6 +35,10 @@ const KubernetesVersion = "v1.32.0"
 // everything it started has stopped.
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
+	if !cfg.Debug {
+		// kine logs every start-up step at info level through logrus.
+		logrus.SetLevel(logrus.WarnLevel)
+	}
 	serverDir := filepath.Join(cfg.DataDir, "server")
 	if err := os.MkdirAll(serverDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)

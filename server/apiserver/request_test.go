@@ -1,0 +1,103 @@
+package apiserver
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+func TestParseResourcePath(t *testing.T) {
+	for _, tc := range []struct {
+		method, url string
+		ok          bool
+		want        requestInfo
+	}{
+		{"GET", "/api/v1/pods", true, requestInfo{version: "v1", resource: "pods", verb: "list"}},
+		{"GET", "/api/v1/pods?watch=true", true, requestInfo{version: "v1", resource: "pods", verb: "watch"}},
+		{"GET", "/api/v1/namespaces/ns/pods/p", true, requestInfo{version: "v1", namespace: "ns", resource: "pods", name: "p", verb: "get"}},
+		{"PUT", "/api/v1/namespaces/ns/pods/p/status", true, requestInfo{version: "v1", namespace: "ns", resource: "pods", name: "p", subresource: "status", verb: "update"}},
+		{"GET", "/api/v1/namespaces", true, requestInfo{version: "v1", resource: "namespaces", verb: "list"}},
+		{"DELETE", "/api/v1/namespaces/ns", true, requestInfo{version: "v1", resource: "namespaces", name: "ns", verb: "delete"}},
+		{"PUT", "/api/v1/namespaces/ns/finalize", true, requestInfo{version: "v1", resource: "namespaces", name: "ns", subresource: "finalize", verb: "update"}},
+		{"PATCH", "/api/v1/namespaces/ns/status", true, requestInfo{version: "v1", resource: "namespaces", name: "ns", subresource: "status", verb: "patch"}},
+		{"POST", "/apis/apps/v1/namespaces/ns/deployments", true, requestInfo{group: "apps", version: "v1", namespace: "ns", resource: "deployments", verb: "create"}},
+		{"DELETE", "/apis/apps/v1/namespaces/ns/deployments", true, requestInfo{group: "apps", version: "v1", namespace: "ns", resource: "deployments", verb: "deletecollection"}},
+		{"GET", "/apis/apps/v1/namespaces/ns/deployments/d/scale", true, requestInfo{group: "apps", version: "v1", namespace: "ns", resource: "deployments", name: "d", subresource: "scale", verb: "get"}},
+		{"GET", "/api/v1", false, requestInfo{}},
+		{"GET", "/apis/apps/v1", false, requestInfo{}},
+		{"GET", "/apis/apps", false, requestInfo{}},
+		{"GET", "/api/v1/namespaces/ns/pods/p/log/extra", false, requestInfo{}},
+	} {
+		r := httptest.NewRequest(tc.method, tc.url, nil)
+		got, ok := parseResourcePath(r)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("%s %s = %+v, %v; want %+v, %v", tc.method, tc.url, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		want   outputKind
+		err    bool
+	}{
+		{"", outputObject, false},
+		{"application/json", outputObject, false},
+		{"*/*", outputObject, false},
+		{"application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", outputTable, false},
+		{"application/json;as=Table;v=v1beta1;g=meta.k8s.io", outputTable, false},
+		{"application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json", outputPartial, false},
+		{"application/vnd.kubernetes.protobuf,application/json", outputObject, false},
+		{"application/vnd.kubernetes.protobuf", 0, true},
+		{"application/json;as=Table;v=v9;g=meta.k8s.io", 0, true},
+		{"text/html", 0, true},
+	} {
+		r := httptest.NewRequest("GET", "/api/v1/pods", nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept", tc.accept)
+		}
+		got, err := negotiate(r)
+		if (err != nil) != tc.err || (err == nil && got != tc.want) {
+			t.Errorf("Accept %q = %v, %v; want %v, err=%v", tc.accept, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestContinueTokenRoundTrip(t *testing.T) {
+	prefix := "/registry/configmaps/ns/"
+	tok := encodeContinue(42, prefix+"b\x00", prefix)
+	got, err := decodeContinue(tok, prefix)
+	if err != nil || got.Revision != 42 || got.Start != prefix+"b\x00" {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	for _, bad := range []string{"!!!", "e30", encodeContinue(0, prefix+"x", prefix)} {
+		if _, err := decodeContinue(bad, prefix); err == nil {
+			t.Errorf("decodeContinue(%q) accepted a bad token", bad)
+		}
+	}
+	// A token cannot walk out of its prefix.
+	evil := encodeContinue(5, prefix+"../../secrets/x", prefix)
+	if _, err := decodeContinue(evil, prefix); err == nil {
+		t.Error("token escaping its prefix was accepted")
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	for in, want := range map[string]string{"/registry/pods/": "/registry/pods0", "a\xff": "b", "": "\x00"} {
+		if got := prefixEnd(in); got != want {
+			t.Errorf("prefixEnd(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestWantsAggregated(t *testing.T) {
+	r := httptest.NewRequest("GET", "/apis", nil)
+	r.Header.Set("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+	if !wantsAggregated(r) {
+		t.Error("kubectl's Accept header should select aggregated discovery")
+	}
+	r.Header.Set("Accept", "application/json")
+	if wantsAggregated(r) {
+		t.Error("plain JSON should select legacy discovery")
+	}
+}
