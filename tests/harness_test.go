@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"flag"
@@ -81,7 +80,7 @@ type server struct {
 	port       int
 	kubeconfig string
 	args       []string
-	log        *bytes.Buffer
+	log        *lockedBuffer
 	exited     chan struct{}
 }
 
@@ -121,7 +120,7 @@ func (s *server) start() {
 		"--bind-address", "127.0.0.1", "--https-listen-port", strconv.Itoa(s.port),
 		"--write-kubeconfig", s.kubeconfig, "--config", ""}, s.args...)
 	s.cmd = exec.Command(skiffBin, args...)
-	s.log = &bytes.Buffer{}
+	s.log = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)

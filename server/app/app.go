@@ -14,11 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	kineconfig "github.com/skiff-io/skiff/kine-config"
 	"github.com/skiff-io/skiff/server/apiserver"
+	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/pki"
 	"github.com/skiff-io/skiff/server/storage"
-	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -166,7 +167,16 @@ func Run(ctx context.Context, cfg Config) error {
 		QPS: 200, Burst: 400,
 		UserAgent: "skiff-controllers",
 	}
-	if err := startControllers(gctx, g, loopback, bundle.CACertPEM); err != nil {
+	le := LeaderElection{
+		Enabled:       backend.Kind != kineconfig.KindSQLite,
+		LeaseDuration: cfg.LeaderElectLeaseDuration, RenewDeadline: cfg.LeaderElectRenewDeadline, RetryPeriod: cfg.LeaderElectRetryPeriod,
+	}
+	apiAddr := kubernetesservice.Config{
+		ServiceIP:    firstServiceIP(cfg.ServiceCIDR),
+		EndpointIP:   advertiseIP(cfg),
+		EndpointPort: int32(cfg.HTTPSPort),
+	}
+	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, le); err != nil {
 		return err
 	}
 	if !backend.Embedded {
@@ -233,4 +243,33 @@ func loopbackHost(bind string) string {
 		return "::1"
 	}
 	return bind
+}
+
+// firstServiceIP is the kubernetes Service's ClusterIP: the first usable
+// address of the service CIDR (10.43.0.1 by default).
+func firstServiceIP(cidr string) string {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil || n.IP.To4() == nil {
+		return "10.43.0.1"
+	}
+	ip := n.IP.To4()
+	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1).String()
+}
+
+// advertiseIP is the address published in the kubernetes Endpoints:
+// --advertise-address, else a specific --bind-address, else the host's
+// first non-loopback IPv4 address.
+func advertiseIP(cfg Config) string {
+	for _, a := range []string{cfg.AdvertiseAddress, cfg.BindAddress} {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+			return ip.String()
+		}
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return "127.0.0.1"
 }

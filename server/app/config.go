@@ -28,7 +28,11 @@ type Config struct {
 	NodePortRange       string
 	DisableAgent        bool
 	NodeName            string
-	Debug               bool
+	// Leader election among servers sharing a datastore (kube-controller-manager's flags).
+	LeaderElectLeaseDuration time.Duration
+	LeaderElectRenewDeadline time.Duration
+	LeaderElectRetryPeriod   time.Duration
+	Debug                    bool
 }
 
 // DefaultDataDir is /var/lib/skiff for root and ~/.skiff otherwise, as

@@ -3,8 +3,7 @@ package app
 import (
 	"context"
 
-	"golang.org/x/sync/errgroup"
-	"k8s.io/klog/v2"
+	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -17,6 +16,8 @@ type controllerContext struct {
 	Client kubernetes.Interface
 	// CACertPEM is the cluster CA, for the kube-root-ca.crt ConfigMaps.
 	CACertPEM []byte
+	// API is where clients reach this server: the kubernetes Service.
+	API kubernetesservice.Config
 }
 
 // controller is one housekeeping loop; Run returns when ctx ends.
@@ -29,24 +30,7 @@ type controller struct {
 // With several servers on one etcd only the elected leader runs them.
 var controllers = []controller{
 	// Each controller adds one entry here.
-}
-
-// startControllers starts every controller under g.
-func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, caPEM []byte) error {
-	if len(controllers) == 0 {
-		return nil
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM}
-	for _, c := range controllers {
-		c := c
-		g.Go(func() error {
-			klog.InfoS("starting controller", "name", c.name)
-			return c.run(ctx, cc)
-		})
-	}
-	return nil
+	{"kubernetes-service", func(ctx context.Context, cc controllerContext) error {
+		return kubernetesservice.New(cc.API, cc.Client).Run(ctx)
+	}},
 }

@@ -95,6 +95,9 @@ the file.`,
 	f.StringArrayVar(&labels, "node-label", nil, "label for the local node (key=value)")
 	f.StringArrayVar(&taints, "node-taint", nil, "taint for the local node (key=value:Effect)")
 	f.StringSliceVar(&disable, "disable", nil, "built-in manifests not to deploy")
+	f.DurationVar(&cfg.LeaderElectLeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long other servers wait before taking over the controllers of a leader that stopped renewing (shared datastores only)")
+	f.DurationVar(&cfg.LeaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops its controllers")
+	f.DurationVar(&cfg.LeaderElectRetryPeriod, "leader-elect-retry-period", 2*time.Second, "how often servers try to acquire or renew the lease")
 	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
 	return c
 }

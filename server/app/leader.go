@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+)
+
+// LeaderElection configures the choice of the one server that runs the
+// controllers when several share a datastore. The defaults are
+// kube-controller-manager's.
+type LeaderElection struct {
+	// Enabled is set when the datastore can be shared (external etcd or
+	// SQL database). With embedded SQLite there is one server and no
+	// election traffic at all: no Lease writes to wear the SD card.
+	Enabled       bool
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+	// Identity names this server in the Lease (default hostname_uuid).
+	Identity string
+}
+
+// leaseName is the Lease in kube-system that the servers compete for.
+const leaseName = "skiff-controllers"
+
+// startControllers runs every controller under g: at once when there is no
+// election, otherwise while this server holds the Lease.
+func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, caPEM []byte, api kubernetesservice.Config, le LeaderElection) error {
+	if len(controllers) == 0 {
+		return nil
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api}
+	if !le.Enabled {
+		runAll(ctx, g, cc)
+		return nil
+	}
+	if le.Identity == "" {
+		host, _ := os.Hostname()
+		le.Identity = host + "_" + string(uuid.NewUUID())
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: "kube-system", Name: leaseName},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: le.Identity},
+	}
+	g.Go(func() error {
+		// Leadership can be lost and won again; campaign until ctx ends.
+		for ctx.Err() == nil {
+			leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+				Lock:            lock,
+				LeaseDuration:   le.LeaseDuration,
+				RenewDeadline:   le.RenewDeadline,
+				RetryPeriod:     le.RetryPeriod,
+				ReleaseOnCancel: true,
+				Name:            leaseName,
+				Callbacks: leaderelection.LeaderCallbacks{
+					OnStartedLeading: func(lctx context.Context) {
+						klog.InfoS("became leader: running controllers", "identity", le.Identity)
+						lg, gctx := errgroup.WithContext(lctx)
+						runAll(gctx, lg, cc)
+						if err := lg.Wait(); err != nil {
+							klog.ErrorS(err, "controllers stopped")
+						}
+					},
+					OnStoppedLeading: func() {
+						klog.InfoS("stopped leading: controllers stopped", "identity", le.Identity)
+					},
+					OnNewLeader: func(id string) {
+						if id != le.Identity {
+							klog.InfoS("another server leads the controllers", "leader", id)
+						}
+					},
+				},
+			})
+		}
+		return nil
+	})
+	return nil
+}
+
+func runAll(ctx context.Context, g *errgroup.Group, cc controllerContext) {
+	for _, c := range controllers {
+		c := c
+		g.Go(func() error {
+			klog.InfoS("starting controller", "name", c.name)
+			return c.run(ctx, cc)
+		})
+	}
+}

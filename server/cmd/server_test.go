@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/skiff-io/skiff/cliconfig"
+)
+
+// TestExampleConfigsLoad keeps the documented example configs valid for
+// the real flag set.
+func TestExampleConfigsLoad(t *testing.T) {
+	files, err := filepath.Glob("../../kine-config/examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		c := New("test")
+		fs := c.Flags()
+		if err := fs.Set("config", f); err != nil {
+			t.Fatal(err)
+		}
+		if err := cliconfig.Apply(fs, "config", nil); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if filepath.Base(f) == "etcd-ha.yaml" {
+			if v, _ := fs.GetString("datastore-endpoint"); v == "" {
+				t.Errorf("%s: datastore-endpoint not loaded", f)
+			}
+		}
+	}
+}
+
+func TestFlagsBeatEnvBeatFile(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yaml")
+	writeFile(t, cfgFile, "https-listen-port: 7000\nbind-address: 10.0.0.1\ndata-dir: /from/file\n")
+	c := New("test")
+	fs := c.Flags()
+	if err := fs.Parse([]string{"--config", cfgFile, "--data-dir", "/from/flag"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cliconfig.Apply(fs, "config", []string{"SKIFF_HTTPS_LISTEN_PORT=8000", "SKIFF_DATA_DIR=/from/env"}); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"data-dir": "/from/flag", "https-listen-port": "8000", "bind-address": "10.0.0.1"} {
+		if got := fs.Lookup(flag).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", flag, got, want)
+		}
+	}
+}
