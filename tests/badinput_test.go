@@ -95,7 +95,7 @@ func TestBadInput(t *testing.T) {
 		{"missing containers", "POST", s.url() + "/api/v1/namespaces/default/pods", "application/json", "", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{}}`, 422, metav1.StatusReasonInvalid, "spec.containers"},
 		{"selector does not match template", "POST", s.url() + "/apis/apps/v1/namespaces/default/deployments", "application/json", "",
 			`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"app":"a"}},"template":{"metadata":{"labels":{"app":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`,
-			422, metav1.StatusReasonInvalid, "selector does not match template labels"},
+			422, metav1.StatusReasonInvalid, "`selector` does not match template `labels`"},
 		{"wrong kind", "POST", base, "application/json", "", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"k"}}`, 400, metav1.StatusReasonBadRequest, ""},
 		{"stale resourceVersion", "PUT", base + "/good", "application/json", "", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"good","resourceVersion":"1"},"data":{"a":"stale"}}`, 409, metav1.StatusReasonConflict, "the object has been modified"},
 		{"already exists", "POST", base, "application/json", "", good, 409, metav1.StatusReasonAlreadyExists, `configmaps "good" already exists`},

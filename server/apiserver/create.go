@@ -91,6 +91,7 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 		if generated {
 			acc.SetName(acc.GetGenerateName() + utilrand.String(5))
 		}
+		prepareNamed(obj)
 		if errs := validation.Create(obj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.gvk.GroupKind(), acc.GetName(), errs)
 		}

@@ -127,11 +127,6 @@ func forbidden(u *User, ri requestInfo, gr schema.GroupResource) *apierrors.Stat
 	return apierrors.NewForbidden(gr, ri.name, fmt.Errorf("%s", msg))
 }
 
-// serveToken answers serviceaccounts/token until token issuing exists.
-func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
-	writeError(w, apierrors.NewServiceUnavailable("service account token issuing is not enabled on this server"), groupResource(res), ri.name)
-}
-
 // openapiResources describes the served resources for the OpenAPI documents.
 func (s *Server) openapiResources() []openapi.Resource {
 	var out []openapi.Resource

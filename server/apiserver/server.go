@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,10 @@ type Config struct {
 	NodePortRange string
 	Tokens        TokenAuthenticator
 	Authorizer    Authorizer
+	// TokenIssuer serves serviceaccounts/<name>/token (503 when nil).
+	TokenIssuer TokenIssuer
+	// Profiling serves /debug/pprof to authenticated admins.
+	Profiling bool
 	// Ready reports whether the server can serve (datastore reachable).
 	Ready func(ctx context.Context) error
 }
@@ -125,6 +130,12 @@ func (s *Server) routes() {
 	m.HandleFunc("/apis", s.serveGroups)
 	m.Handle("/openapi/v3", s.openapi)
 	m.Handle("/openapi/v3/", s.openapi)
+	if s.cfg.Profiling {
+		m.HandleFunc("/debug/pprof/", pprof.Index)
+		m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	m.HandleFunc("/api/", s.serveAPI)
 	m.HandleFunc("/apis/", s.serveAPI)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

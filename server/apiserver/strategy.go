@@ -43,9 +43,16 @@ func prepareCreate(res *resource, obj runtime.Object) {
 		if !hasFinalizer(o.Spec.Finalizers, corev1.FinalizerKubernetes) {
 			o.Spec.Finalizers = append(o.Spec.Finalizers, corev1.FinalizerKubernetes)
 		}
-	case *batchv1.Job:
-		defaults.JobSelector(o)
 	}
+}
+
+// prepareNamed runs the create-time steps that need the final name (a
+// generated one, for generateName).
+func prepareNamed(obj runtime.Object) {
+	if job, ok := obj.(*batchv1.Job); ok {
+		defaults.JobSelector(job)
+	}
+	applyDefaults(obj)
 }
 
 // prepareUpdate carries over what a client may not change with this

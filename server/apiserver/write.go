@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/skiff-io/skiff/server/defaults"
 	"github.com/skiff-io/skiff/server/errdefs"
 	"github.com/skiff-io/skiff/server/storage"
 	"github.com/skiff-io/skiff/server/validation"
@@ -53,8 +54,17 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 		return nil, apierrors.NewConflict(groupResource(res), acc.GetName(), errors.New(conflictMessage))
 	}
 	obj = prepareUpdate(res, obj, old, sub)
+	if svc, ok := obj.(*corev1.Service); ok {
+		// A client that omits allocated values keeps them (kubectl replace).
+		defaults.KeepServiceAllocations(svc, old.(*corev1.Service))
+	}
 	normalize(obj)
 	applyDefaults(obj)
+	acc, _ = meta.Accessor(obj)
+	if acc.GetResourceVersion() == "" {
+		// An unconditional update applies to the current object.
+		acc.SetResourceVersion(strconv.FormatInt(cur.ModRevision, 10))
+	}
 	if errs := validation.Update(obj, old); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(res.gvk.GroupKind(), acc.GetName(), errs)
 	}
@@ -66,7 +76,7 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	}
 	acc, _ = meta.Accessor(obj)
 	key := res.key(acc.GetNamespace(), acc.GetName())
-	if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && gracePending(acc) == 0 {
+	if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && gracePending(acc) == 0 && !namespaceHeld(obj) {
 		if o.dryRun {
 			return obj, nil
 		}
@@ -97,6 +107,13 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	return obj, nil
 }
 
+// namespaceHeld reports a namespace whose spec.finalizers still hold it:
+// only /finalize may release it, never an update of its labels or status.
+func namespaceHeld(obj runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && len(ns.Spec.Finalizers) > 0
+}
+
 // gracePending is the remaining grace period of a pod being deleted
 // gracefully (its node still has to stop it).
 func gracePending(acc metav1Object) int64 {
@@ -112,23 +129,6 @@ type metav1Object interface {
 
 // admitUpdate holds type-specific update rules that need the old object.
 func (s *Server) admitUpdate(res *resource, obj, old runtime.Object) error {
-	if svc, ok := obj.(*corev1.Service); ok {
-		oldSvc := old.(*corev1.Service)
-		// A client that omits allocated values keeps them (kubectl replace).
-		if svc.Spec.ClusterIP == "" && svc.Spec.Type != corev1.ServiceTypeExternalName {
-			svc.Spec.ClusterIP = oldSvc.Spec.ClusterIP
-			svc.Spec.ClusterIPs = oldSvc.Spec.ClusterIPs
-		}
-		for i := range svc.Spec.Ports {
-			if svc.Spec.Ports[i].NodePort == 0 {
-				for _, op := range oldSvc.Spec.Ports {
-					if op.Port == svc.Spec.Ports[i].Port && op.Protocol == svc.Spec.Ports[i].Protocol {
-						svc.Spec.Ports[i].NodePort = op.NodePort
-					}
-				}
-			}
-		}
-	}
 	return nil
 }
 

@@ -134,3 +134,65 @@ func familyOf(ip string) corev1.IPFamily {
 		return corev1.IPv6Protocol
 	}
 }
+
+// KeepServiceAllocations copies what the server allocated to old (cluster
+// IPs, IP family settings, node ports, the health-check node port) into an
+// update that left them out, as kube's service storage does before it
+// validates an update. Without it a plain `kubectl replace` of a manifest
+// with no clusterIP would read as an attempt to release the IP. Call it
+// before Apply; values the client did set are kept, so validation can still
+// reject real changes.
+func KeepServiceAllocations(svc, old *corev1.Service) {
+	if needsClusterIP(old) && needsClusterIP(svc) {
+		if svc.Spec.ClusterIP == "" {
+			svc.Spec.ClusterIP = old.Spec.ClusterIP
+		}
+		if len(svc.Spec.ClusterIPs) == 0 && len(old.Spec.ClusterIPs) > 0 {
+			svc.Spec.ClusterIPs = append([]string(nil), old.Spec.ClusterIPs...)
+		}
+		// An update without a policy keeps the one it had; only an explicit
+		// policy may move a service between single- and dual-stack.
+		if svc.Spec.IPFamilyPolicy == nil && old.Spec.IPFamilyPolicy != nil {
+			svc.Spec.IPFamilyPolicy = ptr.To(*old.Spec.IPFamilyPolicy)
+		}
+		if len(svc.Spec.IPFamilies) == 0 && len(old.Spec.IPFamilies) > 0 {
+			svc.Spec.IPFamilies = append([]corev1.IPFamily(nil), old.Spec.IPFamilies...)
+		}
+	}
+	if needsNodePort(old) && needsNodePort(svc) {
+		// Node ports the update names explicitly cannot be handed out again.
+		used := map[int32]bool{}
+		for _, p := range svc.Spec.Ports {
+			if p.NodePort != 0 {
+				used[p.NodePort] = true
+			}
+		}
+		byName := map[string]int32{}
+		for _, p := range old.Spec.Ports {
+			byName[p.Name] = p.NodePort
+		}
+		for i := range svc.Spec.Ports {
+			p := &svc.Spec.Ports[i]
+			if p.NodePort == 0 && !used[byName[p.Name]] {
+				p.NodePort = byName[p.Name]
+			}
+		}
+	}
+	if needsHealthCheck(old) && needsHealthCheck(svc) && svc.Spec.HealthCheckNodePort == 0 {
+		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
+	}
+}
+
+func needsClusterIP(s *corev1.Service) bool {
+	return s.Spec.Type != corev1.ServiceTypeExternalName
+}
+
+func needsNodePort(s *corev1.Service) bool {
+	return s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+}
+
+// needsHealthCheck matches kube: only LoadBalancers with Local traffic
+// policy get a health-check node port. An unset policy defaults to Cluster.
+func needsHealthCheck(s *corev1.Service) bool {
+	return s.Spec.Type == corev1.ServiceTypeLoadBalancer && s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+}
