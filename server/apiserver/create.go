@@ -78,7 +78,7 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 		return nil, apierrors.NewInvalid(res.gvk.GroupKind(), "", requiredName())
 	}
 	if res.namespaced {
-		if err := s.nsCache.admit(ctx, ns); err != nil {
+		if err := s.nsCache.admit(ctx, ns, groupResource(res), acc.GetName()); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/skiff-io/skiff/server/storage"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -96,7 +97,7 @@ func phaseOf(b []byte) corev1.NamespacePhase {
 }
 
 // admit returns nil when new objects may be created in ns.
-func (c *namespaceCache) admit(ctx context.Context, ns string) error {
+func (c *namespaceCache) admit(ctx context.Context, ns string, gr schema.GroupResource, name string) error {
 	c.mu.RLock()
 	p, ok := c.phase[ns]
 	c.mu.RUnlock()
@@ -111,7 +112,13 @@ func (c *namespaceCache) admit(ctx context.Context, ns string) error {
 		p = phaseOf(kv.Value)
 	}
 	if p == corev1.NamespaceTerminating {
-		return apierrors.NewForbidden(schema.GroupResource{}, "", fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+		err := apierrors.NewForbidden(gr, name, fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type:    corev1.NamespaceTerminatingCause,
+			Message: fmt.Sprintf("namespace %s is being terminated", ns),
+			Field:   "metadata.namespace",
+		})
+		return err
 	}
 	return nil
 }

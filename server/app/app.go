@@ -98,11 +98,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	saIssuer, saTokens, err := serviceAccountTokens(filepath.Join(serverDir, "tls"), store)
+	if err != nil {
+		return err
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Store:         store,
 		Version:       versionInfo(cfg.Version),
 		ServiceCIDR:   cfg.ServiceCIDR,
 		NodePortRange: cfg.NodePortRange,
+		Tokens:        saTokens,
+		TokenIssuer:   saIssuer,
+		Profiling:     cfg.Debug,
 		Ready: func(ctx context.Context) error {
 			_, err := store.Revision(ctx)
 			return err

@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 
+	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
+	"github.com/skiff-io/skiff/server/controllers/namespace"
+	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -30,6 +33,23 @@ type controller struct {
 // With several servers on one etcd only the elected leader runs them.
 var controllers = []controller{
 	// Each controller adds one entry here.
+	{"namespace", func(ctx context.Context, cc controllerContext) error {
+		c, err := namespace.NewForConfig(cc.Config, cc.Client)
+		if err != nil {
+			return err
+		}
+		return c.Run(ctx)
+	}},
+	{"serviceaccount", func(ctx context.Context, cc controllerContext) error {
+		return serviceaccount.New(cc.Client, cc.CACertPEM).Run(ctx)
+	}},
+	{"garbage-collector", func(ctx context.Context, cc controllerContext) error {
+		gc, err := garbagecollector.New(cc.Config, garbagecollector.Options{})
+		if err != nil {
+			return err
+		}
+		return gc.Run(ctx)
+	}},
 	{"kubernetes-service", func(ctx context.Context, cc controllerContext) error {
 		return kubernetesservice.New(cc.API, cc.Client).Run(ctx)
 	}},

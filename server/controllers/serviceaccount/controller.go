@@ -1,0 +1,214 @@
+package serviceaccount
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+)
+
+// Names and the annotation kube uses.
+const (
+	DefaultServiceAccount = "default"
+	RootCAConfigMap       = "kube-root-ca.crt"
+	// RootCAKey is the ConfigMap key holding the CA bundle.
+	RootCAKey             = "ca.crt"
+	descriptionAnnotation = "kubernetes.io/description"
+	description           = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. " +
+		"No other usage is guaranteed across distributions of Kubernetes clusters."
+)
+
+const workers = 2
+
+// Controller ensures the default ServiceAccount and the root CA ConfigMap
+// in every active namespace.
+type Controller struct {
+	client kubernetes.Interface
+	caPEM  string
+
+	informers []cache.SharedIndexInformer
+	nsLister  corelisters.NamespaceLister
+	saLister  corelisters.ServiceAccountLister
+	cmLister  corelisters.ConfigMapLister
+	queue     workqueue.TypedRateLimitingInterface[string]
+}
+
+// New builds the controller; caPEM is the cluster CA certificate.
+func New(client kubernetes.Interface, caPEM []byte) *Controller {
+	byName := func(name string) func(*metav1.ListOptions) {
+		return func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}
+	}
+	nsIndex := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	ns := coreinformers.NewNamespaceInformer(client, 0, cache.Indexers{})
+	sa := coreinformers.NewFilteredServiceAccountInformer(client, metav1.NamespaceAll, 0, nsIndex, byName(DefaultServiceAccount))
+	cm := coreinformers.NewFilteredConfigMapInformer(client, metav1.NamespaceAll, 0, nsIndex, byName(RootCAConfigMap))
+	c := &Controller{
+		client:    client,
+		caPEM:     string(caPEM),
+		informers: []cache.SharedIndexInformer{ns, sa, cm},
+		nsLister:  corelisters.NewNamespaceLister(ns.GetIndexer()),
+		saLister:  corelisters.NewServiceAccountLister(sa.GetIndexer()),
+		cmLister:  corelisters.NewConfigMapLister(cm.GetIndexer()),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount"}),
+	}
+	// A namespace is the unit of work: its own events, and those of the
+	// two objects it must hold, queue its name.
+	_, _ = ns.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueNamespace,
+		UpdateFunc: func(_, obj any) { c.enqueueNamespace(obj) },
+	})
+	owned := cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) { c.enqueueOwner(obj) },
+		DeleteFunc: c.enqueueOwner,
+	}
+	_, _ = sa.AddEventHandler(owned)
+	_, _ = cm.AddEventHandler(owned)
+	return c
+}
+
+func (c *Controller) enqueueNamespace(obj any) {
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		c.queue.Add(ns.Name)
+	}
+}
+
+func (c *Controller) enqueueOwner(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if m, ok := obj.(metav1.Object); ok {
+		c.queue.Add(m.GetNamespace())
+	}
+}
+
+// Run works until ctx ends and returns after its informers and workers
+// have stopped.
+func (c *Controller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer c.queue.ShutDown()
+	synced := make([]cache.InformerSynced, 0, len(c.informers))
+	for _, inf := range c.informers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inf.RunWithContext(ctx)
+		}()
+		synced = append(synced, inf.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil // ctx ended first
+	}
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.processNext(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	name, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(name)
+	if err := c.Reconcile(ctx, name); err != nil {
+		if ctx.Err() == nil {
+			klog.ErrorS(err, "service account controller", "namespace", name)
+		}
+		c.queue.AddRateLimited(name)
+		return true
+	}
+	c.queue.Forget(name)
+	return true
+}
+
+// Reconcile makes sure namespace name, if active, holds the default
+// ServiceAccount and a current kube-root-ca.crt ConfigMap.
+func (c *Controller) Reconcile(ctx context.Context, name string) error {
+	ns, err := c.nsLister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ns.DeletionTimestamp != nil || (ns.Status.Phase != "" && ns.Status.Phase != corev1.NamespaceActive) {
+		return nil // nothing new may be created in a terminating namespace
+	}
+	return errors.Join(c.ensureServiceAccount(ctx, name), c.ensureRootCA(ctx, name))
+}
+
+func (c *Controller) ensureServiceAccount(ctx context.Context, ns string) error {
+	_, err := c.saLister.ServiceAccounts(ns).Get(DefaultServiceAccount)
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DefaultServiceAccount, Namespace: ns}}
+	_, err = c.client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
+	return ignoreCreateRace(err)
+}
+
+// rootCACurrent reports whether cm holds exactly the CA and the
+// description, as kube's publisher checks.
+func (c *Controller) rootCACurrent(cm *corev1.ConfigMap) bool {
+	return len(cm.Data) == 1 && cm.Data[RootCAKey] == c.caPEM && len(cm.BinaryData) == 0 &&
+		cm.Annotations[descriptionAnnotation] != ""
+}
+
+func (c *Controller) ensureRootCA(ctx context.Context, ns string) error {
+	cm, err := c.cmLister.ConfigMaps(ns).Get(RootCAConfigMap)
+	if apierrors.IsNotFound(err) {
+		_, err = c.client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: RootCAConfigMap, Namespace: ns,
+				Annotations: map[string]string{descriptionAnnotation: description}},
+			Data: map[string]string{RootCAKey: c.caPEM},
+		}, metav1.CreateOptions{})
+		return ignoreCreateRace(err)
+	}
+	if err != nil || c.rootCACurrent(cm) {
+		return err
+	}
+	cm = cm.DeepCopy() // the lister's copy is shared
+	cm.Data = map[string]string{RootCAKey: c.caPEM}
+	cm.BinaryData = nil
+	if cm.Annotations == nil {
+		cm.Annotations = map[string]string{}
+	}
+	cm.Annotations[descriptionAnnotation] = description
+	_, err = c.client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil // deleted meanwhile: its delete event brings us back
+	}
+	return err
+}
+
+// ignoreCreateRace drops the errors of a create that lost a race: the
+// object exists already (a stale cache), or the namespace went away or
+// began terminating (403) since the cache saw it.
+func ignoreCreateRace(err error) error {
+	if apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err) ||
+		apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) || apierrors.IsForbidden(err) {
+		return nil
+	}
+	return err
+}
