@@ -19,8 +19,10 @@ import (
 // its idle memory is read.
 const idleSettle = 5 * time.Second
 
-// memory is a process's resident set now and at its peak.
-type memory struct{ rss, hwm int64 } // bytes
+// memory is a process's resident set now and at its peak, and the current
+// set split into anonymous memory (heap, stacks, SQLite's cache) and file
+// pages (mostly the binary's own text, which the kernel can drop and reload).
+type memory struct{ rss, hwm, anon, file int64 } // bytes
 
 // ioSample is what the server had written, and the database files' sizes,
 // at one moment.
@@ -154,7 +156,7 @@ func pause(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// readMemory reads VmRSS and VmHWM from /proc/<pid>/status.
+// readMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status.
 func readMemory(pid int) (memory, error) {
 	fields, err := procFields(pid, "status")
 	if err != nil {
@@ -166,6 +168,12 @@ func readMemory(pid int) (memory, error) {
 	}
 	if m.hwm, err = kB(fields["VmHWM"]); err != nil {
 		return memory{}, fmt.Errorf("VmHWM: %w", err)
+	}
+	if m.anon, err = kB(fields["RssAnon"]); err != nil {
+		return memory{}, fmt.Errorf("RssAnon: %w", err)
+	}
+	if m.file, err = kB(fields["RssFile"]); err != nil {
+		return memory{}, fmt.Errorf("RssFile: %w", err)
 	}
 	return m, nil
 }

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -67,7 +68,7 @@ func runBench(ctx context.Context, cfg config) (err error) {
 		}
 	}()
 
-	res := results{cfg: cfg, cpus: runtime.NumCPU(), goVersion: runtime.Version(), started: time.Now()}
+	res := results{cfg: cfg, cpus: runtime.NumCPU(), goVersion: runtime.Version(), started: time.Now(), loadBefore: loadAvg()}
 	bin := cfg.skiff
 	if bin == "" {
 		logf("building skiff …")
@@ -92,6 +93,7 @@ func runBench(ctx context.Context, cfg config) (err error) {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	res.elapsed = time.Since(res.started)
+	res.loadAfter = loadAvg()
 
 	res.printText(os.Stdout)
 	if cfg.out != "" {
@@ -170,6 +172,20 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	// that skiff takes it (responses are JSON either way).
 	res.protobuf = probeProtobuf(ctx, srv.kubeconfig)
 	return nil
+}
+
+// loadAvg is the 1-minute load average: the machine may be shared, and
+// other work skews every figure.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func logf(format string, args ...any) {

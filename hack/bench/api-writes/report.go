@@ -22,6 +22,8 @@ type results struct {
 	binary          string
 	started         time.Time
 	elapsed         time.Duration
+	loadBefore      string // 1-minute load average at start and end
+	loadAfter       string
 	runs            []runPair
 	skiffValueBytes int
 	kineValueBytes  int
@@ -103,8 +105,8 @@ func cpuPerWrite(cpu time.Duration, ops int) string {
 }
 
 func (r *results) heading() string {
-	return fmt.Sprintf("skiff API write benchmark: n=%d ConfigMaps per run (%d B data), each created then updated once; %d CPUs, %s; %s; took %v",
-		r.cfg.n, payloadBytes, r.cpus, r.goVersion, r.started.Format(time.RFC3339), r.elapsed.Round(time.Second))
+	return fmt.Sprintf("skiff API write benchmark: n=%d ConfigMaps per run (%d B data), each created then updated once; %d CPUs, %s; %s; took %v; load average %s at start, %s at end",
+		r.cfg.n, payloadBytes, r.cpus, r.goVersion, r.started.Format(time.RFC3339), r.elapsed.Round(time.Second), r.loadBefore, r.loadAfter)
 }
 
 func (r *results) tables() []table {
@@ -157,8 +159,10 @@ func (r *results) tables() []table {
 		header: []string{"figure", "value"},
 		rows: [][]string{
 			{"process start → first 200 from /readyz (polled every 10 ms)", ms(f.readyAfter)},
-			{fmt.Sprintf("RSS idle, %v after ready (VmRSS / VmHWM)", idleSettle), mib(f.idle.rss) + " / " + mib(f.idle.hwm)},
-			{fmt.Sprintf("RSS after %d ConfigMaps exist (VmRSS / VmHWM)", f.objects), mib(f.loaded.rss) + " / " + mib(f.loaded.hwm)},
+			{fmt.Sprintf("RSS idle, %v after ready: VmRSS / VmHWM", idleSettle), mib(f.idle.rss) + " / " + mib(f.idle.hwm)},
+			{"  of which RssAnon / RssFile", mib(f.idle.anon) + " / " + mib(f.idle.file)},
+			{fmt.Sprintf("RSS after %d ConfigMaps exist: VmRSS / VmHWM", f.objects), mib(f.loaded.rss) + " / " + mib(f.loaded.hwm)},
+			{"  of which RssAnon / RssFile", mib(f.loaded.anon) + " / " + mib(f.loaded.file)},
 			{fmt.Sprintf("creating those %d at concurrency 16: creates/s, p50, p99", f.objects),
 				fmt.Sprintf("%s, %s, %s", perSec(f.loadedCreates.rate()), ms(percentile(f.loadedCreates.lat, .5)), ms(percentile(f.loadedCreates.lat, .99)))},
 			{fmt.Sprintf("idle, one watch open (%d events, %s): write_bytes", f.watchEvents, watchState), perHour(f.ioAfter.writeBytes - f.ioBefore.writeBytes)},

@@ -1,0 +1,484 @@
+// Command gc-collect measures skiff's garbage collector: how long it takes
+// to remove n dependents of one owner deleted in Background, beside the
+// floor of deleting the same keys straight from a fresh embedded
+// kine/SQLite (what a deletecollection costs the datastore alone), and the
+// server's RSS with the controllers running, idle and after the runs.
+//
+// It prints figures, never pass/fail. See hack/bench/README.md.
+//
+//	go run ./hack/bench/gc-collect [-n 1000] [-runs 3] [-skiff path] [-baseline path]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	kineconfig "github.com/skiff-io/skiff/kine-config"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// config is every flag, parsed in one place.
+type config struct {
+	n        int
+	runs     int
+	skiff    string
+	baseline string
+	overlay  string
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.n, "n", 1000, "dependents of the one owner per run")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs of each measurement (the median is shown with the range)")
+	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: go build the module into a temp dir)")
+	flag.StringVar(&cfg.baseline, "baseline", "", "optional skiff binary built without controllers, whose idle RSS is shown beside")
+	flag.StringVar(&cfg.overlay, "overlay", "", "passed to `go build -overlay` when building skiff")
+	flag.Parse()
+	if cfg.n < 1 || cfg.runs < 1 {
+		fmt.Fprintln(os.Stderr, "gc-collect: -n and -runs must be at least 1")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gc-collect:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, a ...interface{}) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
+func run(ctx context.Context, cfg config) (err error) {
+	root, err := os.MkdirTemp("", "skiff-gc-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(root); rmErr != nil && err == nil {
+			err = rmErr
+		}
+	}()
+	bin := cfg.skiff
+	if bin == "" {
+		logf("building skiff …")
+		if bin, err = buildSkiff(ctx, root, cfg.overlay); err != nil {
+			return err
+		}
+	}
+
+	var baselineIdle int64
+	if cfg.baseline != "" {
+		srv, err := startServer(ctx, cfg.baseline, filepath.Join(root, "baseline"))
+		if err != nil {
+			return err
+		}
+		baselineIdle, err = idleRSS(ctx, srv)
+		srv.stop()
+		if err != nil {
+			return err
+		}
+	}
+
+	srv, err := startServer(ctx, bin, filepath.Join(root, "skiff"))
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	idle, err := idleRSS(ctx, srv)
+	if err != nil {
+		return err
+	}
+	api, err := newClient(srv.kubeconfig)
+	if err != nil {
+		return err
+	}
+
+	var gcTimes, floorTimes []time.Duration
+	for i := 0; i < cfg.runs; i++ {
+		logf("run %d: garbage collector …", i+1)
+		d, err := collect(ctx, api, fmt.Sprintf("gc-bench-%d", i), cfg.n)
+		if err != nil {
+			return err
+		}
+		gcTimes = append(gcTimes, d)
+		logf("run %d: datastore floor …", i+1)
+		f, err := floor(ctx, filepath.Join(root, fmt.Sprintf("kine-%d", i)), cfg.n)
+		if err != nil {
+			return err
+		}
+		floorTimes = append(floorTimes, f)
+	}
+	after, err := readRSS(srv.pid())
+	if err != nil {
+		return err
+	}
+
+	gc, fl := median(gcTimes), median(floorTimes)
+	fmt.Printf("## Garbage collector (%d dependents of one owner, Background)\n\n", cfg.n)
+	fmt.Printf("| | median | range |\n| --- | --- | --- |\n")
+	fmt.Printf("| skiff GC: owner deleted → last dependent gone | %s | %s |\n", ms(gc), span(gcTimes))
+	fmt.Printf("| floor: the same keys deleted from kine/SQLite | %s | %s |\n", ms(fl), span(floorTimes))
+	fmt.Printf("| GC ÷ floor | %.2f× | |\n\n", float64(gc)/float64(fl))
+	fmt.Printf("| server RSS | MiB |\n| --- | --- |\n")
+	if cfg.baseline != "" {
+		fmt.Printf("| idle, without controllers (-baseline) | %.1f |\n", mib(baselineIdle))
+	}
+	fmt.Printf("| idle, controllers running | %.1f |\n", mib(idle))
+	fmt.Printf("| after the runs | %.1f |\n", mib(after))
+	return nil
+}
+
+// collect creates n ConfigMaps owned by one ConfigMap in namespace ns,
+// deletes the owner in Background and times until the last dependent is
+// gone, seen through a watch.
+func collect(ctx context.Context, api kubernetes.Interface, ns string, n int) (time.Duration, error) {
+	if _, err := api.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	cms := api.CoreV1().ConfigMaps(ns)
+	owner, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, metav1.CreateOptions{})
+	if err != nil {
+		return 0, err
+	}
+	ref := metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID}
+	err = parallel(ctx, n, 16, func(i int) error {
+		_, err := cms.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: depName(i), Labels: map[string]string{"dependent": "yes"}, OwnerReferences: []metav1.OwnerReference{ref}},
+			Data:       map[string]string{"payload": payload()},
+		}, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	list, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "dependent=yes"})
+	if err != nil {
+		return 0, err
+	}
+	// Let the collector see every dependent before the clock starts.
+	if err := pause(ctx, 2*time.Second); err != nil {
+		return 0, err
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{LabelSelector: "dependent=yes", ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	start := time.Now()
+	if err := cms.Delete(ctx, owner.Name, metav1.DeleteOptions{}); err != nil {
+		return 0, err
+	}
+	left := len(list.Items)
+	timeout := time.NewTimer(5 * time.Minute)
+	defer timeout.Stop()
+	for left > 0 {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return 0, errors.New("watch closed")
+			}
+			if ev.Type == watch.Deleted {
+				left--
+			}
+		case <-timeout.C:
+			return 0, fmt.Errorf("%d dependents still there after 5m", left)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return time.Since(start), nil
+}
+
+// floor puts the same n keys and values into a fresh kine, then deletes
+// them one by one with the transaction skiff's storage uses, as a
+// deletecollection does.
+func floor(ctx context.Context, dir string, n int) (time.Duration, error) {
+	logrus.SetLevel(logrus.WarnLevel)
+	kctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	b, err := kineconfig.Start(kctx, &wg, kineconfig.Config{DataDir: dir})
+	if err != nil {
+		return 0, err
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	ownerUID := types.UID(uuid.NewUUID())
+	revs := make([]int64, n)
+	err = parallel(ctx, n, 16, func(i int) error {
+		cm := &corev1.ConfigMap{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: depName(i), Namespace: "gc-bench", UID: types.UID(uuid.NewUUID()),
+				CreationTimestamp: metav1.Now(), Labels: map[string]string{"dependent": "yes"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: ownerUID}}},
+			Data: map[string]string{"payload": payload()},
+		}
+		v, _ := json.Marshal(cm)
+		resp, err := c.Put(ctx, key(i), string(v))
+		if err != nil {
+			return err
+		}
+		revs[i] = resp.Header.Revision
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		k := key(i)
+		resp, err := c.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(k), "=", revs[i])).
+			Then(clientv3.OpDelete(k)).
+			Else(clientv3.OpGet(k)).
+			Commit()
+		if err != nil {
+			return 0, err
+		}
+		if !resp.Succeeded {
+			return 0, fmt.Errorf("%s changed underneath", k)
+		}
+	}
+	return time.Since(start), nil
+}
+
+func key(i int) string     { return "/registry/configmaps/gc-bench/" + depName(i) }
+func depName(i int) string { return fmt.Sprintf("dep-%05d", i) }
+
+// payload is 1 KiB of data, as in api-writes.
+func payload() string { return strings.Repeat("x", 1024) }
+
+// parallel runs f(0..n-1) with conc calls in flight and returns the first
+// error.
+func parallel(ctx context.Context, n, conc int, f func(i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, conc)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
+}
+
+func newClient(kubeconfig string) (*kubernetes.Clientset, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	rc.QPS, rc.Burst = 10000, 10000
+	rc.UserAgent = "gc-collect-bench"
+	return kubernetes.NewForConfig(rc)
+}
+
+// server is one `skiff server` process started by the benchmark.
+type server struct {
+	cmd        *exec.Cmd
+	done       chan struct{}
+	kubeconfig string
+	url        string
+}
+
+func buildSkiff(ctx context.Context, dir, overlay string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	bin := filepath.Join(dir, "skiff")
+	args := []string{"build", "-o", bin}
+	if overlay != "" {
+		args = append(args, "-overlay", overlay)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, stderr.String())
+	}
+	return bin, nil
+}
+
+func startServer(ctx context.Context, bin, dir string) (*server, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &server{kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), url: "https://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	s.cmd = exec.Command(bin, "server", "--config=", "--data-dir", filepath.Join(dir, "data"), "--disable-agent",
+		"--write-kubeconfig", s.kubeconfig, "--bind-address", "127.0.0.1", "--https-listen-port", strconv.Itoa(port))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SKIFF_") {
+			s.cmd.Env = append(s.cmd.Env, kv)
+		}
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: time.Second}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	for {
+		if resp, err := hc.Get(s.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		case <-s.done:
+			return nil, errors.New("skiff server exited before it was ready")
+		case <-deadline.C:
+			s.stop()
+			return nil, errors.New("skiff server not ready after 60s")
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+func (s *server) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// idleRSS is the server's RSS 5s after it became ready.
+func idleRSS(ctx context.Context, s *server) (int64, error) {
+	if err := pause(ctx, 5*time.Second); err != nil {
+		return 0, err
+	}
+	return readRSS(s.pid())
+}
+
+func readRSS(pid int) (int64, error) {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration{}, ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func span(ds []time.Duration) string {
+	s := append([]time.Duration{}, ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return ms(s[0]) + " – " + ms(s[len(s)-1])
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+func mib(b int64) float64       { return float64(b) / (1 << 20) }
