@@ -44,7 +44,10 @@ func (l *eventLog) counts() (int, int) {
 func startInformer(t *testing.T, c kubernetes.Interface, ns string) (*eventLog, cache.SharedIndexInformer, context.CancelFunc) {
 	t.Helper()
 	log := &eventLog{}
-	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(ns))
+	// Only the test's objects: controllers put their own ConfigMaps
+	// (kube-root-ca.crt) in every namespace.
+	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "test=informer" }))
 	inf := f.Core().V1().ConfigMaps().Informer()
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(o interface{}) {
@@ -97,7 +100,7 @@ func waitEvents(t *testing.T, log *eventLog, want []string) {
 }
 
 func cmWith(name, v string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"v": v}}
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"test": "informer"}}, Data: map[string]string{"v": v}}
 }
 
 func TestInformerSeesEveryChangeInOrder(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/skiff-io/skiff/server/errdefs"
+	"github.com/skiff-io/skiff/server/storage"
 	"github.com/skiff-io/skiff/server/validation"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -129,11 +130,13 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 		release()
 		return nil, err
 	}
-	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), b, res.ttl)
+	key := res.key(acc.GetNamespace(), acc.GetName())
+	rev, err := s.store.Create(ctx, key, b, res.ttl)
 	if err != nil {
 		release()
 		return nil, err
 	}
+	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	return obj, nil
 }

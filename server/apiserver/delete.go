@@ -174,7 +174,9 @@ func (s *Server) deleteOnce(ctx context.Context, res *resource, obj runtime.Obje
 		if dryRun {
 			return obj, true, nil
 		}
-		if _, _, err := s.store.Delete(ctx, key, cur.ModRevision); err != nil {
+		_, _, err := s.store.Delete(ctx, key, cur.ModRevision)
+		s.recent.forget(key)
+		if err != nil {
 			return nil, false, err
 		}
 		s.afterDelete(res, obj)
@@ -211,8 +213,10 @@ func (s *Server) deleteOnce(ctx context.Context, res *resource, obj runtime.Obje
 	}
 	rev, _, err := s.store.Update(ctx, key, b, cur.ModRevision, res.ttl)
 	if err != nil {
+		s.recent.forget(key)
 		return nil, false, err
 	}
+	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	return obj, false, nil
 }

@@ -69,7 +69,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, ri
 }
 
 func (s *Server) patchOnce(ctx context.Context, res *resource, ri requestInfo, pt types.PatchType, body []byte, o writeOptions, force bool) (runtime.Object, int, []string, error) {
-	cur, _, err := s.store.Get(ctx, res.key(ri.namespace, ri.name))
+	cur, err := s.current(ctx, res.key(ri.namespace, ri.name), "", true)
 	if errors.Is(err, errdefs.ErrNotFound) && pt == types.ApplyYAMLPatchType && ri.subresource == "" {
 		obj, warnings, err := s.applyNew(ctx, res, ri, body, o, force)
 		return obj, http.StatusCreated, warnings, err

@@ -67,6 +67,7 @@ type Server struct {
 	fmOnce   sync.Once
 	managers *fieldManagers
 	nsCache  *namespaceCache
+	recent   *recentWrites
 	mux      *http.ServeMux
 }
 
@@ -106,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 	s.openapi = openapi.New(s.openapiResources())
 	s.managers = newFieldManagers(s.scheme)
 	s.nsCache = newNamespaceCache(cfg.Store)
+	s.recent = newRecentWrites()
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s, nil

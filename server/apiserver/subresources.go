@@ -218,6 +218,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 			writeError(w, err, gr, ri.name)
 			return
 		}
+		s.recent.forget(cur.Key)
 		if _, _, err = s.store.Update(ctx, cur.Key, enc, cur.ModRevision, 0); err != nil {
 			if isConflictClass(err) && attempt < maxPatchRetries {
 				continue
@@ -296,6 +297,7 @@ func (s *Server) finalizeNamespace(w http.ResponseWriter, r *http.Request, res *
 		return
 	}
 	ctx := r.Context()
+	s.recent.forget(cur.Key)
 	if ns.DeletionTimestamp != nil && len(ns.Spec.Finalizers) == 0 && len(ns.Finalizers) == 0 {
 		if !o.dryRun {
 			if _, _, err := s.store.Delete(ctx, cur.Key, cur.ModRevision); err != nil {

@@ -49,7 +49,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		acc.SetNamespace(ri.namespace)
 	}
 	ctx := r.Context()
-	cur, _, err := s.store.Get(ctx, res.key(ri.namespace, ri.name))
+	cur, err := s.current(ctx, res.key(ri.namespace, ri.name), acc.GetResourceVersion(), false)
 	if errors.Is(err, errdefs.ErrNotFound) && res.createOnUpdate && ri.subresource == "" {
 		created, err := s.createObject(ctx, res, ri.namespace, obj, o)
 		if err != nil {

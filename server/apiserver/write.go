@@ -81,8 +81,10 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 			return obj, nil
 		}
 		if _, _, err := s.store.Delete(ctx, key, cur.ModRevision); err != nil {
+			s.recent.forget(key)
 			return nil, err
 		}
+		s.recent.forget(key)
 		s.afterDelete(res, obj)
 		return obj, nil
 	}
@@ -99,10 +101,16 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 		setRV(obj, cur.ModRevision)
 		return obj, nil
 	}
-	rev, _, err := s.store.Update(ctx, key, b, cur.ModRevision, res.ttl)
+	rev, now, err := s.store.Update(ctx, key, b, cur.ModRevision, res.ttl)
 	if err != nil {
+		if now.ModRevision != 0 {
+			s.recent.put(now)
+		} else {
+			s.recent.forget(key)
+		}
 		return nil, err
 	}
+	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	return obj, nil
 }

@@ -94,7 +94,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("datastore client: %w", err)
 	}
 	defer etcd.Close()
-	store := storage.New(etcd)
+	var storeOpts []storage.Option
+	if backend.Kind == kineconfig.KindSQLite {
+		storeOpts = append(storeOpts, storage.SerialWrites())
+	}
+	store := storage.New(etcd, storeOpts...)
 	if err := waitForStore(ctx, store); err != nil {
 		return err
 	}
