@@ -16,8 +16,9 @@ import (
 )
 
 // idleSettle is how long the server is left alone after /readyz before
-// its idle memory is read.
-const idleSettle = 5 * time.Second
+// its idle RSS is read: long enough for the controllers' first sync and for
+// the server to hand its start-up heap back to the OS (10 s after start).
+const idleSettle = 15 * time.Second
 
 // memory is a process's resident set now and at its peak, and the current
 // set split into anonymous memory (heap, stacks, SQLite's cache) and file
