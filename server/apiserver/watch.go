@@ -196,6 +196,17 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 func (s *Server) translate(res *resource, ev storage.Event, sel selector) (watch.EventType, runtime.Object, error) {
 	var cur, prev runtime.Object
 	var err error
+	if ev.Type == storage.Put && sel.empty() {
+		// Without a selector the old value only decides ADDED vs MODIFIED;
+		// skip decoding it (the common case for informers).
+		if cur, err = res.decodeStored(ev.KV); err != nil {
+			return "", nil, err
+		}
+		if ev.Prev.ModRevision != 0 || len(ev.Prev.Value) > 0 {
+			return watch.Modified, cur, nil
+		}
+		return watch.Added, cur, nil
+	}
 	if ev.Type == storage.Put {
 		if cur, err = res.decodeStored(ev.KV); err != nil {
 			return "", nil, err

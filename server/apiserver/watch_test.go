@@ -65,3 +65,27 @@ func TestTranslateSelectorTransitions(t *testing.T) {
 		}
 	}
 }
+
+func TestTranslateWithoutSelector(t *testing.T) {
+	var pods *resource
+	for _, r := range catalogue() {
+		if r.plural == "pods" {
+			pods = r
+		}
+	}
+	s := &Server{}
+	everything, _ := parseSelector("", "", pods)
+	web := map[string]string{"app": "web"}
+	typ, obj, err := s.translate(pods, storage.Event{Type: storage.Put, KV: storedPod(t, "p", web, 5), Revision: 5}, everything)
+	if err != nil || typ != watch.Added || obj.(*corev1.Pod).ResourceVersion != "5" {
+		t.Fatalf("create: %s %v", typ, err)
+	}
+	typ, _, err = s.translate(pods, storage.Event{Type: storage.Put, KV: storedPod(t, "p", web, 6), Prev: storedPod(t, "p", web, 5), Revision: 6}, everything)
+	if err != nil || typ != watch.Modified {
+		t.Fatalf("update: %s %v", typ, err)
+	}
+	typ, obj, err = s.translate(pods, storage.Event{Type: storage.Deleted, KV: storage.KV{Key: "/registry/pods/ns/p", ModRevision: 7}, Prev: storedPod(t, "p", web, 6), Revision: 7}, everything)
+	if err != nil || typ != watch.Deleted || obj.(*corev1.Pod).ResourceVersion != "7" {
+		t.Fatalf("delete: %s %v", typ, err)
+	}
+}
