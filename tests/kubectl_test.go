@@ -286,3 +286,36 @@ func runKubectlSuite(t *testing.T, s *server) {
 		contains(t, out, `"api/v1"`, `"apis/apps/v1"`, "serverRelativeURL")
 	})
 }
+
+// TestEventsTwoViews: an events.k8s.io/v1 Event is a core Event on disk;
+// `kubectl get events` shows it with kube's columns.
+func TestEventsTwoViews(t *testing.T) {
+	needIntegration(t, "kubectl")
+	s := startServer(t)
+	ev := `apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: test-ev, namespace: default}
+eventTime: "2026-11-23T15:00:00.000000Z"
+reportingController: example.com/ctl
+reportingInstance: ctl-1
+action: Testing
+reason: Tested
+regarding: {kind: ConfigMap, name: x, namespace: default}
+note: hello from events.k8s.io
+type: Normal
+`
+	if out, err := s.kubectlStdin(ev, "create", "-f", "-"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	out := s.mustKubectl("get", "events")
+	contains(t, out, "LAST SEEN", "REASON", "Tested", "configmap/x", "hello from events.k8s.io")
+	if strings.Contains(out, "Warning") {
+		t.Fatalf("kubectl warned:\n%s", out)
+	}
+	if got := jsonpath(s, "get", "events.v1.events.k8s.io", "test-ev", "-o", "jsonpath={.note} {.regarding.kind}"); got != "hello from events.k8s.io ConfigMap" {
+		t.Fatalf("events.k8s.io view: %q", got)
+	}
+	if got := jsonpath(s, "get", "events.v1.", "test-ev", "-o", "jsonpath={.message} {.involvedObject.name} {.source.component}"); !strings.HasPrefix(got, "hello from events.k8s.io x") {
+		t.Fatalf("core view: %q", got)
+	}
+}

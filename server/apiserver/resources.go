@@ -160,7 +160,7 @@ func catalogue() []*resource {
 			newObj: func() runtime.Object { return &networkingv1.IngressClass{} }, newList: func() runtime.Object { return &networkingv1.IngressClassList{} }},
 		{gvk: networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), plural: "networkpolicies", namespaced: true, shortNames: []string{"netpol"}, generation: true,
 			newObj: func() runtime.Object { return &networkingv1.NetworkPolicy{} }, newList: func() runtime.Object { return &networkingv1.NetworkPolicyList{} }},
-		{gvk: eventsv1.SchemeGroupVersion.WithKind("Event"), plural: "events", namespaced: true, shortNames: []string{"ev"}, createOnUpdate: true, ttl: time.Hour,
+		{gvk: eventsv1.SchemeGroupVersion.WithKind("Event"), plural: "events", namespaced: true, createOnUpdate: true, ttl: time.Hour,
 			newObj: func() runtime.Object { return &eventsv1.Event{} }, newList: func() runtime.Object { return &eventsv1.EventList{} },
 			storage: eventsView},
 	}
