@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // TestKubernetesService: the default/kubernetes Service points at the API
@@ -69,6 +71,28 @@ func TestLeaderElection(t *testing.T) {
 	if strings.Contains(other.log.String(), "became leader") {
 		t.Fatalf("both servers lead:\nA:\n%s\nB:\n%s", a.log.String(), b.log.String())
 	}
+	// A namespace deletion started under the first leader, held by a
+	// finalizer so that it cannot finish before the leader dies.
+	lc := leader.client()
+	if _, err := lc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "handover"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	held := cmWith("held", "1")
+	held.Finalizers = []string{"example.com/hold"}
+	if _, err := lc.CoreV1().ConfigMaps("handover").Create(ctx, held, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.CoreV1().ConfigMaps("handover").Create(ctx, cmWith("free", "1"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.CoreV1().Namespaces().Delete(ctx, "handover", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the first leader to start emptying the namespace", func() bool {
+		_, err := lc.CoreV1().ConfigMaps("handover").Get(ctx, "free", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+
 	leader.kill()
 	start := time.Now()
 	eventually(t, 15*time.Second, "the other server to take over", func() bool {
@@ -79,8 +103,16 @@ func TestLeaderElection(t *testing.T) {
 	if !strings.Contains(other.log.String(), "became leader") {
 		t.Fatalf("new leader did not start controllers:\n%s", other.log.String())
 	}
-	// The new leader's controllers act: the kubernetes Service is recreated.
+	// The new leader's controllers act: the namespace deletion finishes once
+	// the finalizer is removed, and the kubernetes Service is recreated.
 	c := other.client()
+	if _, err := c.CoreV1().ConfigMaps("handover").Patch(ctx, "held", types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the namespace deletion to complete under the new leader", func() bool {
+		_, err := c.CoreV1().Namespaces().Get(ctx, "handover", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
 	if err := c.CoreV1().Services("default").Delete(ctx, "kubernetes", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
