@@ -1,8 +1,15 @@
-// Command gc-collect measures skiff's garbage collector: how long it takes
-// to remove n dependents of one owner deleted in Background, beside the
-// floor of deleting the same keys straight from a fresh embedded
-// kine/SQLite (what a deletecollection costs the datastore alone), and the
-// server's RSS with the controllers running, idle and after the runs.
+// Command gc-collect measures the two controllers that delete objects in
+// bulk, each beside the floor of deleting the same keys straight from a
+// fresh embedded kine/SQLite (what a deletecollection costs the datastore
+// alone):
+//
+//   - the garbage collector: how long it takes to remove n dependents of one
+//     owner deleted in Background;
+//   - the namespace controller: how long deleting a namespace holding n
+//     ConfigMaps takes until the namespace is gone;
+//
+// and the server's RSS with the controllers running, idle and after the
+// runs.
 //
 // It prints figures, never pass/fail. See hack/bench/README.md.
 //
@@ -55,7 +62,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.n, "n", 1000, "dependents of the one owner per run")
+	flag.IntVar(&cfg.n, "n", 1000, "dependents of the one owner, and ConfigMaps in the deleted namespace, per run")
 	flag.IntVar(&cfg.runs, "runs", 3, "runs of each measurement (the median is shown with the range)")
 	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: go build the module into a temp dir)")
 	flag.StringVar(&cfg.baseline, "baseline", "", "optional skiff binary built without controllers, whose idle RSS is shown beside")
@@ -94,13 +101,13 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 	}
 
-	var baselineIdle int64
+	var baselineIdle memory
 	if cfg.baseline != "" {
 		srv, err := startServer(ctx, cfg.baseline, filepath.Join(root, "baseline"))
 		if err != nil {
 			return err
 		}
-		baselineIdle, err = idleRSS(ctx, srv)
+		baselineIdle, err = idleMemory(ctx, srv)
 		srv.stop()
 		if err != nil {
 			return err
@@ -112,7 +119,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	defer srv.stop()
-	idle, err := idleRSS(ctx, srv)
+	idle, err := idleMemory(ctx, srv)
 	if err != nil {
 		return err
 	}
@@ -122,6 +129,8 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 
 	var gcTimes, floorTimes []time.Duration
+	var nsRuns []nsResult
+	var nsFloors []nsFloorResult
 	for i := 0; i < cfg.runs; i++ {
 		logf("run %d: garbage collector …", i+1)
 		d, err := collect(ctx, api, fmt.Sprintf("gc-bench-%d", i), cfg.n)
@@ -129,30 +138,50 @@ func run(ctx context.Context, cfg config) (err error) {
 			return err
 		}
 		gcTimes = append(gcTimes, d)
-		logf("run %d: datastore floor …", i+1)
-		f, err := floor(ctx, filepath.Join(root, fmt.Sprintf("kine-%d", i)), cfg.n)
+		logf("run %d: garbage collector's datastore floor …", i+1)
+		f, err := floor(ctx, filepath.Join(root, fmt.Sprintf("kine-gc-%d", i)), cfg.n)
 		if err != nil {
 			return err
 		}
 		floorTimes = append(floorTimes, f)
+
+		logf("run %d: namespace deletion …", i+1)
+		r, err := deleteNamespace(ctx, api, fmt.Sprintf("ns-bench-%d", i), cfg.n)
+		if err != nil {
+			return err
+		}
+		nsRuns = append(nsRuns, r)
+		logf("run %d: namespace deletion's datastore floor …", i+1)
+		nf, err := namespaceFloor(ctx, filepath.Join(root, fmt.Sprintf("kine-ns-%d", i)), cfg.n)
+		if err != nil {
+			return err
+		}
+		nsFloors = append(nsFloors, nf)
 	}
-	after, err := readRSS(srv.pid())
+	after, err := readMemory(srv.pid())
 	if err != nil {
 		return err
 	}
 
 	gc, fl := median(gcTimes), median(floorTimes)
+	fmt.Printf("# gc-collect: garbage collector and namespace deletion, %d runs\n\n", cfg.runs)
 	fmt.Printf("## Garbage collector (%d dependents of one owner, Background)\n\n", cfg.n)
 	fmt.Printf("| | median | range |\n| --- | --- | --- |\n")
 	fmt.Printf("| skiff GC: owner deleted → last dependent gone | %s | %s |\n", ms(gc), span(gcTimes))
 	fmt.Printf("| floor: the same keys deleted from kine/SQLite | %s | %s |\n", ms(fl), span(floorTimes))
 	fmt.Printf("| GC ÷ floor | %.2f× | |\n\n", float64(gc)/float64(fl))
-	fmt.Printf("| server RSS | MiB |\n| --- | --- |\n")
-	if cfg.baseline != "" {
-		fmt.Printf("| idle, without controllers (-baseline) | %.1f |\n", mib(baselineIdle))
+	printNamespace(cfg.n, nsRuns, nsFloors)
+	fmt.Printf("## Server RSS (MiB, /proc/<pid>/status)\n\n")
+	fmt.Printf("| | VmRSS | RssAnon | RssFile |\n| --- | --- | --- | --- |\n")
+	row := func(name string, m memory) {
+		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", name, mib(m.rss), mib(m.anon), mib(m.file))
 	}
-	fmt.Printf("| idle, controllers running | %.1f |\n", mib(idle))
-	fmt.Printf("| after the runs | %.1f |\n", mib(after))
+	settle := fmt.Sprintf("%d s after /readyz", idleSettle/time.Second)
+	if cfg.baseline != "" {
+		row("idle, without controllers (-baseline), "+settle, baselineIdle)
+	}
+	row("idle, controllers running, "+settle, idle)
+	row("after the runs", after)
 	return nil
 }
 
@@ -221,20 +250,12 @@ func collect(ctx context.Context, api kubernetes.Interface, ns string, n int) (t
 // them one by one with the transaction skiff's storage uses, as a
 // deletecollection does.
 func floor(ctx context.Context, dir string, n int) (time.Duration, error) {
-	logrus.SetLevel(logrus.WarnLevel)
-	kctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	b, err := kineconfig.Start(kctx, &wg, kineconfig.Config{DataDir: dir})
+	db, err := startKine(ctx, dir)
 	if err != nil {
 		return 0, err
 	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
+	defer db.stop()
+	c := db.client
 	ownerUID := types.UID(uuid.NewUUID())
 	revs := make([]int64, n)
 	err = parallel(ctx, n, 16, func(i int) error {
@@ -258,24 +279,66 @@ func floor(ctx context.Context, dir string, n int) (time.Duration, error) {
 	}
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		k := key(i)
-		resp, err := c.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(k), "=", revs[i])).
-			Then(clientv3.OpDelete(k)).
-			Else(clientv3.OpGet(k)).
-			Commit()
-		if err != nil {
+		if err := deleteAt(ctx, c, key(i), revs[i]); err != nil {
 			return 0, err
-		}
-		if !resp.Succeeded {
-			return 0, fmt.Errorf("%s changed underneath", k)
 		}
 	}
 	return time.Since(start), nil
 }
 
+// deleteAt deletes key with the transaction skiff's storage uses: only if
+// it is still at revision rev.
+func deleteAt(ctx context.Context, c *clientv3.Client, key string, rev int64) error {
+	resp, err := c.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+		Then(clientv3.OpDelete(key)).
+		Else(clientv3.OpGet(key)).
+		Commit()
+	if err != nil {
+		return err
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("%s changed underneath", key)
+	}
+	return nil
+}
+
 func key(i int) string     { return "/registry/configmaps/gc-bench/" + depName(i) }
 func depName(i int) string { return fmt.Sprintf("dep-%05d", i) }
+
+// kine is a fresh embedded kine on SQLite with the server's settings
+// (kineconfig.Start), running in this process, and an etcd client of it.
+type kine struct {
+	client *clientv3.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startKine starts a fresh kine in dir; stop ends it.
+func startKine(ctx context.Context, dir string) (*kine, error) {
+	logrus.SetLevel(logrus.WarnLevel)
+	kctx, cancel := context.WithCancel(ctx)
+	k := &kine{cancel: cancel}
+	b, err := kineconfig.Start(kctx, &k.wg, kineconfig.Config{DataDir: dir})
+	if err != nil {
+		k.stop()
+		return nil, err
+	}
+	if k.client, err = clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()}); err != nil {
+		k.stop()
+		return nil, err
+	}
+	return k, nil
+}
+
+// stop closes the client and returns once kine has stopped.
+func (k *kine) stop() {
+	if k.client != nil {
+		k.client.Close()
+	}
+	k.cancel()
+	k.wg.Wait()
+}
 
 // payload is 1 KiB of data, as in api-writes.
 func payload() string { return strings.Repeat("x", 1024) }
@@ -433,28 +496,54 @@ func (s *server) stop() {
 	}
 }
 
-// idleRSS is the server's RSS 5s after it became ready.
-func idleRSS(ctx context.Context, s *server) (int64, error) {
-	if err := pause(ctx, 5*time.Second); err != nil {
-		return 0, err
+// idleSettle is how long the server is left alone after /readyz before
+// its idle RSS is read: long enough for the controllers' first sync and for
+// the server to hand its start-up heap back to the OS (10 s after start).
+const idleSettle = 15 * time.Second
+
+// memory is a process's resident set, split into anonymous memory (heap,
+// stacks, SQLite's cache) and file pages (mostly the binary's own text,
+// which the kernel can drop and read again).
+type memory struct{ rss, anon, file int64 } // bytes
+
+// idleMemory is the server's memory idleSettle after it became ready.
+func idleMemory(ctx context.Context, s *server) (memory, error) {
+	if err := pause(ctx, idleSettle); err != nil {
+		return memory{}, err
 	}
-	return readRSS(s.pid())
+	return readMemory(s.pid())
 }
 
-func readRSS(pid int) (int64, error) {
+// readMemory reads VmRSS, RssAnon and RssFile from /proc/<pid>/status.
+func readMemory(pid int) (memory, error) {
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
-		return 0, err
+		return memory{}, err
 	}
 	defer f.Close()
+	var m memory
+	fields := map[string]*int64{"VmRSS": &m.rss, "RssAnon": &m.anon, "RssFile": &m.file}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
+		name, v, ok := strings.Cut(sc.Text(), ":")
+		dst := fields[name]
+		if !ok || dst == nil {
+			continue
 		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return memory{}, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = kb << 10
+		delete(fields, name)
 	}
-	return 0, errors.New("no VmRSS")
+	if err := sc.Err(); err != nil {
+		return memory{}, err
+	}
+	for name := range fields {
+		return memory{}, fmt.Errorf("no %s in /proc/%d/status", name, pid)
+	}
+	return m, nil
 }
 
 func pause(ctx context.Context, d time.Duration) error {
