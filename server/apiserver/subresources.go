@@ -101,12 +101,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 	}
 	newScale := func() runtime.Object { return &autoscalingv1.Scale{} }
 	for attempt := 0; ; attempt++ {
-		cur, _, err := s.store.Get(ctx, res.key(ri.namespace, ri.name))
-		if err != nil {
-			writeError(w, err, gr, ri.name)
-			return
-		}
-		obj, err := res.decodeStored(cur)
+		cur, obj, err := s.load(ctx, res, ri.namespace, ri.name)
 		if err != nil {
 			writeError(w, err, gr, ri.name)
 			return
@@ -182,12 +177,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 	}
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
-		cur, _, err := s.store.Get(ctx, res.key(ri.namespace, ri.name))
-		if err != nil {
-			writeError(w, err, gr, ri.name)
-			return
-		}
-		obj, err := res.decodeStored(cur)
+		cur, obj, err := s.load(ctx, res, ri.namespace, ri.name)
 		if err != nil {
 			writeError(w, err, gr, ri.name)
 			return
@@ -245,12 +235,7 @@ func setCondition(pod *corev1.Pod, c corev1.PodCondition) {
 // a connection to the pod's node, which agents provide.
 func (s *Server) serveNodeStream(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
 	gr := groupResource(res)
-	kv, _, err := s.store.Get(r.Context(), res.key(ri.namespace, ri.name))
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	obj, err := res.decodeStored(kv)
+	_, obj, err := s.load(r.Context(), res, ri.namespace, ri.name)
 	if err != nil {
 		writeError(w, err, gr, ri.name)
 		return
