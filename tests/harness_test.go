@@ -87,8 +87,6 @@ type server struct {
 type serverOption func(*server)
 
 func withArgs(a ...string) serverOption { return func(s *server) { s.args = append(s.args, a...) } }
-func withDataDir(d string) serverOption { return func(s *server) { s.dataDir = d } }
-func withPort(p int) serverOption       { return func(s *server) { s.port = p } }
 
 // startServer starts skiff and waits until /readyz answers.
 func startServer(t *testing.T, opts ...serverOption) *server {

@@ -70,8 +70,6 @@ func (a *allocator) ip(off uint32) string {
 	return net.IP(b).String()
 }
 
-var svcGR = schema.GroupResource{Resource: "services"}
-
 // allocateService fills in and reserves the ClusterIP and NodePorts of a
 // Service being created. On error nothing stays reserved.
 func (a *allocator) allocateService(ctx context.Context, svc *corev1.Service, owner string, dryRun bool) (release func(), err error) {

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -83,7 +82,7 @@ func managerName(r *http.Request, required bool) (string, error) {
 		}
 	}
 	if len(name) > 128 {
-		return "", apierrors.NewBadRequest(fmt.Sprintf("fieldManager: Too long: must have at most 128 bytes"))
+		return "", apierrors.NewBadRequest("fieldManager: Too long: must have at most 128 bytes")
 	}
 	return name, nil
 }

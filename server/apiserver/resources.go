@@ -73,8 +73,6 @@ func (r *resource) hasSub(name string) bool {
 	return false
 }
 
-func (r *resource) groupVersion() string { return r.gvk.GroupVersion().String() }
-
 // typeOf is the Go struct type of the resource's object.
 func (r *resource) typeOf() reflect.Type { return reflect.TypeOf(r.newObj()).Elem() }
 

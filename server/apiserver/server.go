@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/openapi"
@@ -64,7 +63,6 @@ type Server struct {
 	groups   []groupInfo
 	openapi  *openapi.Docs
 	alloc    *allocator
-	fmOnce   sync.Once
 	managers *fieldManagers
 	nsCache  *namespaceCache
 	recent   *recentWrites

@@ -30,7 +30,7 @@ type local struct {
 	Inner           struct {
 		Flag bool `json:"flag"`
 	} `json:"inner"`
-	unexported string
+	unexported string //lint:ignore U1000 the test checks that unexported fields are left out
 }
 
 func TestModelName(t *testing.T) {

@@ -53,12 +53,8 @@ func requests(mc *fake.FakeMetadataClient) []string {
 	var out []string
 	for _, a := range mc.Actions() {
 		name := ""
-		switch a := a.(type) {
-		case clienttesting.GetAction:
-			name = a.GetName()
-		case clienttesting.DeleteAction:
-			name = a.GetName()
-		case clienttesting.PatchAction:
+		// Get, delete and patch actions all name their object.
+		if a, ok := a.(interface{ GetName() string }); ok {
 			name = a.GetName()
 		}
 		out = append(out, a.GetVerb()+" "+a.GetResource().Resource+" "+name)
