@@ -68,7 +68,7 @@ func footprint(ctx context.Context, bin, dir string, cfg config, f *footprintRes
 	}
 
 	// One idle watch, as an agent holds: its node's pods, with bookmarks.
-	api, err := newAPIClient(srv.kubeconfig, "application/json")
+	api, err := newClient(srv.kubeconfig, "application/json", 0)
 	if err != nil {
 		return err
 	}

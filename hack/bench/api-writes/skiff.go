@@ -15,6 +15,12 @@ import (
 // without client-side rate limiting, sending request bodies as
 // contentType and accepting JSON.
 func newAPIClient(kubeconfig, contentType string) (*kubernetes.Clientset, error) {
+	return newClient(kubeconfig, contentType, 60*time.Second)
+}
+
+// newClient is newAPIClient with a request timeout; 0 means none, which a
+// long-lived watch needs (an http.Client timeout bounds the whole body).
+func newClient(kubeconfig, contentType string, timeout time.Duration) (*kubernetes.Clientset, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
@@ -22,7 +28,7 @@ func newAPIClient(kubeconfig, contentType string) (*kubernetes.Clientset, error)
 	rc.QPS, rc.Burst = 10000, 10000
 	rc.ContentType = contentType
 	rc.AcceptContentTypes = "application/json"
-	rc.Timeout = 60 * time.Second
+	rc.Timeout = timeout
 	rc.UserAgent = "api-writes-bench"
 	return kubernetes.NewForConfig(rc)
 }
