@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	saIssuer, saTokens, err := serviceAccountTokens(filepath.Join(serverDir, "tls"), store)
+	saIssuer, saTokens, err := serviceAccountTokens(ctx, filepath.Join(serverDir, "tls"), store, backend.Kind != kineconfig.KindSQLite)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/skiff-io/skiff/server/errdefs"
@@ -15,10 +18,21 @@ import (
 
 // serviceAccountTokens loads the service account signing key (creating it
 // on first start) and returns what issues tokens and what accepts them.
-func serviceAccountTokens(tlsDir string, store *storage.Store) (*satoken.Issuer, *satoken.Authenticator, error) {
-	key, err := satoken.LoadOrCreateKey(filepath.Join(tlsDir, satoken.KeyFile))
+//
+// With a shared datastore every server must sign and verify with the same
+// key, or a token would only work on the server that issued it: the first
+// server to start publishes its key in the datastore and the others adopt
+// it (anyone who can read the datastore can read every Secret already).
+func serviceAccountTokens(ctx context.Context, tlsDir string, store *storage.Store, shared bool) (*satoken.Issuer, *satoken.Authenticator, error) {
+	path := filepath.Join(tlsDir, satoken.KeyFile)
+	key, err := satoken.LoadOrCreateKey(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if shared {
+		if key, err = sharedKey(ctx, store, path, key); err != nil {
+			return nil, nil, err
+		}
 	}
 	issuer, err := satoken.NewIssuer(key)
 	if err != nil {
@@ -29,6 +43,45 @@ func serviceAccountTokens(tlsDir string, store *storage.Store) (*satoken.Issuer,
 		return nil, nil, err
 	}
 	return issuer, auth, nil
+}
+
+// sharedKeyKey holds the signing key on a shared datastore. It is outside
+// /registry, so the API never serves it.
+const sharedKeyKey = "/skiff/service-account.key"
+
+// sharedKey publishes this server's key, or adopts the one already
+// published and keeps a copy in path.
+func sharedKey(ctx context.Context, store *storage.Store, path string, local crypto.Signer) (crypto.Signer, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	_, err = store.Create(ctx, sharedKeyKey, pemBytes, 0)
+	if err == nil {
+		return local, nil
+	}
+	if !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return nil, fmt.Errorf("publishing the service account key: %w", err)
+	}
+	kv, _, err := store.Get(ctx, sharedKeyKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading the shared service account key: %w", err)
+	}
+	if bytes.Equal(kv.Value, pemBytes) {
+		return local, nil
+	}
+	key, err := satoken.ParseKey(kv.Value)
+	if err != nil {
+		return nil, fmt.Errorf("shared service account key: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, kv.Value, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 // storeUIDs answers the token authenticator's "does this object still
