@@ -1,0 +1,83 @@
+package tests
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestPodBindingStatusAndLog: binding assigns a node once; status writes
+// change only status; logs answer 503 until agents exist.
+func TestPodBindingStatusAndLog(t *testing.T) {
+	needIntegration(t, "kubectl")
+	s := startServer(t)
+	ctx := context.Background()
+	pods := s.client().CoreV1().Pods("default")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// No node yet: logs are a client error.
+	if err := pods.GetLogs("p", &corev1.PodLogOptions{}).Do(ctx).Error(); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "does not have a host assigned") {
+		t.Fatalf("logs of an unscheduled pod: %v", err)
+	}
+	bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-a"}}
+	if err := pods.Bind(ctx, bind, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := pods.Get(ctx, "p", metav1.GetOptions{})
+	if got.Spec.NodeName != "node-a" {
+		t.Fatalf("nodeName after binding = %q", got.Spec.NodeName)
+	}
+	if err := pods.Bind(ctx, bind, metav1.CreateOptions{}); !apierrors.IsConflict(err) {
+		t.Fatalf("second binding: %v, want 409", err)
+	}
+	// Status writes keep the spec; spec writes keep the status.
+	got.Status.Phase = corev1.PodRunning
+	got.Spec.ActiveDeadlineSeconds = nil
+	got.Labels = map[string]string{"ignored-by-status": "yes"}
+	upd, err := pods.UpdateStatus(ctx, got, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.Status.Phase != corev1.PodRunning || upd.Labels["ignored-by-status"] != "" {
+		t.Fatalf("after status update: phase %s labels %v", upd.Status.Phase, upd.Labels)
+	}
+	upd.Status.Phase = corev1.PodFailed
+	upd.Labels = map[string]string{"kept": "yes"}
+	upd2, err := pods.Update(ctx, upd, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd2.Status.Phase != corev1.PodRunning || upd2.Labels["kept"] != "yes" {
+		t.Fatalf("after main update: phase %s labels %v", upd2.Status.Phase, upd2.Labels)
+	}
+	// On a node, logs need its agent: a clear 503 until agents exist.
+	out, err := s.kubectl("logs", "p")
+	if err == nil || !strings.Contains(out, "node-a") {
+		t.Fatalf("kubectl logs: %v\n%s", err, out)
+	}
+	if err := pods.GetLogs("p", &corev1.PodLogOptions{}).Do(ctx).Error(); !apierrors.IsServiceUnavailable(err) {
+		t.Fatalf("logs of a scheduled pod: %v, want 503", err)
+	}
+	// Deleting a pod on a node is graceful: it stays, marked, until its
+	// node confirms; grace period 0 removes it at once.
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = pods.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil || got.DeletionTimestamp == nil || got.DeletionGracePeriodSeconds == nil || *got.DeletionGracePeriodSeconds != 30 {
+		t.Fatalf("graceful delete: %v %+v", err, got.ObjectMeta)
+	}
+	zero := int64(0)
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, "p", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("after grace 0: %v", err)
+	}
+}
