@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -67,7 +68,6 @@ func readBody(r *http.Request, allowed ...string) ([]byte, string, error) {
 // unknown and duplicate fields are reported.
 type decoder struct {
 	scheme *runtime.Scheme
-	strict *kjson.Serializer
 	proto  *protobuf.Serializer
 }
 
@@ -78,7 +78,6 @@ const protobufType = "application/vnd.kubernetes.protobuf"
 func newDecoder(s *runtime.Scheme) *decoder {
 	return &decoder{
 		scheme: s,
-		strict: kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Strict: true}),
 		proto:  protobuf.NewSerializer(s, s),
 	}
 }
@@ -120,7 +119,7 @@ func (d *decoder) decode(body []byte, gvk schema.GroupVersionKind, newObj func()
 	if bytes.HasPrefix(body, protobufMagic) {
 		obj, actual, err = d.proto.Decode(body, &gvk, into)
 	} else {
-		obj, actual, err = d.strict.Decode(body, &gvk, into)
+		obj, actual, err = decodeJSON(body, gvk, into)
 	}
 	var warnings []string
 	if err != nil {
@@ -173,4 +172,34 @@ func writeJSON(w http.ResponseWriter, code int, body []byte) {
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 	_, _ = w.Write([]byte("\n"))
+}
+
+// decodeJSON decodes a JSON body into a typed object in one strict pass:
+// unknown and duplicate fields come back as a strict decoding error next to
+// the decoded object, as the apimachinery serializer reports them, without
+// decoding the body twice (once leniently, once strictly) as it does.
+func decodeJSON(body []byte, want schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
+	actual, err := kjson.DefaultMetaFactory.Interpret(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Missing apiVersion or kind default to the endpoint's, as the
+	// serializer does.
+	if actual.Kind == "" {
+		actual.Kind = want.Kind
+	}
+	if actual.Group == "" && actual.Version == "" {
+		actual.Group, actual.Version = want.Group, want.Version
+	}
+	if *actual != want {
+		return nil, actual, nil
+	}
+	strictErrs, err := sjson.UnmarshalStrict(body, into, sjson.DisallowDuplicateFields, sjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, actual, err
+	}
+	if len(strictErrs) > 0 {
+		return into, actual, runtime.NewStrictDecodingError(strictErrs)
+	}
+	return into, actual, nil
 }
