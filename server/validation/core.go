@@ -523,19 +523,7 @@ func pvSource(s *corev1.PersistentVolumeSpec, fldPath *field.Path) field.ErrorLi
 	one(src.AWSElasticBlockStore != nil, "awsElasticBlockStore", nil)
 	one(src.Glusterfs != nil, "glusterfs", nil)
 	one(src.Flocker != nil, "flocker", nil)
-	one(src.NFS != nil, "nfs", func(p *field.Path) field.ErrorList {
-		var e field.ErrorList
-		if src.NFS.Server == "" {
-			e = append(e, field.Required(p.Child("server"), ""))
-		}
-		if src.NFS.Path == "" {
-			e = append(e, field.Required(p.Child("path"), ""))
-		}
-		if !path.IsAbs(src.NFS.Path) {
-			e = append(e, field.Invalid(p.Child("path"), src.NFS.Path, "must be an absolute path"))
-		}
-		return e
-	})
+	one(src.NFS != nil, "nfs", func(p *field.Path) field.ErrorList { return nfsSource(src.NFS, p) })
 	one(src.RBD != nil, "rbd", nil)
 	one(src.Quobyte != nil, "quobyte", nil)
 	one(src.CephFS != nil, "cephFS", nil)

@@ -522,31 +522,9 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.GCEPersistentDisk != nil, "gcePersistentDisk", nil)
 	one(src.AWSElasticBlockStore != nil, "awsElasticBlockStore", nil)
 	one(src.Secret != nil, "secret", func() field.ErrorList {
-		p := fldPath.Child("secret")
-		var e field.ErrorList
-		if src.Secret.SecretName == "" {
-			e = append(e, field.Required(p.Child("secretName"), ""))
-		}
-		e = append(e, fileMode(src.Secret.DefaultMode, p.Child("defaultMode"))...)
-		for i := range src.Secret.Items {
-			e = append(e, keyToPath(&src.Secret.Items[i], p.Child("items").Index(i))...)
-		}
-		return e
+		return keyedSource(src.Secret.SecretName, "secretName", src.Secret.DefaultMode, src.Secret.Items, fldPath.Child("secret"))
 	})
-	one(src.NFS != nil, "nfs", func() field.ErrorList {
-		p := fldPath.Child("nfs")
-		var e field.ErrorList
-		if src.NFS.Server == "" {
-			e = append(e, field.Required(p.Child("server"), ""))
-		}
-		if src.NFS.Path == "" {
-			e = append(e, field.Required(p.Child("path"), ""))
-		}
-		if !path.IsAbs(src.NFS.Path) {
-			e = append(e, field.Invalid(p.Child("path"), src.NFS.Path, "must be an absolute path"))
-		}
-		return e
-	})
+	one(src.NFS != nil, "nfs", func() field.ErrorList { return nfsSource(src.NFS, fldPath.Child("nfs")) })
 	one(src.ISCSI != nil, "iscsi", nil)
 	one(src.Glusterfs != nil, "glusterfs", nil)
 	one(src.PersistentVolumeClaim != nil, "persistentVolumeClaim", func() field.ErrorList {
@@ -571,16 +549,7 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.FC != nil, "fc", nil)
 	one(src.AzureFile != nil, "azureFile", nil)
 	one(src.ConfigMap != nil, "configMap", func() field.ErrorList {
-		p := fldPath.Child("configMap")
-		var e field.ErrorList
-		if src.ConfigMap.Name == "" {
-			e = append(e, field.Required(p.Child("name"), ""))
-		}
-		e = append(e, fileMode(src.ConfigMap.DefaultMode, p.Child("defaultMode"))...)
-		for i := range src.ConfigMap.Items {
-			e = append(e, keyToPath(&src.ConfigMap.Items[i], p.Child("items").Index(i))...)
-		}
-		return e
+		return keyedSource(src.ConfigMap.Name, "name", src.ConfigMap.DefaultMode, src.ConfigMap.Items, fldPath.Child("configMap"))
 	})
 	one(src.VsphereVolume != nil, "vsphereVolume", nil)
 	one(src.Quobyte != nil, "quobyte", nil)
@@ -1983,4 +1952,33 @@ func resourceRequirements(r *corev1.ResourceRequirements, claims sets.Set[string
 		}
 	}
 	return errs
+}
+
+// keyedSource validates a secret or configMap volume: the object's name,
+// the default mode and the key-to-path items.
+func keyedSource(name, nameField string, mode *int32, items []corev1.KeyToPath, p *field.Path) field.ErrorList {
+	var e field.ErrorList
+	if name == "" {
+		e = append(e, field.Required(p.Child(nameField), ""))
+	}
+	e = append(e, fileMode(mode, p.Child("defaultMode"))...)
+	for i := range items {
+		e = append(e, keyToPath(&items[i], p.Child("items").Index(i))...)
+	}
+	return e
+}
+
+// nfsSource validates an NFS volume, in a pod or a PersistentVolume.
+func nfsSource(nfs *corev1.NFSVolumeSource, p *field.Path) field.ErrorList {
+	var e field.ErrorList
+	if nfs.Server == "" {
+		e = append(e, field.Required(p.Child("server"), ""))
+	}
+	if nfs.Path == "" {
+		e = append(e, field.Required(p.Child("path"), ""))
+	}
+	if !path.IsAbs(nfs.Path) {
+		e = append(e, field.Invalid(p.Child("path"), nfs.Path, "must be an absolute path"))
+	}
+	return e
 }
