@@ -23,17 +23,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *resource, r
 		writeError(w, err, gr, "")
 		return
 	}
-	o, err := parseWriteOptions(r, false)
-	if err != nil {
-		writeError(w, err, gr, "")
-		return
-	}
-	body, _, err := readBody(r)
-	if err != nil {
-		writeError(w, err, gr, "")
-		return
-	}
-	obj, warnings, err := s.dec.decode(body, res.gvk, res.newObj, o.fv)
+	obj, o, warnings, err := s.readObject(r, res.gvk, res.newObj)
 	if err != nil {
 		writeError(w, err, gr, "")
 		return

@@ -47,17 +47,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, res *resourc
 		writeError(w, apierrors.NewServiceUnavailable("service account token issuing is not enabled on this server"), gr, ri.name)
 		return
 	}
-	o, err := parseWriteOptions(r, false)
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	body, _, err := readBody(r)
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	dec, warnings, err := s.dec.decode(body, tokenRequestGVK, func() runtime.Object { return &authenticationv1.TokenRequest{} }, o.fv)
+	dec, o, warnings, err := s.readObject(r, tokenRequestGVK, func() runtime.Object { return &authenticationv1.TokenRequest{} })
 	if err != nil {
 		writeError(w, err, gr, ri.name)
 		return

@@ -20,17 +20,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		writeError(w, err, gr, ri.name)
 		return
 	}
-	o, err := parseWriteOptions(r, false)
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	body, _, err := readBody(r)
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	obj, warnings, err := s.dec.decode(body, res.gvk, res.newObj, o.fv)
+	obj, o, warnings, err := s.readObject(r, res.gvk, res.newObj)
 	if err != nil {
 		writeError(w, err, gr, ri.name)
 		return

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // writeOptions are the query parameters every write shares.
@@ -39,6 +40,21 @@ func parseWriteOptions(r *http.Request, applyPatch bool) (writeOptions, error) {
 	}
 	o.fv, err = parseFieldValidation(q.Get("fieldValidation"))
 	return o, err
+}
+
+// readObject parses a write's options and decodes its body into a new
+// object of gvk, with unknown-field warnings for ?fieldValidation=Warn.
+func (s *Server) readObject(r *http.Request, gvk schema.GroupVersionKind, newObj func() runtime.Object) (runtime.Object, writeOptions, []string, error) {
+	o, err := parseWriteOptions(r, false)
+	if err != nil {
+		return nil, o, nil, err
+	}
+	body, _, err := readBody(r)
+	if err != nil {
+		return nil, o, nil, err
+	}
+	obj, warnings, err := s.dec.decode(body, gvk, newObj, o.fv)
+	return obj, o, warnings, err
 }
 
 // commitUpdate finishes an update of cur (decoded as old) to obj: it keeps
