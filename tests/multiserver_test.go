@@ -48,7 +48,11 @@ func TestTwoServersOneEtcd(t *testing.T) {
 	if _, err := ca.Update(ctx, first, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
 		t.Fatalf("update from a stale revision: %v, want 409 Conflict", err)
 	}
-	// An unconditional update through A succeeds on the current version.
+	// B writes again, so A's memory of the object is stale; an
+	// unconditional update through A still succeeds on the current version.
+	if _, err := cb.Patch(ctx, "shared", types.MergePatchType, []byte(`{"data":{"x":"from-b"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	patched.ResourceVersion = ""
 	patched.Data["v"] = "c"
 	if _, err := ca.Update(ctx, patched, metav1.UpdateOptions{}); err != nil {
