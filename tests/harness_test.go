@@ -37,7 +37,8 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		skiffBin = filepath.Join(dir, "skiff")
-		build := exec.Command("go", "build", "-o", skiffBin, "..")
+		build := exec.Command("../hack/build")
+		build.Env = append(os.Environ(), "OUT="+skiffBin)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building skiff:", err)

@@ -1,10 +1,10 @@
 package validation
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
-	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -341,9 +341,68 @@ const (
 )
 
 // cmpDiff renders the difference kube appends to "is immutable" errors, so
-// the user can see which field they changed.
+// the user can see which field they changed: the two values as indented
+// JSON, with removed lines marked "-" and added lines "+". (A reflection
+// based differ would keep every method of every type in the binary: it
+// looks methods up by name, which disables the linker's dead-method
+// elimination.)
 func cmpDiff(oldVal, newVal interface{}) string {
-	return cmp.Diff(oldVal, newVal)
+	a, errA := json.MarshalIndent(oldVal, "", "  ")
+	b, errB := json.MarshalIndent(newVal, "", "  ")
+	if errA != nil || errB != nil {
+		return ""
+	}
+	return lineDiff(strings.Split(string(a), "\n"), strings.Split(string(b), "\n"))
+}
+
+// lineDiff is a longest-common-subsequence diff of two short line lists,
+// printing only changed lines and one line of context around them.
+func lineDiff(a, b []string) string {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type line struct {
+		op   byte
+		text string
+	}
+	var lines []line
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			lines = append(lines, line{' ', a[i]})
+			i, j = i+1, j+1
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			lines = append(lines, line{'-', a[i]})
+			i++
+		default:
+			lines = append(lines, line{'+', b[j]})
+			j++
+		}
+	}
+	changed := func(k int) bool { return k >= 0 && k < len(lines) && lines[k].op != ' ' }
+	var sb strings.Builder
+	for k, l := range lines {
+		if l.op == ' ' && !changed(k-1) && !changed(k+1) {
+			continue
+		}
+		sb.WriteByte(l.op)
+		sb.WriteByte(' ')
+		sb.WriteString(l.text)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
 }
 
 func contentLabelValue(v string) []string {

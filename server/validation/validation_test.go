@@ -778,3 +778,16 @@ func TestUnknownTypeGetsMetadataChecks(t *testing.T) {
 	obj := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "a/b", Namespace: "default"}}
 	checkErrors(t, Create(obj), []want{invalid("metadata.name", `may not contain '/'`)})
 }
+
+func TestCmpDiffShowsChangedLines(t *testing.T) {
+	type spec struct {
+		Name  string   `json:"name"`
+		Size  int      `json:"size"`
+		Modes []string `json:"modes"`
+	}
+	got := cmpDiff(spec{Name: "a", Size: 1, Modes: []string{"rw"}}, spec{Name: "a", Size: 2, Modes: []string{"rw"}})
+	want := "    \"name\": \"a\",\n-   \"size\": 1,\n+   \"size\": 2,\n    \"modes\": [\n"
+	if got != want {
+		t.Errorf("cmpDiff =\n%s\nwant\n%s", got, want)
+	}
+}

@@ -40,13 +40,12 @@ func buildSkiff(ctx context.Context, dir, overlay string) (string, error) {
 		return "", errors.New("not inside the skiff module: run from the repository or pass -skiff")
 	}
 	bin := filepath.Join(dir, "skiff")
-	args := []string{"build", "-o", bin}
-	if overlay != "" {
-		args = append(args, "-overlay", overlay)
-	}
-	args = append(args, ".")
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(gomod), "hack", "build"))
 	cmd.Dir = filepath.Dir(gomod)
+	cmd.Env = append(os.Environ(), "OUT="+bin)
+	if overlay != "" {
+		cmd.Env = append(cmd.Env, "GOFLAGS=-overlay="+overlay)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

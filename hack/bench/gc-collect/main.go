@@ -406,12 +406,13 @@ func buildSkiff(ctx context.Context, dir, overlay string) (string, error) {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	bin := filepath.Join(dir, "skiff")
-	args := []string{"build", "-o", bin}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "build"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "OUT="+bin)
 	if overlay != "" {
-		args = append(args, "-overlay", overlay)
+		cmd.Env = append(cmd.Env, "GOFLAGS=-overlay="+overlay)
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
