@@ -8,7 +8,7 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/namespace"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
-	"k8s.io/client-go/kubernetes"
+	"github.com/skiff-io/skiff/server/kubeclient"
 	"k8s.io/client-go/rest"
 )
 
@@ -16,7 +16,7 @@ import (
 // of this server's own API over loopback, authenticated as system:admin.
 type controllerContext struct {
 	Config *rest.Config
-	Client kubernetes.Interface
+	Client kubeclient.Interface
 	// CACertPEM is the cluster CA, for the kube-root-ca.crt ConfigMaps.
 	CACertPEM []byte
 	// API is where clients reach this server: the kubernetes Service.
@@ -44,7 +44,7 @@ var controllers = []controller{
 		return serviceaccount.New(cc.Client, cc.CACertPEM).Run(ctx)
 	}},
 	{"garbage-collector", func(ctx context.Context, cc controllerContext) error {
-		gc, err := garbagecollector.New(cc.Config, garbagecollector.Options{})
+		gc, err := garbagecollector.New(cc.Config, cc.Client.PreferredResources, garbagecollector.Options{})
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
+	"github.com/skiff-io/skiff/server/kubeclient"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -40,11 +41,15 @@ func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, 
 	if len(controllers) == 0 {
 		return nil
 	}
+	kc, err := kubeclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api}
+	cc := controllerContext{Config: cfg, Client: kc, CACertPEM: caPEM, API: api}
 	if !le.Enabled {
 		runAll(ctx, g, cc)
 		return nil

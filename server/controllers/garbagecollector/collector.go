@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/skiff-io/skiff/server/kubeclient"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
@@ -46,16 +45,19 @@ var ignoredResources = map[schema.GroupResource]bool{
 // every watched object up to date from metadata-only watches and deletes
 // or orphans dependents as their owners' deletion asks.
 type Collector struct {
-	meta    metadata.Interface
-	disc    discovery.DiscoveryInterface
-	workers int
-	queue   workqueue.TypedRateLimitingInterface[types.UID]
+	meta metadata.Interface
+	// preferredResources is the server's discovery
+	// (kubeclient.Interface.PreferredResources).
+	preferredResources func(context.Context) ([]*metav1.APIResourceList, error)
+	workers            int
+	queue              workqueue.TypedRateLimitingInterface[types.UID]
 	// graph is set by Run once the watched resources are known.
 	graph *graph
 }
 
-// New returns a collector that uses cfg (the server's loopback config).
-func New(cfg *rest.Config, opts Options) (*Collector, error) {
+// New returns a collector that uses cfg (the server's loopback config) and
+// discovers the served resources with preferredResources.
+func New(cfg *rest.Config, preferredResources func(context.Context) ([]*metav1.APIResourceList, error), opts Options) (*Collector, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 10
 	}
@@ -69,12 +71,8 @@ func New(cfg *rest.Config, opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("garbage collector: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("garbage collector: %w", err)
-	}
 	return &Collector{
-		meta: mc, disc: dc, workers: opts.Workers,
+		meta: mc, preferredResources: preferredResources, workers: opts.Workers,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.UID](),
 			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "garbagecollector"}),
 	}, nil
@@ -134,8 +132,8 @@ func (c *Collector) Run(ctx context.Context) error {
 // retrying until the API answers.
 func (c *Collector) discover(ctx context.Context) ([]*resource, error) {
 	var out []*resource
-	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(context.Context) (bool, error) {
-		lists, err := discovery.ServerPreferredResources(c.disc)
+	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		lists, err := c.preferredResources(ctx)
 		if err != nil {
 			klog.V(2).InfoS("garbage collector: discovery failed, retrying", "err", err)
 			return false, nil
@@ -152,19 +150,15 @@ func (c *Collector) discover(ctx context.Context) ([]*resource, error) {
 // deletableResources keeps the resources that support get, list, watch and
 // delete, without subresources and ignored resources.
 func deletableResources(lists []*metav1.APIResourceList) []*resource {
-	lists = discovery.FilteredBy(discovery.SupportsAllVerbs{Verbs: []string{"delete", "get", "list", "watch"}}, lists)
+	lists = kubeclient.FilterResources(lists, func(gv schema.GroupVersion, r *metav1.APIResource) bool {
+		return kubeclient.HasVerbs(r, "delete", "get", "list", "watch") && !kubeclient.IsSubresource(r) &&
+			!ignoredResources[gv.WithResource(r.Name).GroupResource()]
+	})
 	var out []*resource
 	for _, l := range lists {
-		gv, err := schema.ParseGroupVersion(l.GroupVersion)
-		if err != nil {
-			continue
-		}
+		gv, _ := schema.ParseGroupVersion(l.GroupVersion) // FilterResources keeps only valid ones
 		for _, r := range l.APIResources {
-			gvr := gv.WithResource(r.Name)
-			if strings.Contains(r.Name, "/") || ignoredResources[gvr.GroupResource()] {
-				continue
-			}
-			out = append(out, &resource{gvr: gvr, kind: r.Kind, namespaced: r.Namespaced})
+			out = append(out, &resource{gvr: gv.WithResource(r.Name), kind: r.Kind, namespaced: r.Namespaced})
 		}
 	}
 	return out

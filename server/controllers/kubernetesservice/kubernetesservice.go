@@ -4,15 +4,16 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 
+	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/listers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -70,38 +71,45 @@ func Desired(c Config) (*corev1.Service, *corev1.Endpoints, *discoveryv1.Endpoin
 // Controller reconciles the three objects whenever one of them changes.
 type Controller struct {
 	cfg    Config
-	client kubernetes.Interface
+	client kubeclient.Interface
 }
 
 // New returns a controller for cfg.
-func New(cfg Config, client kubernetes.Interface) *Controller {
+func New(cfg Config, client kubeclient.Interface) *Controller {
 	return &Controller{cfg: cfg, client: client}
 }
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactoryWithOptions(c.client, 0,
-		informers.WithNamespace(metav1.NamespaceDefault),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", Name).String()
-		}))
+	byName := func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", Name).String()
+	}
+	ns := metav1.NamespaceDefault
+	svcs := kubeclient.NewInformer(c.client.Services(ns), &corev1.Service{}, byName, nil)
+	eps := kubeclient.NewInformer(c.client.Endpoints(ns), &corev1.Endpoints{}, byName, nil)
+	slices := kubeclient.NewInformer(c.client.EndpointSlices(ns), &discoveryv1.EndpointSlice{}, byName, nil)
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer q.ShutDown()
 	enqueue := func(interface{}) { q.Add(Name) }
 	h := cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n interface{}) { enqueue(n) }, DeleteFunc: enqueue}
-	svcs := f.Core().V1().Services()
-	eps := f.Core().V1().Endpoints()
-	slices := f.Discovery().V1().EndpointSlices()
-	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), eps.Informer(), slices.Informer()} {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, inf := range []cache.SharedIndexInformer{svcs, eps, slices} {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return err
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inf.RunWithContext(ctx)
+		}()
 	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), svcs.Informer().HasSynced, eps.Informer().HasSynced, slices.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), svcs.HasSynced, eps.HasSynced, slices.HasSynced) {
 		return nil
 	}
+	svcLister := listers.NewNamespaced(listers.New[*corev1.Service](svcs.GetIndexer(), corev1.Resource("services")), ns)
+	epLister := listers.NewNamespaced(listers.New[*corev1.Endpoints](eps.GetIndexer(), corev1.Resource("endpoints")), ns)
+	sliceLister := listers.NewNamespaced(listers.New[*discoveryv1.EndpointSlice](slices.GetIndexer(), discoveryv1.Resource("endpointslices")), ns)
 	q.Add(Name)
 	go func() {
 		<-ctx.Done()
@@ -112,9 +120,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		if quit {
 			return nil
 		}
-		err := c.reconcile(ctx, svcs.Lister().Services(metav1.NamespaceDefault).Get,
-			eps.Lister().Endpoints(metav1.NamespaceDefault).Get,
-			slices.Lister().EndpointSlices(metav1.NamespaceDefault).Get)
+		err := c.reconcile(ctx, svcLister.Get, epLister.Get, sliceLister.Get)
 		if err != nil && ctx.Err() == nil {
 			klog.ErrorS(err, "reconciling the kubernetes Service")
 			q.AddRateLimited(key)
@@ -133,7 +139,7 @@ func (c *Controller) reconcile(ctx context.Context,
 	ns := metav1.NamespaceDefault
 
 	if cur, err := getSvc(Name); apierrors.IsNotFound(err) {
-		if _, err := c.client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{FieldManager: "skiff"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := c.client.Services(ns).Create(ctx, svc, metav1.CreateOptions{FieldManager: "skiff"}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating Service: %w", err)
 		}
 	} else if err != nil {
@@ -141,13 +147,13 @@ func (c *Controller) reconcile(ctx context.Context,
 	} else if !reflect.DeepEqual(cur.Spec.Ports, svc.Spec.Ports) {
 		upd := cur.DeepCopy()
 		upd.Spec.Ports = svc.Spec.Ports
-		if _, err := c.client.CoreV1().Services(ns).Update(ctx, upd, metav1.UpdateOptions{FieldManager: "skiff"}); err != nil {
+		if _, err := c.client.Services(ns).Update(ctx, upd, metav1.UpdateOptions{FieldManager: "skiff"}); err != nil {
 			return fmt.Errorf("updating Service: %w", err)
 		}
 	}
 
 	if cur, err := getEp(Name); apierrors.IsNotFound(err) {
-		if _, err := c.client.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{FieldManager: "skiff"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := c.client.Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{FieldManager: "skiff"}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating Endpoints: %w", err)
 		}
 	} else if err != nil {
@@ -155,13 +161,13 @@ func (c *Controller) reconcile(ctx context.Context,
 	} else if !reflect.DeepEqual(cur.Subsets, ep.Subsets) {
 		upd := cur.DeepCopy()
 		upd.Subsets = ep.Subsets
-		if _, err := c.client.CoreV1().Endpoints(ns).Update(ctx, upd, metav1.UpdateOptions{FieldManager: "skiff"}); err != nil {
+		if _, err := c.client.Endpoints(ns).Update(ctx, upd, metav1.UpdateOptions{FieldManager: "skiff"}); err != nil {
 			return fmt.Errorf("updating Endpoints: %w", err)
 		}
 	}
 
 	if cur, err := getSlice(Name); apierrors.IsNotFound(err) {
-		if _, err := c.client.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{FieldManager: "skiff"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := c.client.EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{FieldManager: "skiff"}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating EndpointSlice: %w", err)
 		}
 	} else if err != nil {
@@ -169,7 +175,7 @@ func (c *Controller) reconcile(ctx context.Context,
 	} else if !reflect.DeepEqual(cur.Endpoints, slice.Endpoints) || !reflect.DeepEqual(cur.Ports, slice.Ports) {
 		upd := cur.DeepCopy()
 		upd.Endpoints, upd.Ports = slice.Endpoints, slice.Ports
-		if _, err := c.client.DiscoveryV1().EndpointSlices(ns).Update(ctx, upd, metav1.UpdateOptions{FieldManager: "skiff"}); err != nil {
+		if _, err := c.client.EndpointSlices(ns).Update(ctx, upd, metav1.UpdateOptions{FieldManager: "skiff"}); err != nil {
 			return fmt.Errorf("updating EndpointSlice: %w", err)
 		}
 	}

@@ -5,10 +5,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 )
 
 // conditionTypes are the namespace conditions this controller owns, in the
@@ -104,7 +104,7 @@ func (r *report) conditions(now metav1.Time) []corev1.NamespaceCondition {
 	var out []corev1.NamespaceCondition
 	if r.discoveryErr != nil {
 		msg := r.discoveryErr.Error()
-		if derr, ok := r.discoveryErr.(*discovery.ErrGroupDiscoveryFailed); ok {
+		if derr, ok := r.discoveryErr.(*kubeclient.GroupDiscoveryError); ok {
 			msg = fmt.Sprintf("Discovery failed for some groups, %d failing: %v", len(derr.Groups), r.discoveryErr)
 		}
 		out = append(out, corev1.NamespaceCondition{Type: corev1.NamespaceDeletionDiscoveryFailure, Status: corev1.ConditionTrue,

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 )
 
 var (
@@ -74,7 +74,7 @@ func TestConditions(t *testing.T) {
 		{
 			name: "failures",
 			rep: report{
-				discoveryErr: &discovery.ErrGroupDiscoveryFailed{Groups: map[schema.GroupVersion]error{{Group: "x.io", Version: "v1"}: errors.New("boom")}},
+				discoveryErr: &kubeclient.GroupDiscoveryError{Groups: map[schema.GroupVersion]error{{Group: "x.io", Version: "v1"}: errors.New("boom")}},
 				gvParseErr:   errors.New("unexpected GroupVersion string: a/b/c"),
 				deleteErrs:   []error{errors.New("z failed"), errors.New("a failed")},
 			},

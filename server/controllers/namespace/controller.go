@@ -7,13 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -42,7 +40,7 @@ const (
 
 // Controller empties and finalizes deleted namespaces.
 type Controller struct {
-	client   kubernetes.Interface
+	client   kubeclient.Interface
 	metadata metadata.Interface
 	// discover lists the server's preferred namespaced resources.
 	discover func(ctx context.Context) ([]*metav1.APIResourceList, error)
@@ -52,7 +50,7 @@ type Controller struct {
 }
 
 // NewForConfig builds the controller on a loopback client of the server.
-func NewForConfig(cfg *rest.Config, client kubernetes.Interface) (*Controller, error) {
+func NewForConfig(cfg *rest.Config, client kubeclient.Interface) (*Controller, error) {
 	md, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -61,14 +59,12 @@ func NewForConfig(cfg *rest.Config, client kubernetes.Interface) (*Controller, e
 }
 
 // New builds the controller from its clients.
-func New(client kubernetes.Interface, md metadata.Interface) *Controller {
+func New(client kubeclient.Interface, md metadata.Interface) *Controller {
 	c := &Controller{
 		client:   client,
 		metadata: md,
-		discover: func(ctx context.Context) ([]*metav1.APIResourceList, error) {
-			return discovery.ServerPreferredNamespacedResources(client.Discovery())
-		},
-		informer: coreinformers.NewNamespaceInformer(client, 0, cache.Indexers{}),
+		discover: client.PreferredResources,
+		informer: kubeclient.NewInformer(client.Namespaces(), &corev1.Namespace{}, nil, nil),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](backoffBase, backoffMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace"}),
@@ -150,7 +146,7 @@ type Result struct {
 // deletes its content, records progress in its conditions and, once it is
 // empty, removes the "kubernetes" finalizer.
 func (c *Controller) Reconcile(ctx context.Context, name string) (Result, error) {
-	nsc := c.client.CoreV1().Namespaces()
+	nsc := c.client.Namespaces()
 	ns, err := nsc.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return Result{}, nil
@@ -199,7 +195,7 @@ func (c *Controller) Reconcile(ctx context.Context, name string) (Result, error)
 // finalize removes the "kubernetes" entry from spec.finalizers through
 // /finalize; the API deletes the namespace when nothing else holds it.
 func (c *Controller) finalize(ctx context.Context, ns *corev1.Namespace) error {
-	nsc := c.client.CoreV1().Namespaces()
+	nsc := c.client.Namespaces()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		f := ns.DeepCopy()
 		f.Spec.Finalizers = nil
@@ -232,15 +228,22 @@ func (c *Controller) deleteContent(ctx context.Context, ns string) *report {
 	}
 	// kube's rules: only resources that can be deleted, deleted as a
 	// collection and listed; subresources are not content.
-	lists = discovery.FilteredBy(discovery.ResourcePredicateFunc(func(_ string, r *metav1.APIResource) bool {
-		return r.Namespaced && hasVerbs(r.Verbs, "delete", "deletecollection", "list") && !isSubresource(r.Name)
-	}), lists)
-	gvrs, err := discovery.GroupVersionResources(lists)
-	if err != nil {
-		rep.gvParseErr = err
+	for _, l := range lists {
+		if _, err := schema.ParseGroupVersion(l.GroupVersion); err != nil {
+			rep.gvParseErr = err
+		}
+	}
+	var gvrs []schema.GroupVersionResource
+	for _, l := range kubeclient.FilterResources(lists, func(_ schema.GroupVersion, r *metav1.APIResource) bool {
+		return r.Namespaced && kubeclient.HasVerbs(r, "delete", "deletecollection", "list") && !kubeclient.IsSubresource(r)
+	}) {
+		gv, _ := schema.ParseGroupVersion(l.GroupVersion) // FilterResources keeps only valid ones
+		for _, r := range l.APIResources {
+			gvrs = append(gvrs, gv.WithResource(r.Name))
+		}
 	}
 	background := metav1.DeletePropagationBackground
-	for gvr := range gvrs {
+	for _, gvr := range gvrs {
 		if ctx.Err() != nil {
 			rep.deleteErrs = append(rep.deleteErrs, ctx.Err())
 			return rep
@@ -278,31 +281,6 @@ func (c *Controller) deleteContent(ctx context.Context, ns string) *report {
 func hasFinalizer(fs []corev1.FinalizerName) bool {
 	for _, f := range fs {
 		if f == corev1.FinalizerKubernetes {
-			return true
-		}
-	}
-	return false
-}
-
-func hasVerbs(have metav1.Verbs, want ...string) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h == w {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-func isSubresource(name string) bool {
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' {
 			return true
 		}
 	}

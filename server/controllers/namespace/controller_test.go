@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiff-io/skiff/server/kubeclient/kubeclienttest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -91,7 +92,7 @@ func newFixture(t *testing.T, ns *corev1.Namespace, content ...runtime.Object) *
 		f.finalized = append(f.finalized, ns.DeepCopy())
 		return true, ns, nil
 	})
-	f.c = New(f.client, f.md)
+	f.c = New(kubeclienttest.Fake{Clientset: f.client}, f.md)
 	f.c.now = func() time.Time { return f.now }
 	f.c.discover = func(context.Context) ([]*metav1.APIResourceList, error) { return served, nil }
 	return f

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/listers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -33,34 +32,34 @@ const workers = 2
 // Controller ensures the default ServiceAccount and the root CA ConfigMap
 // in every active namespace.
 type Controller struct {
-	client kubernetes.Interface
+	client kubeclient.Interface
 	caPEM  string
 
 	informers []cache.SharedIndexInformer
-	nsLister  corelisters.NamespaceLister
-	saLister  corelisters.ServiceAccountLister
-	cmLister  corelisters.ConfigMapLister
+	nsLister  listers.ResourceIndexer[*corev1.Namespace]
+	saLister  listers.ResourceIndexer[*corev1.ServiceAccount]
+	cmLister  listers.ResourceIndexer[*corev1.ConfigMap]
 	queue     workqueue.TypedRateLimitingInterface[string]
 }
 
 // New builds the controller; caPEM is the cluster CA certificate.
-func New(client kubernetes.Interface, caPEM []byte) *Controller {
+func New(client kubeclient.Interface, caPEM []byte) *Controller {
 	byName := func(name string) func(*metav1.ListOptions) {
 		return func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 		}
 	}
 	nsIndex := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
-	ns := coreinformers.NewNamespaceInformer(client, 0, cache.Indexers{})
-	sa := coreinformers.NewFilteredServiceAccountInformer(client, metav1.NamespaceAll, 0, nsIndex, byName(DefaultServiceAccount))
-	cm := coreinformers.NewFilteredConfigMapInformer(client, metav1.NamespaceAll, 0, nsIndex, byName(RootCAConfigMap))
+	ns := kubeclient.NewInformer(client.Namespaces(), &corev1.Namespace{}, nil, nil)
+	sa := kubeclient.NewInformer(client.ServiceAccounts(metav1.NamespaceAll), &corev1.ServiceAccount{}, byName(DefaultServiceAccount), nsIndex)
+	cm := kubeclient.NewInformer(client.ConfigMaps(metav1.NamespaceAll), &corev1.ConfigMap{}, byName(RootCAConfigMap), nsIndex)
 	c := &Controller{
 		client:    client,
 		caPEM:     string(caPEM),
 		informers: []cache.SharedIndexInformer{ns, sa, cm},
-		nsLister:  corelisters.NewNamespaceLister(ns.GetIndexer()),
-		saLister:  corelisters.NewServiceAccountLister(sa.GetIndexer()),
-		cmLister:  corelisters.NewConfigMapLister(cm.GetIndexer()),
+		nsLister:  listers.New[*corev1.Namespace](ns.GetIndexer(), corev1.Resource("namespaces")),
+		saLister:  listers.New[*corev1.ServiceAccount](sa.GetIndexer(), corev1.Resource("serviceaccounts")),
+		cmLister:  listers.New[*corev1.ConfigMap](cm.GetIndexer(), corev1.Resource("configmaps")),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount"}),
@@ -159,12 +158,12 @@ func (c *Controller) Reconcile(ctx context.Context, name string) error {
 }
 
 func (c *Controller) ensureServiceAccount(ctx context.Context, ns string) error {
-	_, err := c.saLister.ServiceAccounts(ns).Get(DefaultServiceAccount)
+	_, err := listers.NewNamespaced(c.saLister, ns).Get(DefaultServiceAccount)
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DefaultServiceAccount, Namespace: ns}}
-	_, err = c.client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
+	_, err = c.client.ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
 	return ignoreCreateRace(err)
 }
 
@@ -176,9 +175,9 @@ func (c *Controller) rootCACurrent(cm *corev1.ConfigMap) bool {
 }
 
 func (c *Controller) ensureRootCA(ctx context.Context, ns string) error {
-	cm, err := c.cmLister.ConfigMaps(ns).Get(RootCAConfigMap)
+	cm, err := listers.NewNamespaced(c.cmLister, ns).Get(RootCAConfigMap)
 	if apierrors.IsNotFound(err) {
-		_, err = c.client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		_, err = c.client.ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: RootCAConfigMap, Namespace: ns,
 				Annotations: map[string]string{descriptionAnnotation: description}},
 			Data: map[string]string{RootCAKey: c.caPEM},
@@ -195,7 +194,7 @@ func (c *Controller) ensureRootCA(ctx context.Context, ns string) error {
 		cm.Annotations = map[string]string{}
 	}
 	cm.Annotations[descriptionAnnotation] = description
-	_, err = c.client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
+	_, err = c.client.ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil // deleted meanwhile: its delete event brings us back
 	}

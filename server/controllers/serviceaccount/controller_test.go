@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/skiff-io/skiff/server/kubeclient/kubeclienttest"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +26,7 @@ type fixture struct {
 func newFixture(t *testing.T, cached ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(cached...)
-	c := New(client, []byte(ca))
+	c := New(kubeclienttest.Fake{Clientset: client}, []byte(ca))
 	for _, o := range cached {
 		var err error
 		switch o.(type) {

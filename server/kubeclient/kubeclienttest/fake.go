@@ -1,0 +1,76 @@
+// Package kubeclienttest adapts client-go's fake clientset to
+// kubeclient.Interface for controllers' unit tests. Only tests import it:
+// the fake clientset links every Kubernetes API group.
+package kubeclienttest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/skiff-io/skiff/server/kubeclient"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// Fake serves kubeclient.Interface from a fake clientset, whose typed
+// clients have the same methods as skiff's.
+type Fake struct {
+	*fake.Clientset
+}
+
+var _ kubeclient.Interface = Fake{}
+
+// New returns a Fake holding objs.
+func New(objs ...runtime.Object) Fake {
+	return Fake{fake.NewClientset(objs...)}
+}
+
+func as[C any](c any) C {
+	out, ok := c.(C)
+	if !ok {
+		panic(fmt.Sprintf("kubeclienttest: %T does not implement %T", c, out))
+	}
+	return out
+}
+
+func (f Fake) Namespaces() kubeclient.NamespaceClient {
+	return as[kubeclient.NamespaceClient](f.CoreV1().Namespaces())
+}
+
+func (f Fake) ConfigMaps(ns string) kubeclient.Client[*corev1.ConfigMap, *corev1.ConfigMapList] {
+	return as[kubeclient.Client[*corev1.ConfigMap, *corev1.ConfigMapList]](f.CoreV1().ConfigMaps(ns))
+}
+
+func (f Fake) Secrets(ns string) kubeclient.Client[*corev1.Secret, *corev1.SecretList] {
+	return as[kubeclient.Client[*corev1.Secret, *corev1.SecretList]](f.CoreV1().Secrets(ns))
+}
+
+func (f Fake) ServiceAccounts(ns string) kubeclient.Client[*corev1.ServiceAccount, *corev1.ServiceAccountList] {
+	return as[kubeclient.Client[*corev1.ServiceAccount, *corev1.ServiceAccountList]](f.CoreV1().ServiceAccounts(ns))
+}
+
+func (f Fake) Services(ns string) kubeclient.Client[*corev1.Service, *corev1.ServiceList] {
+	return as[kubeclient.Client[*corev1.Service, *corev1.ServiceList]](f.CoreV1().Services(ns))
+}
+
+func (f Fake) Endpoints(ns string) kubeclient.Client[*corev1.Endpoints, *corev1.EndpointsList] {
+	return as[kubeclient.Client[*corev1.Endpoints, *corev1.EndpointsList]](f.CoreV1().Endpoints(ns))
+}
+
+func (f Fake) EndpointSlices(ns string) kubeclient.Client[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList] {
+	return as[kubeclient.Client[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList]](f.DiscoveryV1().EndpointSlices(ns))
+}
+
+func (f Fake) Leases(ns string) kubeclient.Client[*coordinationv1.Lease, *coordinationv1.LeaseList] {
+	return as[kubeclient.Client[*coordinationv1.Lease, *coordinationv1.LeaseList]](f.CoordinationV1().Leases(ns))
+}
+
+// PreferredResources answers from the fake's discovery (set its Resources).
+func (f Fake) PreferredResources(context.Context) ([]*metav1.APIResourceList, error) {
+	return discovery.ServerPreferredResources(f.Discovery())
+}
