@@ -28,7 +28,8 @@ func (e *GroupDiscoveryError) Error() string {
 
 // PreferredResources implements Interface with the legacy discovery
 // documents: /api/v1 for the core group, /apis for the others' preferred
-// versions, then each /apis/<group>/<version>.
+// versions, then each /apis/<group>/<version>. Subresources ("pods/log")
+// are left out, as client-go's discovery does.
 func (cs *Clientset) PreferredResources(ctx context.Context) ([]*metav1.APIResourceList, error) {
 	var core metav1.APIResourceList
 	if err := cs.getJSON(ctx, "/api/v1", &core); err != nil {
@@ -37,6 +38,7 @@ func (cs *Clientset) PreferredResources(ctx context.Context) ([]*metav1.APIResou
 	if core.GroupVersion == "" {
 		core.GroupVersion = "v1"
 	}
+	dropSubresources(&core)
 	var groups metav1.APIGroupList
 	if err := cs.getJSON(ctx, "/apis", &groups); err != nil {
 		return nil, err
@@ -60,6 +62,7 @@ func (cs *Clientset) PreferredResources(ctx context.Context) ([]*metav1.APIResou
 		if l.GroupVersion == "" {
 			l.GroupVersion = gv
 		}
+		dropSubresources(l)
 		out = append(out, l)
 	}
 	if len(failed) > 0 {
@@ -118,8 +121,12 @@ func HasVerbs(r *metav1.APIResource, verbs ...string) bool {
 	return true
 }
 
-// IsSubresource reports whether a discovered resource name is a
-// subresource ("pods/status").
-func IsSubresource(r *metav1.APIResource) bool {
-	return strings.Contains(r.Name, "/")
+func dropSubresources(l *metav1.APIResourceList) {
+	kept := l.APIResources[:0]
+	for _, r := range l.APIResources {
+		if !strings.Contains(r.Name, "/") {
+			kept = append(kept, r)
+		}
+	}
+	l.APIResources = kept
 }

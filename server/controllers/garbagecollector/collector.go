@@ -151,7 +151,7 @@ func (c *Collector) discover(ctx context.Context) ([]*resource, error) {
 // delete, without subresources and ignored resources.
 func deletableResources(lists []*metav1.APIResourceList) []*resource {
 	lists = kubeclient.FilterResources(lists, func(gv schema.GroupVersion, r *metav1.APIResource) bool {
-		return kubeclient.HasVerbs(r, "delete", "get", "list", "watch") && !kubeclient.IsSubresource(r) &&
+		return kubeclient.HasVerbs(r, "delete", "get", "list", "watch") &&
 			!ignoredResources[gv.WithResource(r.Name).GroupResource()]
 	})
 	var out []*resource

@@ -235,7 +235,7 @@ func (c *Controller) deleteContent(ctx context.Context, ns string) *report {
 	}
 	var gvrs []schema.GroupVersionResource
 	for _, l := range kubeclient.FilterResources(lists, func(_ schema.GroupVersion, r *metav1.APIResource) bool {
-		return r.Namespaced && kubeclient.HasVerbs(r, "delete", "deletecollection", "list") && !kubeclient.IsSubresource(r)
+		return r.Namespaced && kubeclient.HasVerbs(r, "delete", "deletecollection", "list")
 	}) {
 		gv, _ := schema.ParseGroupVersion(l.GroupVersion) // FilterResources keeps only valid ones
 		for _, r := range l.APIResources {
