@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/client-go/applyconfigurations"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
@@ -19,14 +19,18 @@ import (
 type fieldManagers struct {
 	scheme    *runtime.Scheme
 	defaulter runtime.ObjectDefaulter
-	once      sync.Once
-	tc        managedfields.TypeConverter
-	mu        sync.Mutex
-	byKind    map[string]*managedfields.FieldManager
+	// models returns the OpenAPI schemas of the served kinds, which carry
+	// their merge semantics (list types and keys, atomic maps and structs).
+	models func() (map[string]*spec.Schema, error)
+	once   sync.Once
+	tc     managedfields.TypeConverter
+	tcErr  error
+	mu     sync.Mutex
+	byKind map[string]*managedfields.FieldManager
 }
 
-func newFieldManagers(s *runtime.Scheme) *fieldManagers {
-	return &fieldManagers{scheme: s, defaulter: defaulterFunc(applyDefaults), byKind: map[string]*managedfields.FieldManager{}}
+func newFieldManagers(s *runtime.Scheme, models func() (map[string]*spec.Schema, error)) *fieldManagers {
+	return &fieldManagers{scheme: s, defaulter: defaulterFunc(applyDefaults), models: models, byKind: map[string]*managedfields.FieldManager{}}
 }
 
 type defaulterFunc func(runtime.Object)
@@ -34,7 +38,16 @@ type defaulterFunc func(runtime.Object)
 func (f defaulterFunc) Default(obj runtime.Object) { f(obj) }
 
 func (m *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
-	m.once.Do(func() { m.tc = applyconfigurations.NewTypeConverter(m.scheme) })
+	m.once.Do(func() {
+		models, err := m.models()
+		if err == nil {
+			m.tc, err = managedfields.NewTypeConverter(models, false)
+		}
+		m.tcErr = err
+	})
+	if m.tcErr != nil {
+		return nil, m.tcErr
+	}
 	k := gvk.String() + "/" + subresource
 	m.mu.Lock()
 	defer m.mu.Unlock()

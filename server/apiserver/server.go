@@ -103,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.openapi = openapi.New(s.openapiResources())
-	s.managers = newFieldManagers(s.scheme)
+	s.managers = newFieldManagers(s.scheme, s.openapi.Models)
 	s.nsCache = newNamespaceCache(cfg.Store)
 	s.recent = newRecentWrites()
 	s.mux = http.NewServeMux()

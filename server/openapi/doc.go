@@ -3,11 +3,13 @@
 // over the k8s.io/api Go types in the shape kube-apiserver publishes, so
 // that kubectl explain, client-side apply (strategic merge from
 // x-kubernetes-patch-* extensions) and server-side field validation
-// detection work unchanged.
+// detection work unchanged. The same schemas, with the list, map and struct
+// semantics read from the API sources' markers (zz_generated_markers.go),
+// are what the API server's server-side apply merges by (Docs.Models).
 //
-// It owns only document generation and its HTTP endpoint. It must not
-// import storage, the agent, or any other skiff package: the API server
-// hands it a table of Resources and mounts the handler.
+// It owns only schema and document generation and its HTTP endpoint. It
+// must not import storage, the agent, or any other skiff package: the API
+// server hands it a table of Resources and mounts the handler.
 //
-//go:generate go run gen_listmaps.go
+//go:generate go run gen_markers.go
 package openapi

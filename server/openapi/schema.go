@@ -33,6 +33,7 @@ type schema struct {
 	IntOrString          bool               `json:"x-kubernetes-int-or-string,omitempty"`
 	ListMapKeys          []string           `json:"x-kubernetes-list-map-keys,omitempty"`
 	ListType             string             `json:"x-kubernetes-list-type,omitempty"`
+	MapType              string             `json:"x-kubernetes-map-type,omitempty"`
 	PatchMergeKey        string             `json:"x-kubernetes-patch-merge-key,omitempty"`
 	PatchStrategy        string             `json:"x-kubernetes-patch-strategy,omitempty"`
 }
@@ -45,12 +46,14 @@ type gvk struct {
 	Version string `json:"version"`
 }
 
-// listSemantic records the list markers of one struct field; see
-// zz_generated_listmaps.go.
-type listSemantic struct {
+// markers records the comment markers that decide merge semantics for one
+// named struct type (field "") or struct field; see zz_generated_markers.go.
+type markers struct {
 	pkg, typ, field string
-	listType        string
-	keys            []string
+	listType        string   // +listType: atomic, set or map
+	listMapKeys     []string // +listMapKey, for listType map
+	mapType         string   // +mapType or +structType: atomic or granular
+	def             any      // +default, nil when absent
 }
 
 // emptyObject encodes as {}, the default kube-openapi gives non-pointer
@@ -189,6 +192,9 @@ func (s *schemaSet) named(t reflect.Type, name string) *schema {
 		return inline
 	}
 	out.Type = "object"
+	if m, ok := lookupMarkers(t.PkgPath(), t.Name(), ""); ok {
+		out.MapType = m.mapType
+	}
 	s.addFields(out, t)
 	return out
 }
@@ -244,9 +250,10 @@ func (s *schemaSet) fieldSchema(owner reflect.Type, f reflect.StructField, name,
 	p.Description = doc
 	p.PatchStrategy = f.Tag.Get("patchStrategy")
 	p.PatchMergeKey = f.Tag.Get("patchMergeKey")
-	if p.PatchMergeKey != "" {
-		if ls, ok := lookupListSemantic(owner.PkgPath(), owner.Name(), name); ok {
-			p.ListType, p.ListMapKeys = ls.listType, ls.keys
+	if m, ok := lookupMarkers(owner.PkgPath(), owner.Name(), name); ok {
+		p.ListType, p.ListMapKeys, p.MapType = m.listType, m.listMapKeys, m.mapType
+		if m.def != nil {
+			p.Default = m.def
 		}
 	}
 	return wrapRef(p)
@@ -452,10 +459,11 @@ func modelName(t reflect.Type) string {
 	return name + "." + t.Name()
 }
 
-// lookupListSemantic finds the generated list markers of a struct field.
-func lookupListSemantic(pkg, typ, field string) (listSemantic, bool) {
-	i := sort.Search(len(listSemantics), func(i int) bool {
-		l := listSemantics[i]
+// lookupMarkers finds the generated markers of a named type (field "") or
+// of one of its fields.
+func lookupMarkers(pkg, typ, field string) (markers, bool) {
+	i := sort.Search(len(markerTable), func(i int) bool {
+		l := markerTable[i]
 		if l.pkg != pkg {
 			return l.pkg > pkg
 		}
@@ -464,10 +472,10 @@ func lookupListSemantic(pkg, typ, field string) (listSemantic, bool) {
 		}
 		return l.field >= field
 	})
-	if i < len(listSemantics) {
-		if l := listSemantics[i]; l.pkg == pkg && l.typ == typ && l.field == field {
+	if i < len(markerTable) {
+		if l := markerTable[i]; l.pkg == pkg && l.typ == typ && l.field == field {
 			return l, true
 		}
 	}
-	return listSemantic{}, false
+	return markers{}, false
 }

@@ -166,7 +166,15 @@ func TestPropertySchemas(t *testing.T) {
 			"x-kubernetes-list-map-keys":   []any{"containerPort", "protocol"},
 		}},
 		{"io.k8s.api.core.v1.Container", "args", map[string]any{
-			"type": "array", "items": map[string]any{"type": "string", "default": ""}}},
+			"type": "array", "items": map[string]any{"type": "string", "default": ""}, "x-kubernetes-list-type": "atomic"}},
+		{"io.k8s.api.core.v1.ContainerPort", "protocol", map[string]any{"type": "string", "default": "TCP"}},
+		{"io.k8s.api.core.v1.PodSpec", "nodeSelector", map[string]any{
+			"type": "object", "additionalProperties": map[string]any{"type": "string", "default": ""},
+			"x-kubernetes-map-type": "atomic"}},
+		{"io.k8s.api.core.v1.PodSpec", "tolerations", map[string]any{
+			"type":                   "array",
+			"items":                  map[string]any{"allOf": []any{ref("io.k8s.api.core.v1.Toleration")}, "default": map[string]any{}},
+			"x-kubernetes-list-type": "atomic"}},
 		{"io.k8s.api.core.v1.Container", "name", map[string]any{"type": "string", "default": ""}},
 		{"io.k8s.api.core.v1.ResourceRequirements", "limits", map[string]any{
 			"type": "object", "additionalProperties": ref("io.k8s.apimachinery.pkg.api.resource.Quantity")}},
@@ -207,6 +215,13 @@ func TestPropertySchemas(t *testing.T) {
 	}
 	if _, ok := got["io.k8s.api.core.v1.EphemeralContainerCommon"]; ok {
 		t.Errorf("inline struct EphemeralContainerCommon emitted as its own schema")
+	}
+	// +structType on a type marks its own schema.
+	if mt := got["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"]; mt != "atomic" {
+		t.Errorf("LabelSelector x-kubernetes-map-type = %v, want atomic", mt)
+	}
+	if mt, ok := got["io.k8s.api.apps.v1.DeploymentSpec"]["x-kubernetes-map-type"]; ok {
+		t.Errorf("DeploymentSpec x-kubernetes-map-type = %v, want none", mt)
 	}
 	loc := got["com.github.skiff-io.skiff.server.openapi.local"]["properties"].(map[string]any)
 	for _, hidden := range []string{"Hidden", "-", "unexported", "TypeMeta"} {
@@ -312,9 +327,9 @@ func TestEnforcedDefault(t *testing.T) {
 	}
 }
 
-func TestListSemantics(t *testing.T) {
-	if !sort.SliceIsSorted(listSemantics, func(i, j int) bool {
-		a, b := listSemantics[i], listSemantics[j]
+func TestMarkers(t *testing.T) {
+	if !sort.SliceIsSorted(markerTable, func(i, j int) bool {
+		a, b := markerTable[i], markerTable[j]
 		if a.pkg != b.pkg {
 			return a.pkg < b.pkg
 		}
@@ -323,22 +338,36 @@ func TestListSemantics(t *testing.T) {
 		}
 		return a.field < b.field
 	}) {
-		t.Fatal("listSemantics is not sorted; lookups would miss entries")
+		t.Fatal("markerTable is not sorted; lookups would miss entries")
 	}
 	tests := []struct {
 		pkg, typ, field string
-		ok              bool
-		keys            []string
+		want            *markers // nil: no entry
 	}{
-		{"k8s.io/api/core/v1", "PodSpec", "containers", true, []string{"name"}},
-		{"k8s.io/api/core/v1", "ServiceSpec", "ports", true, []string{"port", "protocol"}},
-		{"k8s.io/apimachinery/pkg/apis/meta/v1", "ObjectMeta", "ownerReferences", true, []string{"uid"}},
-		{"k8s.io/api/core/v1", "PodSpec", "nodeSelector", false, nil},
+		{"k8s.io/api/core/v1", "PodSpec", "containers", &markers{listType: "map", listMapKeys: []string{"name"}}},
+		{"k8s.io/api/core/v1", "ServiceSpec", "ports", &markers{listType: "map", listMapKeys: []string{"port", "protocol"}}},
+		{"k8s.io/api/core/v1", "ServiceSpec", "selector", &markers{mapType: "atomic"}},
+		{"k8s.io/api/core/v1", "ServicePort", "protocol", &markers{def: "TCP"}},
+		{"k8s.io/api/core/v1", "AzureDiskVolumeSource", "cachingMode", &markers{def: "ReadWrite"}}, // +default=ref(...)
+		{"k8s.io/api/core/v1", "ObjectReference", "", &markers{mapType: "atomic"}},
+		{"k8s.io/api/core/v1", "PersistentVolumeSpec", "claimRef", &markers{mapType: "granular"}},
+		{"k8s.io/api/core/v1", "Container", "args", &markers{listType: "atomic"}},
+		{"k8s.io/apimachinery/pkg/apis/meta/v1", "ObjectMeta", "ownerReferences", &markers{listType: "map", listMapKeys: []string{"uid"}}},
+		{"k8s.io/apimachinery/pkg/apis/meta/v1", "LabelSelector", "", &markers{mapType: "atomic"}},
+		{"k8s.io/api/core/v1", "PodSpec", "nodeName", nil},
 	}
 	for _, tt := range tests {
-		got, ok := lookupListSemantic(tt.pkg, tt.typ, tt.field)
-		if ok != tt.ok || !reflect.DeepEqual(got.keys, tt.keys) {
-			t.Errorf("lookup(%s.%s.%s) = %v, %v", tt.pkg, tt.typ, tt.field, got, ok)
+		got, ok := lookupMarkers(tt.pkg, tt.typ, tt.field)
+		if tt.want == nil {
+			if ok {
+				t.Errorf("lookup(%s.%s.%s) = %+v, want none", tt.pkg, tt.typ, tt.field, got)
+			}
+			continue
+		}
+		want := *tt.want
+		want.pkg, want.typ, want.field = tt.pkg, tt.typ, tt.field
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("lookup(%s.%s.%s) = %+v, %v; want %+v", tt.pkg, tt.typ, tt.field, got, ok, want)
 		}
 	}
 }
