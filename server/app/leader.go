@@ -7,13 +7,11 @@ import (
 
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/kubeclient"
+	"github.com/skiff-io/skiff/server/leaderelection"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 )
 
@@ -41,15 +39,11 @@ func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, 
 	if len(controllers) == 0 {
 		return nil
 	}
-	kc, err := kubeclient.NewForConfig(cfg)
+	client, err := kubeclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	cc := controllerContext{Config: cfg, Client: kc, CACertPEM: caPEM, API: api}
+	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api}
 	if !le.Enabled {
 		runAll(ctx, g, cc)
 		return nil
@@ -58,40 +52,40 @@ func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, 
 		host, _ := os.Hostname()
 		le.Identity = host + "_" + string(uuid.NewUUID())
 	}
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: "kube-system", Name: leaseName},
-		Client:     client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: le.Identity},
+	elect := leaderelection.Config{
+		Leases:          client.Leases(metav1.NamespaceSystem),
+		Name:            leaseName,
+		Identity:        le.Identity,
+		LeaseDuration:   le.LeaseDuration,
+		RenewDeadline:   le.RenewDeadline,
+		RetryPeriod:     le.RetryPeriod,
+		ReleaseOnCancel: true,
+		OnStartedLeading: func(lctx context.Context) {
+			klog.InfoS("became leader: running controllers", "identity", le.Identity)
+			lg, gctx := errgroup.WithContext(lctx)
+			runAll(gctx, lg, cc)
+			if err := lg.Wait(); err != nil {
+				klog.ErrorS(err, "controllers stopped")
+			}
+		},
+		OnStoppedLeading: func() {
+			klog.InfoS("stopped leading: controllers stopped", "identity", le.Identity)
+		},
+		OnNewLeader: func(id string) {
+			if id != le.Identity {
+				klog.InfoS("another server leads the controllers", "leader", id)
+			}
+		},
+	}
+	if err := elect.Validate(); err != nil {
+		return err
 	}
 	g.Go(func() error {
 		// Leadership can be lost and won again; campaign until ctx ends.
 		for ctx.Err() == nil {
-			leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-				Lock:            lock,
-				LeaseDuration:   le.LeaseDuration,
-				RenewDeadline:   le.RenewDeadline,
-				RetryPeriod:     le.RetryPeriod,
-				ReleaseOnCancel: true,
-				Name:            leaseName,
-				Callbacks: leaderelection.LeaderCallbacks{
-					OnStartedLeading: func(lctx context.Context) {
-						klog.InfoS("became leader: running controllers", "identity", le.Identity)
-						lg, gctx := errgroup.WithContext(lctx)
-						runAll(gctx, lg, cc)
-						if err := lg.Wait(); err != nil {
-							klog.ErrorS(err, "controllers stopped")
-						}
-					},
-					OnStoppedLeading: func() {
-						klog.InfoS("stopped leading: controllers stopped", "identity", le.Identity)
-					},
-					OnNewLeader: func(id string) {
-						if id != le.Identity {
-							klog.InfoS("another server leads the controllers", "leader", id)
-						}
-					},
-				},
-			})
+			if err := leaderelection.Run(ctx, elect); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -14,17 +15,33 @@ import (
 // narrows every list and watch, for instance with a field selector.
 // Listers come from k8s.io/client-go/listers.New on its indexer.
 func NewInformer[T runtime.Object, L runtime.Object](c Client[T, L], example T, tweak func(*metav1.ListOptions), indexers cache.Indexers) cache.SharedIndexInformer {
+	list := func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, opts) }
+	return newInformer(list, c.Watch, example, tweak, indexers)
+}
+
+// NewMetadataInformer returns a shared informer of the metadata of one
+// resource's objects (metav1.PartialObjectMetadata), for controllers such
+// as the garbage collector that watch every resource but need only owners
+// and finalizers.
+func NewMetadataInformer(c metadata.ResourceInterface, tweak func(*metav1.ListOptions), indexers cache.Indexers) cache.SharedIndexInformer {
+	list := func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, opts) }
+	return newInformer(list, c.Watch, &metav1.PartialObjectMetadata{}, tweak, indexers)
+}
+
+func newInformer(list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+	example runtime.Object, tweak func(*metav1.ListOptions), indexers cache.Indexers) cache.SharedIndexInformer {
 	if tweak == nil {
 		tweak = func(*metav1.ListOptions) {}
 	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			tweak(&opts)
-			return c.List(ctx, opts)
+			return list(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			tweak(&opts)
-			return c.Watch(ctx, opts)
+			return watchFn(ctx, opts)
 		},
 	}
 	if indexers == nil {

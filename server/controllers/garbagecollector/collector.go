@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -95,7 +94,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.graph = newGraph(resources)
 	synced := make([]cache.InformerSynced, 0, len(resources))
 	for _, res := range resources {
-		inf := metadatainformer.NewFilteredMetadataInformer(c.meta, res.gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		inf := kubeclient.NewMetadataInformer(c.meta.Resource(res.gvr).Namespace(metav1.NamespaceAll), nil, nil)
 		if err := inf.SetTransform(trim); err != nil {
 			return err
 		}
