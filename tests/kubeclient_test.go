@@ -54,8 +54,8 @@ func TestKubeClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm.Data["a"] = "2"
-	if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil || cm.Data["a"] != "2" {
+		t.Fatalf("update: %v %v", cm.Data, err)
 	}
 	if cm, err = cms.Patch(ctx, "kc", types.MergePatchType, []byte(`{"data":{"b":"3"}}`), metav1.PatchOptions{}); err != nil || cm.Data["b"] != "3" {
 		t.Fatalf("patch: %v %v", cm.Data, err)
