@@ -10,9 +10,12 @@ import (
 	"github.com/skiff-io/skiff/server/storage"
 )
 
-// recentSize bounds the recent-writes cache; at ~2 KB an object it costs
-// about 1 MB.
-const recentSize = 512
+// recentBytes bounds the recent-writes cache by the size of the values it
+// holds (plus their keys): 4 MiB keeps the last ~2,500 ConfigMap-sized
+// objects, enough that a controller or a client updating what it wrote a
+// moment ago never reads it back first, yet a small share of a Raspberry
+// Pi's memory. Values larger than a quarter of it are not cached.
+const recentBytes = 4 << 20
 
 // recentWrites remembers the last value this server wrote or read for a
 // key, so that an update does not first read the object back from the
@@ -22,38 +25,87 @@ const recentSize = 512
 // kube-apiserver avoids the same read with its watch cache.
 type recentWrites struct {
 	mu    sync.Mutex
-	byKey map[string]storage.KV
+	byKey map[string]recentEntry
+	// order holds keys oldest first, each with the sequence number of the
+	// put that queued it; an element whose entry was replaced or forgotten
+	// since is skipped when it reaches the front.
+	order []recentRef
+	seq   uint64
+	// size is the bytes held (keys and values), at most limit.
+	size, limit int
+}
+
+type recentEntry struct {
+	kv  storage.KV
+	seq uint64
+}
+
+type recentRef struct {
+	key string
+	seq uint64
 }
 
 func newRecentWrites() *recentWrites {
-	return &recentWrites{byKey: make(map[string]storage.KV, recentSize)}
+	return &recentWrites{byKey: map[string]recentEntry{}, limit: recentBytes}
 }
+
+func entrySize(kv storage.KV) int { return len(kv.Key) + len(kv.Value) }
 
 func (c *recentWrites) put(kv storage.KV) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.byKey[kv.Key]; !ok && len(c.byKey) >= recentSize {
-		// Drop an arbitrary entry: map iteration order is random, which
-		// is good enough for a cache whose misses cost one read.
-		for k := range c.byKey {
-			delete(c.byKey, k)
-			break
+	c.drop(kv.Key)
+	n := entrySize(kv)
+	if n > c.limit/4 {
+		return
+	}
+	// Evict the oldest writes until the new one fits.
+	for c.size+n > c.limit && len(c.order) > 0 {
+		ref := c.order[0]
+		c.order = c.order[1:]
+		if e, ok := c.byKey[ref.key]; ok && e.seq == ref.seq {
+			c.drop(ref.key)
 		}
 	}
-	c.byKey[kv.Key] = kv
+	c.seq++
+	c.byKey[kv.Key] = recentEntry{kv: kv, seq: c.seq}
+	c.order = append(c.order, recentRef{key: kv.Key, seq: c.seq})
+	c.size += n
+	if len(c.order) > 2*len(c.byKey)+64 {
+		c.compact()
+	}
+}
+
+// compact rewrites order without the elements of replaced or forgotten
+// entries, so that it stays proportional to the cache.
+func (c *recentWrites) compact() {
+	kept := make([]recentRef, 0, len(c.byKey))
+	for _, ref := range c.order {
+		if e, ok := c.byKey[ref.key]; ok && e.seq == ref.seq {
+			kept = append(kept, ref)
+		}
+	}
+	c.order = kept
+}
+
+func (c *recentWrites) drop(key string) {
+	if e, ok := c.byKey[key]; ok {
+		delete(c.byKey, key)
+		c.size -= entrySize(e.kv)
+	}
 }
 
 func (c *recentWrites) forget(key string) {
 	c.mu.Lock()
-	delete(c.byKey, key)
+	c.drop(key)
 	c.mu.Unlock()
 }
 
 func (c *recentWrites) get(key string) (storage.KV, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	kv, ok := c.byKey[key]
-	return kv, ok
+	e, ok := c.byKey[key]
+	return e.kv, ok
 }
 
 // current returns the object to update: the cached value when it is at the

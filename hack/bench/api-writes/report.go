@@ -178,7 +178,7 @@ func (r *results) notes() []string {
 	return []string{
 		fmt.Sprintf("stored value of one ConfigMap: skiff %d B, raw kine %d B (same JSON shape)", r.skiffValueBytes, r.kineValueBytes),
 		"protobuf request bodies: " + r.protobuf,
-		"skiff's update is a Get then the compare-and-swap Txn; the raw kine update is the Txn alone",
+		"skiff's update is the compare-and-swap Txn alone when the server's recent-writes cache (4 MiB) holds the object, as here; otherwise a Get comes first",
 		"skiff binary: " + r.binary,
 	}
 }
