@@ -7,6 +7,7 @@ import (
 
 	"github.com/skiff-io/skiff/server/storage"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -48,6 +49,22 @@ func (r *resource) decodeStored(kv storage.KV) (runtime.Object, error) {
 	acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 	obj.GetObjectKind().SetGroupVersionKind(r.gvk)
 	return obj, nil
+}
+
+// decodeStoredMetadata is decodeStored for clients that asked for
+// metadata only (PartialObjectMetadata): the rest of the value is skipped,
+// not decoded. Only for resources stored as served (r.storage == nil).
+func (r *resource) decodeStoredMetadata(kv storage.KV) (runtime.Object, error) {
+	var stored struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	if err := json.Unmarshal(kv.Value, &stored); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
+	}
+	pm := &metav1.PartialObjectMetadata{ObjectMeta: stored.Metadata}
+	pm.ResourceVersion = strconv.FormatInt(kv.ModRevision, 10)
+	pm.SetGroupVersionKind(r.gvk)
+	return pm, nil
 }
 
 // encodeStored turns a typed object into the stored bytes. The

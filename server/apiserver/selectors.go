@@ -52,6 +52,27 @@ func (s selector) singleName() (string, bool) {
 	return s.field.RequiresExactMatch("metadata.name")
 }
 
+// metadataOnly reports whether the selector needs nothing but labels,
+// name and namespace.
+func (s selector) metadataOnly() bool {
+	for _, req := range s.field.Requirements() {
+		if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesMetadata is matches for a selector that is metadataOnly.
+func (s selector) matchesMetadata(obj runtime.Object) bool {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return false
+	}
+	return s.label.Matches(labels.Set(acc.GetLabels())) &&
+		s.field.Matches(fields.Set{"metadata.name": acc.GetName(), "metadata.namespace": acc.GetNamespace()})
+}
+
 func (s selector) matches(obj runtime.Object, res *resource) bool {
 	if s.empty() {
 		return true

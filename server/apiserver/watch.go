@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/skiff-io/skiff/server/storage"
@@ -180,7 +181,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 				continue
 			}
 			lastRev = ev.Revision
-			typ, obj, err := s.translate(res, ev, o.sel)
+			typ, obj, err := s.translate(res, ev, o.sel, ws.partial && res.storage == nil && o.sel.metadataOnly())
 			if err != nil || obj == nil {
 				continue
 			}
@@ -192,14 +193,26 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 }
 
 // translate turns a storage event into a watch event for a client whose
-// selector may match the old object, the new one, or both.
-func (s *Server) translate(res *resource, ev storage.Event, sel selector) (watch.EventType, runtime.Object, error) {
+// selector may match the old object, the new one, or both. metaOnly says
+// the client wants metadata and selects on it alone (the garbage
+// collector's informers): only metadata is decoded.
+func (s *Server) translate(res *resource, ev storage.Event, sel selector, metaOnly bool) (watch.EventType, runtime.Object, error) {
+	if name, ok := sel.singleName(); ok && keyName(ev.KV.Key, ev.Prev.Key) != name {
+		// The key ends with the name: an informer pinned to one object
+		// (metadata.name=…) skips the others' events without decoding them.
+		return "", nil, nil
+	}
+	decode, matches := res.decodeStored, sel.matches
+	if metaOnly {
+		decode = res.decodeStoredMetadata
+		matches = func(obj runtime.Object, _ *resource) bool { return sel.matchesMetadata(obj) }
+	}
 	var cur, prev runtime.Object
 	var err error
 	if ev.Type == storage.Put && sel.empty() {
 		// Without a selector the old value only decides ADDED vs MODIFIED;
 		// skip decoding it (the common case for informers).
-		if cur, err = res.decodeStored(ev.KV); err != nil {
+		if cur, err = decode(ev.KV); err != nil {
 			return "", nil, err
 		}
 		if ev.Prev.ModRevision != 0 || len(ev.Prev.Value) > 0 {
@@ -208,17 +221,17 @@ func (s *Server) translate(res *resource, ev storage.Event, sel selector) (watch
 		return watch.Added, cur, nil
 	}
 	if ev.Type == storage.Put {
-		if cur, err = res.decodeStored(ev.KV); err != nil {
+		if cur, err = decode(ev.KV); err != nil {
 			return "", nil, err
 		}
 	}
 	if ev.Prev.ModRevision != 0 || len(ev.Prev.Value) > 0 {
-		if prev, err = res.decodeStored(ev.Prev); err != nil {
+		if prev, err = decode(ev.Prev); err != nil {
 			return "", nil, err
 		}
 	}
-	curOK := cur != nil && sel.matches(cur, res)
-	prevOK := prev != nil && sel.matches(prev, res)
+	curOK := cur != nil && matches(cur, res)
+	prevOK := prev != nil && matches(prev, res)
 	switch {
 	case ev.Type == storage.Deleted:
 		if prev == nil || !prevOK {
@@ -237,6 +250,14 @@ func (s *Server) translate(res *resource, ev storage.Event, sel selector) (watch
 		return watch.Deleted, prev, nil
 	}
 	return "", nil, nil
+}
+
+// keyName is the object name at the end of a storage key.
+func keyName(key, fallback string) string {
+	if key == "" {
+		key = fallback
+	}
+	return key[strings.LastIndexByte(key, '/')+1:]
 }
 
 // bookmark is an object of the watched kind carrying only a revision.

@@ -50,7 +50,7 @@ func TestTranslateSelectorTransitions(t *testing.T) {
 		{"delete matching", storage.Event{Type: storage.Deleted, KV: storage.KV{Key: "/registry/pods/ns/p", ModRevision: 7}, Prev: storedPod(t, "p", web, 6), Revision: 7}, watch.Deleted, "7", false},
 		{"delete not matching", storage.Event{Type: storage.Deleted, KV: storage.KV{Key: "/registry/pods/ns/p", ModRevision: 7}, Prev: storedPod(t, "p", other, 6), Revision: 7}, "", "", true},
 	} {
-		typ, obj, err := s.translate(pods, tc.ev, sel)
+		typ, obj, err := s.translate(pods, tc.ev, sel, false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -76,16 +76,85 @@ func TestTranslateWithoutSelector(t *testing.T) {
 	s := &Server{}
 	everything, _ := parseSelector("", "", pods)
 	web := map[string]string{"app": "web"}
-	typ, obj, err := s.translate(pods, storage.Event{Type: storage.Put, KV: storedPod(t, "p", web, 5), Revision: 5}, everything)
+	typ, obj, err := s.translate(pods, storage.Event{Type: storage.Put, KV: storedPod(t, "p", web, 5), Revision: 5}, everything, false)
 	if err != nil || typ != watch.Added || obj.(*corev1.Pod).ResourceVersion != "5" {
 		t.Fatalf("create: %s %v", typ, err)
 	}
-	typ, _, err = s.translate(pods, storage.Event{Type: storage.Put, KV: storedPod(t, "p", web, 6), Prev: storedPod(t, "p", web, 5), Revision: 6}, everything)
+	typ, _, err = s.translate(pods, storage.Event{Type: storage.Put, KV: storedPod(t, "p", web, 6), Prev: storedPod(t, "p", web, 5), Revision: 6}, everything, false)
 	if err != nil || typ != watch.Modified {
 		t.Fatalf("update: %s %v", typ, err)
 	}
-	typ, obj, err = s.translate(pods, storage.Event{Type: storage.Deleted, KV: storage.KV{Key: "/registry/pods/ns/p", ModRevision: 7}, Prev: storedPod(t, "p", web, 6), Revision: 7}, everything)
+	typ, obj, err = s.translate(pods, storage.Event{Type: storage.Deleted, KV: storage.KV{Key: "/registry/pods/ns/p", ModRevision: 7}, Prev: storedPod(t, "p", web, 6), Revision: 7}, everything, false)
 	if err != nil || typ != watch.Deleted || obj.(*corev1.Pod).ResourceVersion != "7" {
 		t.Fatalf("delete: %s %v", typ, err)
 	}
+}
+
+func TestTranslateSkipsOtherNamesWithoutDecoding(t *testing.T) {
+	var cms *resource
+	for _, r := range catalogue() {
+		if r.plural == "configmaps" {
+			cms = r
+		}
+	}
+	s := &Server{}
+	byName, err := parseSelector("", "metadata.name=kube-root-ca.crt", cms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not JSON at all: decoding it would fail, so no error means the event
+	// was skipped on its key alone.
+	garbage := storage.KV{Key: "/registry/configmaps/ns/other", Value: []byte("not json"), ModRevision: 5}
+	if typ, obj, err := s.translate(cms, storage.Event{Type: storage.Put, KV: garbage, Prev: garbage, Revision: 5}, byName, false); err != nil || obj != nil || typ != "" {
+		t.Fatalf("other name: %s %v %v", typ, obj, err)
+	}
+	mine := storage.KV{Key: "/registry/configmaps/ns/kube-root-ca.crt", ModRevision: 6,
+		Value: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kube-root-ca.crt","namespace":"ns"},"data":{"ca.crt":"x"}}`)}
+	if typ, obj, err := s.translate(cms, storage.Event{Type: storage.Put, KV: mine, Revision: 6}, byName, false); err != nil || typ != watch.Added || obj == nil {
+		t.Fatalf("matching name: %s %v %v", typ, obj, err)
+	}
+}
+
+func TestTranslateMetadataOnly(t *testing.T) {
+	var cms *resource
+	for _, r := range catalogue() {
+		if r.plural == "configmaps" {
+			cms = r
+		}
+	}
+	s := &Server{}
+	sel, _ := parseSelector("app=web", "", cms)
+	if !sel.metadataOnly() {
+		t.Fatal("a label selector is metadata-only")
+	}
+	// data holds a number, which a ConfigMap cannot decode: only the
+	// metadata may be read.
+	kv := storage.KV{Key: "/registry/configmaps/ns/a", ModRevision: 9,
+		Value: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o","uid":"u1"}]},"data":{"k":1}}`)}
+	typ, obj, err := s.translate(cms, storage.Event{Type: storage.Put, KV: kv, Revision: 9}, sel, true)
+	if err != nil || typ != watch.Added {
+		t.Fatalf("translate: %s %v", typ, err)
+	}
+	pm, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok || pm.Name != "a" || pm.ResourceVersion != "9" || len(pm.OwnerReferences) != 1 || pm.OwnerReferences[0].UID != "u1" {
+		t.Fatalf("metadata: %#v", obj)
+	}
+	other, _ := parseSelector("app=db", "", cms)
+	if typ, obj, err := s.translate(cms, storage.Event{Type: storage.Put, KV: kv, Revision: 9}, other, true); err != nil || obj != nil {
+		t.Fatalf("non-matching label: %s %v %v", typ, obj, err)
+	}
+	if onNode, err := parseSelector("", "spec.nodeName=n1", podsResource(t)); err != nil || onNode.metadataOnly() {
+		t.Fatalf("spec.nodeName needs the object: metadataOnly=%v err=%v", onNode.metadataOnly(), err)
+	}
+}
+
+func podsResource(t *testing.T) *resource {
+	t.Helper()
+	for _, r := range catalogue() {
+		if r.plural == "pods" {
+			return r
+		}
+	}
+	t.Fatal("no pods resource")
+	return nil
 }
