@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -103,6 +104,9 @@ func run(ctx context.Context, cfg config) (err error) {
 
 	var baselineIdle memory
 	if cfg.baseline != "" {
+		if err := readWhole(cfg.baseline); err != nil {
+			return err
+		}
 		srv, err := startServer(ctx, cfg.baseline, filepath.Join(root, "baseline"))
 		if err != nil {
 			return err
@@ -114,6 +118,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 	}
 
+	if err := readWhole(bin); err != nil {
+		return err
+	}
 	srv, err := startServer(ctx, bin, filepath.Join(root, "skiff"))
 	if err != nil {
 		return err
@@ -181,8 +188,25 @@ func run(ctx context.Context, cfg config) (err error) {
 		row("idle, without controllers (-baseline), "+settle, baselineIdle)
 	}
 	row("idle, controllers running, "+settle, idle)
+	if cfg.baseline != "" {
+		fmt.Printf("| controllers add (idle) | %+.1f | %+.1f | %+.1f |\n", mib(idle.rss-baselineIdle.rss), mib(idle.anon-baselineIdle.anon), mib(idle.file-baselineIdle.file))
+	}
 	row("after the runs", after)
 	return nil
+}
+
+// readWhole reads a binary once before it is started, so that both
+// binaries start from the same page-cache state: how much of a binary's
+// code is resident depends on how its pages entered the cache (a file
+// just written by the linker maps differently from one read back).
+func readWhole(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
 }
 
 // collect creates n ConfigMaps owned by one ConfigMap in namespace ns,
