@@ -9,6 +9,7 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
 	"github.com/skiff-io/skiff/server/kubeclient"
+	"github.com/skiff-io/skiff/server/metafeed"
 	"k8s.io/client-go/rest"
 )
 
@@ -21,6 +22,9 @@ type controllerContext struct {
 	CACertPEM []byte
 	// API is where clients reach this server: the kubernetes Service.
 	API kubernetesservice.Config
+	// Metadata follows every stored object's metadata straight from the
+	// datastore (for the garbage collector).
+	Metadata metafeed.Source
 }
 
 // controller is one housekeeping loop; Run returns when ctx ends.
@@ -44,7 +48,7 @@ var controllers = []controller{
 		return serviceaccount.New(cc.Client, cc.CACertPEM).Run(ctx)
 	}},
 	{"garbage-collector", func(ctx context.Context, cc controllerContext) error {
-		gc, err := garbagecollector.New(cc.Config, cc.Client.PreferredResources, garbagecollector.Options{})
+		gc, err := garbagecollector.New(cc.Config, cc.Metadata, garbagecollector.Options{})
 		if err != nil {
 			return err
 		}

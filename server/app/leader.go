@@ -8,6 +8,7 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/leaderelection"
+	"github.com/skiff-io/skiff/server/metafeed"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -35,7 +36,7 @@ const leaseName = "skiff-controllers"
 
 // startControllers runs every controller under g: at once when there is no
 // election, otherwise while this server holds the Lease.
-func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, caPEM []byte, api kubernetesservice.Config, le LeaderElection) error {
+func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, caPEM []byte, api kubernetesservice.Config, feed metafeed.Source, le LeaderElection) error {
 	if len(controllers) == 0 {
 		return nil
 	}
@@ -43,7 +44,7 @@ func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, 
 	if err != nil {
 		return err
 	}
-	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api}
+	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api, Metadata: feed}
 	if !le.Enabled {
 		runAll(ctx, g, cc)
 		return nil

@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/server/metafeed"
 	"sync"
-	"time"
 
-	"github.com/skiff-io/skiff/server/kubeclient"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 )
@@ -41,22 +38,21 @@ var ignoredResources = map[schema.GroupResource]bool{
 }
 
 // Collector is the garbage collector: it keeps the ownership graph of
-// every watched object up to date from metadata-only watches and deletes
-// or orphans dependents as their owners' deletion asks.
+// every object up to date from a metadata feed (one datastore list and
+// watch for all resources, see server/metafeed) and deletes or orphans
+// dependents as their owners' deletion asks, through the API.
 type Collector struct {
-	meta metadata.Interface
-	// preferredResources is the server's discovery
-	// (kubeclient.Interface.PreferredResources).
-	preferredResources func(context.Context) ([]*metav1.APIResourceList, error)
-	workers            int
-	queue              workqueue.TypedRateLimitingInterface[types.UID]
+	meta    metadata.Interface
+	source  metafeed.Source
+	workers int
+	queue   workqueue.TypedRateLimitingInterface[types.UID]
 	// graph is set by Run once the watched resources are known.
 	graph *graph
 }
 
-// New returns a collector that uses cfg (the server's loopback config) and
-// discovers the served resources with preferredResources.
-func New(cfg *rest.Config, preferredResources func(context.Context) ([]*metav1.APIResourceList, error), opts Options) (*Collector, error) {
+// New returns a collector that acts through cfg (the server's loopback
+// config) and learns about objects from source.
+func New(cfg *rest.Config, source metafeed.Source, opts Options) (*Collector, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 10
 	}
@@ -71,46 +67,37 @@ func New(cfg *rest.Config, preferredResources func(context.Context) ([]*metav1.A
 		return nil, fmt.Errorf("garbage collector: %w", err)
 	}
 	return &Collector{
-		meta: mc, preferredResources: preferredResources, workers: opts.Workers,
+		meta: mc, source: source, workers: opts.Workers,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.UID](),
 			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "garbagecollector"}),
 	}, nil
 }
 
-// Run discovers the served resources, watches them, and collects garbage
-// until ctx ends. It returns after every goroutine it started has ended.
+// Run follows the feed and collects garbage until ctx ends. It returns
+// after every goroutine it started has ended.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
 
-	resources, err := c.discover(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
+	resources := collectable(c.source.Resources())
 	c.graph = newGraph(resources)
-	synced := make([]cache.InformerSynced, 0, len(resources))
-	for _, res := range resources {
-		inf := kubeclient.NewMetadataInformer(c.meta.Resource(res.gvr).Namespace(metav1.NamespaceAll), nil, nil)
-		if err := inf.SetTransform(trim); err != nil {
-			return err
-		}
-		if _, err := inf.AddEventHandler(handler{c: c, res: res}); err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inf.RunWithContext(ctx)
-		}()
-		synced = append(synced, inf.HasSynced)
+	h := &feedHandler{c: c, byGVR: map[schema.GroupVersionResource]*resource{}, synced: make(chan struct{})}
+	for _, r := range resources {
+		h.byGVR[r.gvr] = r
 	}
-	// Deciding before every resource is listed could take an owner that
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := c.source.Run(ctx, h); err != nil {
+			klog.ErrorS(err, "garbage collector: metadata feed stopped")
+		}
+	}()
+	// Deciding before every object is known could take an owner that
 	// exists for one that is gone.
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	select {
+	case <-h.synced:
+	case <-ctx.Done():
 		return nil
 	}
 	observed, virtual := c.graph.size()
@@ -127,76 +114,63 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
-// discover lists the served resources the collector can watch and delete,
-// retrying until the API answers.
-func (c *Collector) discover(ctx context.Context) ([]*resource, error) {
+// collectable keeps the resources the collector works on: all the feed
+// reports except the ignored ones.
+func collectable(rs []metafeed.Resource) []*resource {
 	var out []*resource
-	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		lists, err := c.preferredResources(ctx)
-		if err != nil {
-			klog.V(2).InfoS("garbage collector: discovery failed, retrying", "err", err)
-			return false, nil
+	for _, r := range rs {
+		if ignoredResources[r.GVR.GroupResource()] {
+			continue
 		}
-		out = deletableResources(lists)
-		return true, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("garbage collector: discovery: %w", err)
-	}
-	return out, nil
-}
-
-// deletableResources keeps the resources that support get, list, watch and
-// delete, without subresources and ignored resources.
-func deletableResources(lists []*metav1.APIResourceList) []*resource {
-	lists = kubeclient.FilterResources(lists, func(gv schema.GroupVersion, r *metav1.APIResource) bool {
-		return kubeclient.HasVerbs(r, "delete", "get", "list", "watch") &&
-			!ignoredResources[gv.WithResource(r.Name).GroupResource()]
-	})
-	var out []*resource
-	for _, l := range lists {
-		gv, _ := schema.ParseGroupVersion(l.GroupVersion) // FilterResources keeps only valid ones
-		for _, r := range l.APIResources {
-			out = append(out, &resource{gvr: gv.WithResource(r.Name), kind: r.Kind, namespaced: r.Namespaced})
-		}
+		out = append(out, &resource{gvr: r.GVR, kind: r.Kind, namespaced: r.Namespaced})
 	}
 	return out
 }
 
-// trim keeps only the metadata the graph uses, so that the informers'
-// caches hold a few hundred bytes per object.
-func trim(obj interface{}) (interface{}, error) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return obj, nil
-	}
+// trim keeps only the metadata the graph uses, so that the graph holds a
+// few hundred bytes per object.
+func trim(m *metav1.PartialObjectMetadata) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
 		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers, DeletionTimestamp: m.DeletionTimestamp,
-	}}, nil
+	}}
 }
 
-// handler feeds one resource's watch events into the graph.
-type handler struct {
-	c   *Collector
-	res *resource
+// feedHandler feeds the metadata feed into the graph.
+type feedHandler struct {
+	c      *Collector
+	byGVR  map[schema.GroupVersionResource]*resource
+	synced chan struct{}
+	once   sync.Once
 }
 
-func (h handler) OnAdd(obj interface{}, _ bool) {
-	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		h.c.enqueue(h.c.graph.observe(h.res, m))
+func (h *feedHandler) Upsert(o metafeed.Object) {
+	if r := h.byGVR[o.Resource]; r != nil {
+		h.c.enqueue(h.c.graph.observe(r, trim(o.Meta)))
 	}
 }
 
-func (h handler) OnUpdate(_, obj interface{}) { h.OnAdd(obj, false) }
+func (h *feedHandler) Delete(o metafeed.Object) {
+	if h.byGVR[o.Resource] != nil {
+		h.c.enqueue(h.c.graph.forget(trim(o.Meta)))
+	}
+}
 
-func (h handler) OnDelete(obj interface{}) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
+// Replace forgets what the listing no longer holds, then observes it all.
+func (h *feedHandler) Replace(objs []metafeed.Object) {
+	present := make(map[types.UID]bool, len(objs))
+	for _, o := range objs {
+		if h.byGVR[o.Resource] != nil {
+			present[o.Meta.UID] = true
+		}
 	}
-	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		h.c.enqueue(h.c.graph.forget(m))
+	for _, gone := range h.c.graph.observedExcept(present) {
+		h.c.enqueue(h.c.graph.forget(gone))
 	}
+	for _, o := range objs {
+		h.Upsert(o)
+	}
+	h.once.Do(func() { close(h.synced) })
 }
 
 func (c *Collector) enqueue(uids []types.UID) {

@@ -2,6 +2,8 @@ package garbagecollector
 
 import (
 	"context"
+	"github.com/skiff-io/skiff/server/metafeed"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"reflect"
 	"testing"
 
@@ -193,4 +195,62 @@ func TestSyncLeavesObjectsThatChangedUnderneath(t *testing.T) {
 
 	syncOK(t, c, "ub")
 	expectRequests(t, mc, "patch configmaps b", "get configmaps b")
+}
+
+// A listing replaces the graph's picture: what it no longer holds is
+// forgotten and the dependents of a vanished owner are queued; objects of
+// ignored resources are left out; the first listing marks the collector
+// synced.
+func TestFeedReplace(t *testing.T) {
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.UID]())
+	t.Cleanup(q.ShutDown)
+	c := &Collector{queue: q, graph: testGraph()}
+	h := &feedHandler{c: c, byGVR: map[schema.GroupVersionResource]*resource{}, synced: make(chan struct{})}
+	for _, r := range []*resource{configMaps, volumes, deploys} {
+		h.byGVR[r.gvr] = r
+	}
+	owner := obj("", "pv", "u-owner")
+	dep := obj("ns", "cm", "u-dep", ownerRef(volumes, "pv", "u-owner", false))
+	events := schema.GroupVersionResource{Version: "v1", Resource: "events"}
+	h.Replace([]metafeed.Object{
+		{Resource: volumes.gvr, Meta: owner},
+		{Resource: configMaps.gvr, Meta: dep},
+		{Resource: events, Meta: obj("ns", "e", "u-event")},
+	})
+	select {
+	case <-h.synced:
+	default:
+		t.Fatal("first listing did not mark the collector synced")
+	}
+	if _, ok := c.graph.item("u-event"); ok {
+		t.Fatal("an object of an unwatched resource entered the graph")
+	}
+	for q.Len() > 0 {
+		uid, _ := q.Get()
+		q.Done(uid)
+		q.Forget(uid)
+	}
+	// The owner vanished while the feed was away.
+	h.Replace([]metafeed.Object{{Resource: configMaps.gvr, Meta: dep}})
+	if _, ok := c.graph.item("u-owner"); ok {
+		t.Fatal("owner missing from the listing is still in the graph")
+	}
+	queued := map[types.UID]bool{}
+	for q.Len() > 0 {
+		uid, _ := q.Get()
+		queued[uid] = true
+		q.Done(uid)
+	}
+	if !queued["u-dep"] {
+		t.Fatalf("dependent of the vanished owner not queued: %v", queued)
+	}
+	// Upsert and Delete go to the graph too.
+	h.Upsert(metafeed.Object{Resource: volumes.gvr, Meta: owner})
+	if _, ok := c.graph.item("u-owner"); !ok {
+		t.Fatal("upsert not observed")
+	}
+	h.Delete(metafeed.Object{Resource: volumes.gvr, Meta: owner})
+	if _, ok := c.graph.item("u-owner"); ok {
+		t.Fatal("delete not forgotten")
+	}
 }

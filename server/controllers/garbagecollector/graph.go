@@ -142,6 +142,20 @@ func (g *graph) forget(obj *metav1.PartialObjectMetadata) []types.UID {
 	return appendDependents(q, n)
 }
 
+// observedExcept returns the metadata of every observed object whose uid
+// is not in present (for a listing that replaces the graph's picture).
+func (g *graph) observedExcept(present map[types.UID]bool) []*metav1.PartialObjectMetadata {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*metav1.PartialObjectMetadata
+	for uid, n := range g.nodes {
+		if !n.virtual() && !present[uid] {
+			out = append(out, n.obj)
+		}
+	}
+	return out
+}
+
 // link moves dependent n from the owners in before to those in after.
 // Owners it leaves that are being deleted are queued: they may have been
 // waiting for n. Virtual owners left without dependents are dropped.

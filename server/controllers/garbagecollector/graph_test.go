@@ -261,7 +261,7 @@ func TestTrimKeepsOnlyWhatTheGraphUses(t *testing.T) {
 		Finalizers:      []string{fgFinalizer}, DeletionTimestamp: &now,
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}},
 	}}
-	out, _ := trim(in)
+	out := trim(in)
 	want := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: "n", Namespace: "ns", UID: "u", ResourceVersion: "7",
 		OwnerReferences: in.OwnerReferences, Finalizers: in.Finalizers, DeletionTimestamp: &now,

@@ -1,0 +1,137 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/skiff-io/skiff/server/metafeed"
+	"github.com/skiff-io/skiff/server/storage"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/klog/v2"
+)
+
+// registryPrefix holds every served object's key.
+const registryPrefix = "/registry/"
+
+// feedPage bounds one list request of the feed.
+const feedPage = 500
+
+// MetadataFeed returns a metafeed.Source over this server's datastore:
+// one paginated list and one watch of every key under /registry/, of
+// which each object's metadata alone is decoded.
+func (s *Server) MetadataFeed() metafeed.Source {
+	f := &metaFeed{store: s.store, byPlural: map[string]*resource{}}
+	for _, r := range s.byGVR {
+		if r.storage != nil {
+			continue // a view of another resource's keys (events.k8s.io)
+		}
+		f.byPlural[r.plural] = r
+		f.resources = append(f.resources, metafeed.Resource{
+			GVR:  r.gvk.GroupVersion().WithResource(r.plural),
+			Kind: r.gvk.Kind, Namespaced: r.namespaced,
+		})
+	}
+	return f
+}
+
+type metaFeed struct {
+	store     *storage.Store
+	byPlural  map[string]*resource
+	resources []metafeed.Resource
+}
+
+func (f *metaFeed) Resources() []metafeed.Resource { return f.resources }
+
+func (f *metaFeed) Run(ctx context.Context, h metafeed.Handler) error {
+	for ctx.Err() == nil {
+		rev, err := f.list(ctx, h)
+		if err == nil {
+			err = f.watch(ctx, h, rev)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		klog.V(2).InfoS("metadata feed: starting over", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// list reads every object at one revision and hands them to h.Replace.
+func (f *metaFeed) list(ctx context.Context, h metafeed.Handler) (int64, error) {
+	var objs []metafeed.Object
+	start, end := registryPrefix, prefixEnd(registryPrefix)
+	var rev int64
+	for {
+		page, err := f.store.List(ctx, start, end, feedPage, rev)
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			rev = page.Revision
+		}
+		for _, kv := range page.KVs {
+			if o, ok := f.object(kv); ok {
+				objs = append(objs, o)
+			}
+		}
+		if !page.More || len(page.KVs) == 0 {
+			break
+		}
+		start = page.KVs[len(page.KVs)-1].Key + "\x00"
+	}
+	h.Replace(objs)
+	return rev, nil
+}
+
+// watch follows changes after rev until an error ends the stream.
+func (f *metaFeed) watch(ctx context.Context, h metafeed.Handler, rev int64) error {
+	for ev := range f.store.Watch(ctx, registryPrefix, rev) {
+		switch {
+		case ev.Err != nil:
+			return ev.Err
+		case ev.Type == storage.Progress:
+		case ev.Type == storage.Deleted:
+			prev := ev.Prev
+			prev.ModRevision = ev.Revision
+			if o, ok := f.object(prev); ok {
+				h.Delete(o)
+			}
+		default:
+			if o, ok := f.object(ev.KV); ok {
+				h.Upsert(o)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.New("watch ended")
+}
+
+// object decodes the metadata of a served object's key; other keys
+// (allocations, views) are skipped.
+func (f *metaFeed) object(kv storage.KV) (metafeed.Object, bool) {
+	rest, ok := strings.CutPrefix(kv.Key, registryPrefix)
+	if !ok || len(kv.Value) == 0 {
+		return metafeed.Object{}, false
+	}
+	plural, _, _ := strings.Cut(rest, "/")
+	r := f.byPlural[plural]
+	if r == nil {
+		return metafeed.Object{}, false
+	}
+	obj, err := r.decodeStoredMetadata(kv)
+	if err != nil {
+		klog.ErrorS(err, "metadata feed: undecodable object", "key", kv.Key)
+		return metafeed.Object{}, false
+	}
+	pm := obj.(*metav1.PartialObjectMetadata)
+	return metafeed.Object{Resource: schema.GroupVersionResource{Group: r.gvk.Group, Version: r.gvk.Version, Resource: r.plural}, Meta: pm}, true
+}
