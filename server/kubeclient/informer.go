@@ -6,7 +6,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -17,15 +16,6 @@ import (
 func NewInformer[T runtime.Object, L runtime.Object](c Client[T, L], example T, tweak func(*metav1.ListOptions), indexers cache.Indexers) cache.SharedIndexInformer {
 	list := func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, opts) }
 	return newInformer(list, c.Watch, example, tweak, indexers)
-}
-
-// NewMetadataInformer returns a shared informer of the metadata of one
-// resource's objects (metav1.PartialObjectMetadata), for controllers such
-// as the garbage collector that watch every resource but need only owners
-// and finalizers.
-func NewMetadataInformer(c metadata.ResourceInterface, tweak func(*metav1.ListOptions), indexers cache.Indexers) cache.SharedIndexInformer {
-	list := func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, opts) }
-	return newInformer(list, c.Watch, &metav1.PartialObjectMetadata{}, tweak, indexers)
 }
 
 func newInformer(list func(context.Context, metav1.ListOptions) (runtime.Object, error),
