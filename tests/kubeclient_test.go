@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestKubeClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := resourceNames(ours), resourceNames(theirs); !equalStrings(a, b) {
+	if a, b := resourceNames(ours), resourceNames(theirs); !slices.Equal(a, b) {
 		t.Fatalf("discovery differs from client-go's:\n ours   %v\n theirs %v", a, b)
 	}
 
@@ -100,16 +101,4 @@ func resourceNames(lists []*metav1.APIResourceList) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -22,12 +22,7 @@ func storedPod(t *testing.T, name string, labels map[string]string, rev int64) s
 // TestTranslateSelectorTransitions: an object moving into a watcher's
 // selector is ADDED for it, moving out is DELETED, as kube-apiserver does.
 func TestTranslateSelectorTransitions(t *testing.T) {
-	var pods *resource
-	for _, r := range catalogue() {
-		if r.plural == "pods" {
-			pods = r
-		}
-	}
+	pods := catalogueResource(t, "pods")
 	s := &Server{}
 	sel, err := parseSelector("app=web", "", pods)
 	if err != nil {
@@ -67,12 +62,7 @@ func TestTranslateSelectorTransitions(t *testing.T) {
 }
 
 func TestTranslateWithoutSelector(t *testing.T) {
-	var pods *resource
-	for _, r := range catalogue() {
-		if r.plural == "pods" {
-			pods = r
-		}
-	}
+	pods := catalogueResource(t, "pods")
 	s := &Server{}
 	everything, _ := parseSelector("", "", pods)
 	web := map[string]string{"app": "web"}
@@ -91,12 +81,7 @@ func TestTranslateWithoutSelector(t *testing.T) {
 }
 
 func TestTranslateSkipsOtherNamesWithoutDecoding(t *testing.T) {
-	var cms *resource
-	for _, r := range catalogue() {
-		if r.plural == "configmaps" {
-			cms = r
-		}
-	}
+	cms := catalogueResource(t, "configmaps")
 	s := &Server{}
 	byName, err := parseSelector("", "metadata.name=kube-root-ca.crt", cms)
 	if err != nil {
@@ -116,12 +101,7 @@ func TestTranslateSkipsOtherNamesWithoutDecoding(t *testing.T) {
 }
 
 func TestTranslateMetadataOnly(t *testing.T) {
-	var cms *resource
-	for _, r := range catalogue() {
-		if r.plural == "configmaps" {
-			cms = r
-		}
-	}
+	cms := catalogueResource(t, "configmaps")
 	s := &Server{}
 	sel, _ := parseSelector("app=web", "", cms)
 	if !sel.metadataOnly() {
@@ -143,18 +123,18 @@ func TestTranslateMetadataOnly(t *testing.T) {
 	if typ, obj, err := s.translate(cms, storage.Event{Type: storage.Put, KV: kv, Revision: 9}, other, true); err != nil || obj != nil {
 		t.Fatalf("non-matching label: %s %v %v", typ, obj, err)
 	}
-	if onNode, err := parseSelector("", "spec.nodeName=n1", podsResource(t)); err != nil || onNode.metadataOnly() {
+	if onNode, err := parseSelector("", "spec.nodeName=n1", catalogueResource(t, "pods")); err != nil || onNode.metadataOnly() {
 		t.Fatalf("spec.nodeName needs the object: metadataOnly=%v err=%v", onNode.metadataOnly(), err)
 	}
 }
 
-func podsResource(t *testing.T) *resource {
+func catalogueResource(t *testing.T, plural string) *resource {
 	t.Helper()
 	for _, r := range catalogue() {
-		if r.plural == "pods" {
+		if r.plural == plural {
 			return r
 		}
 	}
-	t.Fatal("no pods resource")
+	t.Fatalf("no %s resource", plural)
 	return nil
 }
