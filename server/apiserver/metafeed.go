@@ -133,5 +133,8 @@ func (f *metaFeed) object(kv storage.KV) (metafeed.Object, bool) {
 		return metafeed.Object{}, false
 	}
 	pm := obj.(*metav1.PartialObjectMetadata)
+	// Managed fields are most of an object's metadata and no in-process
+	// follower needs them; a first listing of a large store holds them all.
+	pm.ManagedFields = nil
 	return metafeed.Object{Resource: schema.GroupVersionResource{Group: r.gvk.Group, Version: r.gvk.Version, Resource: r.plural}, Meta: pm}, true
 }

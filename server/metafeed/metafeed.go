@@ -24,7 +24,7 @@ type Resource struct {
 
 // Object is one object's metadata (uid, name, namespace,
 // resourceVersion, labels, annotations, owner references, finalizers,
-// deletion timestamp) and its resource.
+// deletion timestamp; not managed fields) and its resource.
 type Object struct {
 	Resource schema.GroupVersionResource
 	Meta     *metav1.PartialObjectMetadata
