@@ -157,7 +157,12 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("raw kine, concurrency %d: %w", c, err)
 		}
-		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k})
+		logf("raw kine with a watch open: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		kw, err := kineWritesWatched(ctx, kine, ns+"-watched", cfg.n, c)
+		if err != nil {
+			return fmt.Errorf("raw kine with a watch, concurrency %d: %w", c, err)
+		}
+		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineWatched: kw})
 	}
 
 	// What each side stored for the same object, to show the values compare.

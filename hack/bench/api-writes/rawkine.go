@@ -81,6 +81,23 @@ func storedConfigMap(ns, name string, created metav1.Time) *corev1.ConfigMap {
 
 // kineWrites makes the writes skiffWrites makes, straight to kine, with
 // the transactions skiff's storage package uses.
+// kineWritesWatched is kineWrites while a watch on /registry/ is open and
+// drained, as skiff's own controllers hold one.
+func kineWritesWatched(ctx context.Context, k *rawKine, ns string, n, conc int) (run, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	wch := k.c.Watch(wctx, "/registry/", clientv3.WithPrefix())
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range wch {
+		}
+	}()
+	r, err := kineWrites(ctx, k, ns, n, conc)
+	cancel()
+	<-drained
+	return r, err
+}
+
 func kineWrites(ctx context.Context, k *rawKine, ns string, n, conc int) (run, error) {
 	objs := make([]*corev1.ConfigMap, n)
 	revs := make([]int64, n)
