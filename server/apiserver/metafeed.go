@@ -2,7 +2,9 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/skiff-io/skiff/server/storage"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 )
 
@@ -127,14 +130,31 @@ func (f *metaFeed) object(kv storage.KV) (metafeed.Object, bool) {
 	if r == nil {
 		return metafeed.Object{}, false
 	}
-	obj, err := r.decodeStoredMetadata(kv)
-	if err != nil {
+	// Managed fields are most of an object's metadata and no in-process
+	// follower needs them (a first listing of a large store would hold
+	// them all): they are not decoded.
+	var stored struct {
+		Metadata struct {
+			Name              string                  `json:"name"`
+			Namespace         string                  `json:"namespace"`
+			UID               types.UID               `json:"uid"`
+			Labels            map[string]string       `json:"labels"`
+			Annotations       map[string]string       `json:"annotations"`
+			OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
+			Finalizers        []string                `json:"finalizers"`
+			DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(kv.Value, &stored); err != nil {
 		klog.ErrorS(err, "metadata feed: undecodable object", "key", kv.Key)
 		return metafeed.Object{}, false
 	}
-	pm := obj.(*metav1.PartialObjectMetadata)
-	// Managed fields are most of an object's metadata and no in-process
-	// follower needs them; a first listing of a large store holds them all.
-	pm.ManagedFields = nil
+	m := stored.Metadata
+	pm := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: strconv.FormatInt(kv.ModRevision, 10),
+		Labels: m.Labels, Annotations: m.Annotations, OwnerReferences: m.OwnerReferences,
+		Finalizers: m.Finalizers, DeletionTimestamp: m.DeletionTimestamp,
+	}}
+	pm.SetGroupVersionKind(r.gvk)
 	return metafeed.Object{Resource: schema.GroupVersionResource{Group: r.gvk.Group, Version: r.gvk.Version, Resource: r.plural}, Meta: pm}, true
 }

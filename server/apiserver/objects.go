@@ -70,18 +70,31 @@ func (r *resource) decodeStoredMetadata(kv storage.KV) (runtime.Object, error) {
 // encodeStored turns a typed object into the stored bytes. The
 // resourceVersion is not stored: it is the key's mod revision.
 func (r *resource) encodeStored(obj runtime.Object) ([]byte, error) {
-	obj = obj.DeepCopyObject()
+	if r.storage != nil {
+		obj = obj.DeepCopyObject()
+		acc, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, err
+		}
+		acc.SetResourceVersion("")
+		obj = r.storage.toStored(obj)
+		obj.GetObjectKind().SetGroupVersionKind(storedGVK(obj))
+		return json.Marshal(obj)
+	}
+	// Blank the resourceVersion and set the kind for the encoding only,
+	// rather than copying the object (a write's object belongs to its
+	// request).
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
 	}
+	rv, gvk := acc.GetResourceVersion(), obj.GetObjectKind().GroupVersionKind()
 	acc.SetResourceVersion("")
-	if r.storage != nil {
-		obj = r.storage.toStored(obj)
-		obj.GetObjectKind().SetGroupVersionKind(storedGVK(obj))
-	} else {
-		obj.GetObjectKind().SetGroupVersionKind(r.gvk)
-	}
+	obj.GetObjectKind().SetGroupVersionKind(r.gvk)
+	defer func() {
+		acc.SetResourceVersion(rv)
+		obj.GetObjectKind().SetGroupVersionKind(gvk)
+	}()
 	return json.Marshal(obj)
 }
 
