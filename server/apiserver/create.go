@@ -86,7 +86,13 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 		if errs := validation.Create(obj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.gvk.GroupKind(), acc.GetName(), errs)
 		}
-		out, err := s.storeNew(ctx, res, obj, o, track)
+		candidate := obj
+		if generated {
+			// storeNew fills in the object; a retry under another name
+			// starts again from the request's.
+			candidate = obj.DeepCopyObject()
+		}
+		out, err := s.storeNew(ctx, res, candidate, o, track)
 		if generated && errors.Is(err, errdefs.ErrAlreadyExists) && attempt < 8 {
 			continue
 		}
@@ -98,9 +104,8 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 }
 
 // storeNew allocates what the object needs, records managed fields and
-// writes it if absent.
+// writes it if absent. It fills in obj.
 func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object, o writeOptions, track bool) (runtime.Object, error) {
-	obj = obj.DeepCopyObject()
 	acc, _ := meta.Accessor(obj)
 	release := func() {}
 	if svc, ok := obj.(*corev1.Service); ok {
