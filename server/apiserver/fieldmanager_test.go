@@ -488,3 +488,31 @@ func liveHeap() int64 {
 	goruntime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
 }
+
+// track reads the live object and never changes it: updates pass the
+// decoded stored object without copying it.
+func TestTrackLeavesLiveUnchanged(t *testing.T) {
+	m := newFieldManagers(newScheme(), servedModels())
+	gvk := corev1.SchemeGroupVersion.WithKind("ConfigMap")
+	now := metav1.Now()
+	live := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "5",
+			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"k":"v"}}`},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &now,
+				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{".":{},"f:k":{}}}`)}}}},
+		Data: map[string]string{"k": "v"},
+	}
+	before := live.DeepCopy()
+	for _, manager := range []string{"kubectl", "other"} {
+		obj := live.DeepCopy()
+		obj.Data = map[string]string{"k": "w", "x": "y"}
+		out := m.track(gvk, "", live, obj, manager)
+		if len(out.(*corev1.ConfigMap).ManagedFields) == 0 {
+			t.Fatalf("%s: no managed fields recorded", manager)
+		}
+		if !reflect.DeepEqual(live, before) {
+			t.Fatalf("%s: track changed the live object:\n%#v\nwas\n%#v", manager, live, before)
+		}
+	}
+}

@@ -88,7 +88,9 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 		return nil, err
 	}
 	if track {
-		obj = s.managers.track(res.gvk, sub, old.DeepCopyObject(), obj, o.manager)
+		// The field manager reads the live object without changing it
+		// (kube-apiserver hands it objects shared with its watch cache).
+		obj = s.managers.track(res.gvk, sub, old, obj, o.manager)
 	}
 	acc, _ = meta.Accessor(obj)
 	key := res.key(acc.GetNamespace(), acc.GetName())
