@@ -2,6 +2,7 @@ package kubeclient
 
 import (
 	"context"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,4 +39,33 @@ func newInformer(list func(context.Context, metav1.ListOptions) (runtime.Object,
 		indexers = cache.Indexers{}
 	}
 	return cache.NewSharedIndexInformer(lw, example, 0, indexers)
+}
+
+// StartInformers runs each informer under wg until ctx ends and waits for
+// their caches to fill; it reports false when ctx ended first.
+func StartInformers(ctx context.Context, wg *sync.WaitGroup, informers ...cache.SharedIndexInformer) bool {
+	synced := make([]cache.InformerSynced, 0, len(informers))
+	for _, inf := range informers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inf.RunWithContext(ctx)
+		}()
+		synced = append(synced, inf.HasSynced)
+	}
+	return cache.WaitForCacheSync(ctx.Done(), synced...)
+}
+
+// RunWorkers runs n workers under wg, each calling next until it returns
+// false (its queue shut down), and returns when ctx ends.
+func RunWorkers(ctx context.Context, wg *sync.WaitGroup, n int, next func(context.Context) bool) {
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/metafeed"
 	"sync"
 
@@ -102,15 +103,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	observed, virtual := c.graph.size()
 	klog.InfoS("garbage collector synced", "resources", len(resources), "objects", observed, "unseenOwners", virtual)
-	for i := 0; i < c.workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
+	kubeclient.RunWorkers(ctx, &wg, c.workers, c.processNext)
 	return nil
 }
 

@@ -98,13 +98,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inf.RunWithContext(ctx)
-		}()
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), svcs.HasSynced, eps.HasSynced, slices.HasSynced) {
+	if !kubeclient.StartInformers(ctx, &wg, svcs, eps, slices) {
 		return nil
 	}
 	svcLister := listers.NewNamespaced(listers.New[*corev1.Service](svcs.GetIndexer(), corev1.Resource("services")), ns)

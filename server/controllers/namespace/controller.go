@@ -88,23 +88,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.informer.RunWithContext(ctx)
-	}()
-	if !cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
+	if !kubeclient.StartInformers(ctx, &wg, c.informer) {
 		return nil // ctx ended first
 	}
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
+	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
 	return nil
 }
 

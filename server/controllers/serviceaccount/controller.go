@@ -100,27 +100,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	synced := make([]cache.InformerSynced, 0, len(c.informers))
-	for _, inf := range c.informers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inf.RunWithContext(ctx)
-		}()
-		synced = append(synced, inf.HasSynced)
-	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	if !kubeclient.StartInformers(ctx, &wg, c.informers...) {
 		return nil // ctx ended first
 	}
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
+	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
 	return nil
 }
 
