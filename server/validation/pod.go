@@ -345,27 +345,11 @@ func podSpec(s *corev1.PodSpec, podMeta *metav1.ObjectMeta, fldPath *field.Path,
 }
 
 func restartPolicy(p corev1.RestartPolicy, fldPath *field.Path) field.ErrorList {
-	switch p {
-	case corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(fldPath, "")}
-	default:
-		return field.ErrorList{field.NotSupported(fldPath, p, []corev1.RestartPolicy{
-			corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever})}
-	}
+	return requiredOneOf(p, fldPath, corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever)
 }
 
 func dnsPolicy(p corev1.DNSPolicy, fldPath *field.Path) field.ErrorList {
-	switch p {
-	case corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(fldPath, "")}
-	default:
-		return field.ErrorList{field.NotSupported(fldPath, &p, []corev1.DNSPolicy{
-			corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone})}
-	}
+	return requiredOneOf(p, fldPath, corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone)
 }
 
 // Limits libc puts on resolv.conf, which kube enforces up front.
@@ -978,13 +962,7 @@ func containerPorts(ports []corev1.ContainerPort, fldPath *field.Path) field.Err
 }
 
 func protocol(pr corev1.Protocol, fldPath *field.Path) field.ErrorList {
-	if pr == "" {
-		return field.ErrorList{field.Required(fldPath, "")}
-	}
-	if !supportedPortProtocols.Has(pr) {
-		return field.ErrorList{field.NotSupported(fldPath, pr, sets.List(supportedPortProtocols))}
-	}
-	return nil
+	return requiredOneOf(pr, fldPath, sets.List(supportedPortProtocols)...)
 }
 
 func hostPortConflicts(cs []corev1.Container, fldPath *field.Path) field.ErrorList {
@@ -1302,14 +1280,7 @@ func volumeDevices(devs []corev1.VolumeDevice, mounts map[string]string, vols ma
 var supportedPullPolicies = sets.New(corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever)
 
 func pullPolicy(p corev1.PullPolicy, fldPath *field.Path) field.ErrorList {
-	switch p {
-	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(fldPath, "")}
-	default:
-		return field.ErrorList{field.NotSupported(fldPath, p, sets.List(supportedPullPolicies))}
-	}
+	return requiredOneOf(p, fldPath, sets.List(supportedPullPolicies)...)
 }
 
 func resizePolicy(policies []corev1.ContainerResizePolicy, fldPath *field.Path, podRestart corev1.RestartPolicy) field.ErrorList {
@@ -1654,15 +1625,7 @@ func tolerations(tols []corev1.Toleration, fldPath *field.Path) field.ErrorList 
 }
 
 func taintEffect(e corev1.TaintEffect, fldPath *field.Path) field.ErrorList {
-	switch e {
-	case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(fldPath, "")}
-	default:
-		return field.ErrorList{field.NotSupported(fldPath, e, []corev1.TaintEffect{
-			corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute})}
-	}
+	return requiredOneOf(e, fldPath, corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute)
 }
 
 func affinity(a *corev1.Affinity, fldPath *field.Path) field.ErrorList {

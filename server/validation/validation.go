@@ -3,6 +3,7 @@ package validation
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -328,6 +329,18 @@ func semanticEqual(a, b interface{}) bool {
 
 func labelSelector(s *metav1.LabelSelector, fldPath *field.Path) field.ErrorList {
 	return metavalidation.ValidateLabelSelector(s, metavalidation.LabelSelectorValidationOptions{}, fldPath)
+}
+
+// requiredOneOf checks a required enumerated field as kube does: "Required
+// value" when empty, "Unsupported value" naming the allowed ones otherwise.
+func requiredOneOf[T ~string](v T, fldPath *field.Path, allowed ...T) field.ErrorList {
+	if v == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(fldPath, v, allowed)}
 }
 
 func labels(l map[string]string, fldPath *field.Path) field.ErrorList {
