@@ -612,25 +612,37 @@ func validateCoreEventUpdate(e, old *corev1.Event) field.ErrorList {
 }
 
 func legacyEvent(e *corev1.Event) field.ErrorList {
-	var errs field.ErrorList
-	ioNS := field.NewPath("involvedObject", "namespace")
-	if e.EventTime.IsZero() {
-		if e.InvolvedObject.Namespace == "" {
-			// "default" is tolerated for old clients.
-			if e.Namespace != "" && e.Namespace != "default" {
-				errs = append(errs, field.Invalid(ioNS, e.InvolvedObject.Namespace, "does not match event.namespace"))
-			}
-		} else if e.Namespace != e.InvolvedObject.Namespace {
-			errs = append(errs, field.Invalid(ioNS, e.InvolvedObject.Namespace, "does not match event.namespace"))
-		}
-	} else {
-		if e.InvolvedObject.Namespace == "" && e.Namespace != "default" && e.Namespace != "kube-system" {
-			errs = append(errs, field.Invalid(ioNS, e.InvolvedObject.Namespace, "does not match event.namespace"))
-		}
+	errs := eventNamespaceMatches(e.Namespace, e.InvolvedObject.Namespace, !e.EventTime.IsZero())
+	if !e.EventTime.IsZero() {
 		errs = append(errs, eventReportingFields(e.ReportingController, e.ReportingInstance, e.Action, e.Reason, e.Message, "reportingComponent")...)
 	}
-	for _, msg := range utilvalidation.IsDNS1123Subdomain(e.Namespace) {
-		errs = append(errs, field.Invalid(field.NewPath("namespace"), e.Namespace, msg))
+	return append(errs, eventNamespaceName(e.Namespace)...)
+}
+
+// eventNamespaceMatches checks an event's namespace against its involved
+// object's, with kube's tolerances: old clients (no eventTime) may put an
+// event about a cluster-scoped object in "default"; newer ones in
+// "default" or "kube-system".
+func eventNamespaceMatches(ns, involvedNS string, hasEventTime bool) field.ErrorList {
+	var mismatch bool
+	switch {
+	case !hasEventTime && involvedNS == "":
+		mismatch = ns != "" && ns != "default"
+	case !hasEventTime:
+		mismatch = ns != involvedNS
+	default:
+		mismatch = involvedNS == "" && ns != "default" && ns != "kube-system"
+	}
+	if mismatch {
+		return field.ErrorList{field.Invalid(field.NewPath("involvedObject", "namespace"), involvedNS, "does not match event.namespace")}
+	}
+	return nil
+}
+
+func eventNamespaceName(ns string) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Subdomain(ns) {
+		errs = append(errs, field.Invalid(field.NewPath("namespace"), ns, msg))
 	}
 	return errs
 }

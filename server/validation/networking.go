@@ -423,26 +423,11 @@ func validateEventsV1(e *eventsv1.Event) field.ErrorList {
 }
 
 func eventsV1Legacy(e *eventsv1.Event) field.ErrorList {
-	var errs field.ErrorList
-	ioNS := field.NewPath("involvedObject", "namespace")
-	if e.EventTime.IsZero() {
-		if e.Regarding.Namespace == "" {
-			if e.Namespace != "" && e.Namespace != "default" {
-				errs = append(errs, field.Invalid(ioNS, e.Regarding.Namespace, "does not match event.namespace"))
-			}
-		} else if e.Namespace != e.Regarding.Namespace {
-			errs = append(errs, field.Invalid(ioNS, e.Regarding.Namespace, "does not match event.namespace"))
-		}
-	} else {
-		if e.Regarding.Namespace == "" && e.Namespace != "default" && e.Namespace != "kube-system" {
-			errs = append(errs, field.Invalid(ioNS, e.Regarding.Namespace, "does not match event.namespace"))
-		}
+	errs := eventNamespaceMatches(e.Namespace, e.Regarding.Namespace, !e.EventTime.IsZero())
+	if !e.EventTime.IsZero() {
 		errs = append(errs, eventReportingFields(e.ReportingController, e.ReportingInstance, e.Action, e.Reason, e.Note, "reportingController")...)
 	}
-	for _, msg := range utilvalidation.IsDNS1123Subdomain(e.Namespace) {
-		errs = append(errs, field.Invalid(field.NewPath("namespace"), e.Namespace, msg))
-	}
-	return errs
+	return append(errs, eventNamespaceName(e.Namespace)...)
 }
 
 func eventSeries(s *eventsv1.EventSeries) field.ErrorList {

@@ -791,3 +791,26 @@ func TestCmpDiffShowsChangedLines(t *testing.T) {
 		t.Errorf("cmpDiff =\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestEventNamespaceTolerances(t *testing.T) {
+	for _, tc := range []struct {
+		ns, involved string
+		eventTime    bool
+		ok           bool
+	}{
+		{"default", "", false, true},      // old client, cluster-scoped object
+		{"", "", false, true},             // old client, no namespace at all
+		{"kube-system", "", false, false}, // old clients only get "default"
+		{"a", "a", false, true},
+		{"a", "b", false, false},
+		{"kube-system", "", true, true}, // new clients: default or kube-system
+		{"default", "", true, true},
+		{"a", "", true, false},
+		{"a", "b", true, true}, // with eventTime only the cluster-scoped case is checked
+	} {
+		errs := eventNamespaceMatches(tc.ns, tc.involved, tc.eventTime)
+		if (len(errs) == 0) != tc.ok {
+			t.Errorf("ns %q, involved %q, eventTime %v: errors %v, want ok=%v", tc.ns, tc.involved, tc.eventTime, errs, tc.ok)
+		}
+	}
+}
