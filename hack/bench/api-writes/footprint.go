@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,11 +20,6 @@ import (
 // the server to hand its start-up heap back to the OS (10 s after start).
 const idleSettle = 15 * time.Second
 
-// memory is a process's resident set now and at its peak, and the current
-// set split into anonymous memory (heap, stacks, SQLite's cache) and file
-// pages (mostly the binary's own text, which the kernel can drop and reload).
-type memory struct{ rss, hwm, anon, file int64 } // bytes
-
 // ioSample is what the server had written, and the database files' sizes,
 // at one moment.
 type ioSample struct {
@@ -37,14 +32,14 @@ type ioSample struct {
 // footprintResult is section 3 of the report.
 type footprintResult struct {
 	readyAfter    time.Duration
-	idle          memory
+	idle          skiffproc.Memory
 	idleWindow    time.Duration
 	ioBefore      ioSample
 	ioAfter       ioSample
 	watchEvents   int
 	watchOpen     bool // the idle watch was still open at the end of the window
 	objects       int
-	loaded        memory
+	loaded        skiffproc.Memory
 	loadedCreates phase
 }
 
@@ -53,22 +48,22 @@ type footprintResult struct {
 // ConfigMaps were created at concurrency 16.
 func footprint(ctx context.Context, bin, dir string, cfg config, f *footprintResult) error {
 	logf("footprint: starting skiff …")
-	srv, err := startServer(ctx, bin, dir)
+	srv, err := skiffproc.Start(ctx, bin, dir)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	f.readyAfter = srv.readyAfter
+	defer srv.Stop()
+	f.readyAfter = srv.ReadyAfter
 
-	if err := pause(ctx, idleSettle); err != nil {
+	if err := skiffproc.Pause(ctx, idleSettle); err != nil {
 		return err
 	}
-	if f.idle, err = readMemory(srv.pid()); err != nil {
+	if f.idle, err = skiffproc.ReadMemory(srv.PID()); err != nil {
 		return err
 	}
 
 	// One idle watch, as an agent holds: its node's pods, with bookmarks.
-	api, err := newClient(srv.kubeconfig, "application/json", 0)
+	api, err := newClient(srv.Kubeconfig, "application/json", 0)
 	if err != nil {
 		return err
 	}
@@ -109,7 +104,7 @@ func footprint(ctx context.Context, bin, dir string, cfg config, f *footprintRes
 		close(stopCounting)
 		return err
 	}
-	if err := pause(ctx, cfg.idle); err != nil {
+	if err := skiffproc.Pause(ctx, cfg.idle); err != nil {
 		close(stopCounting)
 		return err
 	}
@@ -141,53 +136,14 @@ func footprint(ctx context.Context, bin, dir string, cfg config, f *footprintRes
 		return fmt.Errorf("creating %d ConfigMaps: %w", cfg.rssObjects, err)
 	}
 	f.objects = cfg.rssObjects
-	f.loaded, err = readMemory(srv.pid())
+	f.loaded, err = skiffproc.ReadMemory(srv.PID())
 	return err
 }
 
-// pause waits d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// readMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status.
-func readMemory(pid int) (memory, error) {
-	fields, err := procFields(pid, "status")
-	if err != nil {
-		return memory{}, err
-	}
-	var m memory
-	if m.rss, err = kB(fields["VmRSS"]); err != nil {
-		return memory{}, fmt.Errorf("VmRSS: %w", err)
-	}
-	if m.hwm, err = kB(fields["VmHWM"]); err != nil {
-		return memory{}, fmt.Errorf("VmHWM: %w", err)
-	}
-	if m.anon, err = kB(fields["RssAnon"]); err != nil {
-		return memory{}, fmt.Errorf("RssAnon: %w", err)
-	}
-	if m.file, err = kB(fields["RssFile"]); err != nil {
-		return memory{}, fmt.Errorf("RssFile: %w", err)
-	}
-	return m, nil
-}
-
-func kB(v string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-	return n * 1024, err
-}
-
 // readIO reads /proc/<pid>/io and the database files' sizes.
-func readIO(srv *server) (ioSample, error) {
+func readIO(srv *skiffproc.Server) (ioSample, error) {
 	s := ioSample{at: time.Now()}
-	fields, err := procFields(srv.pid(), "io")
+	fields, err := skiffproc.ProcFields(srv.PID(), "io")
 	if err != nil {
 		return s, err
 	}
@@ -197,8 +153,8 @@ func readIO(srv *server) (ioSample, error) {
 	if s.wchar, err = strconv.ParseInt(strings.TrimSpace(fields["wchar"]), 10, 64); err != nil {
 		return s, fmt.Errorf("wchar: %w", err)
 	}
-	s.db = fileSize(filepath.Join(srv.dbDir(), "state.db"))
-	s.wal = fileSize(filepath.Join(srv.dbDir(), "state.db-wal"))
+	s.db = fileSize(filepath.Join(srv.DBDir(), "state.db"))
+	s.wal = fileSize(filepath.Join(srv.DBDir(), "state.db-wal"))
 	return s, nil
 }
 
@@ -208,24 +164,6 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-// procFields parses a "Key: value" file under /proc/<pid>.
-func procFields(pid int, name string) (map[string]string, error) {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), name))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok {
-			out[k] = strings.TrimSpace(v)
-		}
-	}
-	return out, sc.Err()
 }
 
 // processCPU is a process's user+system CPU time from /proc/<pid>/stat.

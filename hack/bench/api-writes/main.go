@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -72,7 +73,7 @@ func runBench(ctx context.Context, cfg config) (err error) {
 	bin := cfg.skiff
 	if bin == "" {
 		logf("building skiff …")
-		if bin, err = buildSkiff(ctx, root, cfg.overlay); err != nil {
+		if bin, err = skiffproc.Build(ctx, root, cfg.overlay); err != nil {
 			return err
 		}
 	}
@@ -113,12 +114,12 @@ func runBench(ctx context.Context, cfg config) (err error) {
 // throughput runs the write workload against a fresh skiff server and a
 // fresh in-process kine, for each concurrency.
 func throughput(ctx context.Context, bin, root string, cfg config, res *results) error {
-	srv, err := startServer(ctx, bin, filepath.Join(root, "throughput"))
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "throughput"))
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	api, err := newAPIClient(srv.kubeconfig, "application/json")
+	defer srv.Stop()
+	api, err := newAPIClient(srv.Kubeconfig, "application/json")
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	}
 
 	// What each side stored for the same object, to show the values compare.
-	if res.skiffValueBytes, err = storedValueSize(ctx, srv.kineEndpoint(), configMapKey("bench-c1", cmName(0))); err != nil {
+	if res.skiffValueBytes, err = storedValueSize(ctx, srv.KineEndpoint(), configMapKey("bench-c1", cmName(0))); err != nil {
 		return fmt.Errorf("reading skiff's stored value: %w", err)
 	}
 	if res.kineValueBytes, err = storedValueSize(ctx, kine.endpoints[0], configMapKey("bench-c1", cmName(0))); err != nil {
@@ -175,7 +176,7 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 
 	// client-go sends protobuf by default in some configurations; check
 	// that skiff takes it (responses are JSON either way).
-	res.protobuf = probeProtobuf(ctx, srv.kubeconfig)
+	res.protobuf = probeProtobuf(ctx, srv.Kubeconfig)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,14 +36,14 @@ func newClient(kubeconfig, contentType string, timeout time.Duration) (*kubernet
 
 // skiffWrites creates namespace ns, then n ConfigMaps in it, then updates
 // each once, with conc requests in flight.
-func skiffWrites(ctx context.Context, api *kubernetes.Clientset, srv *server, ns string, n, conc int) (run, error) {
+func skiffWrites(ctx context.Context, api *kubernetes.Clientset, srv *skiffproc.Server, ns string, n, conc int) (run, error) {
 	if _, err := api.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return run{}, fmt.Errorf("namespace %s: %w", ns, err)
 	}
 	cms := api.CoreV1().ConfigMaps(ns)
 	objs := make([]*corev1.ConfigMap, n)
 	var r run
-	cpu0, err := processCPU(srv.pid())
+	cpu0, err := processCPU(srv.PID())
 	if err != nil {
 		return run{}, err
 	}
@@ -70,7 +71,7 @@ func skiffWrites(ctx context.Context, api *kubernetes.Clientset, srv *server, ns
 		return run{}, fmt.Errorf("update: %w", err)
 	}
 
-	cpu1, err := processCPU(srv.pid())
+	cpu1, err := processCPU(srv.PID())
 	if err != nil {
 		return run{}, err
 	}

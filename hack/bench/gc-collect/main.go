@@ -17,23 +17,17 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,22 +91,22 @@ func run(ctx context.Context, cfg config) (err error) {
 	bin := cfg.skiff
 	if bin == "" {
 		logf("building skiff …")
-		if bin, err = buildSkiff(ctx, root, cfg.overlay); err != nil {
+		if bin, err = skiffproc.Build(ctx, root, cfg.overlay); err != nil {
 			return err
 		}
 	}
 
-	var baselineIdle memory
+	var baselineIdle skiffproc.Memory
 	if cfg.baseline != "" {
 		if err := readWhole(cfg.baseline); err != nil {
 			return err
 		}
-		srv, err := startServer(ctx, cfg.baseline, filepath.Join(root, "baseline"))
+		srv, err := skiffproc.Start(ctx, cfg.baseline, filepath.Join(root, "baseline"))
 		if err != nil {
 			return err
 		}
 		baselineIdle, err = idleMemory(ctx, srv)
-		srv.stop()
+		srv.Stop()
 		if err != nil {
 			return err
 		}
@@ -121,16 +115,16 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err := readWhole(bin); err != nil {
 		return err
 	}
-	srv, err := startServer(ctx, bin, filepath.Join(root, "skiff"))
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "skiff"))
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	idle, err := idleMemory(ctx, srv)
 	if err != nil {
 		return err
 	}
-	api, err := newClient(srv.kubeconfig)
+	api, err := newClient(srv.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -165,7 +159,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 		nsFloors = append(nsFloors, nf)
 	}
-	after, err := readMemory(srv.pid())
+	after, err := skiffproc.ReadMemory(srv.PID())
 	if err != nil {
 		return err
 	}
@@ -180,8 +174,8 @@ func run(ctx context.Context, cfg config) (err error) {
 	printNamespace(cfg.n, nsRuns, nsFloors)
 	fmt.Printf("## Server RSS (MiB, /proc/<pid>/status)\n\n")
 	fmt.Printf("| | VmRSS | RssAnon | RssFile |\n| --- | --- | --- | --- |\n")
-	row := func(name string, m memory) {
-		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", name, mib(m.rss), mib(m.anon), mib(m.file))
+	row := func(name string, m skiffproc.Memory) {
+		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", name, mib(m.RSS), mib(m.Anon), mib(m.File))
 	}
 	settle := fmt.Sprintf("%d s after /readyz", idleSettle/time.Second)
 	if cfg.baseline != "" {
@@ -189,7 +183,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	row("idle, controllers running, "+settle, idle)
 	if cfg.baseline != "" {
-		fmt.Printf("| controllers add (idle) | %+.1f | %+.1f | %+.1f |\n", mib(idle.rss-baselineIdle.rss), mib(idle.anon-baselineIdle.anon), mib(idle.file-baselineIdle.file))
+		fmt.Printf("| controllers add (idle) | %+.1f | %+.1f | %+.1f |\n", mib(idle.RSS-baselineIdle.RSS), mib(idle.Anon-baselineIdle.Anon), mib(idle.File-baselineIdle.File))
 	}
 	row("after the runs", after)
 	return nil
@@ -237,7 +231,7 @@ func collect(ctx context.Context, api kubernetes.Interface, ns string, n int) (t
 		return 0, err
 	}
 	// Let the collector see every dependent before the clock starts.
-	if err := pause(ctx, 2*time.Second); err != nil {
+	if err := skiffproc.Pause(ctx, 2*time.Second); err != nil {
 		return 0, err
 	}
 	w, err := cms.Watch(ctx, metav1.ListOptions{LabelSelector: "dependent=yes", ResourceVersion: list.ResourceVersion})
@@ -416,111 +410,6 @@ func newClient(kubeconfig string) (*kubernetes.Clientset, error) {
 	return kubernetes.NewForConfig(rc)
 }
 
-// server is one `skiff server` process started by the benchmark.
-type server struct {
-	cmd        *exec.Cmd
-	done       chan struct{}
-	kubeconfig string
-	url        string
-}
-
-func buildSkiff(ctx context.Context, dir, overlay string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	bin := filepath.Join(dir, "skiff")
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "build"))
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "OUT="+bin)
-	if overlay != "" {
-		cmd.Env = append(cmd.Env, "GOFLAGS=-overlay="+overlay)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, stderr.String())
-	}
-	return bin, nil
-}
-
-func startServer(ctx context.Context, bin, dir string) (*server, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &server{kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), url: "https://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	s.cmd = exec.Command(bin, "server", "--config=", "--data-dir", filepath.Join(dir, "data"), "--disable-agent",
-		"--write-kubeconfig", s.kubeconfig, "--bind-address", "127.0.0.1", "--https-listen-port", strconv.Itoa(port))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SKIFF_") {
-			s.cmd.Env = append(s.cmd.Env, kv)
-		}
-	}
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: time.Second}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(60 * time.Second)
-	defer deadline.Stop()
-	for {
-		if resp, err := hc.Get(s.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		case <-s.done:
-			return nil, errors.New("skiff server exited before it was ready")
-		case <-deadline.C:
-			s.stop()
-			return nil, errors.New("skiff server not ready after 60s")
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
-func (s *server) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
 // idleSettle is how long the server is left alone after /readyz before
 // its idle RSS is read: long enough for the controllers' first sync and for
 // the server to hand its start-up heap back to the OS (10 s after start).
@@ -529,57 +418,13 @@ const idleSettle = 15 * time.Second
 // memory is a process's resident set, split into anonymous memory (heap,
 // stacks, SQLite's cache) and file pages (mostly the binary's own text,
 // which the kernel can drop and read again).
-type memory struct{ rss, anon, file int64 } // bytes
 
 // idleMemory is the server's memory idleSettle after it became ready.
-func idleMemory(ctx context.Context, s *server) (memory, error) {
-	if err := pause(ctx, idleSettle); err != nil {
-		return memory{}, err
+func idleMemory(ctx context.Context, s *skiffproc.Server) (skiffproc.Memory, error) {
+	if err := skiffproc.Pause(ctx, idleSettle); err != nil {
+		return skiffproc.Memory{}, err
 	}
-	return readMemory(s.pid())
-}
-
-// readMemory reads VmRSS, RssAnon and RssFile from /proc/<pid>/status.
-func readMemory(pid int) (memory, error) {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return memory{}, err
-	}
-	defer f.Close()
-	var m memory
-	fields := map[string]*int64{"VmRSS": &m.rss, "RssAnon": &m.anon, "RssFile": &m.file}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), ":")
-		dst := fields[name]
-		if !ok || dst == nil {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return memory{}, fmt.Errorf("%s: %w", name, err)
-		}
-		*dst = kb << 10
-		delete(fields, name)
-	}
-	if err := sc.Err(); err != nil {
-		return memory{}, err
-	}
-	for name := range fields {
-		return memory{}, fmt.Errorf("no %s in /proc/%d/status", name, pid)
-	}
-	return m, nil
-}
-
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return skiffproc.ReadMemory(s.PID())
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"sync"
 	"time"
 
@@ -48,7 +49,7 @@ func deleteNamespace(ctx context.Context, api kubernetes.Interface, ns string, n
 	}
 	// Let the controllers catch up with the creates (and the service
 	// account controller add kube-root-ca.crt) before the clock starts.
-	if err := pause(ctx, 2*time.Second); err != nil {
+	if err := skiffproc.Pause(ctx, 2*time.Second); err != nil {
 		return nsResult{}, err
 	}
 	list, err := cms.List(ctx, metav1.ListOptions{})

@@ -1,6 +1,9 @@
-package main
+// Package skiffproc starts, measures and stops `skiff server` processes for
+// the benchmarks under hack/bench.
+package skiffproc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -17,20 +20,20 @@ import (
 	"time"
 )
 
-// server is one `skiff server` process started by the benchmark.
-type server struct {
+// Server is one `skiff server` process started by the benchmark.
+type Server struct {
 	cmd        *exec.Cmd
 	done       chan struct{} // closed when the process has exited
-	dataDir    string
-	kubeconfig string
-	logPath    string
-	url        string
-	startedAt  time.Time
-	readyAfter time.Duration // from exec to the first 200 from /readyz
+	DataDir    string
+	Kubeconfig string
+	LogPath    string
+	URL        string
+	StartedAt  time.Time
+	ReadyAfter time.Duration // from exec to the first 200 from /readyz
 }
 
-// buildSkiff builds the module's binary into dir.
-func buildSkiff(ctx context.Context, dir, overlay string) (string, error) {
+// Build builds the module's binary into dir.
+func Build(ctx context.Context, dir, overlay string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -64,9 +67,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startServer starts skiff with a fresh data dir and waits for /readyz.
+// Start starts skiff with a fresh data dir and waits for /readyz.
 // On success the caller must call stop.
-func startServer(ctx context.Context, bin, dir string) (*server, error) {
+func Start(ctx context.Context, bin, dir string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -74,14 +77,14 @@ func startServer(ctx context.Context, bin, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{
-		dataDir:    filepath.Join(dir, "data"),
-		kubeconfig: filepath.Join(dir, "kubeconfig.yaml"),
-		logPath:    filepath.Join(dir, "server.log"),
-		url:        "https://127.0.0.1:" + strconv.Itoa(port),
+	s := &Server{
+		DataDir:    filepath.Join(dir, "data"),
+		Kubeconfig: filepath.Join(dir, "kubeconfig.yaml"),
+		LogPath:    filepath.Join(dir, "server.log"),
+		URL:        "https://127.0.0.1:" + strconv.Itoa(port),
 		done:       make(chan struct{}),
 	}
-	logFile, err := os.Create(s.logPath)
+	logFile, err := os.Create(s.LogPath)
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +94,9 @@ func startServer(ctx context.Context, bin, dir string) (*server, error) {
 	// variables on this machine from changing the settings measured.
 	s.cmd = exec.Command(bin, "server",
 		"--config=",
-		"--data-dir", s.dataDir,
+		"--data-dir", s.DataDir,
 		"--disable-agent",
-		"--write-kubeconfig", s.kubeconfig,
+		"--write-kubeconfig", s.Kubeconfig,
 		"--bind-address", "127.0.0.1",
 		"--https-listen-port", strconv.Itoa(port),
 	)
@@ -106,7 +109,7 @@ func startServer(ctx context.Context, bin, dir string) (*server, error) {
 	// If the benchmark itself is killed, the server goes with it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
-	s.startedAt = time.Now()
+	s.StartedAt = time.Now()
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
@@ -115,20 +118,20 @@ func startServer(ctx context.Context, bin, dir string) (*server, error) {
 		close(s.done)
 	}()
 	if err := s.waitReady(ctx); err != nil {
-		s.stop()
-		return nil, fmt.Errorf("%w\n%s", err, s.logTail(20))
+		s.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, s.LogTail(20))
 	}
 	// client-go's kubeconfig is written before the listener serves, so it
 	// exists once /readyz answers.
-	if _, err := os.Stat(s.kubeconfig); err != nil {
-		s.stop()
+	if _, err := os.Stat(s.Kubeconfig); err != nil {
+		s.Stop()
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	return s, nil
 }
 
 // waitReady polls /readyz every 10ms until it answers 200.
-func (s *server) waitReady(ctx context.Context) error {
+func (s *Server) waitReady(ctx context.Context) error {
 	// /readyz is public and the CA is not on disk yet when polling starts,
 	// so this one client does not verify the self-signed certificate. It
 	// talks only to 127.0.0.1:<port we chose>.
@@ -141,11 +144,11 @@ func (s *server) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := hc.Get(s.url + "/readyz")
+		resp, err := hc.Get(s.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				s.readyAfter = time.Since(s.startedAt)
+				s.ReadyAfter = time.Since(s.StartedAt)
 				return nil
 			}
 		}
@@ -161,8 +164,8 @@ func (s *server) waitReady(ctx context.Context) error {
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL if the server has not exited after 10s.
-func (s *server) stop() {
+// Stop sends SIGTERM, then SIGKILL if the server has not exited after 10s.
+func (s *Server) Stop() {
 	select {
 	case <-s.done:
 		return
@@ -174,25 +177,25 @@ func (s *server) stop() {
 	select {
 	case <-s.done:
 	case <-t.C:
-		logf("skiff server (pid %d) ignored SIGTERM for 10s; killing it", s.cmd.Process.Pid)
+		fmt.Fprintf(os.Stderr, "skiff server (pid %d) ignored SIGTERM for 10s; killing it\n", s.cmd.Process.Pid)
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
-// dbDir is where the embedded SQLite database lives.
-func (s *server) dbDir() string { return filepath.Join(s.dataDir, "server", "db") }
+// DBDir is where the embedded SQLite database lives.
+func (s *Server) DBDir() string { return filepath.Join(s.DataDir, "server", "db") }
 
-// kineEndpoint is the embedded kine's etcd v3 socket.
-func (s *server) kineEndpoint() string {
-	return "unix://" + filepath.Join(s.dataDir, "server", "kine.sock")
+// KineEndpoint is the embedded kine's etcd v3 socket.
+func (s *Server) KineEndpoint() string {
+	return "unix://" + filepath.Join(s.DataDir, "server", "kine.sock")
 }
 
-// logTail is the end of the server's log, for error messages.
-func (s *server) logTail(lines int) string {
-	b, err := os.ReadFile(s.logPath)
+// LogTail is the end of the server's log, for error messages.
+func (s *Server) LogTail(lines int) string {
+	b, err := os.ReadFile(s.LogPath)
 	if err != nil {
 		return ""
 	}
@@ -201,4 +204,59 @@ func (s *server) logTail(lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return "server log (last lines):\n  " + strings.Join(all, "\n  ")
+}
+
+// Memory is a process's resident set now and at its peak, and the current
+// set split into anonymous memory (heap, stacks, SQLite's cache) and file
+// pages (mostly the binary's own text, which the kernel can drop and reload).
+type Memory struct{ RSS, HWM, Anon, File int64 } // bytes
+
+// ReadMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status.
+func ReadMemory(pid int) (Memory, error) {
+	fields, err := ProcFields(pid, "status")
+	if err != nil {
+		return Memory{}, err
+	}
+	var m Memory
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"VmRSS", &m.RSS}, {"VmHWM", &m.HWM}, {"RssAnon", &m.Anon}, {"RssFile", &m.File}} {
+		n, err := strconv.ParseInt(strings.TrimSuffix(fields[f.name], " kB"), 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("%s: %w", f.name, err)
+		}
+		*f.dst = n * 1024
+	}
+	return m, nil
+}
+
+// ProcFields parses a "Key: value" file under /proc/<pid>.
+func ProcFields(pid int, name string) (map[string]string, error) {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out, sc.Err()
+}
+
+// Pause waits d or until ctx ends.
+func Pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
