@@ -503,21 +503,8 @@ func validatePV(pv *corev1.PersistentVolume) field.ErrorList {
 // pvSource checks that exactly one volume source is set, in kube's order.
 func pvSource(s *corev1.PersistentVolumeSpec, fldPath *field.Path) field.ErrorList {
 	src := &s.PersistentVolumeSource
-	var errs field.ErrorList
-	n := 0
-	one := func(set bool, name string, check func(p *field.Path) field.ErrorList) {
-		if !set {
-			return
-		}
-		if n > 0 {
-			errs = append(errs, field.Forbidden(fldPath.Child(name), "may not specify more than 1 volume type"))
-			return
-		}
-		n++
-		if check != nil {
-			errs = append(errs, check(fldPath.Child(name))...)
-		}
-	}
+	u := union{fldPath: fldPath, kind: "volume type"}
+	one := u.member
 	one(src.HostPath != nil, "hostPath", func(p *field.Path) field.ErrorList { return hostPathSource(src.HostPath, p) })
 	one(src.GCEPersistentDisk != nil, "gcePersistentDisk", nil)
 	one(src.AWSElasticBlockStore != nil, "awsElasticBlockStore", nil)
@@ -560,10 +547,7 @@ func pvSource(s *corev1.PersistentVolumeSpec, fldPath *field.Path) field.ErrorLi
 		}
 		return e
 	})
-	if n == 0 {
-		errs = append(errs, field.Required(fldPath, "must specify a volume type"))
-	}
-	return errs
+	return u.done()
 }
 
 func validatePVUpdate(pv, old *corev1.PersistentVolume) field.ErrorList {

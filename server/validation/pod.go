@@ -474,20 +474,14 @@ func volumes(vs []corev1.Volume, podMeta *metav1.ObjectMeta, fldPath *field.Path
 // volumeSource checks that exactly one source is set, in kube's order, and
 // validates the common ones in detail.
 func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string, podMeta *metav1.ObjectMeta) field.ErrorList {
-	var errs field.ErrorList
-	n := 0
+	u := union{fldPath: fldPath, kind: "volume type"}
 	one := func(set bool, name string, check func() field.ErrorList) {
-		if !set {
-			return
-		}
-		if n > 0 {
-			errs = append(errs, field.Forbidden(fldPath.Child(name), "may not specify more than 1 volume type"))
-			return
-		}
-		n++
-		if check != nil {
-			errs = append(errs, check()...)
-		}
+		u.member(set, name, func(*field.Path) field.ErrorList {
+			if check == nil {
+				return nil
+			}
+			return check()
+		})
 	}
 	one(src.EmptyDir != nil, "emptyDir", func() field.ErrorList {
 		if l := src.EmptyDir.SizeLimit; l != nil && l.Sign() < 0 {
@@ -573,10 +567,7 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 		}
 		return append(e, pullPolicy(src.Image.PullPolicy, p.Child("pullPolicy"))...)
 	})
-	if n == 0 {
-		errs = append(errs, field.Required(fldPath, "must specify a volume type"))
-	}
-	return errs
+	return u.done()
 }
 
 var supportedHostPathTypes = sets.New(
@@ -1366,19 +1357,8 @@ var supportedHTTPSchemes = sets.New(corev1.URISchemeHTTP, corev1.URISchemeHTTPS)
 // handler checks that exactly one action is set and validates it.
 func handler(exec *corev1.ExecAction, get *corev1.HTTPGetAction, tcp *corev1.TCPSocketAction, grpc *corev1.GRPCAction,
 	sleep *corev1.SleepAction, grace *int64, fldPath *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	n := 0
-	one := func(set bool, name string, check func(p *field.Path) field.ErrorList) {
-		if !set {
-			return
-		}
-		if n > 0 {
-			errs = append(errs, field.Forbidden(fldPath.Child(name), "may not specify more than 1 handler type"))
-			return
-		}
-		n++
-		errs = append(errs, check(fldPath.Child(name))...)
-	}
+	u := union{fldPath: fldPath, kind: "handler type"}
+	one := u.member
 	one(exec != nil, "exec", func(p *field.Path) field.ErrorList {
 		if len(exec.Command) == 0 {
 			return field.ErrorList{field.Required(p.Child("command"), "")}
@@ -1412,10 +1392,7 @@ func handler(exec *corev1.ExecAction, get *corev1.HTTPGetAction, tcp *corev1.TCP
 		}
 		return nil
 	})
-	if n == 0 {
-		errs = append(errs, field.Required(fldPath, "must specify a handler type"))
-	}
-	return errs
+	return u.done()
 }
 
 func portNumOrName(port intstr.IntOrString, fldPath *field.Path) field.ErrorList {

@@ -331,6 +331,40 @@ func labelSelector(s *metav1.LabelSelector, fldPath *field.Path) field.ErrorList
 	return metavalidation.ValidateLabelSelector(s, metavalidation.LabelSelectorValidationOptions{}, fldPath)
 }
 
+// union checks one of kube's unions (volume sources, probe handlers) in
+// kube's order: the first member set is validated, each later one is
+// "may not specify more than 1 <kind>", and none at all is "must specify a
+// <kind>".
+type union struct {
+	fldPath *field.Path
+	kind    string
+	set     int
+	errs    field.ErrorList
+}
+
+// member records one member; check (optional) validates it at its path.
+func (u *union) member(set bool, name string, check func(p *field.Path) field.ErrorList) {
+	if !set {
+		return
+	}
+	if u.set > 0 {
+		u.errs = append(u.errs, field.Forbidden(u.fldPath.Child(name), "may not specify more than 1 "+u.kind))
+		return
+	}
+	u.set++
+	if check != nil {
+		u.errs = append(u.errs, check(u.fldPath.Child(name))...)
+	}
+}
+
+// done returns the errors, with "must specify a <kind>" when no member was set.
+func (u *union) done() field.ErrorList {
+	if u.set == 0 {
+		u.errs = append(u.errs, field.Required(u.fldPath, "must specify a "+u.kind))
+	}
+	return u.errs
+}
+
 // requiredOneOf checks a required enumerated field as kube does: "Required
 // value" when empty, "Unsupported value" naming the allowed ones otherwise.
 func requiredOneOf[T ~string](v T, fldPath *field.Path, allowed ...T) field.ErrorList {

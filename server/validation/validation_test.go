@@ -814,3 +814,23 @@ func TestEventNamespaceTolerances(t *testing.T) {
 		}
 	}
 }
+
+func TestUnion(t *testing.T) {
+	u := union{fldPath: field.NewPath("spec"), kind: "volume type"}
+	checked := ""
+	u.member(false, "emptyDir", func(p *field.Path) field.ErrorList { t.Fatal("unset member checked"); return nil })
+	u.member(true, "hostPath", func(p *field.Path) field.ErrorList {
+		checked = p.String()
+		return field.ErrorList{field.Required(p.Child("path"), "")}
+	})
+	u.member(true, "nfs", func(p *field.Path) field.ErrorList { t.Fatal("second member checked"); return nil })
+	errs := u.done()
+	if checked != "spec.hostPath" || len(errs) != 2 || errs[0].Field != "spec.hostPath.path" ||
+		errs[1].Type != field.ErrorTypeForbidden || errs[1].Field != "spec.nfs" || errs[1].Detail != "may not specify more than 1 volume type" {
+		t.Fatalf("checked %q, errors %v", checked, errs)
+	}
+	none := union{fldPath: field.NewPath("probe"), kind: "handler type"}
+	if errs := none.done(); len(errs) != 1 || errs[0].Type != field.ErrorTypeRequired || errs[0].Detail != "must specify a handler type" {
+		t.Fatalf("no member: %v", errs)
+	}
+}
