@@ -124,17 +124,11 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		return err
 	}
 
-	kctx, kcancel := context.WithCancel(ctx)
-	kine, err := startRawKine(kctx, filepath.Join(root, "raw-kine"))
+	kine, err := skiffproc.StartKine(ctx, filepath.Join(root, "raw-kine"))
 	if err != nil {
-		kcancel()
 		return err
 	}
-	defer func() {
-		kine.close()
-		kcancel()
-		kine.wait()
-	}()
+	defer kine.Stop()
 
 	// Warm both sides (connections, lazily built field managers, SQLite
 	// statement cache) so the first timed request pays no one-off cost.
@@ -170,7 +164,7 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	if res.skiffValueBytes, err = storedValueSize(ctx, srv.KineEndpoint(), configMapKey("bench-c1", cmName(0))); err != nil {
 		return fmt.Errorf("reading skiff's stored value: %w", err)
 	}
-	if res.kineValueBytes, err = storedValueSize(ctx, kine.endpoints[0], configMapKey("bench-c1", cmName(0))); err != nil {
+	if res.kineValueBytes, err = storedValueSize(ctx, kine.Endpoints[0], configMapKey("bench-c1", cmName(0))); err != nil {
 		return fmt.Errorf("reading raw kine's stored value: %w", err)
 	}
 

@@ -4,62 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"time"
 
-	"github.com/sirupsen/logrus"
-	kineconfig "github.com/skiff-io/skiff/kine-config"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
-
-// rawKine is a fresh embedded kine in this process, with the server's
-// exact settings, and an etcd client to it.
-type rawKine struct {
-	c         *clientv3.Client
-	endpoints []string
-	wg        *sync.WaitGroup
-}
-
-// startRawKine starts kine on SQLite under dir until ctx ends. Callers
-// close the client, cancel ctx, then wait.
-func startRawKine(ctx context.Context, dir string) (*rawKine, error) {
-	// kine logs its start-up at info level; keep the benchmark's output to
-	// figures.
-	logrus.SetLevel(logrus.WarnLevel)
-	wg := &sync.WaitGroup{}
-	b, err := kineconfig.Start(ctx, wg, kineconfig.Config{DataDir: dir})
-	if err != nil {
-		return nil, fmt.Errorf("starting kine: %w", err)
-	}
-	c, err := newEtcdClient(b.Endpoints)
-	if err != nil {
-		return nil, err
-	}
-	return &rawKine{c: c, endpoints: b.Endpoints, wg: wg}, nil
-}
-
-func (k *rawKine) close() { _ = k.c.Close() }
-func (k *rawKine) wait()  { k.wg.Wait() }
-
-// newEtcdClient is configured as the server's own etcd client.
-func newEtcdClient(endpoints []string) (*clientv3.Client, error) {
-	c, err := clientv3.New(clientv3.Config{
-		Endpoints:          endpoints,
-		DialTimeout:        10 * time.Second,
-		Logger:             zap.NewNop(),
-		MaxCallSendMsgSize: 4 << 20,
-		MaxCallRecvMsgSize: 1 << 30,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("etcd client: %w", err)
-	}
-	return c, nil
-}
 
 // storedConfigMap is a ConfigMap as skiff would store it: apiVersion and
 // kind set, no resourceVersion, a uid, a creation time and the managed
@@ -83,9 +36,9 @@ func storedConfigMap(ns, name string, created metav1.Time) *corev1.ConfigMap {
 // the transactions skiff's storage package uses.
 // kineWritesWatched is kineWrites while a watch on /registry/ is open and
 // drained, as skiff's own controllers hold one.
-func kineWritesWatched(ctx context.Context, k *rawKine, ns string, n, conc int) (run, error) {
+func kineWritesWatched(ctx context.Context, k *skiffproc.Kine, ns string, n, conc int) (run, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	wch := k.c.Watch(wctx, "/registry/", clientv3.WithPrefix())
+	wch := k.Client.Watch(wctx, "/registry/", clientv3.WithPrefix())
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
@@ -98,7 +51,7 @@ func kineWritesWatched(ctx context.Context, k *rawKine, ns string, n, conc int) 
 	return r, err
 }
 
-func kineWrites(ctx context.Context, k *rawKine, ns string, n, conc int) (run, error) {
+func kineWrites(ctx context.Context, k *skiffproc.Kine, ns string, n, conc int) (run, error) {
 	objs := make([]*corev1.ConfigMap, n)
 	revs := make([]int64, n)
 	var r run
@@ -112,7 +65,7 @@ func kineWrites(ctx context.Context, k *rawKine, ns string, n, conc int) (run, e
 			return err
 		}
 		key := configMapKey(ns, cm.Name)
-		resp, err := k.c.Txn(ctx).
+		resp, err := k.Client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, string(b))).
 			Commit()
@@ -136,7 +89,7 @@ func kineWrites(ctx context.Context, k *rawKine, ns string, n, conc int) (run, e
 			return err
 		}
 		key := configMapKey(ns, cm.Name)
-		resp, err := k.c.Txn(ctx).
+		resp, err := k.Client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", revs[i])).
 			Then(clientv3.OpPut(key, string(b))).
 			Else(clientv3.OpGet(key)).
@@ -158,7 +111,7 @@ func kineWrites(ctx context.Context, k *rawKine, ns string, n, conc int) (run, e
 
 // storedValueSize reads one key through an etcd endpoint.
 func storedValueSize(ctx context.Context, endpoint, key string) (int, error) {
-	c, err := newEtcdClient([]string{endpoint})
+	c, err := skiffproc.NewEtcdClient([]string{endpoint})
 	if err != nil {
 		return 0, err
 	}

@@ -33,10 +33,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sirupsen/logrus"
-	kineconfig "github.com/skiff-io/skiff/kine-config"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -268,12 +265,12 @@ func collect(ctx context.Context, api kubernetes.Interface, ns string, n int) (t
 // them one by one with the transaction skiff's storage uses, as a
 // deletecollection does.
 func floor(ctx context.Context, dir string, n int) (time.Duration, error) {
-	db, err := startKine(ctx, dir)
+	db, err := skiffproc.StartKine(ctx, dir)
 	if err != nil {
 		return 0, err
 	}
-	defer db.stop()
-	c := db.client
+	defer db.Stop()
+	c := db.Client
 	ownerUID := types.UID(uuid.NewUUID())
 	revs := make([]int64, n)
 	err = parallel(ctx, n, 16, func(i int) error {
@@ -323,40 +320,6 @@ func deleteAt(ctx context.Context, c *clientv3.Client, key string, rev int64) er
 
 func key(i int) string     { return "/registry/configmaps/gc-bench/" + depName(i) }
 func depName(i int) string { return fmt.Sprintf("dep-%05d", i) }
-
-// kine is a fresh embedded kine on SQLite with the server's settings
-// (kineconfig.Start), running in this process, and an etcd client of it.
-type kine struct {
-	client *clientv3.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// startKine starts a fresh kine in dir; stop ends it.
-func startKine(ctx context.Context, dir string) (*kine, error) {
-	logrus.SetLevel(logrus.WarnLevel)
-	kctx, cancel := context.WithCancel(ctx)
-	k := &kine{cancel: cancel}
-	b, err := kineconfig.Start(kctx, &k.wg, kineconfig.Config{DataDir: dir})
-	if err != nil {
-		k.stop()
-		return nil, err
-	}
-	if k.client, err = clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()}); err != nil {
-		k.stop()
-		return nil, err
-	}
-	return k, nil
-}
-
-// stop closes the client and returns once kine has stopped.
-func (k *kine) stop() {
-	if k.client != nil {
-		k.client.Close()
-	}
-	k.cancel()
-	k.wg.Wait()
-}
 
 // payload is 1 KiB of data, as in api-writes.
 func payload() string { return strings.Repeat("x", 1024) }

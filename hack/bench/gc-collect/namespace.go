@@ -149,12 +149,12 @@ type nsFloorResult struct {
 // it tries the same with one ranged delete of the ConfigMaps.
 func namespaceFloor(ctx context.Context, dir string, n int) (nsFloorResult, error) {
 	const ns = "ns-bench"
-	db, err := startKine(ctx, dir)
+	db, err := skiffproc.StartKine(ctx, dir)
 	if err != nil {
 		return nsFloorResult{}, err
 	}
-	defer db.stop()
-	c := db.client
+	defer db.Stop()
+	c := db.Client
 	prefix := "/registry/configmaps/" + ns + "/"
 	nsKey := "/registry/namespaces/" + ns
 	fill := func() error {
