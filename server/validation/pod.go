@@ -639,28 +639,27 @@ func projected(p *corev1.ProjectedVolumeSource, fldPath *field.Path) field.Error
 		}
 		paths.Insert(pth)
 	}
+	// keyed checks a secret or configMap source: its name and its items,
+	// whose paths join the volume's.
+	keyed := func(name string, items []corev1.KeyToPath, p *field.Path) {
+		if name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		}
+		for j := range items {
+			errs = append(errs, keyToPath(&items[j], p.Child("items").Index(j))...)
+			addPath(items[j].Path, name)
+		}
+	}
 	for i, src := range p.Sources {
 		n := 0
 		sp := fldPath.Child("sources").Index(i)
 		if s := src.Secret; s != nil {
 			n++
-			if s.Name == "" {
-				errs = append(errs, field.Required(sp.Child("secret", "name"), ""))
-			}
-			for j := range s.Items {
-				errs = append(errs, keyToPath(&s.Items[j], sp.Child("secret", "items").Index(j))...)
-				addPath(s.Items[j].Path, s.Name)
-			}
+			keyed(s.Name, s.Items, sp.Child("secret"))
 		}
 		if c := src.ConfigMap; c != nil {
 			n++
-			if c.Name == "" {
-				errs = append(errs, field.Required(sp.Child("configMap", "name"), ""))
-			}
-			for j := range c.Items {
-				errs = append(errs, keyToPath(&c.Items[j], sp.Child("configMap", "items").Index(j))...)
-				addPath(c.Items[j].Path, c.Name)
-			}
+			keyed(c.Name, c.Items, sp.Child("configMap"))
 		}
 		if d := src.DownwardAPI; d != nil {
 			n++

@@ -834,3 +834,23 @@ func TestUnion(t *testing.T) {
 		t.Fatalf("no member: %v", errs)
 	}
 }
+
+func TestProjectedSecretAndConfigMapSources(t *testing.T) {
+	p := &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{Secret: &corev1.SecretProjection{Items: []corev1.KeyToPath{{Key: "a", Path: "same"}}}},
+		{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "cm"},
+			Items: []corev1.KeyToPath{{Key: "", Path: "same"}}}},
+	}}
+	var got []string
+	for _, e := range projected(p, field.NewPath("projected")) {
+		got = append(got, string(e.Type)+" "+e.Field)
+	}
+	want := []string{
+		"FieldValueRequired projected.sources[0].secret.name",
+		"FieldValueRequired projected.sources[1].configMap.items[0].key",
+		"FieldValueInvalid projected",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
