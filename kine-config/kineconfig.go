@@ -18,6 +18,7 @@ import (
 	_ "github.com/k3s-io/kine/pkg/drivers/sqlite"
 	kineserver "github.com/k3s-io/kine/pkg/server"
 	kinetls "github.com/k3s-io/kine/pkg/tls"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 )
@@ -53,6 +54,11 @@ type Config struct {
 	// PollInterval is how often kine looks for rows written by other
 	// processes; writes made through this server are seen at once.
 	PollInterval time.Duration
+	// NoWriteQueue leaves the ordering of concurrent SQLite writes to
+	// SQLite's busy handler, as kine does on its own, instead of queueing
+	// them in the process (see serialWrites). Only the write benchmark's
+	// baseline sets it.
+	NoWriteQueue bool
 }
 
 // Kind says which datastore a Backend is.
@@ -76,6 +82,9 @@ type Backend struct {
 	// Embedded is true when kine runs inside this process; its compactor
 	// then does the compaction, otherwise the server must compact.
 	Embedded bool
+	// KV is kine's etcd KV service when kine runs in this process, for
+	// UseInProcessKV.
+	KV etcdserverpb.KVServer
 }
 
 // Defaults fills zero fields with skiff's defaults.
@@ -157,6 +166,9 @@ func Start(ctx context.Context, wg *sync.WaitGroup, cfg Config) (Backend, error)
 		cancel()
 		return Backend{}, fmt.Errorf("datastore: %w", err)
 	}
+	if kind == KindSQLite && !cfg.NoWriteQueue {
+		backend = &serialWrites{Backend: backend}
+	}
 	if err := backend.Start(bctx); err != nil {
 		cancel()
 		return Backend{}, fmt.Errorf("datastore: starting kine: %w", err)
@@ -188,7 +200,8 @@ func Start(ctx context.Context, wg *sync.WaitGroup, cfg Config) (Backend, error)
 	)
 	// notifyInterval is how often idle watches get progress notifications,
 	// which become watch bookmarks for API clients.
-	kineserver.New(backend, "unix", 5*time.Second, "3.6.0").Register(gs)
+	bridge := kineserver.New(backend, "unix", 5*time.Second, "3.6.0")
+	bridge.Register(gs)
 
 	wg.Add(1)
 	go func() {
@@ -214,6 +227,7 @@ func Start(ctx context.Context, wg *sync.WaitGroup, cfg Config) (Backend, error)
 		Endpoints:  []string{"unix://" + sock},
 		SQLitePath: sqlitePath,
 		Embedded:   true,
+		KV:         bridge,
 	}, nil
 }
 

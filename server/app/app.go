@@ -94,11 +94,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("datastore client: %w", err)
 	}
 	defer etcd.Close()
-	var storeOpts []storage.Option
-	if backend.Kind == kineconfig.KindSQLite {
-		storeOpts = append(storeOpts, storage.SerialWrites())
-	}
-	store := storage.New(etcd, storeOpts...)
+	backend.UseInProcessKV(etcd)
+	store := storage.New(etcd)
 	if err := waitForStore(ctx, store); err != nil {
 		return err
 	}
@@ -114,7 +111,7 @@ func Run(ctx context.Context, cfg Config) error {
 		NodePortRange: cfg.NodePortRange,
 		Tokens:        saTokens,
 		TokenIssuer:   saIssuer,
-		Profiling:     cfg.Debug,
+		Profiling:     cfg.Debug || cfg.EnablePprof,
 		Ready: func(ctx context.Context) error {
 			_, err := store.Revision(ctx)
 			return err

@@ -33,6 +33,7 @@ type Config struct {
 	LeaderElectRenewDeadline time.Duration
 	LeaderElectRetryPeriod   time.Duration
 	Debug                    bool
+	EnablePprof              bool
 }
 
 // DefaultDataDir is /var/lib/skiff for root and ~/.skiff otherwise, as

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/errdefs"
@@ -24,36 +23,10 @@ type KV struct {
 // Store reads and writes keys through an etcd v3 client.
 type Store struct {
 	c *clientv3.Client
-	// writeMu, when set, lets one write at a time reach the datastore.
-	writeMu *sync.Mutex
 }
-
-// Option configures a Store.
-type Option func(*Store)
-
-// SerialWrites queues writes in the process instead of in the datastore.
-// SQLite admits one writer at a time and makes the others sleep and retry
-// (in steps of up to 100 ms), so concurrent writers see long, unfair tails;
-// a mutex in front of it gives first-come-first-served order at the same
-// throughput.
-func SerialWrites() Option { return func(s *Store) { s.writeMu = &sync.Mutex{} } }
 
 // New wraps an etcd client.
-func New(c *clientv3.Client, opts ...Option) *Store {
-	s := &Store{c: c}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
-}
-
-func (s *Store) lockWrite() func() {
-	if s.writeMu == nil {
-		return func() {}
-	}
-	s.writeMu.Lock()
-	return s.writeMu.Unlock
-}
+func New(c *clientv3.Client) *Store { return &Store{c: c} }
 
 // Client is the underlying etcd client, for the compactor and health checks.
 func (s *Store) Client() *clientv3.Client { return s.c }
@@ -140,7 +113,6 @@ func (s *Store) Create(ctx context.Context, key string, value []byte, ttl time.D
 		}
 		opts = append(opts, clientv3.WithLease(lease.ID))
 	}
-	defer s.lockWrite()()
 	resp, err := s.c.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(value), opts...)).
@@ -165,7 +137,6 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, rev int64,
 		}
 		opts = append(opts, clientv3.WithLease(lease.ID))
 	}
-	defer s.lockWrite()()
 	resp, err := s.c.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 		Then(clientv3.OpPut(key, string(value), opts...)).
@@ -183,7 +154,6 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, rev int64,
 // Delete removes key if its mod revision is still rev, returning the
 // revision of the deletion.
 func (s *Store) Delete(ctx context.Context, key string, rev int64) (int64, KV, error) {
-	defer s.lockWrite()()
 	resp, err := s.c.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 		Then(clientv3.OpDelete(key)).

@@ -15,13 +15,22 @@ import (
 	"go.uber.org/zap"
 )
 
-// newStore starts a real embedded kine on a SQLite file in t.TempDir().
+// newStore starts a real embedded kine on a SQLite file in t.TempDir()
+// and connects to it as the server does: reads and writes in process,
+// watches through kine's socket.
 func newStore(t *testing.T) *storage.Store {
 	t.Helper()
 	return newStoreWith(t, kineconfig.Config{})
 }
 
 func newStoreWith(t *testing.T, cfg kineconfig.Config) *storage.Store {
+	t.Helper()
+	return newStoreVia(t, cfg, true)
+}
+
+// newStoreVia is newStore with everything through kine's socket when
+// inProcess is false, as for a remote datastore.
+func newStoreVia(t *testing.T, cfg kineconfig.Config, inProcess bool) *storage.Store {
 	t.Helper()
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -39,6 +48,9 @@ func newStoreWith(t *testing.T, cfg kineconfig.Config) *storage.Store {
 		cancel()
 		wg.Wait()
 	})
+	if inProcess {
+		b.UseInProcessKV(c)
+	}
 	return storage.New(c)
 }
 
@@ -176,4 +188,45 @@ func TestWatchAndCompaction(t *testing.T) {
 		}
 	}
 	t.Fatal("watch from a compacted revision ended without ErrGone")
+}
+
+// TestCompactedReadsAreGone checks that a read at a compacted revision is
+// ErrGone (the API's 410) both in process and through the socket: the
+// in-process client gets kine's errors without gRPC's status decoding.
+func TestCompactedReadsAreGone(t *testing.T) {
+	for _, inProcess := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inProcess=%v", inProcess), func(t *testing.T) {
+			s := newStoreVia(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1}, inProcess)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start, err := s.Revision(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rev, err := s.Create(ctx, "/registry/configmaps/a/x", []byte("1"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Create(ctx, "/registry/configmaps/a/x", []byte("1"), 0); !errors.Is(err, errdefs.ErrAlreadyExists) {
+				t.Fatalf("second create: %v, want ErrAlreadyExists", err)
+			}
+			if _, _, err := s.Update(ctx, "/registry/configmaps/a/x", []byte("2"), rev-1, 0); !errors.Is(err, errdefs.ErrConflict) {
+				t.Fatalf("stale update: %v, want ErrConflict", err)
+			}
+			rev2, _, err := s.Update(ctx, "/registry/configmaps/a/x", []byte("2"), rev, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Client().Compact(ctx, rev2); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.List(ctx, "/registry/configmaps/", "/registry/configmaps0", 0, start); !errors.Is(err, errdefs.ErrGone) {
+				t.Fatalf("list at compacted revision %d: %v, want ErrGone", start, err)
+			}
+			kv, _, err := s.Get(ctx, "/registry/configmaps/a/x")
+			if err != nil || string(kv.Value) != "2" || kv.ModRevision != rev2 {
+				t.Fatalf("get after compaction: %+v %v", kv, err)
+			}
+		})
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 )
 
 // config is every flag, parsed in one place.
@@ -31,6 +32,7 @@ type config struct {
 	out        string
 	rssObjects int
 	conc       []int
+	cpuprofile string
 }
 
 func main() {
@@ -41,6 +43,7 @@ func main() {
 	flag.DurationVar(&cfg.idle, "idle", 60*time.Second, "idle window over which the server's disk writes are measured")
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
 	flag.IntVar(&cfg.rssObjects, "objects", 10000, "ConfigMaps that exist when the loaded RSS is read (created at concurrency 16)")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory for CPU profiles of the skiff server, one per concurrency (the server runs with --enable-pprof)")
 	flag.Parse()
 	cfg.conc = []int{1, 16, 64}
 	if cfg.n < 1 || cfg.rssObjects < 1 || cfg.idle <= 0 {
@@ -114,7 +117,14 @@ func runBench(ctx context.Context, cfg config) (err error) {
 // throughput runs the write workload against a fresh skiff server and a
 // fresh in-process kine, for each concurrency.
 func throughput(ctx context.Context, bin, root string, cfg config, res *results) error {
-	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "throughput"))
+	var extra []string
+	if cfg.cpuprofile != "" {
+		if err := os.MkdirAll(cfg.cpuprofile, 0o755); err != nil {
+			return err
+		}
+		extra = append(extra, "--enable-pprof")
+	}
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "throughput"), extra...)
 	if err != nil {
 		return err
 	}
@@ -124,11 +134,16 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		return err
 	}
 
-	kine, err := skiffproc.StartKine(ctx, filepath.Join(root, "raw-kine"))
+	kine, err := skiffproc.StartKine(ctx, filepath.Join(root, "raw-kine"), false)
 	if err != nil {
 		return err
 	}
 	defer kine.Stop()
+	kineQ, err := skiffproc.StartKine(ctx, filepath.Join(root, "raw-kine-queued"), true)
+	if err != nil {
+		return err
+	}
+	defer kineQ.Stop()
 
 	// Warm both sides (connections, lazily built field managers, SQLite
 	// statement cache) so the first timed request pays no one-off cost.
@@ -139,11 +154,23 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	if _, err := kineWrites(ctx, kine, "bench-warmup", 20, 4); err != nil {
 		return fmt.Errorf("kine warm-up: %w", err)
 	}
+	if _, err := kineWrites(ctx, kineQ, "bench-warmup", 20, 4); err != nil {
+		return fmt.Errorf("kine warm-up: %w", err)
+	}
 
 	for _, c := range cfg.conc {
 		ns := fmt.Sprintf("bench-c%d", c)
 		logf("skiff: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		var profiled <-chan error
+		if cfg.cpuprofile != "" {
+			profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)))
+		}
 		s, err := skiffWrites(ctx, api, srv, ns, cfg.n, c)
+		if profiled != nil {
+			if perr := <-profiled; perr != nil && err == nil {
+				err = fmt.Errorf("CPU profile: %w", perr)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("skiff, concurrency %d: %w", c, err)
 		}
@@ -152,12 +179,12 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("raw kine, concurrency %d: %w", c, err)
 		}
-		logf("raw kine with a watch open: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
-		kw, err := kineWritesWatched(ctx, kine, ns+"-watched", cfg.n, c)
+		logf("kine as skiff runs it (write queue, a watch open): %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		kw, err := kineWritesWatched(ctx, kineQ, ns, cfg.n, c)
 		if err != nil {
-			return fmt.Errorf("raw kine with a watch, concurrency %d: %w", c, err)
+			return fmt.Errorf("kine as skiff runs it, concurrency %d: %w", c, err)
 		}
-		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineWatched: kw})
+		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw})
 	}
 
 	// What each side stored for the same object, to show the values compare.

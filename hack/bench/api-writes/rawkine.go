@@ -32,8 +32,6 @@ func storedConfigMap(ns, name string, created metav1.Time) *corev1.ConfigMap {
 	}
 }
 
-// kineWrites makes the writes skiffWrites makes, straight to kine, with
-// the transactions skiff's storage package uses.
 // kineWritesWatched is kineWrites while a watch on /registry/ is open and
 // drained, as skiff's own controllers hold one.
 func kineWritesWatched(ctx context.Context, k *skiffproc.Kine, ns string, n, conc int) (run, error) {
@@ -51,6 +49,8 @@ func kineWritesWatched(ctx context.Context, k *skiffproc.Kine, ns string, n, con
 	return r, err
 }
 
+// kineWrites makes the writes skiffWrites makes, straight to kine, with
+// the transactions skiff's storage package uses.
 func kineWrites(ctx context.Context, k *skiffproc.Kine, ns string, n, conc int) (run, error) {
 	objs := make([]*corev1.ConfigMap, n)
 	revs := make([]int64, n)

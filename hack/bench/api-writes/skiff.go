@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
+	"os"
+	"strconv"
 	"time"
 
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -97,3 +99,22 @@ func probeProtobuf(ctx context.Context, kubeconfig string) string {
 	}
 	return "accepted (201 Created; the response is JSON, as skiff only serves JSON)"
 }
+
+// cpuProfile records the server's CPU profile for the first
+// profileSeconds of a run into path; the channel yields once it is written.
+// A run shorter than that leaves idle time in the profile.
+func cpuProfile(ctx context.Context, api *kubernetes.Clientset, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		b, err := api.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(profileSeconds)).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// profileSeconds is short enough to fit inside a run at the default -n.
+const profileSeconds = 2

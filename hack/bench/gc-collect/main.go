@@ -265,7 +265,7 @@ func collect(ctx context.Context, api kubernetes.Interface, ns string, n int) (t
 // them one by one with the transaction skiff's storage uses, as a
 // deletecollection does.
 func floor(ctx context.Context, dir string, n int) (time.Duration, error) {
-	db, err := skiffproc.StartKine(ctx, dir)
+	db, err := skiffproc.StartKine(ctx, dir, true)
 	if err != nil {
 		return 0, err
 	}

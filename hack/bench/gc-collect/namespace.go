@@ -149,7 +149,7 @@ type nsFloorResult struct {
 // it tries the same with one ranged delete of the ConfigMaps.
 func namespaceFloor(ctx context.Context, dir string, n int) (nsFloorResult, error) {
 	const ns = "ns-bench"
-	db, err := skiffproc.StartKine(ctx, dir)
+	db, err := skiffproc.StartKine(ctx, dir, true)
 	if err != nil {
 		return nsFloorResult{}, err
 	}

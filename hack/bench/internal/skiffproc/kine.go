@@ -12,9 +12,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// Kine is a fresh embedded kine on SQLite with the server's exact settings
-// (kineconfig.Start), running in this process, and an etcd client of it:
-// the datastore alone, as the benchmarks' baseline.
+// Kine is a fresh embedded kine on SQLite with the server's settings
+// (kineconfig.Start), running in this process, and an etcd client of it
+// over kine's socket: the datastore alone, as the benchmarks' baseline.
 type Kine struct {
 	Client    *clientv3.Client
 	Endpoints []string
@@ -22,13 +22,15 @@ type Kine struct {
 	wg        sync.WaitGroup
 }
 
-// StartKine starts kine under dir; Stop ends it.
-func StartKine(ctx context.Context, dir string) (*Kine, error) {
+// StartKine starts kine under dir; Stop ends it. With writeQueue, SQLite
+// writes are queued in the process as skiff's server queues them;
+// without, SQLite's busy handler orders them, as in kine on its own.
+func StartKine(ctx context.Context, dir string, writeQueue bool) (*Kine, error) {
 	// kine logs its start-up at info level; keep the output to figures.
 	logrus.SetLevel(logrus.WarnLevel)
 	kctx, cancel := context.WithCancel(ctx)
 	k := &Kine{cancel: cancel}
-	b, err := kineconfig.Start(kctx, &k.wg, kineconfig.Config{DataDir: dir})
+	b, err := kineconfig.Start(kctx, &k.wg, kineconfig.Config{DataDir: dir, NoWriteQueue: !writeQueue})
 	if err != nil {
 		k.Stop()
 		return nil, fmt.Errorf("starting kine: %w", err)

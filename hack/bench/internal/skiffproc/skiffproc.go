@@ -68,8 +68,9 @@ func freePort() (int, error) {
 }
 
 // Start starts skiff with a fresh data dir and waits for /readyz.
-// On success the caller must call stop.
-func Start(ctx context.Context, bin, dir string) (*Server, error) {
+// extra flags are appended to the command line. On success the caller
+// must call stop.
+func Start(ctx context.Context, bin, dir string, extra ...string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -92,14 +93,15 @@ func Start(ctx context.Context, bin, dir string) (*Server, error) {
 
 	// --config= and a scrubbed environment keep a config file or SKIFF_*
 	// variables on this machine from changing the settings measured.
-	s.cmd = exec.Command(bin, "server",
+	args := append([]string{"server",
 		"--config=",
 		"--data-dir", s.DataDir,
 		"--disable-agent",
 		"--write-kubeconfig", s.Kubeconfig,
 		"--bind-address", "127.0.0.1",
 		"--https-listen-port", strconv.Itoa(port),
-	)
+	}, extra...)
+	s.cmd = exec.Command(bin, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SKIFF_") {
 			s.cmd.Env = append(s.cmd.Env, kv)
