@@ -18,7 +18,6 @@ import (
 	_ "github.com/k3s-io/kine/pkg/drivers/sqlite"
 	kineserver "github.com/k3s-io/kine/pkg/server"
 	kinetls "github.com/k3s-io/kine/pkg/tls"
-	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 )
@@ -82,9 +81,9 @@ type Backend struct {
 	// Embedded is true when kine runs inside this process; its compactor
 	// then does the compaction, otherwise the server must compact.
 	Embedded bool
-	// KV is kine's etcd KV service when kine runs in this process, for
-	// UseInProcessKV.
-	KV etcdserverpb.KVServer
+	// Service is kine's etcd API when kine runs in this process, for
+	// UseInProcess.
+	Service Service
 }
 
 // Defaults fills zero fields with skiff's defaults.
@@ -227,7 +226,7 @@ func Start(ctx context.Context, wg *sync.WaitGroup, cfg Config) (Backend, error)
 		Endpoints:  []string{"unix://" + sock},
 		SQLitePath: sqlitePath,
 		Embedded:   true,
-		KV:         bridge,
+		Service:    bridge,
 	}, nil
 }
 

@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("datastore client: %w", err)
 	}
 	defer etcd.Close()
-	backend.UseInProcessKV(etcd)
+	backend.UseInProcess(etcd)
 	store := storage.New(etcd)
 	if err := waitForStore(ctx, store); err != nil {
 		return err

@@ -16,8 +16,7 @@ import (
 )
 
 // newStore starts a real embedded kine on a SQLite file in t.TempDir()
-// and connects to it as the server does: reads and writes in process,
-// watches through kine's socket.
+// and connects to it as the server does: in process.
 func newStore(t *testing.T) *storage.Store {
 	t.Helper()
 	return newStoreWith(t, kineconfig.Config{})
@@ -49,7 +48,7 @@ func newStoreVia(t *testing.T, cfg kineconfig.Config, inProcess bool) *storage.S
 		wg.Wait()
 	})
 	if inProcess {
-		b.UseInProcessKV(c)
+		b.UseInProcess(c)
 	}
 	return storage.New(c)
 }
@@ -137,9 +136,15 @@ func TestListPagesAtOneRevision(t *testing.T) {
 }
 
 func TestWatchAndCompaction(t *testing.T) {
+	for _, inProcess := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inProcess=%v", inProcess), func(t *testing.T) { testWatchAndCompaction(t, inProcess) })
+	}
+}
+
+func testWatchAndCompaction(t *testing.T, inProcess bool) {
 	// Compaction by explicit request only, keeping no spare revisions, so
 	// the test controls what is compacted.
-	s := newStoreWith(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1})
+	s := newStoreVia(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1}, inProcess)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start, err := s.Revision(ctx)

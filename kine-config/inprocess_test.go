@@ -1,0 +1,143 @@
+package kineconfig
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/metadata"
+)
+
+// startInProcess starts kine on SQLite in a temp dir and a client that
+// calls it in process.
+func startInProcess(t *testing.T) *clientv3.Client {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b, err := Start(ctx, &wg, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.UseInProcess(c)
+	t.Cleanup(func() {
+		c.Close()
+		cancel()
+		wg.Wait()
+	})
+	return c
+}
+
+func TestInProcessWatch(t *testing.T) {
+	c := startInProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	wctx, wcancel := context.WithCancel(ctx)
+	wch := c.Watch(wctx, "/registry/", clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	for i := range 3 {
+		if _, err := c.Put(ctx, "/registry/configmaps/a/x", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Put(ctx, "/elsewhere", "not watched"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 3 {
+		resp, ok := <-wch
+		if !ok || resp.Err() != nil {
+			t.Fatalf("watch ended after %q: %v", got, resp.Err())
+		}
+		for _, ev := range resp.Events {
+			prev := ""
+			if ev.PrevKv != nil {
+				prev = string(ev.PrevKv.Value)
+			}
+			got = append(got, string(ev.Kv.Key)+"="+string(ev.Kv.Value)+" prev="+prev)
+		}
+	}
+	want := "[/registry/configmaps/a/x=0 prev= /registry/configmaps/a/x=1 prev=0 /registry/configmaps/a/x=2 prev=1]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("events %q, want %s", got, want)
+	}
+
+	// A progress request is answered on the open stream. kine answers only
+	// once every watch on the stream has caught up with the current
+	// revision (the last write was to an unwatched key), so ask again
+	// until it has.
+	for progressed := false; !progressed; {
+		if err := c.RequestProgress(wctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case resp := <-wch:
+			if !resp.IsProgressNotify() {
+				t.Fatalf("after a progress request got %+v, want a progress notification", resp)
+			}
+			progressed = true
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("no progress notification")
+		}
+	}
+
+	// Ending the watch's context closes its channel.
+	wcancel()
+	select {
+	case _, ok := <-wch:
+		for ok {
+			_, ok = <-wch
+		}
+	case <-ctx.Done():
+		t.Fatal("watch channel not closed after its context ended")
+	}
+}
+
+// TestInProcessWatchStreamsEnd checks that ended watches leave no
+// goroutines behind: over gRPC the server's handler and everything it
+// started on the stream's context stop when the stream ends, and so must
+// they here.
+func TestInProcessWatchStreamsEnd(t *testing.T) {
+	c := startInProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// One watch first, so the client's lazily started parts are counted.
+	warm, stop := context.WithCancel(ctx)
+	<-c.Watch(warm, "/warm", clientv3.WithCreatedNotify())
+	stop()
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+
+	for i := range 20 {
+		// Different metadata gives each watch its own stream.
+		wctx, wcancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "watch", fmt.Sprint(i)))
+		w := c.Watch(wctx, fmt.Sprintf("/k/%d", i), clientv3.WithCreatedNotify())
+		if resp := <-w; !resp.Created {
+			t.Fatalf("watch %d: %+v", i, resp)
+		}
+		wcancel()
+		for range w {
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before+2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before the watches, %d after they ended:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
