@@ -77,7 +77,7 @@ func (w inProcessWatch) Watch(ctx context.Context, _ ...grpc.CallOption) (etcdse
 	p := &watchPipe{
 		clientCtx: ctx,
 		serverCtx: sctx,
-		reqs:      make(chan *etcdserverpb.WatchRequest),
+		queued:    make(chan struct{}, 1),
 		resps:     make(chan *etcdserverpb.WatchResponse),
 		sendDone:  make(chan struct{}),
 		done:      make(chan struct{}),
@@ -93,17 +93,43 @@ func (w inProcessWatch) Watch(ctx context.Context, _ ...grpc.CallOption) (etcdse
 	return watchClientEnd{p}, nil
 }
 
-// watchPipe is one in-process watch stream. Both channels are unbuffered,
-// so a response the handler sent has been received before the handler can
-// return, and the client's Recv never misses one when it sees done.
+// watchPipe is one in-process watch stream.
+//
+// Requests queue without bound, as over gRPC, where flow control lets a
+// request through while the other direction is full: the etcd client's
+// stream loop both sends requests and hands received responses on, and
+// kine's handler holds a lock while it sends, so a request that waited for
+// the handler could wait forever. Requests are few (create, cancel,
+// progress), so the queue stays short.
+//
+// Responses are unbuffered: a response the handler sent has been received
+// before the handler can return, so the client's Recv never misses one
+// when it sees done.
 type watchPipe struct {
 	clientCtx, serverCtx context.Context
-	reqs                 chan *etcdserverpb.WatchRequest
-	resps                chan *etcdserverpb.WatchResponse
-	closeSend            sync.Once
-	sendDone             chan struct{} // closed by CloseSend
-	done                 chan struct{} // closed when the handler returned
-	err                  error         // the handler's result, once done
+
+	mu     sync.Mutex
+	reqs   []*etcdserverpb.WatchRequest // under mu
+	queued chan struct{}                // signalled after a request is queued
+
+	resps     chan *etcdserverpb.WatchResponse
+	closeSend sync.Once
+	sendDone  chan struct{} // closed by CloseSend
+	done      chan struct{} // closed when the handler returned
+	err       error         // the handler's result, once done
+}
+
+// next takes the oldest queued request, if any.
+func (p *watchPipe) next() (*etcdserverpb.WatchRequest, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.reqs) == 0 {
+		return nil, false
+	}
+	r := p.reqs[0]
+	p.reqs[0] = nil
+	p.reqs = p.reqs[1:]
+	return r, true
 }
 
 // ctxErr is how gRPC reports a stream whose context ended.
@@ -114,13 +140,21 @@ type watchClientEnd struct{ p *watchPipe }
 
 func (c watchClientEnd) Send(req *etcdserverpb.WatchRequest) error {
 	select {
-	case c.p.reqs <- req:
-		return nil
 	case <-c.p.done:
 		return io.EOF // gRPC's answer; Recv gives the stream's status
-	case <-c.p.clientCtx.Done():
+	default:
+	}
+	if c.p.clientCtx.Err() != nil {
 		return ctxErr(c.p.clientCtx)
 	}
+	c.p.mu.Lock()
+	c.p.reqs = append(c.p.reqs, req)
+	c.p.mu.Unlock()
+	select {
+	case c.p.queued <- struct{}{}:
+	default: // already signalled
+	}
+	return nil
 }
 
 func (c watchClientEnd) Recv() (*etcdserverpb.WatchResponse, error) {
@@ -160,13 +194,21 @@ func (c watchClientEnd) RecvMsg(m any) error {
 type watchServerEnd struct{ p *watchPipe }
 
 func (s watchServerEnd) Recv() (*etcdserverpb.WatchRequest, error) {
-	select {
-	case r := <-s.p.reqs:
-		return r, nil
-	case <-s.p.sendDone:
-		return nil, io.EOF
-	case <-s.p.serverCtx.Done():
-		return nil, ctxErr(s.p.serverCtx)
+	for {
+		if r, ok := s.p.next(); ok {
+			return r, nil
+		}
+		select {
+		case <-s.p.queued:
+		case <-s.p.sendDone:
+			// Requests sent before CloseSend come first.
+			if r, ok := s.p.next(); ok {
+				return r, nil
+			}
+			return nil, io.EOF
+		case <-s.p.serverCtx.Done():
+			return nil, ctxErr(s.p.serverCtx)
+		}
 	}
 }
 

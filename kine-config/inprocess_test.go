@@ -141,3 +141,65 @@ func TestInProcessWatchStreamsEnd(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestInProcessWatchRequestsNeverBlock opens, cancels and asks progress of
+// watches on one stream while events stream to it. The etcd client's
+// stream loop both sends requests and hands received events on, and kine's
+// handler holds a lock while it sends; if a request could wait for the
+// handler, the two would wait for each other forever (over gRPC, flow
+// control buffers let a request through).
+func TestInProcessWatchRequestsNeverBlock(t *testing.T) {
+	c := startInProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	writers.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := c.Put(ctx, fmt.Sprintf("/registry/configmaps/a/%d", i%50), fmt.Sprint(i)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	defer func() {
+		close(stop)
+		writers.Wait()
+	}()
+
+	all := c.Watch(ctx, "/registry/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 3000 {
+			wctx, wcancel := context.WithCancel(ctx)
+			w := c.Watch(wctx, fmt.Sprintf("/registry/configmaps/a/%d", i%50), clientv3.WithCreatedNotify())
+			<-w
+			_ = c.RequestProgress(ctx)
+			wcancel()
+			for range w {
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		case resp, ok := <-all:
+			if !ok {
+				t.Fatal("watch closed")
+			}
+			if err := resp.Err(); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no watch event and no progress for 10s: the stream is stuck")
+		}
+	}
+}

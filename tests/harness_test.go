@@ -169,9 +169,17 @@ func (s *server) stop() {
 	select {
 	case <-s.exited:
 	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-		s.t.Errorf("skiff server did not stop within 15s of SIGTERM")
+		// SIGQUIT makes the Go runtime print every goroutine, which shows
+		// what the shutdown waits for.
+		before := len(s.log.String())
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.exited:
+		case <-time.After(3 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+		s.t.Errorf("skiff server did not stop within 15s of SIGTERM; its goroutines then:\n%s", s.log.String()[before:])
 	}
 }
 
