@@ -144,6 +144,11 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		return err
 	}
 	defer kineQ.Stop()
+	floor, err := startFloor(ctx, filepath.Join(root, "floor"))
+	if err != nil {
+		return fmt.Errorf("floor server: %w", err)
+	}
+	defer floor.stop()
 
 	// Warm both sides (connections, lazily built field managers, SQLite
 	// statement cache) so the first timed request pays no one-off cost.
@@ -156,6 +161,9 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	}
 	if _, err := kineWrites(ctx, kineQ, "bench-warmup", 20, 4); err != nil {
 		return fmt.Errorf("kine warm-up: %w", err)
+	}
+	if _, err := floorWrites(ctx, floor, "bench-warmup", 20, 4); err != nil {
+		return fmt.Errorf("floor warm-up: %w", err)
 	}
 
 	for _, c := range cfg.conc {
@@ -184,7 +192,12 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("kine as skiff runs it, concurrency %d: %w", c, err)
 		}
-		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw})
+		logf("floor server: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		fl, err := floorWrites(ctx, floor, ns, cfg.n, c)
+		if err != nil {
+			return fmt.Errorf("floor server, concurrency %d: %w", c, err)
+		}
+		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw, floor: fl})
 	}
 
 	// What each side stored for the same object, to show the values compare.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	"time"
 
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

@@ -18,6 +18,9 @@ type runPair struct {
 	// for changes after every write). skiff ÷ this is what the API alone
 	// costs.
 	kineAsRun run
+	// floor is client-go writing through floorServer: the most any API
+	// server in front of kine as skiff runs it could reach.
+	floor run
 }
 
 // results is everything the report shows.
@@ -130,6 +133,18 @@ func (r *results) tables() []table {
 		title:  "1b. kine as skiff's server runs it: writes queued in the process (not in SQLite's busy handler) and one watch open on /registry/ (skiff's controllers always have one), so skiff ÷ this is the API's own cost",
 		header: []string{"concurrency", "kine as run writes/s", "p50", "p99", "CPU ms/write", "skiff ÷ kine as run"},
 	}
+	floor := table{
+		title:  "1c. Floor: client-go through a minimal HTTPS/HTTP2 server in the benchmark's process that stores each body in kine as skiff runs it and echoes it (no decoding, defaults, validation or managed fields): the most an API server in front of that kine could reach",
+		header: []string{"concurrency", "floor writes/s", "p50", "p99", "CPU ms/write (server + client)", "floor ÷ kine", "skiff ÷ floor"},
+	}
+	for _, p := range r.runs {
+		fa := p.floor.all()
+		floor.rows = append(floor.rows, []string{
+			fmt.Sprint(p.conc), perSec(p.floor.rate()), ms(percentile(fa, .50)), ms(percentile(fa, .99)),
+			cpuPerWrite(p.floor.cpu, p.floor.ops()),
+			fmt.Sprintf("%.2f", p.floor.rate()/p.kine.rate()), fmt.Sprintf("%.2f", p.skiff.rate()/p.floor.rate()),
+		})
+	}
 	for _, p := range r.runs {
 		wa := p.kineAsRun.all()
 		watched.rows = append(watched.rows, []string{
@@ -188,7 +203,7 @@ func (r *results) tables() []table {
 			{"idle: state.db-wal size before → after", bytesHuman(f.ioBefore.wal) + " → " + bytesHuman(f.ioAfter.wal)},
 		},
 	}
-	return []table{writes, watched, detail, foot}
+	return []table{writes, watched, floor, detail, foot}
 }
 
 func (r *results) notes() []string {

@@ -39,13 +39,19 @@ func newClient(kubeconfig, contentType string, timeout time.Duration) (*kubernet
 // skiffWrites creates namespace ns, then n ConfigMaps in it, then updates
 // each once, with conc requests in flight.
 func skiffWrites(ctx context.Context, api *kubernetes.Clientset, srv *skiffproc.Server, ns string, n, conc int) (run, error) {
+	return apiWrites(ctx, api, func() (time.Duration, error) { return processCPU(srv.PID()) }, ns, n, conc)
+}
+
+// apiWrites is skiffWrites against any API server; serverCPU reads the
+// server's CPU time so far.
+func apiWrites(ctx context.Context, api *kubernetes.Clientset, serverCPU func() (time.Duration, error), ns string, n, conc int) (run, error) {
 	if _, err := api.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return run{}, fmt.Errorf("namespace %s: %w", ns, err)
 	}
 	cms := api.CoreV1().ConfigMaps(ns)
 	objs := make([]*corev1.ConfigMap, n)
 	var r run
-	cpu0, err := processCPU(srv.PID())
+	cpu0, err := serverCPU()
 	if err != nil {
 		return run{}, err
 	}
@@ -73,7 +79,7 @@ func skiffWrites(ctx context.Context, api *kubernetes.Clientset, srv *skiffproc.
 		return run{}, fmt.Errorf("update: %w", err)
 	}
 
-	cpu1, err := processCPU(srv.PID())
+	cpu1, err := serverCPU()
 	if err != nil {
 		return run{}, err
 	}
