@@ -135,16 +135,21 @@ func TestListPagesAtOneRevision(t *testing.T) {
 	}
 }
 
-func TestWatchAndCompaction(t *testing.T) {
+// compactingBothWays runs test on a store that compacts by explicit
+// request only and keeps no spare revisions, so the test controls what is
+// compacted: once reached in process, as the server reaches embedded kine,
+// and once through kine's socket, as a remote datastore.
+func compactingBothWays(t *testing.T, test func(t *testing.T, s *storage.Store)) {
 	for _, inProcess := range []bool{true, false} {
-		t.Run(fmt.Sprintf("inProcess=%v", inProcess), func(t *testing.T) { testWatchAndCompaction(t, inProcess) })
+		t.Run(fmt.Sprintf("inProcess=%v", inProcess), func(t *testing.T) {
+			test(t, newStoreVia(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1}, inProcess))
+		})
 	}
 }
 
-func testWatchAndCompaction(t *testing.T, inProcess bool) {
-	// Compaction by explicit request only, keeping no spare revisions, so
-	// the test controls what is compacted.
-	s := newStoreVia(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1}, inProcess)
+func TestWatchAndCompaction(t *testing.T) { compactingBothWays(t, testWatchAndCompaction) }
+
+func testWatchAndCompaction(t *testing.T, s *storage.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start, err := s.Revision(ctx)
@@ -199,39 +204,36 @@ func testWatchAndCompaction(t *testing.T, inProcess bool) {
 // ErrGone (the API's 410) both in process and through the socket: the
 // in-process client gets kine's errors without gRPC's status decoding.
 func TestCompactedReadsAreGone(t *testing.T) {
-	for _, inProcess := range []bool{true, false} {
-		t.Run(fmt.Sprintf("inProcess=%v", inProcess), func(t *testing.T) {
-			s := newStoreVia(t, kineconfig.Config{CompactInterval: -1, CompactMinRetain: 1}, inProcess)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			start, err := s.Revision(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rev, err := s.Create(ctx, "/registry/configmaps/a/x", []byte("1"), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Create(ctx, "/registry/configmaps/a/x", []byte("1"), 0); !errors.Is(err, errdefs.ErrAlreadyExists) {
-				t.Fatalf("second create: %v, want ErrAlreadyExists", err)
-			}
-			if _, _, err := s.Update(ctx, "/registry/configmaps/a/x", []byte("2"), rev-1, 0); !errors.Is(err, errdefs.ErrConflict) {
-				t.Fatalf("stale update: %v, want ErrConflict", err)
-			}
-			rev2, _, err := s.Update(ctx, "/registry/configmaps/a/x", []byte("2"), rev, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Client().Compact(ctx, rev2); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.List(ctx, "/registry/configmaps/", "/registry/configmaps0", 0, start); !errors.Is(err, errdefs.ErrGone) {
-				t.Fatalf("list at compacted revision %d: %v, want ErrGone", start, err)
-			}
-			kv, _, err := s.Get(ctx, "/registry/configmaps/a/x")
-			if err != nil || string(kv.Value) != "2" || kv.ModRevision != rev2 {
-				t.Fatalf("get after compaction: %+v %v", kv, err)
-			}
-		})
-	}
+	compactingBothWays(t, func(t *testing.T, s *storage.Store) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		start, err := s.Revision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := s.Create(ctx, "/registry/configmaps/a/x", []byte("1"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Create(ctx, "/registry/configmaps/a/x", []byte("1"), 0); !errors.Is(err, errdefs.ErrAlreadyExists) {
+			t.Fatalf("second create: %v, want ErrAlreadyExists", err)
+		}
+		if _, _, err := s.Update(ctx, "/registry/configmaps/a/x", []byte("2"), rev-1, 0); !errors.Is(err, errdefs.ErrConflict) {
+			t.Fatalf("stale update: %v, want ErrConflict", err)
+		}
+		rev2, _, err := s.Update(ctx, "/registry/configmaps/a/x", []byte("2"), rev, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Client().Compact(ctx, rev2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.List(ctx, "/registry/configmaps/", "/registry/configmaps0", 0, start); !errors.Is(err, errdefs.ErrGone) {
+			t.Fatalf("list at compacted revision %d: %v, want ErrGone", start, err)
+		}
+		kv, _, err := s.Get(ctx, "/registry/configmaps/a/x")
+		if err != nil || string(kv.Value) != "2" || kv.ModRevision != rev2 {
+			t.Fatalf("get after compaction: %+v %v", kv, err)
+		}
+	})
 }
