@@ -27,6 +27,7 @@ type ioSample struct {
 	writeBytes int64 // /proc/<pid>/io write_bytes: sent to the block layer
 	wchar      int64 // /proc/<pid>/io wchar: all write(2)s, sockets included
 	db, wal    int64 // sizes of state.db and state.db-wal
+	cpu        time.Duration
 }
 
 // footprintResult is section 3 of the report.
@@ -152,6 +153,9 @@ func readIO(srv *skiffproc.Server) (ioSample, error) {
 	}
 	if s.wchar, err = strconv.ParseInt(strings.TrimSpace(fields["wchar"]), 10, 64); err != nil {
 		return s, fmt.Errorf("wchar: %w", err)
+	}
+	if s.cpu, err = processCPU(srv.PID()); err != nil {
+		return s, err
 	}
 	s.db = fileSize(filepath.Join(srv.DBDir(), "state.db"))
 	s.wal = fileSize(filepath.Join(srv.DBDir(), "state.db-wal"))

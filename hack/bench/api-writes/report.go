@@ -199,6 +199,8 @@ func (r *results) tables() []table {
 				fmt.Sprintf("%s, %s, %s", perSec(f.loadedCreates.rate()), ms(percentile(f.loadedCreates.lat, .5)), ms(percentile(f.loadedCreates.lat, .99)))},
 			{fmt.Sprintf("idle, one watch open (%d events, %s): write_bytes", f.watchEvents, watchState), perHour(f.ioAfter.writeBytes - f.ioBefore.writeBytes)},
 			{"idle: wchar (all write syscalls, sockets included)", perHour(f.ioAfter.wchar - f.ioBefore.wchar)},
+			{"idle: server CPU time (share of one core)", fmt.Sprintf("%v in %v (%.3f%%)", (f.ioAfter.cpu - f.ioBefore.cpu).Round(time.Millisecond),
+				f.idleWindow.Round(time.Second), 100*float64(f.ioAfter.cpu-f.ioBefore.cpu)/float64(f.idleWindow))},
 			{"idle: state.db size before → after", bytesHuman(f.ioBefore.db) + " → " + bytesHuman(f.ioAfter.db)},
 			{"idle: state.db-wal size before → after", bytesHuman(f.ioBefore.wal) + " → " + bytesHuman(f.ioAfter.wal)},
 		},
