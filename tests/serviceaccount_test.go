@@ -205,3 +205,36 @@ func flip(b byte) byte {
 	}
 	return 'A'
 }
+
+// TestProfilingIsForAdmins: --enable-pprof serves /debug/pprof to admins
+// only; other users get 403 naming them and the path, anonymous callers
+// 401, and a server without the flag has no such path.
+func TestProfilingIsForAdmins(t *testing.T) {
+	needIntegration(t, "kubectl")
+	s := startServer(t, withArgs("--enable-pprof"))
+	contains(t, s.mustKubectl("get", "--raw", "/debug/pprof/"), "/debug/pprof/", "profile")
+
+	s.mustKubectl("create", "namespace", "y")
+	c := s.client()
+	eventually(t, 5*time.Second, "default ServiceAccount", func() bool {
+		_, err := c.CoreV1().ServiceAccounts("y").Get(context.Background(), "default", metav1.GetOptions{})
+		return err == nil
+	})
+	token := strings.TrimSpace(s.mustKubectl("create", "token", "default", "-n", "y"))
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/profile?seconds=1"} {
+		out, err := s.kubectlToken(token, "get", "--raw", path)
+		if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, `User "system:serviceaccount:y:default" cannot get path`) {
+			t.Errorf("%s as a service account: want 403 naming the user, got err=%v\n%s", path, err, out)
+		}
+	}
+	out, err := s.kubectlToken("not-a-token", "get", "--raw", "/debug/pprof/")
+	if err == nil || !strings.Contains(out, "Unauthorized") {
+		t.Errorf("/debug/pprof/ with a bad token: want 401, got err=%v\n%s", err, out)
+	}
+
+	plain := startServer(t)
+	out, err = plain.kubectl("get", "--raw", "/debug/pprof/")
+	if err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("/debug/pprof/ without --enable-pprof: want 404, got err=%v\n%s", err, out)
+	}
+}

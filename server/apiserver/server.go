@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -47,7 +48,7 @@ type Config struct {
 	Authorizer    Authorizer
 	// TokenIssuer serves serviceaccounts/<name>/token (503 when nil).
 	TokenIssuer TokenIssuer
-	// Profiling serves /debug/pprof to authenticated admins.
+	// Profiling serves /debug/pprof to admins (system:masters).
 	Profiling bool
 	// Ready reports whether the server can serve (datastore reachable).
 	Ready func(ctx context.Context) error
@@ -131,10 +132,10 @@ func (s *Server) routes() {
 	m.Handle("/openapi/v3", s.openapi)
 	m.Handle("/openapi/v3/", s.openapi)
 	if s.cfg.Profiling {
-		m.HandleFunc("/debug/pprof/", pprof.Index)
-		m.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		m.HandleFunc("/debug/pprof/", s.adminOnly(pprof.Index))
+		m.HandleFunc("/debug/pprof/profile", s.adminOnly(pprof.Profile))
+		m.HandleFunc("/debug/pprof/symbol", s.adminOnly(pprof.Symbol))
+		m.HandleFunc("/debug/pprof/trace", s.adminOnly(pprof.Trace))
 	}
 	m.HandleFunc("/api/", s.serveAPI)
 	m.HandleFunc("/apis/", s.serveAPI)
@@ -224,6 +225,24 @@ func (s *Server) authorize(u *User, verb string, gr schema.GroupResource, ns, na
 		}
 	}
 	return false
+}
+
+// adminOnly serves h to users who may do everything (system:masters):
+// profiles show the server's memory and code, which kube-apiserver keeps
+// from other users too.
+func (s *Server) adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := userFrom(r.Context())
+		if !s.authorize(u, "get", schema.GroupResource{}, "", "", "") {
+			name := "system:anonymous"
+			if u != nil {
+				name = u.Name
+			}
+			writeStatus(w, &apierrors.NewForbidden(schema.GroupResource{}, "", fmt.Errorf("User %q cannot get path %q", name, r.URL.Path)).ErrStatus)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
