@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +11,8 @@ import (
 	"sync"
 	"time"
 
-	kineconfig "github.com/skiff-io/skiff/kine-config"
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -30,47 +28,35 @@ import (
 type floorServer struct {
 	http   *httptest.Server
 	api    *kubernetes.Clientset
-	kine   *clientv3.Client
+	kine   *skiffproc.Kine
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	done   chan struct{} // the watch is drained
 
 	mu   sync.Mutex
 	revs map[string]int64 // key → mod revision of the last write
 }
 
 func startFloor(ctx context.Context, dir string) (*floorServer, error) {
-	kctx, cancel := context.WithCancel(ctx)
-	f := &floorServer{cancel: cancel, revs: map[string]int64{}}
-	b, err := kineconfig.Start(kctx, &f.wg, kineconfig.Config{DataDir: dir})
+	k, err := skiffproc.StartKine(ctx, dir, true)
 	if err != nil {
-		f.stop()
-		return nil, fmt.Errorf("starting kine: %w", err)
-	}
-	if f.kine, err = clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()}); err != nil {
-		f.stop()
 		return nil, err
 	}
-	b.UseInProcess(f.kine)
-	wch := f.kine.Watch(kctx, "/registry/", clientv3.WithPrefix(), clientv3.WithPrevKV())
-	f.wg.Go(func() {
+	k.Backend.UseInProcess(k.Client)
+	wctx, cancel := context.WithCancel(ctx)
+	f := &floorServer{kine: k, cancel: cancel, done: make(chan struct{}), revs: map[string]int64{}}
+	wch := k.Client.Watch(wctx, "/registry/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	go func() {
+		defer close(f.done)
 		for range wch {
 		}
-	})
+	}()
 
 	f.http = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.http.EnableHTTP2 = true
 	f.http.StartTLS()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.http.Certificate().Raw})
-	rc := &rest.Config{
-		Host:            f.http.URL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: ca},
-		QPS:             10000, Burst: 10000,
-		Timeout:   60 * time.Second,
-		UserAgent: "api-writes-bench",
-	}
-	rc.ContentType = "application/json"
-	rc.AcceptContentTypes = "application/json"
-	if f.api, err = kubernetes.NewForConfig(rc); err != nil {
+	rc := &rest.Config{Host: f.http.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}
+	if f.api, err = clientFor(rc, "application/json", 60*time.Second); err != nil {
 		f.stop()
 		return nil, err
 	}
@@ -78,14 +64,10 @@ func startFloor(ctx context.Context, dir string) (*floorServer, error) {
 }
 
 func (f *floorServer) stop() {
-	if f.http != nil {
-		f.http.Close()
-	}
-	if f.kine != nil {
-		_ = f.kine.Close()
-	}
+	f.http.Close()
 	f.cancel()
-	f.wg.Wait()
+	<-f.done
+	f.kine.Stop()
 }
 
 // serve answers POST .../namespaces, POST .../namespaces/<ns>/configmaps
@@ -120,7 +102,7 @@ func (f *floorServer) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	rev := f.revs[key]
 	f.mu.Unlock()
-	txn := f.kine.Txn(r.Context()).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpPut(key, string(body)))
+	txn := f.kine.Client.Txn(r.Context()).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpPut(key, string(body)))
 	if rev != 0 {
 		txn = txn.Else(clientv3.OpGet(key))
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -28,6 +29,11 @@ func newClient(kubeconfig, contentType string, timeout time.Duration) (*kubernet
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
+	return clientFor(rc, contentType, timeout)
+}
+
+// clientFor is the benchmark's client of the server rc points at.
+func clientFor(rc *rest.Config, contentType string, timeout time.Duration) (*kubernetes.Clientset, error) {
 	rc.QPS, rc.Burst = 10000, 10000
 	rc.ContentType = contentType
 	rc.AcceptContentTypes = "application/json"

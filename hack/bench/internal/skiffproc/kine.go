@@ -18,6 +18,7 @@ import (
 type Kine struct {
 	Client    *clientv3.Client
 	Endpoints []string
+	Backend   kineconfig.Backend
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -35,7 +36,7 @@ func StartKine(ctx context.Context, dir string, writeQueue bool) (*Kine, error) 
 		k.Stop()
 		return nil, fmt.Errorf("starting kine: %w", err)
 	}
-	k.Endpoints = b.Endpoints
+	k.Backend, k.Endpoints = b, b.Endpoints
 	if k.Client, err = NewEtcdClient(b.Endpoints); err != nil {
 		k.Stop()
 		return nil, err
