@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -386,4 +387,34 @@ func sortedSet(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// SignClientCSR signs the key of a PEM certificate request as a client
+// certificate for user cn in groups orgs. The request's own subject is
+// ignored: the caller decides who the key belongs to (a joining node
+// proves its name with the join token and its node password).
+func (b *Bundle) SignClientCSR(csrPEM []byte, cn string, orgs []string, validity time.Duration) ([]byte, error) {
+	if cn == "" || validity <= 0 {
+		return nil, errors.New("pki: client certificate needs a common name and a positive validity")
+	}
+	block, _ := pem.Decode(csrPEM)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("pki: not a PEM certificate request")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("pki: certificate request: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("pki: certificate request signature: %w", err)
+	}
+	certPEM, err := signLeaf(b.CA, b.caKey, csr.PublicKey, leafSpec{
+		subject:  pkix.Name{CommonName: cn, Organization: slices.Clone(orgs)},
+		usage:    x509.ExtKeyUsageClientAuth,
+		validity: validity,
+	}, b.now())
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	return certPEM, nil
 }

@@ -1,0 +1,428 @@
+package synchub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skiff-io/skiff/protocol"
+	"github.com/skiff-io/skiff/server/errdefs"
+	"github.com/skiff-io/skiff/server/storage"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+)
+
+// LeaseDuration is the leaseDurationSeconds of node Leases: agents make
+// contact at least once a minute (a long poll), so three missed contacts
+// make a node's Lease stale.
+const LeaseDuration = 180 * time.Second
+
+// renewEvery bounds how often a busy node's Lease is written.
+const renewEvery = 10 * time.Second
+
+// API is what the hub writes through: the server's own API over loopback.
+type API interface {
+	Pods(namespace string) PodClient
+	Nodes() NodeClient
+	Events(namespace string) EventClient
+	Leases(namespace string) LeaseClient
+}
+
+// PodClient, NodeClient, EventClient and LeaseClient are the typed client
+// methods the hub uses (kubeclient's have them).
+type (
+	PodClient interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Pod, error)
+		UpdateStatus(ctx context.Context, obj *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error)
+		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	}
+	NodeClient interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Node, error)
+		UpdateStatus(ctx context.Context, obj *corev1.Node, opts metav1.UpdateOptions) (*corev1.Node, error)
+	}
+	EventClient interface {
+		Create(ctx context.Context, obj *corev1.Event, opts metav1.CreateOptions) (*corev1.Event, error)
+	}
+	LeaseClient interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error)
+		Create(ctx context.Context, obj *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error)
+		Update(ctx context.Context, obj *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error)
+	}
+)
+
+// Hub implements protocol.Hub.
+type Hub struct {
+	store *storage.Store
+	api   API
+	now   func() time.Time
+	idx   *index
+	ready chan struct{}
+
+	mu      sync.Mutex
+	renewed map[string]time.Time
+}
+
+var _ protocol.Hub = (*Hub)(nil)
+
+// New returns a hub over the datastore (for reading) and the API (for
+// writing). Run feeds it.
+func New(store *storage.Store, api API) *Hub {
+	return &Hub{store: store, api: api, now: time.Now, idx: newIndex(), ready: make(chan struct{}), renewed: map[string]time.Time{}}
+}
+
+// Run lists and then watches pods, ConfigMaps and Secrets until ctx ends,
+// listing again after any datastore error (a compaction, say).
+func (h *Hub) Run(ctx context.Context) error {
+	once := sync.Once{}
+	for ctx.Err() == nil {
+		rev, err := h.list(ctx)
+		if err == nil {
+			once.Do(func() { close(h.ready) })
+			err = h.watch(ctx, rev)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		klog.V(2).InfoS("node sync hub: listing again", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (h *Hub) list(ctx context.Context) (int64, error) {
+	rev, err := h.store.Revision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	h.idx.reset(rev)
+	get := h.fetcher(ctx)
+	// Pods first: ConfigMaps and Secrets are then read as pods need them.
+	err = h.each(ctx, podsPrefix, rev, func(kv storage.KV) error {
+		return h.idx.applyPod(kv.Key, kv.Value, rev, get)
+	})
+	return rev, err
+}
+
+func (h *Hub) each(ctx context.Context, prefix string, rev int64, f func(storage.KV) error) error {
+	start, end := prefix, prefix[:len(prefix)-1]+"0"
+	for {
+		page, err := h.store.List(ctx, start, end, 500, rev)
+		if err != nil {
+			return err
+		}
+		for _, kv := range page.KVs {
+			if err := f(kv); err != nil {
+				klog.ErrorS(err, "node sync hub: skipping an object it cannot read", "key", kv.Key)
+			}
+		}
+		if !page.More || len(page.KVs) == 0 {
+			return nil
+		}
+		start = page.KVs[len(page.KVs)-1].Key + "\x00"
+	}
+}
+
+func (h *Hub) fetcher(ctx context.Context) fetch {
+	return func(key string, rev int64) ([]byte, error) {
+		page, err := h.store.List(ctx, key, key+"\x00", 1, rev)
+		if err != nil {
+			return nil, err
+		}
+		if len(page.KVs) == 0 {
+			return nil, nil
+		}
+		return page.KVs[0].Value, nil
+	}
+}
+
+func (h *Hub) watch(ctx context.Context, rev int64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	get := h.fetcher(ctx)
+	for ev := range h.store.Watch(wctx, "/registry/", rev) {
+		if ev.Err != nil {
+			return ev.Err
+		}
+		if ev.Type == storage.Progress {
+			continue
+		}
+		var value []byte
+		if ev.Type == storage.Put {
+			value = ev.KV.Value
+		}
+		var err error
+		switch k := ev.KV.Key; {
+		case strings.HasPrefix(k, podsPrefix):
+			err = h.idx.applyPod(k, value, ev.Revision, get)
+		case strings.HasPrefix(k, configMapsPrefix):
+			err = h.idx.applyObj(protocol.KindConfigMap, k, value, ev.Revision)
+		case strings.HasPrefix(k, secretsPrefix):
+			err = h.idx.applyObj(protocol.KindSecret, k, value, ev.Revision)
+		}
+		if err != nil {
+			klog.ErrorS(err, "node sync hub: skipping a change it cannot read", "key", ev.KV.Key)
+		}
+	}
+	return fmt.Errorf("%w: watch ended", errdefs.ErrUnavailable)
+}
+
+// Desired implements protocol.Hub.
+func (h *Hub) Desired(ctx context.Context, node string, since int64, wait time.Duration) (*protocol.Desired, error) {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	h.renew(ctx, node)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		doc, changed := h.idx.document(node, since)
+		if doc != nil {
+			return doc, nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// MayRead reports whether node runs a pod that uses the object (a pod
+// bound to it, or a ConfigMap or Secret one of its pods uses): what the
+// node authorizer lets a node read.
+func (h *Hub) MayRead(node string, r protocol.Ref) bool { return h.idx.mayRead(node, r) }
+
+// Report implements protocol.Hub: items are applied in order; the ack
+// names the last one stored. An item about an object that no longer
+// exists, or that is not the node's, is dropped and acknowledged.
+func (h *Hub) Report(ctx context.Context, node string, b *protocol.StatusBatch) (*protocol.StatusAck, error) {
+	h.renew(ctx, node)
+	ack := &protocol.StatusAck{APIVersion: protocol.APIVersion}
+	for _, it := range b.Items {
+		if err := h.apply(ctx, node, it); err != nil {
+			if ack.Seq == 0 {
+				return nil, err
+			}
+			break
+		}
+		ack.Seq = it.Seq
+	}
+	return ack, nil
+}
+
+func (h *Hub) apply(ctx context.Context, node string, it protocol.StatusItem) error {
+	switch it.Kind {
+	case protocol.ItemPodStatus:
+		if it.PodStatus == nil {
+			return nil
+		}
+		return h.podStatus(ctx, node, it)
+	case protocol.ItemPodGone:
+		return h.podGone(ctx, node, it)
+	case protocol.ItemNodeStatus:
+		if it.NodeStatus == nil {
+			return nil
+		}
+		return h.nodeStatus(ctx, node, it.NodeStatus)
+	case protocol.ItemEvent:
+		if it.Event == nil {
+			return nil
+		}
+		return h.event(ctx, node, it.Event)
+	}
+	klog.InfoS("node sync hub: dropping a status item of unknown kind", "node", node, "kind", it.Kind)
+	return nil
+}
+
+func (h *Hub) podStatus(ctx context.Context, node string, it protocol.StatusItem) error {
+	pods := h.api.Pods(it.Namespace)
+	cur := h.idx.pod(it.Namespace, it.Name)
+	for attempt := 0; ; attempt++ {
+		if cur == nil || cur.Spec.NodeName != node || cur.UID != it.UID {
+			return nil // gone, replaced, or not this node's
+		}
+		p := cur.DeepCopy()
+		p.Status = mergePodStatus(cur.Status, *it.PodStatus)
+		_, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "skiff-agent"})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err) && attempt < 5:
+			if cur, err = pods.Get(ctx, it.Name, metav1.GetOptions{}); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return err
+			}
+		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+			klog.InfoS("node sync hub: dropping a pod status the API refuses", "node", node, "pod", it.Namespace+"/"+it.Name, "err", err)
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// agentConditions are the pod conditions the node owns; others
+// (PodScheduled, DisruptionTarget, readiness gates' own) stay as the
+// server has them, as the kubelet's status manager keeps them.
+var agentConditions = map[corev1.PodConditionType]bool{
+	corev1.PodInitialized: true, corev1.PodReady: true, corev1.ContainersReady: true,
+	corev1.PodReadyToStartContainers: true,
+}
+
+func mergePodStatus(server, agent corev1.PodStatus) corev1.PodStatus {
+	out := agent
+	out.Conditions = nil
+	for _, c := range server.Conditions {
+		if !agentConditions[c.Type] {
+			out.Conditions = append(out.Conditions, c)
+		}
+	}
+	for _, c := range agent.Conditions {
+		if agentConditions[c.Type] {
+			out.Conditions = append(out.Conditions, c)
+		}
+	}
+	if out.QOSClass == "" {
+		out.QOSClass = server.QOSClass
+	}
+	if out.NominatedNodeName == "" {
+		out.NominatedNodeName = server.NominatedNodeName
+	}
+	return out
+}
+
+func (h *Hub) podGone(ctx context.Context, node string, it protocol.StatusItem) error {
+	cur := h.idx.pod(it.Namespace, it.Name)
+	if cur == nil || cur.Spec.NodeName != node || cur.UID != it.UID {
+		return nil
+	}
+	uid := it.UID
+	err := h.api.Pods(it.Namespace).Delete(ctx, it.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: ptr.To[int64](0),
+		Preconditions:      &metav1.Preconditions{UID: &uid},
+	})
+	if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+func (h *Hub) nodeStatus(ctx context.Context, node string, st *corev1.NodeStatus) error {
+	nodes := h.api.Nodes()
+	for attempt := 0; ; attempt++ {
+		cur, err := nodes.Get(ctx, node, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			klog.InfoS("node sync hub: node status for a Node that does not exist; the agent registers it again when it next joins", "node", node)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n := cur.DeepCopy()
+		n.Status = *st
+		_, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: "skiff-agent"})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err) && attempt < 5:
+			continue
+		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+			klog.InfoS("node sync hub: dropping a node status the API refuses", "node", node, "err", err)
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+func (h *Hub) event(ctx context.Context, node string, ev *corev1.Event) error {
+	ev = ev.DeepCopy()
+	if ev.Namespace == "" {
+		ev.Namespace = metav1.NamespaceDefault
+	}
+	if ev.Source.Host == "" {
+		ev.Source.Host = node
+	}
+	_, err := h.api.Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
+		return nil
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		// The namespace is gone or terminating, or the event is malformed:
+		// keeping it would block the outbox behind it.
+		klog.V(2).InfoS("node sync hub: dropping an event", "node", node, "err", err)
+		return nil
+	}
+	return err
+}
+
+// renew writes the node's Lease in kube-node-lease: every contact is a
+// heartbeat, at most one write per renewEvery.
+func (h *Hub) renew(ctx context.Context, node string) {
+	now := h.now()
+	h.mu.Lock()
+	if t, ok := h.renewed[node]; ok && now.Sub(t) < renewEvery {
+		h.mu.Unlock()
+		return
+	}
+	h.renewed[node] = now
+	h.mu.Unlock()
+	if err := h.writeLease(ctx, node, now); err != nil && !errors.Is(err, context.Canceled) {
+		klog.InfoS("node sync hub: cannot renew the node's Lease", "node", node, "err", err)
+		h.mu.Lock()
+		delete(h.renewed, node)
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) writeLease(ctx context.Context, node string, now time.Time) error {
+	leases := h.api.Leases(corev1.NamespaceNodeLease)
+	renew := metav1.NewMicroTime(now)
+	for attempt := 0; attempt < 3; attempt++ {
+		l, err := leases.Get(ctx, node, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			l = &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: corev1.NamespaceNodeLease},
+				Spec: coordinationv1.LeaseSpec{
+					HolderIdentity:       ptr.To(node),
+					LeaseDurationSeconds: ptr.To(int32(LeaseDuration / time.Second)),
+					RenewTime:            &renew,
+				},
+			}
+			if n, err := h.api.Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
+				l.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID}}
+			}
+			if _, err = leases.Create(ctx, l, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		l.Spec.RenewTime = &renew
+		l.Spec.HolderIdentity = ptr.To(node)
+		l.Spec.LeaseDurationSeconds = ptr.To(int32(LeaseDuration / time.Second))
+		if _, err = leases.Update(ctx, l, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
+			continue
+		}
+		return err
+	}
+	return nil
+}

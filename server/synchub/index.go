@@ -1,0 +1,352 @@
+package synchub
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/skiff-io/skiff/protocol"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Key prefixes the index follows.
+const (
+	podsPrefix       = "/registry/pods/"
+	configMapsPrefix = "/registry/configmaps/"
+	secretsPrefix    = "/registry/secrets/"
+)
+
+// maxTombstones bounds the removals a node's document remembers; an agent
+// further behind gets the whole document.
+const maxTombstones = 512
+
+// index holds every node's desired document. It is driven by datastore
+// events in revision order (apply*), so a document is a pure function of
+// the datastore at its revision, whichever server builds it.
+type index struct {
+	mu sync.Mutex
+	// floor: documents cannot be told as deltas from before this revision
+	// (the revision of the list the index was built from).
+	floor int64
+	pods  map[string]*podEntry      // "ns/name"
+	objs  map[protocol.Ref]*objEntry // ConfigMaps and Secrets pods use
+	nodes map[string]*nodeDoc
+}
+
+type podEntry struct {
+	node string
+	pod  *corev1.Pod
+	refs []protocol.Ref
+}
+
+type objEntry struct {
+	obj   any            // *corev1.ConfigMap or *corev1.Secret; nil while absent
+	nodes map[string]int // node -> number of its pods that use it
+}
+
+type nodeDoc struct {
+	rev   int64
+	floor int64
+	// entries: objects in the document and the revision each last changed
+	// in it.
+	entries    map[protocol.Ref]int64
+	tombstones []tombstone
+	changed    chan struct{} // closed and replaced on every change
+}
+
+type tombstone struct {
+	ref protocol.Ref
+	rev int64
+}
+
+func newIndex() *index {
+	return &index{pods: map[string]*podEntry{}, objs: map[protocol.Ref]*objEntry{}, nodes: map[string]*nodeDoc{}}
+}
+
+// reset empties the index for a fresh list at revision rev.
+func (x *index) reset(rev int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.floor = rev
+	x.pods = map[string]*podEntry{}
+	x.objs = map[protocol.Ref]*objEntry{}
+	for _, d := range x.nodes {
+		// Agents that synced before are told the whole document again.
+		d.entries = map[protocol.Ref]int64{}
+		d.tombstones = nil
+		d.floor, d.rev = rev, rev
+		d.notify()
+	}
+}
+
+func (x *index) node(name string) *nodeDoc {
+	d := x.nodes[name]
+	if d == nil {
+		d = &nodeDoc{rev: x.floor, floor: x.floor, entries: map[protocol.Ref]int64{}, changed: make(chan struct{})}
+		x.nodes[name] = d
+	}
+	return d
+}
+
+func (d *nodeDoc) notify() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+func (d *nodeDoc) put(r protocol.Ref, rev int64) {
+	d.entries[r] = rev
+	d.bump(rev)
+}
+
+func (d *nodeDoc) remove(r protocol.Ref, rev int64) {
+	if _, ok := d.entries[r]; !ok {
+		return
+	}
+	delete(d.entries, r)
+	d.tombstones = append(d.tombstones, tombstone{r, rev})
+	if len(d.tombstones) > maxTombstones {
+		d.floor = d.tombstones[0].rev
+		d.tombstones = d.tombstones[1:]
+	}
+	d.bump(rev)
+}
+
+func (d *nodeDoc) bump(rev int64) {
+	if rev > d.rev {
+		d.rev = rev
+	}
+	d.notify()
+}
+
+// fetch reads an object at a revision, for a ConfigMap or Secret that a
+// pod starts using after it last changed.
+type fetch func(key string, rev int64) ([]byte, error)
+
+// applyPod records a pod's new value (nil: deleted) at revision rev.
+func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
+	var pod *corev1.Pod
+	if value != nil {
+		pod = &corev1.Pod{}
+		if err := json.Unmarshal(value, pod); err != nil {
+			return fmt.Errorf("decoding %s: %w", key, err)
+		}
+		pod.ResourceVersion = strconv.FormatInt(rev, 10)
+		pod.APIVersion, pod.Kind = "v1", "Pod"
+	}
+	id := strings.TrimPrefix(key, podsPrefix)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old := x.pods[id]
+	var newNode string
+	if pod != nil {
+		newNode = pod.Spec.NodeName
+	}
+	if old != nil && old.node != "" && old.node != newNode {
+		d := x.node(old.node)
+		d.remove(protocol.Ref{Kind: protocol.KindPod, Namespace: old.pod.Namespace, Name: old.pod.Name}, rev)
+		x.release(old.node, old.refs, rev)
+	}
+	if pod == nil || newNode == "" {
+		// Unbound pods are the scheduler's business, not a node's.
+		delete(x.pods, id)
+		return nil
+	}
+	refs := podRefs(pod)
+	d := x.node(newNode)
+	d.put(protocol.Ref{Kind: protocol.KindPod, Namespace: pod.Namespace, Name: pod.Name}, rev)
+	// Acquire the new references before releasing the old ones, so an
+	// object both use never leaves the document.
+	err := x.acquire(newNode, refs, rev, get)
+	if old != nil && old.node == newNode {
+		x.release(newNode, old.refs, rev)
+	}
+	x.pods[id] = &podEntry{node: newNode, pod: pod, refs: refs}
+	return err
+}
+
+// acquire counts a pod's references for node, adding objects that are
+// new to the node's document.
+func (x *index) acquire(node string, refs []protocol.Ref, rev int64, get fetch) error {
+	var firstErr error
+	for _, r := range refs {
+		e := x.objs[r]
+		if e == nil {
+			e = &objEntry{nodes: map[string]int{}}
+			x.objs[r] = e
+			value, err := get(refKey(r), rev)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if value != nil {
+				if e.obj, err = decodeObj(r.Kind, value, rev); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		e.nodes[node]++
+		if e.nodes[node] == 1 && e.obj != nil {
+			x.node(node).put(r, rev)
+		}
+	}
+	return firstErr
+}
+
+// release undoes acquire.
+func (x *index) release(node string, refs []protocol.Ref, rev int64) {
+	for _, r := range refs {
+		e := x.objs[r]
+		if e == nil {
+			continue
+		}
+		e.nodes[node]--
+		if e.nodes[node] <= 0 {
+			delete(e.nodes, node)
+			x.node(node).remove(r, rev)
+		}
+		if len(e.nodes) == 0 {
+			delete(x.objs, r)
+		}
+	}
+}
+
+// applyObj records a ConfigMap's or Secret's new value (nil: deleted).
+func (x *index) applyObj(kind, key string, value []byte, rev int64) error {
+	r, ok := refFromKey(kind, key)
+	if !ok {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e := x.objs[r]
+	if e == nil {
+		return nil // no pod uses it
+	}
+	if value == nil {
+		e.obj = nil
+		for n := range e.nodes {
+			x.node(n).remove(r, rev)
+		}
+		return nil
+	}
+	obj, err := decodeObj(kind, value, rev)
+	if err != nil {
+		return err
+	}
+	e.obj = obj
+	for n := range e.nodes {
+		x.node(n).put(r, rev)
+	}
+	return nil
+}
+
+func decodeObj(kind string, value []byte, rev int64) (any, error) {
+	switch kind {
+	case protocol.KindConfigMap:
+		cm := &corev1.ConfigMap{}
+		if err := json.Unmarshal(value, cm); err != nil {
+			return nil, fmt.Errorf("decoding configmap: %w", err)
+		}
+		cm.ResourceVersion = strconv.FormatInt(rev, 10)
+		cm.APIVersion, cm.Kind = "v1", "ConfigMap"
+		return cm, nil
+	case protocol.KindSecret:
+		s := &corev1.Secret{}
+		if err := json.Unmarshal(value, s); err != nil {
+			return nil, fmt.Errorf("decoding secret: %w", err)
+		}
+		s.ResourceVersion = strconv.FormatInt(rev, 10)
+		s.APIVersion, s.Kind = "v1", "Secret"
+		return s, nil
+	}
+	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+func refKey(r protocol.Ref) string {
+	switch r.Kind {
+	case protocol.KindConfigMap:
+		return configMapsPrefix + r.Namespace + "/" + r.Name
+	case protocol.KindSecret:
+		return secretsPrefix + r.Namespace + "/" + r.Name
+	}
+	return podsPrefix + r.Namespace + "/" + r.Name
+}
+
+func refFromKey(kind, key string) (protocol.Ref, bool) {
+	var rest string
+	switch kind {
+	case protocol.KindConfigMap:
+		rest = strings.TrimPrefix(key, configMapsPrefix)
+	case protocol.KindSecret:
+		rest = strings.TrimPrefix(key, secretsPrefix)
+	default:
+		rest = strings.TrimPrefix(key, podsPrefix)
+	}
+	ns, name, ok := strings.Cut(rest, "/")
+	return protocol.Ref{Kind: kind, Namespace: ns, Name: name}, ok
+}
+
+// document returns node's document as a delta over since, or whole when
+// since is 0 or too old to tell a delta from; ok is false when nothing
+// changed after since. wait is closed at the document's next change.
+func (x *index) document(node string, since int64) (doc *protocol.Desired, wait <-chan struct{}) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	d := x.node(node)
+	if since != 0 && since == d.rev {
+		return nil, d.changed
+	}
+	out := &protocol.Desired{APIVersion: protocol.APIVersion, Node: node, Revision: d.rev}
+	whole := since == 0 || since < d.floor || since > d.rev
+	if !whole {
+		out.Since = since
+		for _, t := range d.tombstones {
+			if t.rev > since {
+				out.Removed = append(out.Removed, t.ref)
+			}
+		}
+	}
+	for r, rev := range d.entries {
+		if !whole && rev <= since {
+			continue
+		}
+		switch r.Kind {
+		case protocol.KindPod:
+			if p := x.pods[r.Namespace+"/"+r.Name]; p != nil {
+				out.Pods = append(out.Pods, *p.pod)
+			}
+		case protocol.KindConfigMap:
+			if e := x.objs[r]; e != nil && e.obj != nil {
+				out.ConfigMaps = append(out.ConfigMaps, *e.obj.(*corev1.ConfigMap))
+			}
+		case protocol.KindSecret:
+			if e := x.objs[r]; e != nil && e.obj != nil {
+				out.Secrets = append(out.Secrets, *e.obj.(*corev1.Secret))
+			}
+		}
+	}
+	return out, d.changed
+}
+
+// pod returns the pod stored under namespace/name if it is bound to a node.
+func (x *index) pod(namespace, name string) *corev1.Pod {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if p := x.pods[namespace+"/"+name]; p != nil {
+		return p.pod
+	}
+	return nil
+}
+
+// mayRead reports whether node runs a pod that uses the object.
+func (x *index) mayRead(node string, r protocol.Ref) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if r.Kind == protocol.KindPod {
+		p := x.pods[r.Namespace+"/"+r.Name]
+		return p != nil && p.node == node
+	}
+	e := x.objs[r]
+	return e != nil && e.nodes[node] > 0
+}
