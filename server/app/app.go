@@ -19,8 +19,11 @@ import (
 	kineconfig "github.com/skiff-io/skiff/kine-config"
 	"github.com/skiff-io/skiff/server/apiserver"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
+	"github.com/skiff-io/skiff/server/kubeclient"
+	"github.com/skiff-io/skiff/server/nodejoin"
 	"github.com/skiff-io/skiff/server/pki"
 	"github.com/skiff-io/skiff/server/storage"
+	"github.com/skiff-io/skiff/server/synchub"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -60,7 +63,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
-	if _, err := pki.EnsureToken(filepath.Join(serverDir, "token"), bundle.CACertPEM, cfg.Token); err != nil {
+	token, err := pki.EnsureToken(filepath.Join(serverDir, "token"), bundle.CACertPEM, cfg.Token)
+	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
 
@@ -124,6 +128,27 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	loopback := &rest.Config{
+		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
+		},
+		QPS: 200, Burst: 400,
+		UserAgent: "skiff-controllers",
+	}
+	nodeClient, err := kubeclient.NewForConfig(withUserAgent(loopback, "skiff-node-sync"))
+	if err != nil {
+		return err
+	}
+	hub := synchub.New(store, hubAPI{nodeClient})
+	join, err := nodejoin.New(nodejoin.Config{
+		CACertPEM: bundle.CACertPEM, Token: token, Signer: bundle, API: joinAPI{nodeClient}, Store: store,
+		ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
+	})
+	if err != nil {
+		return err
+	}
+
 	tlsConfig, err := bundle.ServerTLSConfig()
 	if err != nil {
 		return err
@@ -138,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 	reqCtx, reqCancel := context.WithCancel(context.Background())
 	defer reqCancel()
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           withNodeSync(api, join, hub),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       90 * time.Second,
@@ -168,14 +193,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	})
 	g.Go(func() error { return api.Run(gctx) })
-	loopback := &rest.Config{
-		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
-		TLSClientConfig: rest.TLSClientConfig{
-			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
-		},
-		QPS: 200, Burst: 400,
-		UserAgent: "skiff-controllers",
-	}
+	g.Go(func() error { return hub.Run(gctx) })
 	le := LeaderElection{
 		Enabled:       backend.Kind != kineconfig.KindSQLite,
 		LeaseDuration: cfg.LeaderElectLeaseDuration, RenewDeadline: cfg.LeaderElectRenewDeadline, RetryPeriod: cfg.LeaderElectRetryPeriod,
@@ -293,4 +311,10 @@ func advertiseIP(cfg Config) string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+func withUserAgent(c *rest.Config, ua string) *rest.Config {
+	c = rest.CopyConfig(c)
+	c.UserAgent = ua
+	return c
 }

@@ -1,0 +1,232 @@
+package plan
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Phase is the pod's phase by the kubelet's rules: Pending until every
+// init container has succeeded and every container has started once;
+// Succeeded or Failed when all have exited and none will restart;
+// Running otherwise.
+func Phase(pod *corev1.Pod, obs Observed) corev1.PodPhase {
+	byName := latest(obs.Instances)
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			continue // a sidecar: it runs beside the containers
+		}
+		l := byName[c.Name]
+		if l == nil || l.Running {
+			return corev1.PodPending
+		}
+		if l.ExitCode != 0 {
+			if pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+				return corev1.PodFailed
+			}
+			return corev1.PodPending
+		}
+	}
+	running, failed, succeeded := 0, 0, 0
+	for i := range pod.Spec.Containers {
+		l := byName[pod.Spec.Containers[i].Name]
+		switch {
+		case l == nil:
+			return corev1.PodPending
+		case l.Running, restarts(pod.Spec.RestartPolicy, l.ExitCode):
+			running++
+		case l.ExitCode == 0:
+			succeeded++
+		default:
+			failed++
+		}
+	}
+	switch {
+	case running > 0:
+		return corev1.PodRunning
+	case failed > 0:
+		return corev1.PodFailed
+	case succeeded > 0:
+		return corev1.PodSucceeded
+	}
+	return corev1.PodPending
+}
+
+// Status is the pod's status as the agent reports it. prev is the status
+// the server has, whose transition times and start time are kept when
+// nothing changed.
+func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
+	prev := pod.Status
+	st := corev1.PodStatus{
+		Phase:     Phase(pod, obs),
+		HostIP:    obs.HostIP,
+		StartTime: prev.StartTime,
+		QOSClass:  prev.QOSClass,
+	}
+	if obs.HostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: obs.HostIP}}
+	}
+	for i, ip := range obs.PodIPs {
+		if i == 0 {
+			st.PodIP = ip
+		}
+		st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip})
+	}
+	if st.StartTime == nil {
+		t := metav1.NewTime(now)
+		st.StartTime = &t
+	}
+	byName := latest(obs.Instances)
+	initDone := true
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cs := containerStatus(pod, c, obs, byName, true, now)
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		if sidecar {
+			if !(cs.State.Running != nil && cs.Started != nil && *cs.Started) {
+				initDone = false
+			}
+		} else if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
+			initDone = false
+		}
+	}
+	allReady := len(pod.Spec.Containers) > 0
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		cs := containerStatus(pod, c, obs, byName, !initDone, now)
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+		if !cs.Ready {
+			allReady = false
+		}
+	}
+	notReady := func(kind string) (string, string) {
+		var names []string
+		for _, cs := range st.ContainerStatuses {
+			if !cs.Ready {
+				names = append(names, cs.Name)
+			}
+		}
+		return kind, fmt.Sprintf("containers with unready status: %v", names)
+	}
+	cond := func(t corev1.PodConditionType, ok bool, reason, msg string) {
+		s := corev1.ConditionFalse
+		if ok {
+			s, reason, msg = corev1.ConditionTrue, "", ""
+		}
+		c := corev1.PodCondition{Type: t, Status: s, Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(now)}
+		for _, p := range prev.Conditions {
+			if p.Type == t && p.Status == s {
+				c.LastTransitionTime = p.LastTransitionTime
+			}
+		}
+		st.Conditions = append(st.Conditions, c)
+	}
+	done := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
+	cond(corev1.PodReadyToStartContainers, obs.Network && !done, "", "")
+	if initDone || st.Phase == corev1.PodSucceeded {
+		cond(corev1.PodInitialized, true, "", "")
+	} else {
+		var names []string
+		for _, cs := range st.InitContainerStatuses {
+			if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
+				names = append(names, cs.Name)
+			}
+		}
+		cond(corev1.PodInitialized, false, "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: %v", names))
+	}
+	reason, msg := "", ""
+	if !allReady {
+		reason, msg = notReady("ContainersNotReady")
+	}
+	if done {
+		reason, msg = "PodCompleted", ""
+		allReady = false
+	}
+	cond(corev1.ContainersReady, allReady, reason, msg)
+	ready := allReady
+	for _, g := range pod.Spec.ReadinessGates {
+		gateOK := false
+		for _, p := range prev.Conditions {
+			if p.Type == g.ConditionType && p.Status == corev1.ConditionTrue {
+				gateOK = true
+			}
+		}
+		ready = ready && gateOK
+	}
+	cond(corev1.PodReady, ready, reason, msg)
+	return st
+}
+
+func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName map[string]*Container, initializing bool, now time.Time) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: new(bool)}
+	l := byName[c.Name]
+	if l == nil {
+		w := corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		if initializing {
+			w.Reason = "PodInitializing"
+		}
+		if ow, ok := obs.Waiting[c.Name]; ok {
+			w.Reason, w.Message = ow.Reason, ow.Message
+		}
+		cs.State.Waiting = &w
+		return cs
+	}
+	cs.ContainerID = "containerd://" + l.ID
+	cs.ImageID = l.ImageID
+	cs.RestartCount = int32(l.Attempt)
+	switch {
+	case l.Running:
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(l.StartedAt)}
+		cs.Ready = obs.Ready[c.Name]
+		started := obs.Started[c.Name]
+		cs.Started = &started
+	case l.Exited:
+		term := terminated(l)
+		if restarts(pod.Spec.RestartPolicy, l.ExitCode) && !(pod.DeletionTimestamp != nil) {
+			at := l.FinishedAt.Add(Backoff(l))
+			if now.Before(at) {
+				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", Backoff(l).Round(time.Second), c.Name, pod.Name, pod.Namespace, pod.UID)}
+			} else {
+				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+			}
+			if ow, ok := obs.Waiting[c.Name]; ok {
+				cs.State.Waiting.Reason, cs.State.Waiting.Message = ow.Reason, ow.Message
+			}
+			cs.LastTerminationState.Terminated = term
+			return cs
+		}
+		cs.State.Terminated = term
+	}
+	// lastState: the instance before this one.
+	var prev *Container
+	for i := range obs.Instances {
+		o := &obs.Instances[i]
+		if o.Name == c.Name && o.Attempt < l.Attempt && o.Exited && (prev == nil || o.Attempt > prev.Attempt) {
+			prev = o
+		}
+	}
+	if prev != nil {
+		cs.LastTerminationState.Terminated = terminated(prev)
+	}
+	return cs
+}
+
+func terminated(c *Container) *corev1.ContainerStateTerminated {
+	reason := c.Reason
+	if reason == "" {
+		reason = "Completed"
+		if c.ExitCode != 0 {
+			reason = "Error"
+		}
+	}
+	return &corev1.ContainerStateTerminated{
+		ExitCode: int32(c.ExitCode), Reason: reason, Message: c.Message,
+		StartedAt: metav1.NewTime(c.StartedAt), FinishedAt: metav1.NewTime(c.FinishedAt),
+		ContainerID: "containerd://" + c.ID,
+	}
+}

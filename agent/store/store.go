@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/skiff-io/skiff/protocol"
+	corev1 "k8s.io/api/core/v1"
+
+	// The SQLite driver (cgo), registered as "sqlite3".
+	_ "github.com/mattn/go-sqlite3"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS desired (
+	kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+	object BLOB NOT NULL,
+	PRIMARY KEY (kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	key TEXT NOT NULL UNIQUE,
+	item BLOB NOT NULL
+);
+`
+
+// Store is the agent's SQLite database.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the database at path.
+func Open(path string) (*Store, error) {
+	// WAL with synchronous=FULL: a committed desired document or outbox
+	// item survives power loss, which is what it is acknowledged for.
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("agent store: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("agent store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// DB is the database, for packages that keep their own tables in it (IPAM).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Get reads a meta value; ok is false when unset.
+func (s *Store) Get(ctx context.Context, key string) (value string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return value, err == nil, err
+}
+
+// Set writes a meta value, only if it changed.
+func (s *Store) Set(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE value != excluded.value`, key, value)
+	return err
+}
+
+const revisionKey = "desired.revision"
+
+// Revision is the revision of the stored desired document (0: none).
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	v, ok, err := s.Get(ctx, revisionKey)
+	if err != nil || !ok {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// Apply stores a desired document (whole or delta) in one transaction.
+// Only after it returns may the agent acknowledge the revision.
+func (s *Store) Apply(ctx context.Context, d *protocol.Desired) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if d.Since == 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM desired`); err != nil {
+			return err
+		}
+	}
+	put := func(kind, ns, name string, obj any) error {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO desired(kind, namespace, name, object) VALUES(?, ?, ?, ?)
+			ON CONFLICT(kind, namespace, name) DO UPDATE SET object = excluded.object`, kind, ns, name, b)
+		return err
+	}
+	for _, r := range d.Removed {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM desired WHERE kind = ? AND namespace = ? AND name = ?`, r.Kind, r.Namespace, r.Name); err != nil {
+			return err
+		}
+	}
+	for i := range d.Pods {
+		if err := put(protocol.KindPod, d.Pods[i].Namespace, d.Pods[i].Name, &d.Pods[i]); err != nil {
+			return err
+		}
+	}
+	for i := range d.ConfigMaps {
+		if err := put(protocol.KindConfigMap, d.ConfigMaps[i].Namespace, d.ConfigMaps[i].Name, &d.ConfigMaps[i]); err != nil {
+			return err
+		}
+	}
+	for i := range d.Secrets {
+		if err := put(protocol.KindSecret, d.Secrets[i].Namespace, d.Secrets[i].Name, &d.Secrets[i]); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, revisionKey, strconv.FormatInt(d.Revision, 10)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Desired is the stored document, whole.
+type Desired struct {
+	Revision   int64
+	Pods       []*corev1.Pod
+	ConfigMaps map[string]*corev1.ConfigMap // "ns/name"
+	Secrets    map[string]*corev1.Secret
+}
+
+// Load reads the whole stored document.
+func (s *Store) Load(ctx context.Context) (*Desired, error) {
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &Desired{Revision: rev, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, namespace, name, object FROM desired`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, ns, name string
+		var b []byte
+		if err := rows.Scan(&kind, &ns, &name, &b); err != nil {
+			return nil, err
+		}
+		var target any
+		switch kind {
+		case protocol.KindPod:
+			p := &corev1.Pod{}
+			out.Pods = append(out.Pods, p)
+			target = p
+		case protocol.KindConfigMap:
+			cm := &corev1.ConfigMap{}
+			out.ConfigMaps[ns+"/"+name] = cm
+			target = cm
+		case protocol.KindSecret:
+			sec := &corev1.Secret{}
+			out.Secrets[ns+"/"+name] = sec
+			target = sec
+		default:
+			continue
+		}
+		if err := json.Unmarshal(b, target); err != nil {
+			return nil, fmt.Errorf("agent store: %s %s/%s: %w", kind, ns, name, err)
+		}
+	}
+	return out, rows.Err()
+}

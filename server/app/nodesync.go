@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/skiff-io/skiff/protocol"
+	"github.com/skiff-io/skiff/protocol/httpsync"
+	"github.com/skiff-io/skiff/server/kubeclient"
+	"github.com/skiff-io/skiff/server/nodejoin"
+	"github.com/skiff-io/skiff/server/synchub"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// nodeOf names the node whose certificate authenticated the request:
+// CN system:node:<name> in O system:nodes, verified against the CA by the
+// TLS handshake.
+func nodeOf(r *http.Request) (string, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return "", false
+	}
+	c := r.TLS.VerifiedChains[0][0]
+	name, ok := strings.CutPrefix(c.Subject.CommonName, protocol.NodeUserPrefix)
+	if !ok || name == "" {
+		return "", false
+	}
+	for _, o := range c.Subject.Organization {
+		if o == protocol.NodesGroup {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// withNodeSync routes the node paths (CA, join, sync) to their handlers
+// and everything else to the Kubernetes API.
+func withNodeSync(api http.Handler, join *nodejoin.Handler, hub *synchub.Hub) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(protocol.PathCACerts, join.ServeCACerts)
+	mux.HandleFunc(protocol.PathJoin, join.ServeJoin)
+	mux.Handle(protocol.PathNodes, httpsync.Handler(hub, nodeOf))
+	mux.Handle("/", api)
+	return mux
+}
+
+// hubAPI adapts the loopback client to what the hub writes through.
+type hubAPI struct{ cs *kubeclient.Clientset }
+
+func (a hubAPI) Pods(ns string) synchub.PodClient     { return a.cs.Pods(ns) }
+func (a hubAPI) Nodes() synchub.NodeClient            { return a.cs.Nodes() }
+func (a hubAPI) Events(ns string) synchub.EventClient { return a.cs.Events(ns) }
+func (a hubAPI) Leases(ns string) synchub.LeaseClient { return a.cs.Leases(ns) }
+
+// joinAPI adapts the loopback client to what the join endpoint needs.
+type joinAPI struct{ cs *kubeclient.Clientset }
+
+func (a joinAPI) GetNode(ctx context.Context, name string) (*corev1.Node, error) {
+	return a.cs.Nodes().Get(ctx, name, metav1.GetOptions{})
+}
+func (a joinAPI) CreateNode(ctx context.Context, n *corev1.Node) (*corev1.Node, error) {
+	return a.cs.Nodes().Create(ctx, n, metav1.CreateOptions{FieldManager: "skiff-join"})
+}
+func (a joinAPI) UpdateNode(ctx context.Context, n *corev1.Node) (*corev1.Node, error) {
+	return a.cs.Nodes().Update(ctx, n, metav1.UpdateOptions{FieldManager: "skiff-join"})
+}
+func (a joinAPI) ListNodes(ctx context.Context) ([]corev1.Node, error) {
+	l, err := a.cs.Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+func (a joinAPI) GetSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	return a.cs.Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+}
+func (a joinAPI) CreateSecret(ctx context.Context, s *corev1.Secret) (*corev1.Secret, error) {
+	return a.cs.Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "skiff-join"})
+}
