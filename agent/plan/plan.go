@@ -60,12 +60,12 @@ type Kind int
 
 // Actions, in the order a pod's life needs them.
 const (
-	SetupPod     Kind = iota // network namespace, IP, volumes
-	Start                    // create and start Container attempt Attempt
-	Stop                     // stop instance ID within Grace
-	Remove                   // remove a stopped instance ID
-	TeardownPod              // remove network and volumes
-	Gone                     // tell the server the pod has stopped on this node
+	SetupPod    Kind = iota // network namespace, IP, volumes
+	Start                   // create and start Container attempt Attempt
+	Stop                    // stop instance ID within Grace
+	Remove                  // remove a stopped instance ID
+	TeardownPod             // remove network and volumes
+	Gone                    // tell the server the pod has stopped on this node
 )
 
 // Action is one step for the caller to carry out.

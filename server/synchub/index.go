@@ -30,7 +30,7 @@ type index struct {
 	// floor: documents cannot be told as deltas from before this revision
 	// (the revision of the list the index was built from).
 	floor int64
-	pods  map[string]*podEntry      // "ns/name"
+	pods  map[string]*podEntry       // "ns/name"
 	objs  map[protocol.Ref]*objEntry // ConfigMaps and Secrets pods use
 	nodes map[string]*nodeDoc
 }
