@@ -230,8 +230,14 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	klog.InfoS("skiff server is running", "version", cfg.Version, "listen", addr, "datastore", string(backend.Kind),
 		"kubeconfig", kubeconfig, "startup", time.Since(start).Round(time.Millisecond), "go", runtime.Version())
-	if !cfg.DisableAgent {
-		klog.InfoS("the local agent is not part of this build yet; running the control plane only (use --disable-agent to silence this)")
+	if !cfg.DisableAgent && cfg.LocalAgent != nil {
+		g.Go(func() error {
+			err := cfg.LocalAgent.Run(gctx, cfg.LocalAgentConfig(loopback.Host, token))
+			if err != nil && gctx.Err() == nil {
+				return fmt.Errorf("local agent (run with --disable-agent for the control plane alone): %w", err)
+			}
+			return nil
+		})
 	}
 	err = g.Wait()
 	klog.InfoS("skiff server stopped")

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,6 +29,17 @@ type Config struct {
 	NodePortRange       string
 	DisableAgent        bool
 	NodeName            string
+	// The local agent's settings (see LocalAgentConfig).
+	NodeIP     string
+	NodeLabels []string
+	NodeTaints []string
+	Runtime    string
+	PauseImage string
+	ResolvConf string
+	Registries string
+	// LocalAgent runs this host's agent inside the server process unless
+	// DisableAgent is set.
+	LocalAgent LocalAgent
 	// Leader election among servers sharing a datastore (kube-controller-manager's flags).
 	LeaderElectLeaseDuration time.Duration
 	LeaderElectRenewDeadline time.Duration
@@ -56,4 +68,41 @@ func DefaultKubeconfig(dataDir string) string {
 		return "/etc/skiff/skiff.yaml"
 	}
 	return filepath.Join(dataDir, "server", "cred", "admin.kubeconfig")
+}
+
+// LocalAgent runs the agent that `skiff server` starts on its own host.
+// main wires it in: server packages do not import agent packages.
+type LocalAgent interface {
+	// Validate checks the settings before the server starts.
+	Validate(a LocalAgentConfig) error
+	// Run runs the agent until ctx ends.
+	Run(ctx context.Context, a LocalAgentConfig) error
+}
+
+// LocalAgentConfig is the local agent's configuration, from the server's
+// flags: it joins this server over loopback with the server's own token.
+type LocalAgentConfig struct {
+	Server     string
+	Token      string
+	DataDir    string
+	NodeName   string
+	NodeIP     string
+	Labels     []string
+	Taints     []string
+	Runtime    string
+	PauseImage string
+	ResolvConf string
+	Registries string
+	Version    string
+	Debug      bool
+}
+
+// LocalAgentConfig is the local agent's configuration; server and token
+// are known once the server has started.
+func (c Config) LocalAgentConfig(server, token string) LocalAgentConfig {
+	return LocalAgentConfig{
+		Server: server, Token: token, DataDir: c.DataDir, NodeName: c.NodeName, NodeIP: c.NodeIP,
+		Labels: c.NodeLabels, Taints: c.NodeTaints, Runtime: c.Runtime, PauseImage: c.PauseImage,
+		ResolvConf: c.ResolvConf, Registries: c.Registries, Version: c.Version, Debug: c.Debug,
+	}
 }

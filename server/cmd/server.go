@@ -14,15 +14,13 @@ import (
 )
 
 // New returns the `skiff server` command. version is the skiff release.
-func New(version string) *cobra.Command {
-	cfg := app.Config{Version: version}
+func New(version string, agent app.LocalAgent) *cobra.Command {
+	cfg := app.Config{Version: version, LocalAgent: agent}
 	var (
 		configFile string
 		mode       string
 		tokenFile  string
 		disable    []string
-		labels     []string
-		taints     []string
 	)
 	c := &cobra.Command{
 		Use:   "server",
@@ -65,6 +63,15 @@ the file.`,
 			if cfg.HTTPSPort <= 0 || cfg.HTTPSPort > 65535 {
 				return fmt.Errorf("--https-listen-port: %d is not a valid port", cfg.HTTPSPort)
 			}
+			if !cfg.DisableAgent && cfg.LocalAgent != nil {
+				if cfg.NodeName == "" {
+					h, _ := os.Hostname()
+					cfg.NodeName = strings.ToLower(h)
+				}
+				if err := cfg.LocalAgent.Validate(cfg.LocalAgentConfig("", "")); err != nil {
+					return err
+				}
+			}
 			for _, d := range disable {
 				klog.InfoS("disabled component", "name", d)
 			}
@@ -92,8 +99,13 @@ the file.`,
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "NodePort range")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a local agent")
 	f.StringVar(&cfg.NodeName, "node-name", "", "node name (default: host name)")
-	f.StringArrayVar(&labels, "node-label", nil, "label for the local node (key=value)")
-	f.StringArrayVar(&taints, "node-taint", nil, "taint for the local node (key=value:Effect)")
+	f.StringArrayVar(&cfg.NodeLabels, "node-label", nil, "label for the local node on registration (key=value)")
+	f.StringArrayVar(&cfg.NodeTaints, "node-taint", nil, "taint for the local node on registration (key=value:Effect)")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "IP address to advertise for the local node")
+	f.StringVar(&cfg.Runtime, "container-runtime-endpoint", "", "containerd socket for the local agent (default: start containerd under the data dir)")
+	f.StringVar(&cfg.PauseImage, "pause-image", "", "image for each pod's sandbox container (default: none)")
+	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "resolv.conf for pods with host DNS (default /etc/resolv.conf)")
+	f.StringVar(&cfg.Registries, "private-registry", "/etc/skiff/registries.yaml", "registries.yaml for the local agent: mirrors, credentials, plain-HTTP registries")
 	f.StringSliceVar(&disable, "disable", nil, "built-in manifests not to deploy")
 	f.DurationVar(&cfg.LeaderElectLeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long other servers wait before taking over the controllers of a leader that stopped renewing (shared datastores only)")
 	f.DurationVar(&cfg.LeaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops its controllers")

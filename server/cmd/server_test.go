@@ -15,7 +15,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 		t.Fatalf("no example configs found: %v", err)
 	}
 	for _, f := range files {
-		c := New("test")
+		c := New("test", nil)
 		fs := c.Flags()
 		if err := fs.Set("config", f); err != nil {
 			t.Fatal(err)
@@ -36,7 +36,7 @@ func TestFlagsBeatEnvBeatFile(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "config.yaml")
 	writeFile(t, cfgFile, "https-listen-port: 7000\nbind-address: 10.0.0.1\ndata-dir: /from/file\n")
-	c := New("test")
+	c := New("test", nil)
 	fs := c.Flags()
 	if err := fs.Parse([]string{"--config", cfgFile, "--data-dir", "/from/flag"}); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,156 @@
+package synchub
+
+import (
+	"encoding/json"
+	"sort"
+	"testing"
+
+	"github.com/skiff-io/skiff/protocol"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func podJSON(t *testing.T, name, node string, cms ...string) []byte {
+	t.Helper()
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: "uid-" + types.UID(name)}, Spec: corev1.PodSpec{NodeName: node}}
+	for _, cm := range cms {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: cm, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm}}}})
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func cmJSON(t *testing.T, name, v string) []byte {
+	b, _ := json.Marshal(corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}, Data: map[string]string{"k": v}})
+	return b
+}
+
+// names lists a document's objects as kind/name, sorted.
+func names(d *protocol.Desired) []string {
+	var out []string
+	for _, p := range d.Pods {
+		out = append(out, "Pod/"+p.Name)
+	}
+	for _, c := range d.ConfigMaps {
+		out = append(out, "ConfigMap/"+c.Name+"="+c.Data["k"])
+	}
+	for _, r := range d.Removed {
+		out = append(out, "-"+r.Kind+"/"+r.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func eq(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: got %v, want %v", what, got, want)
+		}
+	}
+}
+
+func TestIndexDocumentsAndDeltas(t *testing.T) {
+	x := newIndex()
+	x.reset(10)
+	store := map[string][]byte{configMapsPrefix + "ns/cfg": cmJSON(t, "cfg", "v1")}
+	get := func(key string, rev int64) ([]byte, error) { return store[key], nil }
+
+	// Unreferenced ConfigMaps are not in any document.
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/other", cmJSON(t, "other", "x"), 11); err != nil {
+		t.Fatal(err)
+	}
+	// An unbound pod is in no document.
+	if err := x.applyPod(podsPrefix+"ns/a", podJSON(t, "a", "", "cfg"), 12, get); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := x.document("n1", 10); d != nil {
+		t.Fatalf("n1 changed with no pod bound: %v", names(d))
+	}
+	// Binding it brings the pod and its ConfigMap.
+	if err := x.applyPod(podsPrefix+"ns/a", podJSON(t, "a", "n1", "cfg"), 13, get); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := x.document("n1", 0)
+	eq(t, "whole n1", names(d), "ConfigMap/cfg=v1", "Pod/a")
+	if d.Revision != 13 || d.Since != 0 {
+		t.Fatalf("revision %d since %d, want 13 and 0", d.Revision, d.Since)
+	}
+	if d, _ := x.document("n1", 13); d != nil {
+		t.Fatalf("no change after 13, got %v", names(d))
+	}
+	// Another node is untouched.
+	if d, _ := x.document("n2", 10); d != nil {
+		t.Fatalf("n2 changed: %v", names(d))
+	}
+	// A ConfigMap update reaches the node as a delta.
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/cfg", cmJSON(t, "cfg", "v2"), 14); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = x.document("n1", 13)
+	eq(t, "delta 13..14", names(d), "ConfigMap/cfg=v2")
+	if d.Since != 13 || d.Revision != 14 {
+		t.Fatalf("since %d revision %d, want 13 and 14", d.Since, d.Revision)
+	}
+	// A second pod using the same ConfigMap; deleting the first keeps it.
+	if err := x.applyPod(podsPrefix+"ns/b", podJSON(t, "b", "n1", "cfg"), 15, get); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.applyPod(podsPrefix+"ns/a", nil, 16, get); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = x.document("n1", 14)
+	eq(t, "delta 14..16", names(d), "-Pod/a", "Pod/b")
+	// The last user gone: the ConfigMap leaves the document too.
+	if err := x.applyPod(podsPrefix+"ns/b", nil, 17, get); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = x.document("n1", 16)
+	eq(t, "delta 16..17", names(d), "-ConfigMap/cfg", "-Pod/b")
+	if x.mayRead("n1", protocol.Ref{Kind: protocol.KindConfigMap, Namespace: "ns", Name: "cfg"}) {
+		t.Fatal("n1 may still read cfg after its last pod left")
+	}
+	// An agent from before the index's floor gets the whole document.
+	d, _ = x.document("n1", 5)
+	if d.Since != 0 {
+		t.Fatalf("since 5 < floor 10 must get a whole document, got a delta since %d", d.Since)
+	}
+	eq(t, "whole n1 at 17", names(d))
+}
+
+func TestIndexMovesPodBetweenNodesAndWakesWaiters(t *testing.T) {
+	x := newIndex()
+	x.reset(1)
+	get := func(string, int64) ([]byte, error) { return nil, nil }
+	_, wait := x.document("n1", 1)
+	if err := x.applyPod(podsPrefix+"ns/a", podJSON(t, "a", "n1"), 2, get); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wait:
+	default:
+		t.Fatal("a waiter on n1 was not woken by a change to n1")
+	}
+	if !x.mayRead("n1", protocol.Ref{Kind: protocol.KindPod, Namespace: "ns", Name: "a"}) {
+		t.Fatal("n1 may not read its own pod")
+	}
+	if x.mayRead("n2", protocol.Ref{Kind: protocol.KindPod, Namespace: "ns", Name: "a"}) {
+		t.Fatal("n2 may read n1's pod")
+	}
+	// A pod whose ConfigMap does not exist yet gets it once created.
+	if err := x.applyPod(podsPrefix+"ns/c", podJSON(t, "c", "n1", "late"), 3, get); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/late", cmJSON(t, "late", "now"), 4); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := x.document("n1", 3)
+	eq(t, "late configmap", names(d), "ConfigMap/late=now")
+}
