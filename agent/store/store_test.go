@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/skiff-io/skiff/protocol"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func pod(name string) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}}
+}
+
+func TestApplyWholeAndDeltaSurviveReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, &protocol.Desired{Revision: 5, Pods: []corev1.Pod{pod("a"), pod("b")},
+		ConfigMaps: []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, &protocol.Desired{Revision: 7, Since: 5, Pods: []corev1.Pod{pod("c")},
+		Removed: []protocol.Ref{{Kind: protocol.KindPod, Namespace: "ns", Name: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, p := range d.Pods {
+		got[p.Name] = true
+	}
+	if d.Revision != 7 || len(d.Pods) != 2 || !got["b"] || !got["c"] || d.ConfigMaps["ns/c"] == nil {
+		t.Fatalf("after whole@5 and delta@7: revision %d pods %v configmaps %v", d.Revision, got, d.ConfigMaps)
+	}
+	// A whole document replaces everything.
+	if err := s.Apply(ctx, &protocol.Desired{Revision: 9, Pods: []corev1.Pod{pod("z")}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ = s.Load(ctx); len(d.Pods) != 1 || d.Pods[0].Name != "z" || len(d.ConfigMaps) != 0 {
+		t.Fatalf("whole document did not replace: %+v", d)
+	}
+}
+
+func TestOutboxCoalescesAndKeepsOrderUntilAcked(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(key, name string, phase corev1.PodPhase) {
+		t.Helper()
+		if err := s.Enqueue(ctx, key, protocol.StatusItem{Kind: protocol.ItemPodStatus, Name: name, PodStatus: &corev1.PodStatus{Phase: phase}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("pod/a", "a", corev1.PodPending)
+	put("pod/b", "b", corev1.PodPending)
+	put("pod/a", "a", corev1.PodRunning) // replaces a's Pending, now after b
+	items, err := s.Pending(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].Name != "b" || items[1].Name != "a" || items[1].PodStatus.Phase != corev1.PodRunning {
+		t.Fatalf("outbox: %+v", items)
+	}
+	if items[0].Seq >= items[1].Seq {
+		t.Fatalf("sequence numbers out of order: %d, %d", items[0].Seq, items[1].Seq)
+	}
+	if err := s.Ack(ctx, items[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.OutboxLen(ctx); n != 1 {
+		t.Fatalf("after acking the first item %d remain, want 1", n)
+	}
+}
+
+func TestSetWritesOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	changes := func() int64 {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := s.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	before := changes()
+	if err := s.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if after := changes(); after != before {
+		t.Fatalf("setting an unchanged value wrote %d rows", after-before)
+	}
+}
