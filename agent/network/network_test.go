@@ -1,0 +1,523 @@
+package network
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// The tests below build a small world of network namespaces they own and
+// never touch the host's interfaces, routes or firewall:
+//
+//	outside ns  eth0 192.168.77.2/24 (MTU 1400)
+//	   | veth
+//	node ns     up0 192.168.77.1/24, default route via .2; sktest0 bridge (code under test)
+//	   | veths (code under test)
+//	pod nss     eth0 10.99.3.x/24
+const (
+	testBridge  = "sktest0"
+	testPodCIDR = "10.99.3.0/24"
+	testCluster = "10.99.0.0/16"
+	nodeUplink  = "192.168.77.1"
+	outsideIP   = "192.168.77.2"
+	uplinkMTU   = 1400
+)
+
+type testNode struct {
+	dir     string
+	nodeNS  string // pinned node namespace
+	outside string // pinned "outside" namespace
+	dbPath  string
+	cfg     Config
+}
+
+func newTestNode(t *testing.T) *testNode {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("network integration test: skipped under -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("network integration test: needs root (network namespaces, iptables)")
+	}
+	if _, err := iptables.New(); err != nil {
+		t.Skipf("network integration test: no iptables binary (apt-get install iptables): %v", err)
+	}
+	dir := t.TempDir()
+	tn := &testNode{
+		dir:     dir,
+		nodeNS:  filepath.Join(dir, "node.ns"),
+		outside: filepath.Join(dir, "outside.ns"),
+		dbPath:  filepath.Join(dir, "agent.db"),
+	}
+	netnsDir := filepath.Join(dir, "netns")
+	t.Cleanup(func() { // runs before TempDir's removal
+		ents, _ := os.ReadDir(netnsDir)
+		for _, e := range ents {
+			_ = unpinNetNS(filepath.Join(netnsDir, e.Name()))
+		}
+		_ = unpinNetNS(tn.outside)
+		_ = unpinNetNS(tn.nodeNS)
+	})
+	for _, p := range []string{tn.nodeNS, tn.outside} {
+		if err := pinNewNetNS(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	node, out := openHandle(t, tn.nodeNS), openHandle(t, tn.outside)
+	outNS, err := netns.GetFromPath(tn.outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outNS.Close()
+	must(t, node.LinkAdd(&netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: "up0", MTU: uplinkMTU},
+		PeerName:  "eth0", PeerMTU: uplinkMTU, PeerNamespace: netlink.NsFd(outNS),
+	}))
+	for _, side := range []struct {
+		h        *netlink.Handle
+		ifname   string
+		addr, gw string
+	}{{node, "up0", nodeUplink, outsideIP}, {out, "eth0", outsideIP, ""}} {
+		for _, name := range []string{"lo", side.ifname} {
+			l, err := side.h.LinkByName(name)
+			must(t, err)
+			must(t, side.h.LinkSetUp(l))
+		}
+		l, _ := side.h.LinkByName(side.ifname)
+		a, _ := netlink.ParseAddr(side.addr + "/24")
+		must(t, side.h.AddrAdd(l, a))
+		if side.gw != "" {
+			must(t, side.h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(side.gw)}))
+		}
+	}
+	// A DROP policy on FORWARD, as Docker and many firewalls leave it:
+	// skiff's own ACCEPTs must carry pod traffic.
+	must(t, inNS(tn.nodeNS, func() error {
+		ipt, err := iptables.New()
+		if err != nil {
+			return err
+		}
+		return ipt.ChangePolicy("filter", "FORWARD", "DROP")
+	}))
+	tn.cfg = Config{
+		Bridge:      testBridge,
+		PodCIDR:     testPodCIDR,
+		ClusterCIDR: testCluster,
+		NetNSDir:    netnsDir,
+		NodeNetNS:   tn.nodeNS,
+	}
+	return tn
+}
+
+// start opens the agent's store and a Network on it and runs EnsureHost,
+// as the agent does at every start.
+func (tn *testNode) start(t *testing.T) *Network {
+	t.Helper()
+	db, err := sql.Open("sqlite3", tn.dbPath+"?_busy_timeout=5000&_journal_mode=WAL")
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
+	n, err := New(tn.cfg, db)
+	must(t, err)
+	must(t, n.EnsureHost(context.Background()))
+	return n
+}
+
+// pod creates the pod's namespace and wires it.
+func (tn *testNode) pod(t *testing.T, n *Network, uid string, ports ...HostPort) (PodIP, string) {
+	t.Helper()
+	p, err := n.CreateNetNS(uid)
+	must(t, err)
+	ip, err := n.Setup(context.Background(), uid, p, ports)
+	must(t, err)
+	return ip, p
+}
+
+func TestPodsReachEachOtherTheGatewayAndOutside(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	ipA, nsA := tn.pod(t, n, "pod-a")
+	ipB, nsB := tn.pod(t, n, "pod-b")
+
+	cidr := netip.MustParsePrefix(testPodCIDR)
+	for _, ip := range []PodIP{ipA, ipB} {
+		a, _ := netip.AddrFromSlice(ip.IP.To4())
+		if !cidr.Contains(a) || ip.IP.Equal(ip.Gateway) || ip.Gateway.String() != "10.99.3.1" || ip.PrefixLen != 24 {
+			t.Fatalf("pod got %+v, want an address of %s other than the gateway 10.99.3.1", ip, cidr)
+		}
+	}
+	if ipA.IP.Equal(ipB.IP) {
+		t.Fatalf("both pods got %s", ipA.IP)
+	}
+	if got, ok := n.PodIP("pod-b"); !ok || !got.Equal(ipB.IP) {
+		t.Fatalf("PodIP(pod-b) = %v %v, want %s", got, ok, ipB.IP)
+	}
+
+	// MTU 0 took the default route's interface MTU.
+	eth0 := linkIn(t, nsA, "eth0")
+	if eth0.Attrs().MTU != uplinkMTU {
+		t.Fatalf("pod eth0 MTU %d, want %d (the uplink's)", eth0.Attrs().MTU, uplinkMTU)
+	}
+
+	// Pod to pod: the peer sees the pod's own address (no masquerade).
+	listen(t, nsB, ":8080")
+	if got := dial(t, nsA, ipB.IP.String()+":8080"); got != ipA.IP.String() {
+		t.Fatalf("pod-b saw the connection from %s, want pod-a's %s", got, ipA.IP)
+	}
+	listen(t, nsA, ":8080")
+	if got := dial(t, nsB, ipA.IP.String()+":8080"); got != ipB.IP.String() {
+		t.Fatalf("pod-a saw the connection from %s, want pod-b's %s", got, ipB.IP)
+	}
+	// Pod to the gateway (a listener on the node).
+	listen(t, tn.nodeNS, "10.99.3.1:9090")
+	if got := dial(t, nsA, "10.99.3.1:9090"); got != ipA.IP.String() {
+		t.Fatalf("node saw pod-a as %s", got)
+	}
+	// Pod to outside the cluster CIDR: masqueraded to the node's uplink.
+	listen(t, tn.outside, outsideIP+":7070")
+	if got := dial(t, nsB, outsideIP+":7070"); got != nodeUplink {
+		t.Fatalf("outside saw pod-b as %s, want the node's %s (masquerade)", got, nodeUplink)
+	}
+
+	// The rules are there, once each.
+	onNode(t, tn, func(ipt *iptables.IPTables) error {
+		if c := countRules(ipt, "nat", chainPostrouting, "-s "+testPodCIDR+" ! -d 224.0.0.0/4 -m comment --comment \"skiff pod egress\" -j MASQUERADE"); c != 1 {
+			t.Errorf("%d pod egress masquerade rules, want 1", c)
+		}
+		for _, j := range baseJumps() {
+			if c := countRules(ipt, j.table, j.chain, "-j "+j.spec[len(j.spec)-1]); c != 1 {
+				t.Errorf("%s/%s has %d jumps to %s, want 1", j.table, j.chain, c, j.spec[len(j.spec)-1])
+			}
+		}
+		return nil
+	})
+}
+
+func TestSamePodSameIPAfterRestart(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	ipA, nsA := tn.pod(t, n, "pod-a")
+	ipB, _ := tn.pod(t, n, "pod-b")
+	rulesBefore := dumpRules(t, tn)
+
+	// Setup again on the same Network: nothing changes.
+	again, err := n.Setup(context.Background(), "pod-a", nsA, nil)
+	must(t, err)
+	if !again.IP.Equal(ipA.IP) {
+		t.Fatalf("second Setup gave %s, want %s", again.IP, ipA.IP)
+	}
+
+	// Agent restart: a new store handle and Network on the same file,
+	// EnsureHost again, the pods' namespaces still pinned.
+	n2 := tn.start(t)
+	if got, ok := n2.PodIP("pod-b"); !ok || !got.Equal(ipB.IP) {
+		t.Fatalf("after restart PodIP(pod-b) = %v %v, want %s", got, ok, ipB.IP)
+	}
+	p, err := n2.CreateNetNS("pod-a")
+	must(t, err)
+	if p != nsA {
+		t.Fatalf("CreateNetNS after restart gave %s, want the pinned %s", p, nsA)
+	}
+	again, err = n2.Setup(context.Background(), "pod-a", p, nil)
+	must(t, err)
+	if !again.IP.Equal(ipA.IP) {
+		t.Fatalf("after restart pod-a got %s, want %s", again.IP, ipA.IP)
+	}
+	if after := dumpRules(t, tn); after != rulesBefore {
+		t.Fatalf("EnsureHost/Setup again changed the rules:\nbefore:\n%s\nafter:\n%s", rulesBefore, after)
+	}
+	// Still wired: pod-a reaches the gateway.
+	listen(t, tn.nodeNS, "10.99.3.1:9090")
+	if got := dial(t, nsA, "10.99.3.1:9090"); got != ipA.IP.String() {
+		t.Fatalf("node saw pod-a as %s", got)
+	}
+	ipC, _ := tn.pod(t, n2, "pod-c")
+	if ipC.IP.Equal(ipA.IP) || ipC.IP.Equal(ipB.IP) {
+		t.Fatalf("pod-c got %s, already taken", ipC.IP)
+	}
+}
+
+func TestTeardownLeavesNothing(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	ports := []HostPort{{Protocol: "TCP", HostPort: 30080, ContainerPort: 8080}, {Protocol: "UDP", HostPort: 30053, ContainerPort: 53}}
+	ipA, nsA := tn.pod(t, n, "pod-a", ports...)
+	_, nsB := tn.pod(t, n, "pod-b", ports[:1]...) // hostPort clash is the scheduler's business
+	_ = nsB
+
+	ctx := context.Background()
+	must(t, n.Teardown(ctx, "pod-a", nsA))
+	must(t, n.DeleteNetNS("pod-a"))
+	assertGone(t, tn, n, "pod-a", nsA)
+	// Idempotent.
+	must(t, n.Teardown(ctx, "pod-a", nsA))
+	must(t, n.DeleteNetNS("pod-a"))
+
+	// The namespace can go first (a pod sandbox removed under us).
+	must(t, n.DeleteNetNS("pod-b"))
+	must(t, n.Teardown(ctx, "pod-b", nsB))
+	assertGone(t, tn, n, "pod-b", nsB)
+
+	// No rule mentions a pod any more; skiff's base chains remain.
+	rules := dumpRules(t, tn)
+	if strings.Contains(rules, "-j DNAT") || strings.Contains(rules, hostPortChainPrefix) || strings.Contains(rules, ipA.IP.String()) {
+		t.Fatalf("rules left after teardown:\n%s", rules)
+	}
+}
+
+func TestGCRemovesPodsNotLive(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	ipA, nsA := tn.pod(t, n, "pod-a", HostPort{HostPort: 30081, ContainerPort: 8080})
+	_, nsB := tn.pod(t, n, "pod-b", HostPort{HostPort: 30082, ContainerPort: 8080})
+
+	// A crash: the agent comes back and only pod-a is still wanted.
+	n2 := tn.start(t)
+	must(t, n2.GC(context.Background(), map[string]bool{"pod-a": true}))
+	assertGone(t, tn, n2, "pod-b", nsB)
+
+	// pod-a untouched: address, veth, namespace, hostPort.
+	if got, ok := n2.PodIP("pod-a"); !ok || !got.Equal(ipA.IP) {
+		t.Fatalf("pod-a lost its address: %v %v", got, ok)
+	}
+	listen(t, nsA, ":8080")
+	if got := dial(t, tn.outside, nodeUplink+":30081"); got == "" {
+		t.Fatal("pod-a's hostPort broken by GC")
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	ipA, nsA := tn.pod(t, n, "pod-a",
+		HostPort{Protocol: "TCP", HostPort: 30080, ContainerPort: 8080},
+		HostPort{Protocol: "TCP", HostPort: 30081, ContainerPort: 8080, HostIP: "10.99.3.1"})
+	_, nsB := tn.pod(t, n, "pod-b")
+	listen(t, nsA, ":8080")
+
+	for _, tc := range []struct {
+		name, from, addr string
+	}{
+		{"from outside to the node's address", tn.outside, nodeUplink + ":30080"},
+		{"from the node to its own address", tn.nodeNS, nodeUplink + ":30080"},
+		{"from the node to localhost", tn.nodeNS, "127.0.0.1:30080"},
+		{"from another pod (hairpin)", nsB, nodeUplink + ":30080"},
+		{"from the pod itself (hairpin)", nsA, nodeUplink + ":30080"},
+		{"hostIP: the rule's address", tn.nodeNS, "10.99.3.1:30081"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dial(t, tc.from, tc.addr); got == "" {
+				t.Fatal("no answer")
+			}
+		})
+	}
+	// A hostIP rule does not apply to the node's other addresses.
+	if _, err := tryDial(tn.outside, nodeUplink+":30081"); err == nil {
+		t.Fatalf("hostPort with hostIP 10.99.3.1 answered on %s", nodeUplink)
+	}
+	// Outside clients keep their address (no SNAT on the way in).
+	if got := dial(t, tn.outside, nodeUplink+":30080"); got != outsideIP {
+		t.Fatalf("pod saw the outside client as %s, want %s", got, outsideIP)
+	}
+	_ = ipA
+}
+
+// assertGone checks that nothing of the pod is left on the node.
+func assertGone(t *testing.T, tn *testNode, n *Network, uid, nsPath string) {
+	t.Helper()
+	h := openHandle(t, tn.nodeNS)
+	if _, err := h.LinkByName(vethName(uid)); err == nil {
+		t.Errorf("%s: veth %s still there", uid, vethName(uid))
+	}
+	links, _ := h.LinkList()
+	for _, l := range links {
+		if l.Type() == "veth" && l.Attrs().Name != "up0" {
+			if br, _ := h.LinkByName(testBridge); br != nil && l.Attrs().MasterIndex == br.Attrs().Index {
+				if !strings.HasPrefix(l.Attrs().Name, "veth") {
+					t.Errorf("unexpected bridge port %s", l.Attrs().Name)
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(nsPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: netns %s still there (%v)", uid, nsPath, err)
+	}
+	if ip, ok := n.PodIP(uid); ok {
+		t.Errorf("%s: still holds %s", uid, ip)
+	}
+	onNode(t, tn, func(ipt *iptables.IPTables) error {
+		chain := hostPortChain(uid)
+		if ok, _ := ipt.ChainExists("nat", chain); ok {
+			t.Errorf("%s: chain %s still there", uid, chain)
+		}
+		if c := countRules(ipt, "nat", chainHostPorts, chain); c != 0 {
+			t.Errorf("%s: %d jumps to %s left", uid, c, chain)
+		}
+		return nil
+	})
+}
+
+// --- helpers: run code in a namespace, listen, dial ---
+
+// inNS runs fn on a fresh OS thread inside the namespace pinned at path;
+// the thread is thrown away afterwards.
+func inNS(path string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		ns, err := netns.GetFromPath(path)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer ns.Close()
+		if err := netns.Set(ns); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// listen serves on addr inside the namespace: each connection is told the
+// address it came from, then closed. The socket stays in the namespace it
+// was made in, whatever thread serves it.
+func listen(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var ln net.Listener
+	must(t, inNS(nsPath, func() (err error) {
+		ln, err = net.Listen("tcp4", addr)
+		return err
+	}))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = io.WriteString(c, host)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+}
+
+// dial connects from inside the namespace and returns what the listener
+// answered (the source address it saw).
+func dial(t *testing.T, nsPath, addr string) string {
+	t.Helper()
+	got, err := tryDial(nsPath, addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, filepath.Base(nsPath), err)
+	}
+	return got
+}
+
+func tryDial(nsPath, addr string) (string, error) {
+	var got string
+	err := inNS(nsPath, func() error {
+		c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		b, err := io.ReadAll(c)
+		got = string(b)
+		return err
+	})
+	return got, err
+}
+
+func openHandle(t *testing.T, nsPath string) *netlink.Handle {
+	t.Helper()
+	ns, err := netns.GetFromPath(nsPath)
+	must(t, err)
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	must(t, err)
+	t.Cleanup(h.Close)
+	return h
+}
+
+func linkIn(t *testing.T, nsPath, name string) netlink.Link {
+	t.Helper()
+	l, err := openHandle(t, nsPath).LinkByName(name)
+	must(t, err)
+	return l
+}
+
+// onNode runs fn with an iptables client working in the node namespace.
+// fn runs on another goroutine: it may call t.Errorf, not t.Fatal.
+func onNode(t *testing.T, tn *testNode, fn func(*iptables.IPTables) error) {
+	t.Helper()
+	must(t, inNS(tn.nodeNS, func() error {
+		ipt, err := iptables.New()
+		if err != nil {
+			return err
+		}
+		return fn(ipt)
+	}))
+}
+
+// dumpRules is every rule of the node namespace's nat and filter tables.
+func dumpRules(t *testing.T, tn *testNode) string {
+	t.Helper()
+	var out []string
+	onNode(t, tn, func(ipt *iptables.IPTables) error {
+		for _, table := range []string{"nat", "filter"} {
+			chains, err := ipt.ListChains(table)
+			if err != nil {
+				return err
+			}
+			for _, c := range chains {
+				rules, err := ipt.List(table, c)
+				if err != nil {
+					return err
+				}
+				out = append(out, rules...)
+			}
+		}
+		return nil
+	})
+	return strings.Join(out, "\n")
+}
+
+func countRules(ipt *iptables.IPTables, table, chain, substr string) int {
+	rules, err := ipt.List(table, chain)
+	if err != nil {
+		return 0
+	}
+	c := 0
+	for _, r := range rules {
+		if strings.HasPrefix(r, "-A ") && strings.Contains(r, substr) {
+			c++
+		}
+	}
+	return c
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
