@@ -52,6 +52,9 @@ type Config struct {
 	Profiling bool
 	// Ready reports whether the server can serve (datastore reachable).
 	Ready func(ctx context.Context) error
+	// Nodes reaches agents for pods/log, exec, attach and portforward
+	// (the tunnel hub); those answer 503 when nil.
+	Nodes NodeDialer
 }
 
 // Server is the HTTP handler for the Kubernetes API.

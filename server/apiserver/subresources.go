@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httputil"
+	"strings"
 
 	"github.com/skiff-io/skiff/server/storage"
 	appsv1 "k8s.io/api/apps/v1"
@@ -231,8 +233,9 @@ func setCondition(pod *corev1.Pod, c corev1.PodCondition) {
 	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
 
-// serveNodeStream answers pods/log, exec, attach and portforward. They need
-// a connection to the pod's node, which agents provide.
+// serveNodeStream answers pods/log, exec, attach and portforward by
+// proxying them to the agent of the pod's node, through the connection the
+// agent opened (Config.Nodes). Upgrades (WebSocket, SPDY) pass through.
 func (s *Server) serveNodeStream(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
 	gr := groupResource(res)
 	_, obj, err := s.load(r.Context(), res, ri.namespace, ri.name)
@@ -240,12 +243,53 @@ func (s *Server) serveNodeStream(w http.ResponseWriter, r *http.Request, res *re
 		writeError(w, err, gr, ri.name)
 		return
 	}
-	pod := obj.(*corev1.Pod)
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/%s is not available", gr.Resource, ri.subresource)), gr, ri.name)
+		return
+	}
 	if pod.Spec.NodeName == "" {
 		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", ri.name)), gr, ri.name)
 		return
 	}
-	writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("no connection to the agent on node %q: pods/%s is not available", pod.Spec.NodeName, ri.subresource)), gr, ri.name)
+	unavailable := apierrors.NewServiceUnavailable(fmt.Sprintf("no connection to the agent on node %q: pods/%s is not available", pod.Spec.NodeName, ri.subresource))
+	if s.cfg.Nodes == nil || ri.subresource == "proxy" {
+		writeError(w, unavailable, gr, ri.name)
+		return
+	}
+	target, err := agentURL(pod, ri.subresource, r.URL.Query())
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL = target
+			pr.Out.Host = ""
+			// The agent needs none of the caller's credentials.
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("Cookie")
+			for k := range pr.Out.Header {
+				if strings.HasPrefix(k, "Impersonate-") {
+					pr.Out.Header.Del(k)
+				}
+			}
+		},
+		Transport:     s.nodeTransport(),
+		FlushInterval: -1, // followed logs go out line by line
+		ErrorLog:      proxyErrorLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			if errors.As(err, new(*nodeDialError)) {
+				writeError(w, unavailable, gr, ri.name)
+				return
+			}
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error talking to the agent on node %q: %v", pod.Spec.NodeName, err)), gr, ri.name)
+		},
+	}
+	proxy.ServeHTTP(w, r)
 }
 
 // serveEviction deletes a pod through the eviction API (no disruption
