@@ -1,12 +1,16 @@
 package apiserver
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 
 	"github.com/skiff-io/skiff/server/openapi"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -42,8 +46,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := userFrom(r.Context())
-	if !s.authorize(u, ri.verb, gr, ri.namespace, ri.name, ri.subresource) {
-		writeStatus(w, &forbidden(u, ri, gr).ErrStatus)
+	attrs, err := s.attributes(r, u, ri, res)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
+		return
+	}
+	if ok, reason := s.authorize(attrs); !ok {
+		writeStatus(w, &forbidden(u, ri, gr, reason).ErrStatus)
 		return
 	}
 	if res.namespaced && ri.namespace == "" && ri.verb != "list" && ri.verb != "watch" {
@@ -109,7 +118,43 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func forbidden(u *User, ri requestInfo, gr schema.GroupResource) *apierrors.StatusError {
+// attributes describes the request for the Authorizer. For a create by a
+// caller outside system:masters it reads the body ahead of the handler,
+// to learn the new object's name, and leaves r.Body to be read again.
+func (s *Server) attributes(r *http.Request, u *User, ri requestInfo, res *resource) (Attributes, error) {
+	q := r.URL.Query()
+	a := Attributes{
+		User: u, Verb: ri.verb, Resource: groupResource(res),
+		Namespace: ri.namespace, Name: ri.name, Subresource: ri.subresource,
+		FieldSelector: fields.Everything(), LabelSelector: q.Get("labelSelector"),
+	}
+	if fs := q.Get("fieldSelector"); fs != "" {
+		sel, err := fields.ParseSelector(fs)
+		if err != nil {
+			sel = fields.Nothing()
+		}
+		a.FieldSelector = sel
+	}
+	if ri.verb != "create" || ri.subresource != "" || u == nil || isMaster(u) || s.cfg.Authorizer == nil || r.Body == nil {
+		return a, nil
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	_ = r.Body.Close()
+	if err != nil {
+		return a, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	peek := r.Clone(r.Context())
+	peek.Body = io.NopCloser(bytes.NewReader(raw))
+	if obj, _, _, err := s.readObject(peek, res.gvk, res.newObj); err == nil {
+		if acc, err := meta.Accessor(obj); err == nil {
+			a.NewName = acc.GetName()
+		}
+	}
+	return a, nil
+}
+
+func forbidden(u *User, ri requestInfo, gr schema.GroupResource, reason string) *apierrors.StatusError {
 	name := "system:anonymous"
 	if u != nil {
 		name = u.Name
@@ -123,6 +168,9 @@ func forbidden(u *User, ri requestInfo, gr schema.GroupResource) *apierrors.Stat
 		msg += fmt.Sprintf(" in the namespace %q", ri.namespace)
 	} else {
 		msg += " at the cluster scope"
+	}
+	if reason != "" {
+		msg += ": " + reason
 	}
 	return apierrors.NewForbidden(gr, ri.name, fmt.Errorf("%s", msg))
 }
