@@ -6,6 +6,7 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
+	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
 	"github.com/skiff-io/skiff/server/kubeclient"
@@ -56,5 +57,8 @@ var controllers = []controller{
 	}},
 	{"kubernetes-service", func(ctx context.Context, cc controllerContext) error {
 		return kubernetesservice.New(cc.API, cc.Client).Run(ctx)
+	}},
+	{"scheduler", func(ctx context.Context, cc controllerContext) error {
+		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
 	}},
 }

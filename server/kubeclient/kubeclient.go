@@ -48,10 +48,28 @@ type NamespaceClient interface {
 	Finalize(ctx context.Context, ns *corev1.Namespace, opts metav1.UpdateOptions) (*corev1.Namespace, error)
 }
 
+// PodClient adds the pods/binding subresource the scheduler assigns pods
+// through.
+type PodClient interface {
+	Client[*corev1.Pod, *corev1.PodList]
+	Bind(ctx context.Context, binding *corev1.Binding, opts metav1.CreateOptions) error
+}
+
+// EventClient writes core/v1 Events (client-go's typed Events client has
+// no status subresource, so this is not a Client).
+type EventClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Event, error)
+	Create(ctx context.Context, obj *corev1.Event, opts metav1.CreateOptions) (*corev1.Event, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*corev1.Event, error)
+}
+
 // Interface is what controllers are given: typed clients by resource and
 // the server's discovery.
 type Interface interface {
 	Namespaces() NamespaceClient
+	Pods(namespace string) PodClient
+	Nodes() Client[*corev1.Node, *corev1.NodeList]
+	Events(namespace string) EventClient
 	ConfigMaps(namespace string) Client[*corev1.ConfigMap, *corev1.ConfigMapList]
 	Secrets(namespace string) Client[*corev1.Secret, *corev1.SecretList]
 	ServiceAccounts(namespace string) Client[*corev1.ServiceAccount, *corev1.ServiceAccountList]
@@ -192,4 +210,40 @@ func (cs *Clientset) EndpointSlices(namespace string) Client[*discoveryv1.Endpoi
 func (cs *Clientset) Leases(namespace string) Client[*coordinationv1.Lease, *coordinationv1.LeaseList] {
 	return resource(cs, coordinationv1.SchemeGroupVersion, "leases", namespace,
 		func() *coordinationv1.Lease { return &coordinationv1.Lease{} }, func() *coordinationv1.LeaseList { return &coordinationv1.LeaseList{} })
+}
+
+// Pods implements Interface.
+func (cs *Clientset) Pods(namespace string) PodClient {
+	return pods{
+		ClientWithList: resource(cs, corev1.SchemeGroupVersion, "pods", namespace,
+			func() *corev1.Pod { return &corev1.Pod{} }, func() *corev1.PodList { return &corev1.PodList{} }),
+		core:      cs.byGroup[corev1.SchemeGroupVersion],
+		params:    cs.params,
+		namespace: namespace,
+	}
+}
+
+type pods struct {
+	*gentype.ClientWithList[*corev1.Pod, *corev1.PodList]
+	core      rest.Interface
+	params    runtime.ParameterCodec
+	namespace string
+}
+
+// Bind posts binding to pods/<name>/binding.
+func (c pods) Bind(ctx context.Context, binding *corev1.Binding, opts metav1.CreateOptions) error {
+	return c.core.Post().Namespace(c.namespace).Resource("pods").Name(binding.Name).SubResource("binding").
+		VersionedParams(&opts, c.params).Body(binding).Do(ctx).Error()
+}
+
+// Nodes implements Interface.
+func (cs *Clientset) Nodes() Client[*corev1.Node, *corev1.NodeList] {
+	return resource(cs, corev1.SchemeGroupVersion, "nodes", "",
+		func() *corev1.Node { return &corev1.Node{} }, func() *corev1.NodeList { return &corev1.NodeList{} })
+}
+
+// Events implements Interface.
+func (cs *Clientset) Events(namespace string) EventClient {
+	return resource(cs, corev1.SchemeGroupVersion, "events", namespace,
+		func() *corev1.Event { return &corev1.Event{} }, func() *corev1.EventList { return &corev1.EventList{} })
 }

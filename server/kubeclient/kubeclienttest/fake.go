@@ -42,6 +42,18 @@ func (f Fake) Namespaces() kubeclient.NamespaceClient {
 	return as[kubeclient.NamespaceClient](f.CoreV1().Namespaces())
 }
 
+func (f Fake) Pods(ns string) kubeclient.PodClient {
+	return as[kubeclient.PodClient](f.CoreV1().Pods(ns))
+}
+
+func (f Fake) Nodes() kubeclient.Client[*corev1.Node, *corev1.NodeList] {
+	return as[kubeclient.Client[*corev1.Node, *corev1.NodeList]](f.CoreV1().Nodes())
+}
+
+func (f Fake) Events(ns string) kubeclient.EventClient {
+	return as[kubeclient.EventClient](f.CoreV1().Events(ns))
+}
+
 func (f Fake) ConfigMaps(ns string) kubeclient.Client[*corev1.ConfigMap, *corev1.ConfigMapList] {
 	return as[kubeclient.Client[*corev1.ConfigMap, *corev1.ConfigMapList]](f.CoreV1().ConfigMaps(ns))
 }
