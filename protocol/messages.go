@@ -115,8 +115,7 @@ const (
 	PathCACerts = "/cacerts"
 	PathJoin    = "/skiff/v1/join"
 	// PathNodes is followed by <node>/desired or <node>/status.
-	PathNodes  = "/skiff/v1/nodes/"
-	PathTunnel = "/skiff/v1/tunnel"
+	PathNodes = "/skiff/v1/nodes/"
 )
 
 // NodeUserPrefix and NodesGroup identify node credentials, as the

@@ -17,9 +17,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 	kineconfig "github.com/skiff-io/skiff/kine-config"
+	"github.com/skiff-io/skiff/protocol/tunnel"
 	"github.com/skiff-io/skiff/server/apiserver"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/kubeclient"
+	"github.com/skiff-io/skiff/server/nodeauth"
 	"github.com/skiff-io/skiff/server/nodejoin"
 	"github.com/skiff-io/skiff/server/pki"
 	"github.com/skiff-io/skiff/server/storage"
@@ -108,26 +110,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api, err := apiserver.New(apiserver.Config{
-		Store:         store,
-		Version:       versionInfo(cfg.Version),
-		ServiceCIDR:   cfg.ServiceCIDR,
-		NodePortRange: cfg.NodePortRange,
-		Tokens:        saTokens,
-		TokenIssuer:   saIssuer,
-		Profiling:     cfg.Debug || cfg.EnablePprof,
-		Ready: func(ctx context.Context) error {
-			_, err := store.Revision(ctx)
-			return err
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if err := bootstrap(ctx, store); err != nil {
-		return err
-	}
-
 	loopback := &rest.Config{
 		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
 		TLSClientConfig: rest.TLSClientConfig{
@@ -141,11 +123,35 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	hub := synchub.New(store, hubAPI{nodeClient})
+	tunnels := tunnel.NewHub(tunnel.NodeFromRequest, 0)
+	defer tunnels.Close()
 	join, err := nodejoin.New(nodejoin.Config{
 		CACertPEM: bundle.CACertPEM, Token: token, Signer: bundle, API: joinAPI{nodeClient}, Store: store,
 		ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
 	})
 	if err != nil {
+		return err
+	}
+
+	api, err := apiserver.New(apiserver.Config{
+		Store:         store,
+		Version:       versionInfo(cfg.Version),
+		ServiceCIDR:   cfg.ServiceCIDR,
+		NodePortRange: cfg.NodePortRange,
+		Tokens:        saTokens,
+		TokenIssuer:   saIssuer,
+		Profiling:     cfg.Debug || cfg.EnablePprof,
+		Authorizer:    nodeauth.New(hub, nil),
+		Nodes:         tunnels,
+		Ready: func(ctx context.Context) error {
+			_, err := store.Revision(ctx)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, store); err != nil {
 		return err
 	}
 
@@ -163,7 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 	reqCtx, reqCancel := context.WithCancel(context.Background())
 	defer reqCancel()
 	srv := &http.Server{
-		Handler:           withNodeSync(api, join, hub),
+		Handler:           withNodeSync(api, join, hub, tunnels),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       90 * time.Second,

@@ -3,10 +3,10 @@ package app
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/skiff-io/skiff/protocol"
 	"github.com/skiff-io/skiff/protocol/httpsync"
+	"github.com/skiff-io/skiff/protocol/tunnel"
 	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/nodejoin"
 	"github.com/skiff-io/skiff/server/synchub"
@@ -14,33 +14,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// nodeOf names the node whose certificate authenticated the request:
-// CN system:node:<name> in O system:nodes, verified against the CA by the
-// TLS handshake.
-func nodeOf(r *http.Request) (string, bool) {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
-		return "", false
-	}
-	c := r.TLS.VerifiedChains[0][0]
-	name, ok := strings.CutPrefix(c.Subject.CommonName, protocol.NodeUserPrefix)
-	if !ok || name == "" {
-		return "", false
-	}
-	for _, o := range c.Subject.Organization {
-		if o == protocol.NodesGroup {
-			return name, true
-		}
-	}
-	return "", false
-}
-
 // withNodeSync routes the node paths (CA, join, sync) to their handlers
 // and everything else to the Kubernetes API.
-func withNodeSync(api http.Handler, join *nodejoin.Handler, hub *synchub.Hub) http.Handler {
+func withNodeSync(api http.Handler, join *nodejoin.Handler, hub *synchub.Hub, tunnels *tunnel.Hub) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(protocol.PathCACerts, join.ServeCACerts)
 	mux.HandleFunc(protocol.PathJoin, join.ServeJoin)
-	mux.Handle(protocol.PathNodes, httpsync.Handler(hub, nodeOf))
+	mux.Handle(protocol.PathNodes, httpsync.Handler(hub, tunnel.NodeFromRequest))
+	mux.Handle(tunnel.Path, tunnels)
 	mux.Handle("/", api)
 	return mux
 }
