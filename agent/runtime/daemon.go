@@ -1,0 +1,322 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd"
+	"golang.org/x/sys/unix"
+)
+
+// Namespace is the containerd namespace skiff's containers and images live in.
+const Namespace = "k8s.io"
+
+// Options configure Start.
+type Options struct {
+	// Endpoint is the containerd socket to use. Empty means: start and
+	// supervise `containerd` from PATH with its config, root and state under
+	// Dir/containerd and its socket at Dir/containerd/containerd.sock.
+	Endpoint string
+	// Dir is the agent's directory (<data-dir>/agent). Image tarballs in
+	// Dir/images are imported at start.
+	Dir string
+	// RegistriesFile is a k3s-format registries.yaml; a missing file means
+	// no mirrors and no registry credentials.
+	RegistriesFile string
+	// PauseImage, when set, runs as each pod's sandbox container whose IPC
+	// namespace the pod's containers join.
+	PauseImage string
+	// LogDriverBinary is the executable the containerd shim runs as each
+	// container's log writer (see LogDriverMain). Default: os.Executable().
+	LogDriverBinary string
+	// Snapshotter overrides containerd's default snapshotter (overlayfs).
+	Snapshotter string
+}
+
+// Runtime is a connection to containerd carrying out the agent's container
+// work. It is safe for concurrent use.
+type Runtime struct {
+	opts     Options
+	client   *containerd.Client
+	address  string
+	managed  bool // address is the socket of a containerd skiff starts
+	regs     *registries
+	driver   string // path of the log driver link handed to shims
+	mu       sync.Mutex
+	child    int // pid of the containerd this Runtime started, 0 if none
+	closed   bool
+	ctrDir   string
+	imported sync.Mutex
+}
+
+// Start connects to containerd (starting it when o.Endpoint is empty and no
+// containerd answers on the managed socket) and imports every image tarball
+// in Dir/images.
+func Start(ctx context.Context, o Options) (*Runtime, error) {
+	if o.Dir == "" {
+		return nil, errors.New("runtime: Options.Dir is required")
+	}
+	regs, err := loadRegistries(o.RegistriesFile)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{opts: o, regs: regs, ctrDir: filepath.Join(o.Dir, "containerd")}
+	if err := r.installLogDriver(); err != nil {
+		return nil, err
+	}
+	if o.Endpoint != "" {
+		r.address = strings.TrimPrefix(o.Endpoint, "unix://")
+	} else {
+		r.managed = true
+		r.address = filepath.Join(r.ctrDir, "containerd.sock")
+	}
+	if r.managed && !answers(ctx, r.address) {
+		if err := r.startDaemon(ctx); err != nil {
+			return nil, err
+		}
+	}
+	client, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("runtime: connect to containerd at %s: %w", r.address, err)
+	}
+	r.client = client
+	if _, err := r.Version(ctx); err != nil {
+		client.Close()
+		return nil, err
+	}
+	if err := r.ImportImages(ctx, filepath.Join(o.Dir, "images")); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// answers reports whether a containerd serves on the socket at address.
+func answers(ctx context.Context, address string) bool {
+	if _, err := os.Stat(address); err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	c, err := containerd.New(address, containerd.WithTimeout(2*time.Second))
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	ok, err := c.IsServing(ctx)
+	return err == nil && ok
+}
+
+// daemonConfig is containerd's config for a skiff-managed daemon: everything
+// under Dir/containerd, and no CRI plugin (skiff is the only client).
+func (r *Runtime) daemonConfig() string {
+	q := func(s string) string { return fmt.Sprintf("%q", s) }
+	return strings.Join([]string{
+		"version = 2",
+		"root = " + q(filepath.Join(r.ctrDir, "root")),
+		"state = " + q(filepath.Join(r.ctrDir, "state")),
+		`disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]`,
+		"[grpc]",
+		"  address = " + q(r.address),
+		"[ttrpc]",
+		"  address = " + q(r.address+".ttrpc"),
+		`[plugins."io.containerd.internal.v1.opt"]`,
+		"  path = " + q(filepath.Join(r.ctrDir, "opt")),
+		"",
+	}, "\n")
+}
+
+// startDaemon starts containerd in its own process group, so that stopping
+// the agent (or a signal to the agent's group) leaves containerd and the
+// containers running, and waits until its socket answers.
+func (r *Runtime) startDaemon(ctx context.Context) error {
+	if err := os.MkdirAll(r.ctrDir, 0o711); err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	cfg := filepath.Join(r.ctrDir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(r.daemonConfig()), 0o600); err != nil {
+		return fmt.Errorf("runtime: write containerd config: %w", err)
+	}
+	bin, err := exec.LookPath("containerd")
+	if err != nil {
+		return fmt.Errorf("runtime: containerd not found in PATH: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(r.ctrDir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	defer logf.Close()
+	// A stale socket from a dead daemon would make containerd fail to listen.
+	os.Remove(r.address)
+	os.Remove(r.address + ".ttrpc")
+	// Not exec.CommandContext: the daemon must outlive ctx and the agent.
+	cmd := exec.Command(bin, "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = r.ctrDir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("runtime: start containerd: %w", err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release() // reaped by reap, never by cmd.Wait
+	r.mu.Lock()
+	r.child = pid
+	r.mu.Unlock()
+
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if answers(ctx, r.address) {
+			return nil
+		}
+		if exited, status := r.reap(); exited {
+			return fmt.Errorf("runtime: containerd exited at start (%s); see %s", status, logf.Name())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("runtime: containerd did not answer on %s within 60s; see %s", r.address, logf.Name())
+		case <-tick.C:
+		}
+	}
+}
+
+// reap collects the started containerd if it has exited.
+func (r *Runtime) reap() (exited bool, status string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.child == 0 {
+		return false, ""
+	}
+	var ws unix.WaitStatus
+	pid, err := unix.Wait4(r.child, &ws, unix.WNOHANG, nil)
+	if pid == 0 || (err != nil && !errors.Is(err, unix.ECHILD)) {
+		return false, ""
+	}
+	r.child = 0
+	if err != nil {
+		return true, "gone"
+	}
+	if ws.Signaled() {
+		return true, "signal " + ws.Signal().String()
+	}
+	return true, fmt.Sprintf("exit status %d", ws.ExitStatus())
+}
+
+// Run supervises the containerd this Runtime manages: when it dies (or stops
+// answering) it is started again, with backoff. It returns when ctx ends,
+// leaving containerd running. With an external Endpoint it only waits for ctx.
+func (r *Runtime) Run(ctx context.Context) error {
+	if !r.managed {
+		<-ctx.Done()
+		return nil
+	}
+	const (
+		minBackoff = time.Second
+		maxBackoff = 30 * time.Second
+		stableFor  = time.Minute
+	)
+	backoff := minBackoff
+	upSince := time.Now()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		exited, status := r.reap()
+		if !exited && answers(ctx, r.address) {
+			if time.Since(upSince) > stableFor {
+				backoff = minBackoff
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !exited {
+			status = "not answering"
+		}
+		fmt.Fprintf(os.Stderr, "runtime: containerd %s; restarting in %s\n", status, backoff)
+		wait := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return nil
+		case <-wait.C:
+		}
+		backoff = min(backoff*2, maxBackoff)
+		if answers(ctx, r.address) {
+			continue
+		}
+		if pid := r.childPID(); pid != 0 {
+			// Hung, not dead: replace it.
+			unix.Kill(pid, unix.SIGKILL)
+			r.reapBlocking()
+		}
+		if err := r.startDaemon(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(os.Stderr, "runtime: %v\n", err)
+			continue
+		}
+		upSince = time.Now()
+	}
+}
+
+func (r *Runtime) childPID() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.child
+}
+
+func (r *Runtime) reapBlocking() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.child != 0 {
+		var ws unix.WaitStatus
+		unix.Wait4(r.child, &ws, 0, nil)
+		r.child = 0
+	}
+}
+
+// Close closes the connection to containerd. It never stops containerd or
+// the containers.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.client.Close()
+}
+
+// Version returns the runtime version as the node status reports it, e.g.
+// "containerd://1.6.20".
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	v, err := r.client.Version(ctx)
+	if err != nil {
+		return "", fmt.Errorf("runtime: containerd version: %w", err)
+	}
+	ver := strings.TrimPrefix(v.Version, "v")
+	// Distribution builds append their packaging suffix ("1.6.20~ds1").
+	if i := strings.IndexAny(ver, "~+"); i > 0 {
+		ver = ver[:i]
+	}
+	return "containerd://" + ver, nil
+}

@@ -1,0 +1,188 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	containerd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/archive/compression"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/images"
+	"github.com/containerd/containerd/remotes/docker"
+	"github.com/distribution/reference"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Image is an image in containerd, as the node status lists it.
+type Image struct {
+	ID    string   // digest of the image's manifest (or index)
+	Names []string // references naming it, e.g. docker.io/library/busybox:latest
+	Size  int64    // bytes of content in the store
+}
+
+// NormalizeImage turns a docker-style short reference into a full one:
+// "busybox" becomes "docker.io/library/busybox:latest".
+func NormalizeImage(ref string) (string, error) {
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return "", fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
+	return named.String(), nil
+}
+
+// imageID names an image the way pod status does: repository@digest.
+func imageID(name string, img images.Image) string {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return img.Target.Digest.String()
+	}
+	return reference.TrimNamed(named).String() + "@" + img.Target.Digest.String()
+}
+
+// ImportImages imports every image tarball (docker save or OCI layout; .tar,
+// optionally gzip or zstd compressed) in dir and unpacks it. A missing dir is
+// no error.
+func (r *Runtime) ImportImages(ctx context.Context, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("runtime: read images dir: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(name, ".tar") || strings.Contains(name, ".tar.") || strings.HasSuffix(name, ".tgz")) {
+			continue
+		}
+		if err := r.importFile(ctx, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) importFile(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("runtime: import %s: %w", path, err)
+	}
+	defer f.Close()
+	rd, err := compression.DecompressStream(f)
+	if err != nil {
+		return fmt.Errorf("runtime: import %s: %w", path, err)
+	}
+	defer rd.Close()
+	imgs, err := r.client.Import(ctx, rd, containerd.WithImageRefTranslator(func(ref string) string {
+		// An OCI ref.name that is only a tag names no repository.
+		if !strings.ContainsAny(ref, "/:") {
+			return ""
+		}
+		n, err := NormalizeImage(ref)
+		if err != nil {
+			return ""
+		}
+		return n
+	}))
+	if err != nil {
+		return fmt.Errorf("runtime: import %s: %w", path, err)
+	}
+	for _, img := range imgs {
+		if err := r.unpack(ctx, img); err != nil {
+			return fmt.Errorf("runtime: import %s: unpack %s: %w", path, img.Name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) unpack(ctx context.Context, img images.Image) error {
+	i := containerd.NewImage(r.client, img)
+	ok, err := i.IsUnpacked(ctx, r.snapshotter())
+	if err != nil || ok {
+		return err
+	}
+	return i.Unpack(ctx, r.snapshotter())
+}
+
+func (r *Runtime) snapshotter() string {
+	if r.opts.Snapshotter != "" {
+		return r.opts.Snapshotter
+	}
+	return containerd.DefaultSnapshotter
+}
+
+// EnsureImage makes ref present and unpacked according to policy and
+// returns its image ID (repository@digest). An empty policy means the
+// Kubernetes default: Always for :latest or untagged refs, IfNotPresent
+// otherwise. Errors are ErrImagePull or ErrImageNeverPull.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret) (string, error) {
+	name, err := NormalizeImage(ref)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrImagePull, err)
+	}
+	if policy == "" {
+		policy = corev1.PullIfNotPresent
+		if strings.HasSuffix(name, ":latest") {
+			policy = corev1.PullAlways
+		}
+	}
+	img, err := r.client.ImageService().Get(ctx, name)
+	present := err == nil
+	if err != nil && !errdefs.IsNotFound(err) {
+		return "", fmt.Errorf("%w: image %q: %v", ErrImagePull, ref, err)
+	}
+	switch {
+	case policy == corev1.PullNever && !present:
+		return "", fmt.Errorf("%w: image %q is not present with pull policy of Never", ErrImageNeverPull, ref)
+	case present && policy != corev1.PullAlways:
+		if err := r.unpack(ctx, img); err != nil {
+			return "", fmt.Errorf("%w: image %q: unpack: %v", ErrImagePull, ref, err)
+		}
+		return imageID(name, img), nil
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: r.regs.hosts(pullSecretCredentials(pullSecrets))})
+	pulled, err := r.client.Pull(ctx, name,
+		containerd.WithResolver(resolver),
+		containerd.WithPullUnpack,
+		containerd.WithPullSnapshotter(r.snapshotter()),
+	)
+	if err != nil {
+		return "", fmt.Errorf("%w: failed to pull image %q: %v", ErrImagePull, ref, err)
+	}
+	return imageID(name, pulled.Metadata()), nil
+}
+
+// Images lists the images in containerd, one entry per manifest.
+func (r *Runtime) Images(ctx context.Context) ([]Image, error) {
+	list, err := r.client.ImageService().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list images: %w", err)
+	}
+	byDigest := map[string]*Image{}
+	var out []*Image
+	for _, img := range list {
+		d := img.Target.Digest.String()
+		im, ok := byDigest[d]
+		if !ok {
+			size, err := containerd.NewImage(r.client, img).Size(ctx)
+			if err != nil {
+				continue // content partly missing: not a usable image
+			}
+			im = &Image{ID: d, Size: size}
+			byDigest[d] = im
+			out = append(out, im)
+		}
+		im.Names = append(im.Names, img.Name)
+	}
+	res := make([]Image, 0, len(out))
+	for _, im := range out {
+		sort.Strings(im.Names)
+		res = append(res, *im)
+	}
+	return res, nil
+}

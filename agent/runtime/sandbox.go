@@ -1,0 +1,126 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	containerd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// SandboxID is the containerd id of a pod's sandbox (pause) container.
+func SandboxID(podUID string) string {
+	sum := sha256.Sum256([]byte("sandbox/" + podUID))
+	return hex.EncodeToString(sum[:])
+}
+
+// EnsureSandbox runs the pod's sandbox container from Options.PauseImage,
+// in the pod's network namespace, holding the IPC namespace the pod's
+// containers join. Without a pause image it does nothing: each container
+// then has its own IPC namespace, and the pod shares only its network
+// namespace (netnsPath) and hostname.
+func (r *Runtime) EnsureSandbox(ctx context.Context, podUID, namespace, name, netnsPath string) error {
+	if r.opts.PauseImage == "" {
+		return nil
+	}
+	id := SandboxID(podUID)
+	ctr, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		ref, err := NormalizeImage(r.opts.PauseImage)
+		if err != nil {
+			return fmt.Errorf("runtime: pause image: %w", err)
+		}
+		if _, err := r.EnsureImage(ctx, ref, corev1.PullIfNotPresent, nil); err != nil {
+			return fmt.Errorf("runtime: sandbox of %s/%s: %w", namespace, name, err)
+		}
+		img, err := r.client.GetImage(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("runtime: pause image: %w", err)
+		}
+		opts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithHostname(name), oci.WithCgroup(cgroupParent(podUID) + "/" + id)}
+		if netnsPath != "" {
+			opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath}))
+		} else {
+			opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace))
+		}
+		ctr, err = r.client.NewContainer(ctx, id,
+			containerd.WithImage(img),
+			containerd.WithSnapshotter(r.snapshotter()),
+			containerd.WithNewSnapshot(id, img),
+			containerd.WithNewSpec(opts...),
+			containerd.WithContainerLabels(map[string]string{
+				labelKind: kindSandbox, labelPodUID: podUID, labelPodNamespace: namespace, labelPodName: name,
+			}),
+		)
+		if err != nil && !errdefs.IsAlreadyExists(err) {
+			return fmt.Errorf("runtime: create sandbox of %s/%s: %w", namespace, name, err)
+		}
+		if err != nil {
+			if ctr, err = r.client.LoadContainer(ctx, id); err != nil {
+				return fmt.Errorf("runtime: sandbox of %s/%s: %w", namespace, name, err)
+			}
+		}
+	} else if err != nil {
+		return fmt.Errorf("runtime: sandbox of %s/%s: %w", namespace, name, err)
+	}
+
+	task, err := ctr.Task(ctx, nil)
+	if err == nil {
+		st, err := task.Status(ctx)
+		if err == nil && st.Status == containerd.Running {
+			return nil
+		}
+		// A dead sandbox is replaced; its pod's containers must be too,
+		// which is the caller's decision.
+		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("runtime: sandbox of %s/%s: %w", namespace, name, err)
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("runtime: sandbox of %s/%s: %w", namespace, name, err)
+	}
+	task, err = ctr.NewTask(ctx, cio.NullIO)
+	if err != nil {
+		return fmt.Errorf("runtime: sandbox task of %s/%s: %w", namespace, name, err)
+	}
+	if err := task.Start(ctx); err != nil {
+		task.Delete(ctx, containerd.WithProcessKill)
+		return fmt.Errorf("runtime: start sandbox of %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// sandboxIPC returns the IPC namespace of the pod's running sandbox, "" when
+// pods run without sandboxes.
+func (r *Runtime) sandboxIPC(ctx context.Context, podUID string) (string, error) {
+	if r.opts.PauseImage == "" {
+		return "", nil
+	}
+	ctr, err := r.client.LoadContainer(ctx, SandboxID(podUID))
+	if err != nil {
+		return "", fmt.Errorf("runtime: sandbox of pod %s (call EnsureSandbox first): %w", podUID, err)
+	}
+	task, err := ctr.Task(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("runtime: sandbox of pod %s is not running: %w", podUID, err)
+	}
+	return fmt.Sprintf("/proc/%d/ns/ipc", task.Pid()), nil
+}
+
+// RemoveSandbox stops and deletes the pod's sandbox container; it is a
+// no-op when there is none.
+func (r *Runtime) RemoveSandbox(ctx context.Context, podUID string) error {
+	ctr, err := r.client.LoadContainer(ctx, SandboxID(podUID))
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("runtime: sandbox of pod %s: %w", podUID, err)
+	}
+	return r.removeCtr(ctx, ctr)
+}
