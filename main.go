@@ -9,6 +9,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	agentapp "github.com/skiff-io/skiff/agent/app"
+	agentcmd "github.com/skiff-io/skiff/agent/cmd"
+	"github.com/skiff-io/skiff/agent/runtime"
+	serverapp "github.com/skiff-io/skiff/server/app"
 	servercmd "github.com/skiff-io/skiff/server/cmd"
 	"github.com/spf13/cobra"
 )
@@ -17,6 +21,11 @@ import (
 var version = "v0.1.0-dev"
 
 func main() {
+	// Containerd's shims run this binary (under another name) to write
+	// container logs; that process does nothing else.
+	if runtime.IsLogDriver() {
+		os.Exit(runtime.LogDriverMain())
+	}
 	root := &cobra.Command{
 		Use:           "skiff",
 		Short:         "Kubernetes for edge and IoT fleets, in one small binary",
@@ -24,7 +33,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(servercmd.New(version))
+	root.AddCommand(servercmd.New(version, localAgent{}), agentcmd.New(version))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -32,4 +41,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)
 	}
+}
+
+// localAgent runs the server's own node: server and agent packages do not
+// import each other, so main joins them.
+type localAgent struct{}
+
+func convert(a serverapp.LocalAgentConfig) agentapp.LocalConfig {
+	return agentapp.LocalConfig{
+		Server: a.Server, Token: a.Token, DataDir: a.DataDir, NodeName: a.NodeName, NodeIP: a.NodeIP,
+		Labels: a.Labels, Taints: a.Taints, Runtime: a.Runtime, PauseImage: a.PauseImage,
+		ResolvConf: a.ResolvConf, Registries: a.Registries, Version: a.Version, Debug: a.Debug,
+	}
+}
+
+func (localAgent) Validate(a serverapp.LocalAgentConfig) error {
+	_, err := agentapp.FromLocal(convert(a))
+	return err
+}
+
+func (localAgent) Run(ctx context.Context, a serverapp.LocalAgentConfig) error {
+	return agentapp.RunLocal(ctx, convert(a))
 }

@@ -81,6 +81,7 @@ type server struct {
 	port       int
 	kubeconfig string
 	args       []string
+	agent      bool // run the local agent (needAgent first)
 	log        *lockedBuffer
 	exited     chan struct{}
 }
@@ -103,6 +104,9 @@ func startServer(t *testing.T, opts ...serverOption) *server {
 		s.port = freePort(t)
 	}
 	s.kubeconfig = filepath.Join(s.dataDir, "kubeconfig.yaml")
+	if s.agent {
+		prepareAgentDir(t, s.dataDir)
+	}
 	s.start()
 	t.Cleanup(func() {
 		s.stop()
@@ -115,9 +119,13 @@ func startServer(t *testing.T, opts ...serverOption) *server {
 
 func (s *server) start() {
 	s.t.Helper()
-	args := append([]string{"server", "--data-dir", s.dataDir, "--disable-agent",
+	args := []string{"server", "--data-dir", s.dataDir,
 		"--bind-address", "127.0.0.1", "--https-listen-port", strconv.Itoa(s.port),
-		"--write-kubeconfig", s.kubeconfig, "--config", ""}, s.args...)
+		"--write-kubeconfig", s.kubeconfig, "--config", ""}
+	if !s.agent {
+		args = append(args, "--disable-agent")
+	}
+	args = append(args, s.args...)
 	s.cmd = exec.Command(skiffBin, args...)
 	s.log = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

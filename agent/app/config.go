@@ -1,0 +1,92 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Config is the whole agent configuration, built from flags, SKIFF_*
+// environment variables and the config file by agent/cmd, or by `skiff
+// server` for its local agent.
+type Config struct {
+	Version    string
+	Server     string // https://host:6443
+	Token      string
+	DataDir    string // the agent keeps its state in DataDir/agent
+	NodeName   string
+	NodeIP     string
+	Labels     map[string]string
+	Taints     []corev1.Taint
+	Edge       bool
+	Runtime    string // containerd socket; "" starts containerd
+	Pause      string // pause image; "" runs pods without a sandbox container
+	ResolvConf string
+	Registries string // registries.yaml
+	// ControlPlane marks the node of a server's local agent.
+	ControlPlane bool
+	// PollWait is how long a desired-state poll waits for a change: the
+	// longest an idle node stays silent.
+	PollWait time.Duration
+	Debug    bool
+}
+
+// Dir is where the agent keeps its own state.
+func (c Config) Dir() string { return filepath.Join(c.DataDir, "agent") }
+
+// ParseLabels reads --node-label values (key=value).
+func ParseLabels(in []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, l := range in {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, fmt.Errorf("--node-label %q: want key=value", l)
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-label %q: key %s", l, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-label %q: value %s", l, strings.Join(errs, "; "))
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// ParseTaints reads --node-taint values (key=value:Effect or key:Effect).
+func ParseTaints(in []string) ([]corev1.Taint, error) {
+	var out []corev1.Taint
+	for _, t := range in {
+		kv, effect, ok := strings.Cut(t, ":")
+		if !ok {
+			return nil, fmt.Errorf("--node-taint %q: want key=value:Effect", t)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-taint %q: key %s", t, strings.Join(errs, "; "))
+		}
+		if v != "" {
+			if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+				return nil, fmt.Errorf("--node-taint %q: value %s", t, strings.Join(errs, "; "))
+			}
+		}
+		switch e := corev1.TaintEffect(effect); e {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+			out = append(out, corev1.Taint{Key: k, Value: v, Effect: e})
+		default:
+			return nil, fmt.Errorf("--node-taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", t, effect)
+		}
+	}
+	return out, nil
+}
+
+// DefaultNodeName is the host name, lower-cased as node names must be.
+func DefaultNodeName() string {
+	h, _ := os.Hostname()
+	return strings.ToLower(h)
+}

@@ -1,0 +1,108 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/skiff-io/skiff/agent/app"
+	"github.com/skiff-io/skiff/cliconfig"
+	"github.com/spf13/cobra"
+)
+
+// DefaultRegistries is the registries.yaml read when --private-registry
+// is not given (k3s: /etc/rancher/k3s/registries.yaml).
+const DefaultRegistries = "/etc/skiff/registries.yaml"
+
+// New returns the `skiff agent` command. version is the skiff release.
+func New(version string) *cobra.Command {
+	cfg := app.Config{Version: version}
+	var (
+		configFile string
+		tokenFile  string
+		labels     []string
+		taints     []string
+	)
+	c := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a skiff node: join a server and run its pods on containerd",
+		Long: `Run a skiff node. The agent joins the server named by --server with the
+join token (--token or --token-file; the server keeps it in
+<data-dir>/server/token), checking the server's CA against the token first.
+It then runs the pods the server assigns to this node on containerd, and
+keeps running them when the server is unreachable, also after a reboot.
+
+Every flag can also be set with an environment variable SKIFF_<FLAG> (for
+example SKIFF_SERVER) or a key in the config file (--config, default
+/etc/skiff/config.yaml). A flag wins over the environment, which wins over
+the file.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PreRunE: func(c *cobra.Command, _ []string) error {
+			return cliconfig.Apply(c.Flags(), "config", os.Environ())
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				cfg.DataDir = DefaultDataDir()
+			}
+			if tokenFile != "" {
+				if cfg.Token != "" {
+					return fmt.Errorf("--token and --token-file cannot both be given")
+				}
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--token-file: %w", err)
+				}
+				if cfg.Token = strings.TrimSpace(string(b)); cfg.Token == "" {
+					return fmt.Errorf("--token-file %s is empty", tokenFile)
+				}
+			}
+			if cfg.Server != "" && !strings.HasPrefix(cfg.Server, "https://") {
+				return fmt.Errorf("--server %q: want https://host:port", cfg.Server)
+			}
+			var err error
+			if cfg.Labels, err = app.ParseLabels(labels); err != nil {
+				return err
+			}
+			if cfg.Taints, err = app.ParseTaints(taints); err != nil {
+				return err
+			}
+			if cfg.NodeName == "" {
+				cfg.NodeName = app.DefaultNodeName()
+			}
+			return app.Run(c.Context(), cfg)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&configFile, "config", "c", cliconfig.DefaultFile, "config file (YAML, keys are flag names)")
+	f.StringVarP(&cfg.DataDir, "data-dir", "d", "", "directory for state (default /var/lib/skiff as root, ~/.skiff otherwise)")
+	f.StringVarP(&cfg.Server, "server", "s", "", "server to join, https://host:6443")
+	f.StringVarP(&cfg.Token, "token", "t", "", "join token (K10<ca-hash>::<id>:<secret>)")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the join token")
+	f.StringVar(&cfg.NodeName, "node-name", "", "node name (default: host name)")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "IP address to advertise for the node (default: the address used to reach the server)")
+	f.StringArrayVar(&labels, "node-label", nil, "label for the node on registration (key=value)")
+	f.StringArrayVar(&taints, "node-taint", nil, "taint for the node on registration (key=value:Effect)")
+	f.BoolVar(&cfg.Edge, "edge", false, "edge node: it may go offline for long, and the server never evicts its pods for not reporting")
+	f.StringVar(&cfg.Runtime, "container-runtime-endpoint", "", "containerd socket to use (default: start containerd under the data dir)")
+	f.StringVar(&cfg.Pause, "pause-image", "", "image for each pod's sandbox container (default: none; pods share a network namespace without one)")
+	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "resolv.conf for pods with host DNS (default /etc/resolv.conf)")
+	f.StringVar(&cfg.Registries, "private-registry", DefaultRegistries, "registries.yaml: mirrors, credentials, plain-HTTP registries")
+	f.DurationVar(&cfg.PollWait, "sync-interval", time.Minute, "longest time an idle node goes without contacting the server (long-poll wait)")
+	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
+	return c
+}
+
+// DefaultDataDir is /var/lib/skiff for root and ~/.skiff otherwise, as
+// for the server.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/skiff"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return home + "/.skiff"
+	}
+	return ".skiff"
+}

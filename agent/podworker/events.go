@@ -1,0 +1,64 @@
+package podworker
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/skiff-io/skiff/protocol"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+)
+
+// eventState aggregates repeats of one event, as the kubelet's recorder
+// does: same object, reason and message → one Event with a count.
+type eventState struct {
+	name  string
+	first time.Time
+	count int32
+}
+
+// event queues a pod event in the outbox. Repeats replace the queued one
+// (with a higher count), so a crash loop cannot flood the outbox.
+func (p *pod) event(spec *corev1.Pod, container, typ, reason, msg string) {
+	if p.orphan {
+		return
+	}
+	h := fnv.New64a()
+	fmt.Fprint(h, container, "\x00", reason, "\x00", msg)
+	key := fmt.Sprintf("event/%s/%x", spec.UID, h.Sum64())
+	now := p.w.now()
+	es := p.events[key]
+	if es == nil {
+		es = &eventState{name: fmt.Sprintf("%s.%x", spec.Name, now.UnixNano()), first: now}
+		p.events[key] = es
+	}
+	es.count++
+	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: spec.Namespace, Name: spec.Name, UID: spec.UID, ResourceVersion: spec.ResourceVersion}
+	if container != "" {
+		ref.FieldPath = fmt.Sprintf("spec.containers{%s}", container)
+		for _, c := range spec.Spec.InitContainers {
+			if c.Name == container {
+				ref.FieldPath = fmt.Sprintf("spec.initContainers{%s}", container)
+			}
+		}
+	}
+	ev := &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: es.name, Namespace: spec.Namespace},
+		InvolvedObject:      ref,
+		Reason:              reason,
+		Message:             msg,
+		Type:                typ,
+		Source:              corev1.EventSource{Component: "kubelet", Host: p.w.cfg.NodeName},
+		FirstTimestamp:      metav1.NewTime(es.first),
+		LastTimestamp:       metav1.NewTime(now),
+		Count:               es.count,
+		ReportingController: "kubelet",
+		ReportingInstance:   p.w.cfg.NodeName,
+	}
+	if err := p.w.out.Put(context.Background(), key, protocol.StatusItem{Kind: protocol.ItemEvent, Namespace: spec.Namespace, Name: es.name, Event: ev}); err != nil {
+		klog.ErrorS(err, "queueing an event", "pod", klog.KObj(spec), "reason", reason)
+	}
+}

@@ -1,0 +1,199 @@
+package podworker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/skiff-io/skiff/agent/podspec"
+	"github.com/skiff-io/skiff/agent/store"
+	"github.com/skiff-io/skiff/agent/volumes"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+)
+
+// resync is how often every pod is compared with the runtime even when no
+// event said so (events can be missed while containerd restarts).
+const resync = 30 * time.Second
+
+// Config is what the pod worker needs to know about its node.
+type Config struct {
+	NodeName string
+	NodeIP   string
+	// LogDir holds container logs: <LogDir>/<ns>_<pod>_<uid>/<container>/<attempt>.log.
+	LogDir string
+	// Allocatable is the node's allocatable resources (resourceFieldRef
+	// without a limit falls back to it).
+	Allocatable corev1.ResourceList
+}
+
+// Worker runs the node's pods.
+type Worker struct {
+	cfg    Config
+	rt     Runtime
+	net    Network
+	vols   Volumes
+	out    Outbox
+	tokens volumes.TokenSource
+	load   func(context.Context) (*store.Desired, error)
+	now    func() time.Time
+
+	mu      sync.Mutex
+	desired *store.Desired
+	pods    map[types.UID]*pod
+	kick    chan struct{}
+	wg      sync.WaitGroup
+	gcDone  bool
+}
+
+// New returns a Worker; load reads the desired document from the store.
+func New(cfg Config, rt Runtime, net Network, vols Volumes, out Outbox, tokens volumes.TokenSource, load func(context.Context) (*store.Desired, error)) *Worker {
+	return &Worker{cfg: cfg, rt: rt, net: net, vols: vols, out: out, tokens: tokens, load: load, now: time.Now,
+		pods: map[types.UID]*pod{}, kick: make(chan struct{}, 1)}
+}
+
+// Changed tells the worker that the stored desired document changed.
+func (w *Worker) Changed() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs pods until ctx ends. Ending it leaves containers running.
+func (w *Worker) Run(ctx context.Context) error {
+	events := w.rt.Events(ctx)
+	t := time.NewTicker(resync)
+	defer t.Stop()
+	defer w.wg.Wait()
+	w.reconcile(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = w.rt.Events(ctx)
+				if ctx.Err() != nil {
+					return nil
+				}
+				continue
+			}
+			w.mu.Lock()
+			if p := w.pods[types.UID(ev.PodUID)]; p != nil {
+				p.poke()
+			}
+			w.mu.Unlock()
+		case <-w.kick:
+			w.reconcile(ctx)
+		case <-t.C:
+			w.reconcile(ctx)
+		}
+	}
+}
+
+// reconcile starts a worker for every desired pod and for every pod the
+// runtime still has containers of, and tells each what it should do.
+func (w *Worker) reconcile(ctx context.Context) {
+	d, err := w.load(ctx)
+	if err != nil {
+		klog.ErrorS(err, "reading the desired state")
+		return
+	}
+	ctrs, err := w.rt.Containers(ctx)
+	if err != nil {
+		klog.ErrorS(err, "listing containers")
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.desired = d
+	want := map[types.UID]*corev1.Pod{}
+	for _, p := range d.Pods {
+		want[p.UID] = p
+	}
+	for uid, p := range want {
+		if w.pods[uid] == nil {
+			w.start(ctx, p, false)
+		}
+		w.pods[uid].setDesired(p, p.DeletionTimestamp != nil)
+	}
+	for uid, p := range w.pods {
+		if want[uid] == nil {
+			p.setDesired(nil, true)
+		}
+	}
+	live := map[string]bool{}
+	for uid := range want {
+		live[string(uid)] = true
+	}
+	for _, c := range ctrs {
+		uid := types.UID(c.PodUID)
+		live[c.PodUID] = true
+		if w.pods[uid] == nil {
+			// Left over from a pod this node no longer has: stop it.
+			orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid, Namespace: c.PodNamespace, Name: c.PodName}}
+			w.start(ctx, orphan, true)
+			w.pods[uid].setDesired(nil, true)
+		}
+	}
+	if !w.gcDone {
+		// Once, at start: network state of pods that are neither desired
+		// nor running any more (the agent died while tearing them down).
+		for uid := range w.pods {
+			live[string(uid)] = true
+		}
+		if err := w.net.GC(ctx, live); err != nil {
+			klog.ErrorS(err, "cleaning up the network of vanished pods")
+		}
+		w.gcDone = true
+	}
+}
+
+func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool) {
+	pw := newPod(w, p, orphan)
+	w.pods[p.UID] = pw
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		pw.run(ctx)
+		w.mu.Lock()
+		if w.pods[p.UID] == pw {
+			delete(w.pods, p.UID)
+		}
+		w.mu.Unlock()
+	}()
+}
+
+// sources gives ConfigMaps and Secrets from the desired document.
+func (w *Worker) sources() podspec.Sources {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.desired == nil {
+		return podspec.NewStaticSources(nil, nil)
+	}
+	return &podspec.StaticSources{ConfigMaps: w.desired.ConfigMaps, Secrets: w.desired.Secrets}
+}
+
+func (w *Worker) nodeInfo() podspec.NodeInfo {
+	return podspec.NodeInfo{Allocatable: w.cfg.Allocatable, HostIPs: []string{w.cfg.NodeIP}}
+}
+
+// find returns the worker of the pod namespace/name.
+func (w *Worker) find(namespace, name string) *pod {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var found *pod
+	for _, p := range w.pods {
+		pp := p.current()
+		if pp.Namespace == namespace && pp.Name == name {
+			// A pod being replaced under the same name: prefer the live one.
+			if found == nil || (!p.isDeleting() && found.isDeleting()) {
+				found = p
+			}
+		}
+	}
+	return found
+}

@@ -1,0 +1,133 @@
+// Package testimage builds the container image skiff's tests run: an OCI
+// image-layout tarball of one layer holding the host's static busybox
+// (Debian's busybox-static) and a link per applet. Tests never pull from
+// the internet; this image is made at test time.
+//
+// Only tests import it; the skiff binary does not link it.
+package testimage
+
+import (
+	"archive/tar"
+	"bytes"
+	_ "crypto/sha256" // go-digest hashes with it once it is linked
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Busybox is where Debian's busybox-static installs its binary.
+const Busybox = "/usr/bin/busybox"
+
+// Build writes the image, named name (a full reference such as
+// docker.io/library/busybox:latest), to the tarball at path, in the form
+// containerd imports (and skiff imports from <data-dir>/agent/images).
+func Build(path, name string) error {
+	bb, err := os.ReadFile(Busybox)
+	if err != nil {
+		return fmt.Errorf("the test image needs busybox-static at %s: %w", Busybox, err)
+	}
+	list, err := exec.Command(Busybox, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w", err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	mtime := time.Unix(1700000000, 0)
+	for _, d := range []string{"bin/", "etc/", "tmp/", "proc/", "sys/", "dev/", "data/", "www/"} {
+		mode := int64(0o755)
+		if d == "tmp/" {
+			mode = 0o1777
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: mode, ModTime: mtime}); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb)), ModTime: mtime}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(bb); err != nil {
+		return err
+	}
+	for _, applet := range strings.Fields(string(list)) {
+		if applet == "busybox" {
+			continue
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + applet, Linkname: "busybox", ModTime: mtime}); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+
+	blobs := map[digest.Digest][]byte{}
+	add := func(b []byte) digest.Digest {
+		d := digest.FromBytes(b)
+		blobs[d] = b
+		return d
+	}
+	layerDigest := add(layer.Bytes())
+	cfg := ocispec.Image{
+		Platform: ocispec.Platform{Architecture: goruntime.GOARCH, OS: "linux"},
+		Config:   ocispec.ImageConfig{Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}},
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDigest}},
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+	cfgDigest := add(cfgJSON)
+	man := ocispec.Manifest{
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cfgDigest, Size: int64(len(cfgJSON))},
+		Layers:    []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayer, Digest: layerDigest, Size: int64(layer.Len())}},
+	}
+	man.SchemaVersion = 2
+	manJSON, _ := json.Marshal(man)
+	manDigest := add(manJSON)
+	idx := ocispec.Index{
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{{
+			MediaType: ocispec.MediaTypeImageManifest, Digest: manDigest, Size: int64(len(manJSON)),
+			Annotations: map[string]string{"io.containerd.image.name": name, ocispec.AnnotationRefName: "test"},
+		}},
+	}
+	idx.SchemaVersion = 2
+	idxJSON, _ := json.Marshal(idx)
+
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	out := tar.NewWriter(f)
+	file := func(name string, b []byte) error {
+		if err := out.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: mtime}); err != nil {
+			return err
+		}
+		_, err := out.Write(b)
+		return err
+	}
+	if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := file("index.json", idxJSON); err != nil {
+		f.Close()
+		return err
+	}
+	for d, b := range blobs {
+		if err := file("blobs/sha256/"+d.Encoded(), b); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := out.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
