@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // The tests below build a small world of network namespaces they own and
@@ -104,6 +105,15 @@ func newTestNode(t *testing.T) *testNode {
 			must(t, side.h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(side.gw)}))
 		}
 	}
+	// IPv6 on the uplink too, with a default route on a link of another
+	// MTU: skiff is IPv4 only and must neither trip over it nor take it.
+	must(t, node.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "v6up", MTU: 9000}, PeerName: "v6peer", PeerMTU: 9000}))
+	v6, _ := node.LinkByName("v6up")
+	must(t, node.LinkSetUp(v6))
+	a6, _ := netlink.ParseAddr("fd00:77::1/64")
+	a6.Flags = unix.IFA_F_NODAD
+	must(t, node.AddrAdd(v6, a6))
+	must(t, node.RouteAdd(&netlink.Route{LinkIndex: v6.Attrs().Index, Gw: net.ParseIP("fd00:77::2")}))
 	// A DROP policy on FORWARD, as Docker and many firewalls leave it:
 	// skiff's own ACCEPTs must carry pod traffic.
 	must(t, inNS(tn.nodeNS, func() error {
@@ -300,14 +310,37 @@ func TestGCRemovesPodsNotLive(t *testing.T) {
 }
 
 func TestHostPort(t *testing.T) {
+	// With br_netfilter's bridge-nf-call-iptables on, replies between pods
+	// on the bridge go through conntrack; with it off (no br_netfilter
+	// module) they do not, and hairpin works only through skiff's
+	// masquerade. Both must work.
+	for _, brnf := range []string{"1", "0"} {
+		t.Run("bridge-nf-call-iptables="+brnf, func(t *testing.T) { testHostPort(t, brnf) })
+	}
+}
+
+func testHostPort(t *testing.T, brnf string) {
 	tn := newTestNode(t)
+	must(t, inNS(tn.nodeNS, func() error {
+		if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil {
+			return nil // no br_netfilter: "0" is what we have
+		}
+		return writeSysctl("net/bridge/bridge-nf-call-iptables", brnf)
+	}))
 	n := tn.start(t)
-	ipA, nsA := tn.pod(t, n, "pod-a",
+	_, nsA := tn.pod(t, n, "pod-a",
 		HostPort{Protocol: "TCP", HostPort: 30080, ContainerPort: 8080},
-		HostPort{Protocol: "TCP", HostPort: 30081, ContainerPort: 8080, HostIP: "10.99.3.1"})
+		HostPort{Protocol: "TCP", HostPort: 30081, ContainerPort: 8080, HostIP: "10.99.3.1"},
+		HostPort{Protocol: "UDP", HostPort: 30053, ContainerPort: 5353})
 	_, nsB := tn.pod(t, n, "pod-b")
 	listen(t, nsA, ":8080")
+	listenUDP(t, nsA, ":5353")
 
+	t.Run("udp from outside", func(t *testing.T) {
+		if got, err := tryUDP(tn.outside, nodeUplink+":30053"); err != nil || got != outsideIP {
+			t.Fatalf("got %q, %v; want the client's address %s", got, err, outsideIP)
+		}
+	})
 	for _, tc := range []struct {
 		name, from, addr string
 	}{
@@ -332,7 +365,63 @@ func TestHostPort(t *testing.T) {
 	if got := dial(t, tn.outside, nodeUplink+":30080"); got != outsideIP {
 		t.Fatalf("pod saw the outside client as %s, want %s", got, outsideIP)
 	}
-	_ = ipA
+}
+
+// TestAgentOwnNamespace runs the production path (Config.NodeNetNS ""),
+// with the calling thread in the test node's namespace standing in for
+// the agent's.
+func TestAgentOwnNamespace(t *testing.T) {
+	tn := newTestNode(t)
+	db, err := sql.Open("sqlite3", tn.dbPath)
+	must(t, err)
+	defer db.Close()
+	cfg := tn.cfg
+	cfg.NodeNetNS = ""
+	var ip PodIP
+	var nsA string
+	must(t, inNS(tn.nodeNS, func() error {
+		n, err := New(cfg, db)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		if err := n.EnsureHost(ctx); err != nil {
+			return err
+		}
+		if nsA, err = n.CreateNetNS("pod-a"); err != nil {
+			return err
+		}
+		if ip, err = n.Setup(ctx, "pod-a", nsA, []HostPort{{HostPort: 30080, ContainerPort: 8080}}); err != nil {
+			return err
+		}
+		return nil
+	}))
+	listen(t, nsA, ":8080")
+	if got := dial(t, tn.outside, nodeUplink+":30080"); got != outsideIP {
+		t.Fatalf("hostPort: pod saw the client as %q, want %s", got, outsideIP)
+	}
+	listen(t, tn.outside, outsideIP+":7070")
+	if got := dial(t, nsA, outsideIP+":7070"); got != nodeUplink {
+		t.Fatalf("egress: outside saw the pod (%s) as %q, want %s", ip.IP, got, nodeUplink)
+	}
+	// Nothing landed in the namespace the test process itself runs in.
+	if _, err := netlink.LinkByName(testBridge); err == nil {
+		t.Fatalf("bridge %s created outside the node namespace", testBridge)
+	}
+	if _, err := netlink.LinkByName(ip.HostVeth); err == nil {
+		t.Fatalf("veth %s created outside the node namespace", ip.HostVeth)
+	}
+	must(t, inNS(tn.nodeNS, func() error {
+		n, err := New(cfg, db)
+		if err != nil {
+			return err
+		}
+		if err := n.Teardown(context.Background(), "pod-a", nsA); err != nil {
+			return err
+		}
+		return n.DeleteNetNS("pod-a")
+	}))
+	assertGone(t, tn, tn.start(t), "pod-a", nsA)
 }
 
 // assertGone checks that nothing of the pod is left on the node.
@@ -341,16 +430,6 @@ func assertGone(t *testing.T, tn *testNode, n *Network, uid, nsPath string) {
 	h := openHandle(t, tn.nodeNS)
 	if _, err := h.LinkByName(vethName(uid)); err == nil {
 		t.Errorf("%s: veth %s still there", uid, vethName(uid))
-	}
-	links, _ := h.LinkList()
-	for _, l := range links {
-		if l.Type() == "veth" && l.Attrs().Name != "up0" {
-			if br, _ := h.LinkByName(testBridge); br != nil && l.Attrs().MasterIndex == br.Attrs().Index {
-				if !strings.HasPrefix(l.Attrs().Name, "veth") {
-					t.Errorf("unexpected bridge port %s", l.Attrs().Name)
-				}
-			}
-		}
 	}
 	if _, err := os.Stat(nsPath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s: netns %s still there (%v)", uid, nsPath, err)
@@ -418,6 +497,52 @@ func listen(t *testing.T, nsPath, addr string) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
+}
+
+// listenUDP answers each datagram with the address it came from.
+func listenUDP(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	must(t, inNS(nsPath, func() (err error) {
+		pc, err = net.ListenPacket("udp4", addr)
+		return err
+	}))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 64)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(from.String())
+			_, _ = pc.WriteTo([]byte(host), from)
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); wg.Wait() })
+}
+
+// tryUDP sends one datagram from inside the namespace and returns the answer.
+func tryUDP(nsPath, addr string) (string, error) {
+	var got string
+	err := inNS(nsPath, func() error {
+		c, err := net.Dial("udp4", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("hi")); err != nil {
+			return err
+		}
+		b := make([]byte, 64)
+		k, err := c.Read(b)
+		got = string(b[:k])
+		return err
+	})
+	return got, err
 }
 
 // dial connects from inside the namespace and returns what the listener
