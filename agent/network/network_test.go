@@ -222,6 +222,7 @@ func TestSamePodSameIPAfterRestart(t *testing.T) {
 	ipA, nsA := tn.pod(t, n, "pod-a")
 	ipB, _ := tn.pod(t, n, "pod-b")
 	rulesBefore := dumpRules(t, tn)
+	vethBefore := linkIn(t, tn.nodeNS, ipA.HostVeth).Attrs().Index
 
 	// Setup again on the same Network: nothing changes.
 	again, err := n.Setup(context.Background(), "pod-a", nsA, nil)
@@ -246,6 +247,9 @@ func TestSamePodSameIPAfterRestart(t *testing.T) {
 	if !again.IP.Equal(ipA.IP) {
 		t.Fatalf("after restart pod-a got %s, want %s", again.IP, ipA.IP)
 	}
+	if idx := linkIn(t, tn.nodeNS, ipA.HostVeth).Attrs().Index; idx != vethBefore {
+		t.Fatalf("pod-a's veth was recreated (ifindex %d, was %d), not kept", idx, vethBefore)
+	}
 	if after := dumpRules(t, tn); after != rulesBefore {
 		t.Fatalf("EnsureHost/Setup again changed the rules:\nbefore:\n%s\nafter:\n%s", rulesBefore, after)
 	}
@@ -253,6 +257,9 @@ func TestSamePodSameIPAfterRestart(t *testing.T) {
 	listen(t, tn.nodeNS, "10.99.3.1:9090")
 	if got := dial(t, nsA, "10.99.3.1:9090"); got != ipA.IP.String() {
 		t.Fatalf("node saw pod-a as %s", got)
+	}
+	if _, err := n2.Setup(context.Background(), "pod-x", filepath.Join(tn.dir, "no-such-netns"), nil); err == nil {
+		t.Fatal("Setup with a missing netns succeeded")
 	}
 	ipC, _ := tn.pod(t, n2, "pod-c")
 	if ipC.IP.Equal(ipA.IP) || ipC.IP.Equal(ipB.IP) {
