@@ -18,6 +18,8 @@ import (
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -182,6 +184,15 @@ func TestPodsReachEachOtherTheGatewayAndOutside(t *testing.T) {
 		t.Fatalf("pod eth0 MTU %d, want %d (the uplink's)", eth0.Attrs().MTU, uplinkMTU)
 	}
 
+	// ping: pod to pod, pod to gateway, node to pod.
+	for _, p := range []struct{ from, to string }{
+		{nsA, ipB.IP.String()}, {nsB, ipA.IP.String()}, {nsA, "10.99.3.1"}, {tn.nodeNS, ipB.IP.String()},
+	} {
+		if err := ping(p.from, p.to); err != nil {
+			t.Fatalf("ping %s from %s: %v", p.to, filepath.Base(p.from), err)
+		}
+	}
+
 	// Pod to pod: the peer sees the pod's own address (no masquerade).
 	listen(t, nsB, ":8080")
 	if got := dial(t, nsA, ipB.IP.String()+":8080"); got != ipA.IP.String() {
@@ -300,11 +311,20 @@ func TestGCRemovesPodsNotLive(t *testing.T) {
 	n := tn.start(t)
 	ipA, nsA := tn.pod(t, n, "pod-a", HostPort{HostPort: 30081, ContainerPort: 8080})
 	_, nsB := tn.pod(t, n, "pod-b", HostPort{HostPort: 30082, ContainerPort: 8080})
+	_, nsC := tn.pod(t, n, "pod-c", HostPort{HostPort: 30083, ContainerPort: 8080})
+	// pod-c's record is lost (a store restored from a backup, say): GC
+	// must find its veth, chain and namespace without it.
+	db, err := sql.Open("sqlite3", tn.dbPath)
+	must(t, err)
+	_, err = db.Exec(`DELETE FROM network_ipam WHERE pod_uid = 'pod-c'`)
+	must(t, err)
+	db.Close()
 
 	// A crash: the agent comes back and only pod-a is still wanted.
 	n2 := tn.start(t)
 	must(t, n2.GC(context.Background(), map[string]bool{"pod-a": true}))
 	assertGone(t, tn, n2, "pod-b", nsB)
+	assertGone(t, tn, n2, "pod-c", nsC)
 
 	// pod-a untouched: address, veth, namespace, hostPort.
 	if got, ok := n2.PodIP("pod-a"); !ok || !got.Equal(ipA.IP) {
@@ -550,6 +570,42 @@ func tryUDP(nsPath, addr string) (string, error) {
 		return err
 	})
 	return got, err
+}
+
+// ping sends one ICMP echo request from inside the namespace and waits
+// for the reply.
+func ping(nsPath, dst string) error {
+	return inNS(nsPath, func() error {
+		c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		id := os.Getpid() & 0xffff
+		req := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("skiff")}}
+		b, err := req.Marshal(nil)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo(b, &net.IPAddr{IP: net.ParseIP(dst)}); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 1500)
+		for {
+			k, peer, err := c.ReadFrom(buf)
+			if err != nil {
+				return err
+			}
+			m, err := icmp.ParseMessage(1, buf[:k]) // 1: ICMP for IPv4
+			if err != nil {
+				continue
+			}
+			if e, ok := m.Body.(*icmp.Echo); ok && m.Type == ipv4.ICMPTypeEchoReply && e.ID == id && peer.String() == dst {
+				return nil
+			}
+		}
+	})
 }
 
 // dial connects from inside the namespace and returns what the listener
