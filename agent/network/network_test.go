@@ -336,6 +336,30 @@ func TestGCRemovesPodsNotLive(t *testing.T) {
 	}
 }
 
+func TestRemoveHost(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	tn.pod(t, n, "pod-a", HostPort{HostPort: 30081, ContainerPort: 8080})
+	before := dumpRules(t, tn)
+	must(t, n.GC(context.Background(), nil))
+	must(t, n.RemoveHost(context.Background()))
+	must(t, n.RemoveHost(context.Background())) // idempotent
+	if rules := dumpRules(t, tn); strings.Contains(rules, "SKIFF") || strings.Contains(rules, "skiff") {
+		t.Fatalf("rules left:\n%s", rules)
+	}
+	if _, err := openHandle(t, tn.nodeNS).LinkByName(testBridge); err == nil {
+		t.Fatalf("bridge %s left", testBridge)
+	}
+	// And back: EnsureHost puts up the same as before, less the pod.
+	must(t, n.EnsureHost(context.Background()))
+	if !strings.Contains(before, hostPortChainPrefix) {
+		t.Fatal("test broken: pod-a had no hostPort chain")
+	}
+	if got := dumpRules(t, tn); strings.Contains(got, hostPortChainPrefix) || !strings.Contains(got, chainPostrouting) {
+		t.Fatalf("after EnsureHost:\n%s", got)
+	}
+}
+
 func TestHostPort(t *testing.T) {
 	// With br_netfilter's bridge-nf-call-iptables on, replies between pods
 	// on the bridge go through conntrack; with it off (no br_netfilter
