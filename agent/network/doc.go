@@ -20,6 +20,12 @@
 // backend (legacy or nf_tables) the host's iptables uses, and an ACCEPT
 // here is not overridden by a DROP policy there. IPv4 only.
 //
+// The agent's order of calls: New and EnsureHost at every start, then GC
+// with the pods it still runs; per pod CreateNetNS, Setup (before the
+// pod's containers start, so they see eth0), and on removal Teardown then
+// DeleteNetNS. Containers join the namespace by the path CreateNetNS
+// returns, so containerd must see NetNSDir (same mount namespace).
+//
 // It must not import server/... and does no container work (agent/runtime
 // creates containers inside the namespaces made here).
 package network

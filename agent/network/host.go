@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -157,6 +158,69 @@ func writeSysctl(name, value string) error {
 	}
 	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
 		return fmt.Errorf("network: sysctl %s=%s: %w", name, value, err)
+	}
+	return nil
+}
+
+// RemoveHost undoes EnsureHost: skiff's jumps and chains (hostPort chains
+// included) and the bridge go; ip_forward is left as it is, since other
+// software may rely on it. For uninstalling or a test that ran the agent
+// on a real host; call GC with no live pods first to remove the pods.
+func (n *Network) RemoveHost(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	err := n.onNode(func() error {
+		var errs []error
+		for _, j := range baseJumps() {
+			ok, err := n.ipt.ChainExists(j.table, j.spec[len(j.spec)-1])
+			if err != nil || !ok {
+				errs = append(errs, err)
+				continue // no jump can lead to a missing chain
+			}
+			if err := n.ipt.DeleteIfExists(j.table, j.chain, j.spec...); err != nil {
+				errs = append(errs, fmt.Errorf("network: iptables delete jump %s/%s: %w", j.table, j.chain, err))
+			}
+		}
+		for _, table := range []string{"nat", "filter"} {
+			chains, err := n.ipt.ListChains(table)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("network: iptables list %s: %w", table, err))
+				continue
+			}
+			// Flush all first: SKIFF-HOSTPORTS jumps to the per-pod chains.
+			var ours []string
+			for _, c := range chains {
+				if strings.HasPrefix(c, "SKIFF-") {
+					ours = append(ours, c)
+					errs = append(errs, n.ipt.ClearChain(table, c))
+				}
+			}
+			for _, c := range ours {
+				errs = append(errs, n.ipt.DeleteChain(table, c))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h, err := n.nodeHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(n.cfg.Bridge)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("network: bridge %s: %w", n.cfg.Bridge, err)
+	}
+	if err := h.LinkDel(l); err != nil && !isNotFound(err) {
+		return fmt.Errorf("network: delete bridge %s: %w", n.cfg.Bridge, err)
 	}
 	return nil
 }

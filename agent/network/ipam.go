@@ -56,7 +56,10 @@ func (n *Network) allocate(ctx context.Context, podUID string) (netip.Addr, erro
 	switch {
 	case err == nil:
 		if a, perr := netip.ParseAddr(have); perr == nil && n.usable(a) {
-			return a, tx.Commit()
+			if err := tx.Commit(); err != nil {
+				return netip.Addr{}, fmt.Errorf("network: ipam: commit: %w", err)
+			}
+			return a, nil
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM network_ipam WHERE pod_uid = ?`, podUID); err != nil {
 			return netip.Addr{}, fmt.Errorf("network: ipam: drop stale address: %w", err)

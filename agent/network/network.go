@@ -78,8 +78,9 @@ type PodIP struct {
 // New checks cfg and creates the IPAM tables in db (the agent's SQLite
 // store, already open). It changes nothing on the host: EnsureHost does.
 func New(cfg Config, db *sql.DB) (*Network, error) {
-	if cfg.Bridge == "" || len(cfg.Bridge) > 15 {
-		return nil, fmt.Errorf("%w: bridge name %q must have 1 to 15 characters", ErrInvalidConfig, cfg.Bridge)
+	if cfg.Bridge == "" || len(cfg.Bridge) > 15 || cfg.Bridge == "." || cfg.Bridge == ".." ||
+		strings.ContainsAny(cfg.Bridge, "/: \t\n\x00") {
+		return nil, fmt.Errorf("%w: bridge name %q is not an interface name (1 to 15 characters, no '/', ':' or spaces)", ErrInvalidConfig, cfg.Bridge)
 	}
 	podNet, err := netip.ParsePrefix(cfg.PodCIDR)
 	if err != nil || !podNet.Addr().Is4() {

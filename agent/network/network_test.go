@@ -18,6 +18,9 @@ import (
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // The tests below build a small world of network namespaces they own and
@@ -104,6 +107,15 @@ func newTestNode(t *testing.T) *testNode {
 			must(t, side.h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(side.gw)}))
 		}
 	}
+	// IPv6 on the uplink too, with a default route on a link of another
+	// MTU: skiff is IPv4 only and must neither trip over it nor take it.
+	must(t, node.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "v6up", MTU: 9000}, PeerName: "v6peer", PeerMTU: 9000}))
+	v6, _ := node.LinkByName("v6up")
+	must(t, node.LinkSetUp(v6))
+	a6, _ := netlink.ParseAddr("fd00:77::1/64")
+	a6.Flags = unix.IFA_F_NODAD
+	must(t, node.AddrAdd(v6, a6))
+	must(t, node.RouteAdd(&netlink.Route{LinkIndex: v6.Attrs().Index, Gw: net.ParseIP("fd00:77::2")}))
 	// A DROP policy on FORWARD, as Docker and many firewalls leave it:
 	// skiff's own ACCEPTs must carry pod traffic.
 	must(t, inNS(tn.nodeNS, func() error {
@@ -172,6 +184,15 @@ func TestPodsReachEachOtherTheGatewayAndOutside(t *testing.T) {
 		t.Fatalf("pod eth0 MTU %d, want %d (the uplink's)", eth0.Attrs().MTU, uplinkMTU)
 	}
 
+	// ping: pod to pod, pod to gateway, node to pod.
+	for _, p := range []struct{ from, to string }{
+		{nsA, ipB.IP.String()}, {nsB, ipA.IP.String()}, {nsA, "10.99.3.1"}, {tn.nodeNS, ipB.IP.String()},
+	} {
+		if err := ping(p.from, p.to); err != nil {
+			t.Fatalf("ping %s from %s: %v", p.to, filepath.Base(p.from), err)
+		}
+	}
+
 	// Pod to pod: the peer sees the pod's own address (no masquerade).
 	listen(t, nsB, ":8080")
 	if got := dial(t, nsA, ipB.IP.String()+":8080"); got != ipA.IP.String() {
@@ -212,6 +233,7 @@ func TestSamePodSameIPAfterRestart(t *testing.T) {
 	ipA, nsA := tn.pod(t, n, "pod-a")
 	ipB, _ := tn.pod(t, n, "pod-b")
 	rulesBefore := dumpRules(t, tn)
+	vethBefore := linkIn(t, tn.nodeNS, ipA.HostVeth).Attrs().Index
 
 	// Setup again on the same Network: nothing changes.
 	again, err := n.Setup(context.Background(), "pod-a", nsA, nil)
@@ -236,6 +258,9 @@ func TestSamePodSameIPAfterRestart(t *testing.T) {
 	if !again.IP.Equal(ipA.IP) {
 		t.Fatalf("after restart pod-a got %s, want %s", again.IP, ipA.IP)
 	}
+	if idx := linkIn(t, tn.nodeNS, ipA.HostVeth).Attrs().Index; idx != vethBefore {
+		t.Fatalf("pod-a's veth was recreated (ifindex %d, was %d), not kept", idx, vethBefore)
+	}
 	if after := dumpRules(t, tn); after != rulesBefore {
 		t.Fatalf("EnsureHost/Setup again changed the rules:\nbefore:\n%s\nafter:\n%s", rulesBefore, after)
 	}
@@ -243,6 +268,9 @@ func TestSamePodSameIPAfterRestart(t *testing.T) {
 	listen(t, tn.nodeNS, "10.99.3.1:9090")
 	if got := dial(t, nsA, "10.99.3.1:9090"); got != ipA.IP.String() {
 		t.Fatalf("node saw pod-a as %s", got)
+	}
+	if _, err := n2.Setup(context.Background(), "pod-x", filepath.Join(tn.dir, "no-such-netns"), nil); err == nil {
+		t.Fatal("Setup with a missing netns succeeded")
 	}
 	ipC, _ := tn.pod(t, n2, "pod-c")
 	if ipC.IP.Equal(ipA.IP) || ipC.IP.Equal(ipB.IP) {
@@ -283,11 +311,20 @@ func TestGCRemovesPodsNotLive(t *testing.T) {
 	n := tn.start(t)
 	ipA, nsA := tn.pod(t, n, "pod-a", HostPort{HostPort: 30081, ContainerPort: 8080})
 	_, nsB := tn.pod(t, n, "pod-b", HostPort{HostPort: 30082, ContainerPort: 8080})
+	_, nsC := tn.pod(t, n, "pod-c", HostPort{HostPort: 30083, ContainerPort: 8080})
+	// pod-c's record is lost (a store restored from a backup, say): GC
+	// must find its veth, chain and namespace without it.
+	db, err := sql.Open("sqlite3", tn.dbPath)
+	must(t, err)
+	_, err = db.Exec(`DELETE FROM network_ipam WHERE pod_uid = 'pod-c'`)
+	must(t, err)
+	db.Close()
 
 	// A crash: the agent comes back and only pod-a is still wanted.
 	n2 := tn.start(t)
 	must(t, n2.GC(context.Background(), map[string]bool{"pod-a": true}))
 	assertGone(t, tn, n2, "pod-b", nsB)
+	assertGone(t, tn, n2, "pod-c", nsC)
 
 	// pod-a untouched: address, veth, namespace, hostPort.
 	if got, ok := n2.PodIP("pod-a"); !ok || !got.Equal(ipA.IP) {
@@ -299,15 +336,62 @@ func TestGCRemovesPodsNotLive(t *testing.T) {
 	}
 }
 
-func TestHostPort(t *testing.T) {
+func TestRemoveHost(t *testing.T) {
 	tn := newTestNode(t)
 	n := tn.start(t)
-	ipA, nsA := tn.pod(t, n, "pod-a",
+	tn.pod(t, n, "pod-a", HostPort{HostPort: 30081, ContainerPort: 8080})
+	before := dumpRules(t, tn)
+	must(t, n.GC(context.Background(), nil))
+	must(t, n.RemoveHost(context.Background()))
+	must(t, n.RemoveHost(context.Background())) // idempotent
+	if rules := dumpRules(t, tn); strings.Contains(rules, "SKIFF") || strings.Contains(rules, "skiff") {
+		t.Fatalf("rules left:\n%s", rules)
+	}
+	if _, err := openHandle(t, tn.nodeNS).LinkByName(testBridge); err == nil {
+		t.Fatalf("bridge %s left", testBridge)
+	}
+	// And back: EnsureHost puts up the same as before, less the pod.
+	must(t, n.EnsureHost(context.Background()))
+	if !strings.Contains(before, hostPortChainPrefix) {
+		t.Fatal("test broken: pod-a had no hostPort chain")
+	}
+	if got := dumpRules(t, tn); strings.Contains(got, hostPortChainPrefix) || !strings.Contains(got, chainPostrouting) {
+		t.Fatalf("after EnsureHost:\n%s", got)
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	// With br_netfilter's bridge-nf-call-iptables on, replies between pods
+	// on the bridge go through conntrack; with it off (no br_netfilter
+	// module) they do not, and hairpin works only through skiff's
+	// masquerade. Both must work.
+	for _, brnf := range []string{"1", "0"} {
+		t.Run("bridge-nf-call-iptables="+brnf, func(t *testing.T) { testHostPort(t, brnf) })
+	}
+}
+
+func testHostPort(t *testing.T, brnf string) {
+	tn := newTestNode(t)
+	must(t, inNS(tn.nodeNS, func() error {
+		if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil {
+			return nil // no br_netfilter: "0" is what we have
+		}
+		return writeSysctl("net/bridge/bridge-nf-call-iptables", brnf)
+	}))
+	n := tn.start(t)
+	_, nsA := tn.pod(t, n, "pod-a",
 		HostPort{Protocol: "TCP", HostPort: 30080, ContainerPort: 8080},
-		HostPort{Protocol: "TCP", HostPort: 30081, ContainerPort: 8080, HostIP: "10.99.3.1"})
+		HostPort{Protocol: "TCP", HostPort: 30081, ContainerPort: 8080, HostIP: "10.99.3.1"},
+		HostPort{Protocol: "UDP", HostPort: 30053, ContainerPort: 5353})
 	_, nsB := tn.pod(t, n, "pod-b")
 	listen(t, nsA, ":8080")
+	listenUDP(t, nsA, ":5353")
 
+	t.Run("udp from outside", func(t *testing.T) {
+		if got, err := tryUDP(tn.outside, nodeUplink+":30053"); err != nil || got != outsideIP {
+			t.Fatalf("got %q, %v; want the client's address %s", got, err, outsideIP)
+		}
+	})
 	for _, tc := range []struct {
 		name, from, addr string
 	}{
@@ -332,7 +416,63 @@ func TestHostPort(t *testing.T) {
 	if got := dial(t, tn.outside, nodeUplink+":30080"); got != outsideIP {
 		t.Fatalf("pod saw the outside client as %s, want %s", got, outsideIP)
 	}
-	_ = ipA
+}
+
+// TestAgentOwnNamespace runs the production path (Config.NodeNetNS ""),
+// with the calling thread in the test node's namespace standing in for
+// the agent's.
+func TestAgentOwnNamespace(t *testing.T) {
+	tn := newTestNode(t)
+	db, err := sql.Open("sqlite3", tn.dbPath)
+	must(t, err)
+	defer db.Close()
+	cfg := tn.cfg
+	cfg.NodeNetNS = ""
+	var ip PodIP
+	var nsA string
+	must(t, inNS(tn.nodeNS, func() error {
+		n, err := New(cfg, db)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		if err := n.EnsureHost(ctx); err != nil {
+			return err
+		}
+		if nsA, err = n.CreateNetNS("pod-a"); err != nil {
+			return err
+		}
+		if ip, err = n.Setup(ctx, "pod-a", nsA, []HostPort{{HostPort: 30080, ContainerPort: 8080}}); err != nil {
+			return err
+		}
+		return nil
+	}))
+	listen(t, nsA, ":8080")
+	if got := dial(t, tn.outside, nodeUplink+":30080"); got != outsideIP {
+		t.Fatalf("hostPort: pod saw the client as %q, want %s", got, outsideIP)
+	}
+	listen(t, tn.outside, outsideIP+":7070")
+	if got := dial(t, nsA, outsideIP+":7070"); got != nodeUplink {
+		t.Fatalf("egress: outside saw the pod (%s) as %q, want %s", ip.IP, got, nodeUplink)
+	}
+	// Nothing landed in the namespace the test process itself runs in.
+	if _, err := netlink.LinkByName(testBridge); err == nil {
+		t.Fatalf("bridge %s created outside the node namespace", testBridge)
+	}
+	if _, err := netlink.LinkByName(ip.HostVeth); err == nil {
+		t.Fatalf("veth %s created outside the node namespace", ip.HostVeth)
+	}
+	must(t, inNS(tn.nodeNS, func() error {
+		n, err := New(cfg, db)
+		if err != nil {
+			return err
+		}
+		if err := n.Teardown(context.Background(), "pod-a", nsA); err != nil {
+			return err
+		}
+		return n.DeleteNetNS("pod-a")
+	}))
+	assertGone(t, tn, tn.start(t), "pod-a", nsA)
 }
 
 // assertGone checks that nothing of the pod is left on the node.
@@ -341,16 +481,6 @@ func assertGone(t *testing.T, tn *testNode, n *Network, uid, nsPath string) {
 	h := openHandle(t, tn.nodeNS)
 	if _, err := h.LinkByName(vethName(uid)); err == nil {
 		t.Errorf("%s: veth %s still there", uid, vethName(uid))
-	}
-	links, _ := h.LinkList()
-	for _, l := range links {
-		if l.Type() == "veth" && l.Attrs().Name != "up0" {
-			if br, _ := h.LinkByName(testBridge); br != nil && l.Attrs().MasterIndex == br.Attrs().Index {
-				if !strings.HasPrefix(l.Attrs().Name, "veth") {
-					t.Errorf("unexpected bridge port %s", l.Attrs().Name)
-				}
-			}
-		}
 	}
 	if _, err := os.Stat(nsPath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s: netns %s still there (%v)", uid, nsPath, err)
@@ -418,6 +548,88 @@ func listen(t *testing.T, nsPath, addr string) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
+}
+
+// listenUDP answers each datagram with the address it came from.
+func listenUDP(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	must(t, inNS(nsPath, func() (err error) {
+		pc, err = net.ListenPacket("udp4", addr)
+		return err
+	}))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 64)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(from.String())
+			_, _ = pc.WriteTo([]byte(host), from)
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); wg.Wait() })
+}
+
+// tryUDP sends one datagram from inside the namespace and returns the answer.
+func tryUDP(nsPath, addr string) (string, error) {
+	var got string
+	err := inNS(nsPath, func() error {
+		c, err := net.Dial("udp4", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("hi")); err != nil {
+			return err
+		}
+		b := make([]byte, 64)
+		k, err := c.Read(b)
+		got = string(b[:k])
+		return err
+	})
+	return got, err
+}
+
+// ping sends one ICMP echo request from inside the namespace and waits
+// for the reply.
+func ping(nsPath, dst string) error {
+	return inNS(nsPath, func() error {
+		c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		id := os.Getpid() & 0xffff
+		req := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("skiff")}}
+		b, err := req.Marshal(nil)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo(b, &net.IPAddr{IP: net.ParseIP(dst)}); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 1500)
+		for {
+			k, peer, err := c.ReadFrom(buf)
+			if err != nil {
+				return err
+			}
+			m, err := icmp.ParseMessage(1, buf[:k]) // 1: ICMP for IPv4
+			if err != nil {
+				continue
+			}
+			if e, ok := m.Body.(*icmp.Echo); ok && m.Type == ipv4.ICMPTypeEchoReply && e.ID == id && peer.String() == dst {
+				return nil
+			}
+		}
+	})
 }
 
 // dial connects from inside the namespace and returns what the listener

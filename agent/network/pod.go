@@ -243,9 +243,12 @@ func (n *Network) teardown(ctx context.Context, podUID, netnsPath string) error 
 // deletePodLink removes eth0 from a pod namespace that still exists, for
 // the case where the host end was already gone or renamed.
 func deletePodLink(netnsPath string) error {
+	if !isNetNSMount(netnsPath) {
+		return nil // the namespace is gone, and eth0 with it
+	}
 	ns, err := netns.GetFromPath(netnsPath)
 	if err != nil {
-		return nil // the namespace is gone, and eth0 with it
+		return nil // gone in between
 	}
 	defer ns.Close()
 	ph, err := netlink.NewHandleAt(ns)

@@ -1,7 +1,10 @@
 package network
 
 import (
+	"database/sql"
+	"errors"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -93,5 +96,41 @@ func TestNames(t *testing.T) {
 		if checkPodUID(bad) == nil {
 			t.Errorf("pod uid %q accepted", bad)
 		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good := Config{Bridge: "skiff0", PodCIDR: "10.42.3.0/24", ClusterCIDR: "10.42.0.0/16", NetNSDir: "/run/skiff/netns"}
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "agent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The good config passes the checks (it may still fail without an
+	// iptables binary, but not as an invalid config).
+	if _, err := New(good, db); errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("good config refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"bridge name too long", func(c *Config) { c.Bridge = "a-very-long-bridge" }},
+		{"bridge name with a slash", func(c *Config) { c.Bridge = "../x" }},
+		{"pod CIDR not a CIDR", func(c *Config) { c.PodCIDR = "10.42.3.0" }},
+		{"pod CIDR IPv6", func(c *Config) { c.PodCIDR = "fd00::/64" }},
+		{"pod CIDR too small", func(c *Config) { c.PodCIDR = "10.42.3.0/31" }},
+		{"pod CIDR outside the cluster CIDR", func(c *Config) { c.PodCIDR = "10.43.3.0/24" }},
+		{"pod CIDR wider than the cluster CIDR", func(c *Config) { c.PodCIDR = "10.0.0.0/8" }},
+		{"relative netns dir", func(c *Config) { c.NetNSDir = "netns" }},
+		{"negative MTU", func(c *Config) { c.MTU = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.edit(&c)
+			if _, err := New(c, db); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("New: %v, want ErrInvalidConfig", err)
+			}
+		})
 	}
 }
