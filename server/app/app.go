@@ -19,6 +19,7 @@ import (
 	kineconfig "github.com/skiff-io/skiff/kine-config"
 	"github.com/skiff-io/skiff/server/apiserver"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
+	"github.com/skiff-io/skiff/server/nodeauth"
 	"github.com/skiff-io/skiff/server/pki"
 	"github.com/skiff-io/skiff/server/storage"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -104,6 +105,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	loopback := &rest.Config{
+		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
+		},
+		QPS: 200, Burst: 400,
+		UserAgent: "skiff-controllers",
+	}
+	hub, err := newNodeHub(store, loopback)
+	if err != nil {
+		return err
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Store:         store,
 		Version:       versionInfo(cfg.Version),
@@ -111,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 		NodePortRange: cfg.NodePortRange,
 		Tokens:        saTokens,
 		TokenIssuer:   saIssuer,
+		Authorizer:    nodeauth.New(hub, nil),
 		Profiling:     cfg.Debug || cfg.EnablePprof,
 		Ready: func(ctx context.Context) error {
 			_, err := store.Revision(ctx)
@@ -168,14 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	})
 	g.Go(func() error { return api.Run(gctx) })
-	loopback := &rest.Config{
-		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
-		TLSClientConfig: rest.TLSClientConfig{
-			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
-		},
-		QPS: 200, Burst: 400,
-		UserAgent: "skiff-controllers",
-	}
+	g.Go(func() error { return hub.Run(gctx) })
 	le := LeaderElection{
 		Enabled:       backend.Kind != kineconfig.KindSQLite,
 		LeaseDuration: cfg.LeaderElectLeaseDuration, RenewDeadline: cfg.LeaderElectRenewDeadline, RetryPeriod: cfg.LeaderElectRetryPeriod,
