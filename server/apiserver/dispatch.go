@@ -122,12 +122,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 // caller outside system:masters it reads the body ahead of the handler,
 // to learn the new object's name, and leaves r.Body to be read again.
 func (s *Server) attributes(r *http.Request, u *User, ri requestInfo, res *resource) (Attributes, error) {
-	q := r.URL.Query()
 	a := Attributes{
 		User: u, Verb: ri.verb, Resource: groupResource(res),
 		Namespace: ri.namespace, Name: ri.name, Subresource: ri.subresource,
-		FieldSelector: fields.Everything(), LabelSelector: q.Get("labelSelector"),
+		FieldSelector: fields.Everything(),
 	}
+	if u == nil || isMaster(u) || s.cfg.Authorizer == nil {
+		return a, nil // decided without the selectors or the body
+	}
+	q := r.URL.Query()
+	a.LabelSelector = q.Get("labelSelector")
 	if fs := q.Get("fieldSelector"); fs != "" {
 		sel, err := fields.ParseSelector(fs)
 		if err != nil {
@@ -135,7 +139,7 @@ func (s *Server) attributes(r *http.Request, u *User, ri requestInfo, res *resou
 		}
 		a.FieldSelector = sel
 	}
-	if ri.verb != "create" || ri.subresource != "" || u == nil || isMaster(u) || s.cfg.Authorizer == nil || r.Body == nil {
+	if ri.verb != "create" || ri.subresource != "" || r.Body == nil {
 		return a, nil
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))

@@ -55,7 +55,10 @@ func New(graph Graph, next apiserver.Authorizer) *Authorizer {
 
 // Authorize implements apiserver.Authorizer.
 func (z *Authorizer) Authorize(a apiserver.Attributes) (bool, string) {
-	if a.User == nil || !inGroup(a.User, protocol.NodesGroup) {
+	if a.User == nil {
+		return false, ""
+	}
+	if !inGroup(a.User, protocol.NodesGroup) {
 		if z.next == nil {
 			return false, ""
 		}

@@ -222,7 +222,7 @@ func TestUsers(t *testing.T) {
 		{"a node user without the name form is denied everything", allowAll{}, getNode(noPrefix), false},
 		{"a node user with an empty node name is denied everything", allowAll{}, getNode(emptyName), false},
 		{"node rules do not fall through to the next authorizer", allowAll{}, req(n1, "list", "/secrets", "", ""), false},
-		{"no user", allowAll{}, req(nil, "get", "/nodes", "n1", ""), true},
+		{"no user", allowAll{}, req(nil, "get", "/nodes", "n1", ""), false},
 		{"no user, no next", nil, req(nil, "get", "/nodes", "n1", ""), false},
 	}
 	for _, tt := range tests {
