@@ -5,6 +5,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
+// KubernetesVersion is the Kubernetes release whose API skiff serves and
+// whose types it is built with (k8s.io/api v0.37.2): the server's /version
+// and the nodes' kubeletVersion.
+const KubernetesVersion = "v1.37.2"
+
 // APIVersion is the version of every message in this package.
 const APIVersion = "sync.skiff.io/v1"
 

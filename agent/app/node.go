@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skiff-io/skiff/protocol"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -82,7 +83,7 @@ func readHostFacts(dataDir, runtimeVersion, version string) hostFacts {
 		KernelVersion:           kernel,
 		OSImage:                 osImage(),
 		ContainerRuntimeVersion: runtimeVersion,
-		KubeletVersion:          version,
+		KubeletVersion:          protocol.KubernetesVersion + "+skiff-" + strings.TrimPrefix(version, "v"),
 		KubeProxyVersion:        "",
 		OperatingSystem:         runtime.GOOS,
 		Architecture:            runtime.GOARCH,

@@ -444,9 +444,7 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 			secrets = append(secrets, *s)
 		}
 	}
-	if c.ImagePullPolicy != corev1.PullNever {
-		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
-	}
+	pullStart := time.Now()
 	if _, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets); err != nil {
 		p.pullFails[c.Name]++
 		reason := "ErrImagePull"
@@ -458,6 +456,11 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 		return false
 	}
 	delete(p.pullFails, c.Name)
+	if took := time.Since(pullStart); took > 500*time.Millisecond {
+		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s", c.Image, took.Round(time.Millisecond)))
+	} else {
+		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
+	}
 	withIPs := p.withStatus(spec).DeepCopy()
 	if len(p.podIPs) > 0 {
 		withIPs.Status.PodIP = p.podIPs[0]
@@ -490,6 +493,7 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 	if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
 		klog.ErrorS(err, "creating the log directory", "pod", klog.KObj(spec))
 	}
+	p.event(spec, c.Name, corev1.EventTypeNormal, "Created", fmt.Sprintf("Created container: %s", c.Name))
 	if _, err := p.w.rt.CreateContainer(ctx, cfg); err != nil {
 		p.waiting[c.Name] = plan.Waiting{Reason: "RunContainerError", Message: err.Error(), Retry: now.Add(pullBackoffMin)}
 		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Error: %v", err))

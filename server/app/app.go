@@ -17,6 +17,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	kineconfig "github.com/skiff-io/skiff/kine-config"
+	"github.com/skiff-io/skiff/protocol"
 	"github.com/skiff-io/skiff/protocol/tunnel"
 	"github.com/skiff-io/skiff/server/apiserver"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
@@ -36,7 +37,7 @@ import (
 )
 
 // KubernetesVersion is the Kubernetes API version skiff serves.
-const KubernetesVersion = "v1.32.0"
+const KubernetesVersion = protocol.KubernetesVersion
 
 // Run starts the control plane and blocks until ctx is cancelled and
 // everything it started has stopped.
