@@ -67,6 +67,9 @@ func parseLogOptions(r *http.Request, now time.Time) (logOptions, error) {
 	default:
 		return o, fmt.Errorf("invalid stream %q: must be All, Stdout or Stderr", v)
 	}
+	if o.previous {
+		o.follow = false // a terminated instance's log does not grow
+	}
 	if o.stream != "" && o.tail >= 0 {
 		return o, fmt.Errorf("`tailLines` and specific `stream` are mutually exclusive for now")
 	}

@@ -92,6 +92,7 @@ func TestLogs(t *testing.T) {
 		{name: "stderr only", query: url.Values{"stream": {"Stderr"}}, want: "two\nfour\n"},
 		{name: "stdout only", query: url.Values{"stream": {"Stdout"}}, want: "one\nthree\nfive\n"},
 		{name: "previous", query: url.Values{"previous": {"true"}}, want: "before restart\n"},
+		{name: "previous does not follow", query: url.Values{"previous": {"true"}, "follow": {"true"}}, want: "before restart\n"},
 		{name: "no previous", path: "/containerLogs/ns/p/other", query: url.Values{"previous": {"true"}}, code: 400, want: `previous terminated container \"other\" in pod \"p\" not found`},
 		{name: "unknown container", path: "/containerLogs/ns/p/other", code: 404, want: "not found"},
 		{name: "both since", query: url.Values{"sinceSeconds": {"1"}, "sinceTime": {t0.Format(time.RFC3339)}}, code: 400, want: "at most one of"},

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,8 +207,8 @@ func TestPortForward(t *testing.T) {
 	for name, dialer := range map[string]httpstream.Dialer{"websocket-tunnel": tunnelled, "spdy": plain} {
 		t.Run(name, func(t *testing.T) {
 			stop, ready := make(chan struct{}), make(chan struct{})
-			var out, errOut bytes.Buffer
-			pf, err := portforward.New(dialer, []string{fmt.Sprintf("0:%d", port)}, stop, ready, &out, &errOut)
+			errOut := &lockedBuffer{}
+			pf, err := portforward.New(dialer, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, errOut)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,4 +247,22 @@ func TestPortForward(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer collects what the port forwarder's goroutines write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

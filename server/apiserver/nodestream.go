@@ -60,7 +60,11 @@ func agentURL(pod *corev1.Pod, sub string, q url.Values) (*url.URL, error) {
 	out := url.Values{}
 	if sub != "portforward" {
 		if (sub == "exec" || sub == "attach") && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot %s into a container in a completed pod; current phase is %s", sub, pod.Status.Phase))
+			verb := "exec into"
+			if sub == "attach" {
+				verb = "attach to"
+			}
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot %s a container in a completed pod; current phase is %s", verb, pod.Status.Phase))
 		}
 		c, err := podContainer(pod, q.Get("container"))
 		if err != nil {
