@@ -136,6 +136,7 @@ type agentProc struct {
 	cmd     *exec.Cmd
 	dataDir string
 	args    []string
+	wrap    []string // runs the agent through this command (nsenter into a test host)
 	log     *lockedBuffer
 	exited  chan struct{}
 }
@@ -143,11 +144,18 @@ type agentProc struct {
 // startAgent runs `skiff agent` joining s, with its own data dir.
 func startAgent(t *testing.T, s *server, dataDir string, extra ...string) *agentProc {
 	t.Helper()
+	return startAgentVia(t, s, s.url(), nil, dataDir, extra...)
+}
+
+// startAgentVia runs `skiff agent` through wrap (nil: directly), joining
+// the server at url.
+func startAgentVia(t *testing.T, s *server, url string, wrap []string, dataDir string, extra ...string) *agentProc {
+	t.Helper()
 	token, err := os.ReadFile(filepath.Join(s.dataDir, "server", "token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{t: t, dataDir: dataDir, args: append([]string{"agent", "--data-dir", dataDir, "--server", s.url(),
+	a := &agentProc{t: t, dataDir: dataDir, wrap: wrap, args: append([]string{"agent", "--data-dir", dataDir, "--server", url,
 		"--token", strings.TrimSpace(string(token)), "--config", ""}, extra...)}
 	a.start()
 	t.Cleanup(func() {
@@ -161,7 +169,8 @@ func startAgent(t *testing.T, s *server, dataDir string, extra ...string) *agent
 
 func (a *agentProc) start() {
 	a.t.Helper()
-	a.cmd = exec.Command(skiffBin, a.args...)
+	argv := append(append(append([]string{}, a.wrap...), skiffBin), a.args...)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.log = &lockedBuffer{}
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
@@ -216,3 +225,31 @@ func waitPodPhase(t *testing.T, s *server, ns, name, phase string, timeout time.
 }
 
 var _ = context.Background
+
+// testHost makes a network namespace linked to the host by a veth pair:
+// the host side gets hostIP/30, the namespace side nsIP/30. It is a second
+// machine for a test, reachable only from this one.
+func testHost(t *testing.T, name, hostIP, nsIP string) {
+	t.Helper()
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	_ = exec.Command("ip", "netns", "del", name).Run()
+	_ = exec.Command("ip", "link", "del", name+"-h").Run()
+	run("ip", "netns", "add", name)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "del", name).Run()
+		_ = exec.Command("ip", "link", "del", name+"-h").Run()
+	})
+	run("ip", "link", "add", name+"-h", "type", "veth", "peer", "name", name+"-n")
+	run("ip", "link", "set", name+"-n", "netns", name)
+	run("ip", "addr", "add", hostIP+"/30", "dev", name+"-h")
+	run("ip", "link", "set", name+"-h", "up")
+	run("ip", "-n", name, "addr", "add", nsIP+"/30", "dev", name+"-n")
+	run("ip", "-n", name, "link", "set", name+"-n", "up")
+	run("ip", "-n", name, "link", "set", "lo", "up")
+	run("ip", "-n", name, "route", "add", "default", "via", hostIP)
+}

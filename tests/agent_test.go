@@ -3,12 +3,16 @@ package tests
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-io/skiff/tests/testimage"
 )
 
 // localNode is the name of the server's own node (the host name).
@@ -75,6 +79,24 @@ func TestAgentRunsPods(t *testing.T) {
 		t.Fatalf("pod to pod: %q", out)
 	}
 
+	// Stdin reaches exec; kubectl cp (tar through exec) works both ways.
+	if out, err := s.kubectlStdin("through stdin\n", "exec", "-i", "web", "--", "cat"); err != nil || strings.TrimSpace(out) != "through stdin" {
+		t.Fatalf("exec -i cat: %q, %v", out, err)
+	}
+	src := filepath.Join(t.TempDir(), "copied.txt")
+	if err := os.WriteFile(src, []byte("copied in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.mustKubectl("cp", src, "default/web:/tmp/copied.txt")
+	if out := s.mustKubectl("exec", "web", "--", "cat", "/tmp/copied.txt"); strings.TrimSpace(out) != "copied in" {
+		t.Fatalf("kubectl cp into the pod: %q", out)
+	}
+	back := filepath.Join(t.TempDir(), "back.txt")
+	s.mustKubectl("cp", "default/web:/tmp/copied.txt", back)
+	if b, err := os.ReadFile(back); err != nil || strings.TrimSpace(string(b)) != "copied in" {
+		t.Fatalf("kubectl cp out of the pod: %q, %v", b, err)
+	}
+
 	// Deleting stops it within its grace period and leaves nothing.
 	start := time.Now()
 	s.mustKubectl("delete", "pod", "hello", "--grace-period=5", "--wait=true", "--timeout=60s")
@@ -87,6 +109,39 @@ func TestAgentRunsPods(t *testing.T) {
 	ents, _ := os.ReadDir("/run/skiff/netns")
 	if len(ents) != 1 {
 		t.Fatalf("network namespaces after deleting one of two pods: %d, want 1", len(ents))
+	}
+	// What containerd and the network still hold is the other pod's only.
+	sock := filepath.Join(s.dataDir, "agent", "containerd", "containerd.sock")
+	ctr := func(args ...string) []string {
+		out, err := exec.Command("ctr", append([]string{"--address", sock, "-n", "k8s.io"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr %v: %v\n%s", args, err, out)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n")[1:] {
+			if strings.TrimSpace(l) != "" {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	if n := len(ctr("containers", "ls")); n != 1 {
+		t.Fatalf("containers left after deleting one of two pods: %d, want 1", n)
+	}
+	if n := len(ctr("tasks", "ls")); n != 1 {
+		t.Fatalf("tasks left: %d, want 1", n)
+	}
+	active := 0
+	for _, l := range ctr("snapshots", "ls") {
+		if strings.Contains(l, "Active") {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Fatalf("active snapshots left: %d, want 1", active)
+	}
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", "skiff0").Output(); strings.Count(string(out), "veth") != 1 {
+		t.Fatalf("veths on the bridge after deleting one of two pods:\n%s", out)
 	}
 }
 
@@ -174,3 +229,158 @@ spec:
 // its shims and every container die, and what lived in memory (network
 // namespaces, tmpfs volumes, the bridge) is gone.
 func cleanupAgentProcesses(dir string) { cleanupAgent(nil, dir) }
+
+// TestAgentSecondNodeAndRegistry: an agent on a second test host (its own
+// network namespace) joins next to the server's own node; both are Ready
+// with their addresses and versions, a pod runs on each, and an image
+// pushed to a registry on loopback is pulled and runs.
+func TestAgentSecondNodeAndRegistry(t *testing.T) {
+	needAgent(t)
+	needIntegration(t, "nsenter", "docker-registry")
+	const host = "skifftest-n2"
+	testHost(t, host, "10.199.0.1", "10.199.0.2")
+	s := startServer(t, withAgent(), withArgs("--bind-address", "0.0.0.0", "--tls-san", "10.199.0.1"))
+	agentDir := t.TempDir()
+	prepareAgentDir(t, agentDir)
+	startAgentVia(t, s, "https://10.199.0.1:"+strconv.Itoa(s.port), []string{"nsenter", "--net=/run/netns/" + host, "--"},
+		agentDir, "--node-name", "node2", "--node-label", "site=lab")
+	local := localNode(t)
+	waitNodeReady(t, s, local, 90*time.Second)
+	waitNodeReady(t, s, "node2", 90*time.Second)
+	wide := s.mustKubectl("get", "nodes", "-o", "wide")
+	for _, want := range []string{local, "node2", "10.199.0.2", "containerd://", "Ready"} {
+		if !strings.Contains(wide, want) {
+			t.Fatalf("kubectl get nodes -o wide lacks %q:\n%s", want, wide)
+		}
+	}
+	if got := s.mustKubectl("get", "node", "node2", "-o", "jsonpath={.metadata.labels.site} {.status.nodeInfo.kernelVersion} {.status.nodeInfo.osImage}"); !strings.HasPrefix(got, "lab ") || len(strings.Fields(got)) < 3 {
+		t.Fatalf("node2 label, kernel and OS image: %q", got)
+	}
+
+	s.mustKubectlStdin(`apiVersion: v1
+kind: Pod
+metadata: {name: on2}
+spec:
+  nodeName: node2
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo from-node2; sleep 3600"]
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "on2", "Running", 90*time.Second)
+	if ip := podField(s, "default", "on2", "{.status.podIP}"); !strings.HasPrefix(ip, "10.42.") {
+		t.Fatalf("pod IP on node2: %q", ip)
+	}
+	eventually(t, 30*time.Second, "logs from node2", func() bool {
+		out, err := s.kubectl("logs", "on2")
+		return err == nil && strings.TrimSpace(out) == "from-node2"
+	})
+	if out := s.mustKubectl("exec", "on2", "--", "hostname"); strings.TrimSpace(out) != "on2" {
+		t.Fatalf("exec on node2: %q", out)
+	}
+
+	reg := startRegistry(t)
+	if err := testimage.Push(reg, "test/busybox", "pushed"); err != nil {
+		t.Fatal(err)
+	}
+	s.mustKubectlStdin(`apiVersion: v1
+kind: Pod
+metadata: {name: pulled}
+spec:
+  nodeName: `+local+`
+  containers:
+  - name: c
+    image: `+reg+`/test/busybox:pushed
+    command: ["sh", "-c", "echo pulled; sleep 3600"]
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "pulled", "Running", 90*time.Second)
+	if ev := s.mustKubectl("get", "events", "--field-selector", "involvedObject.name=pulled", "-o", "jsonpath={.items[*].reason}"); !strings.Contains(ev, "Pulled") || !strings.Contains(ev, "Started") {
+		t.Fatalf("events of the pulled pod: %q", ev)
+	}
+}
+
+// startRegistry runs Debian's docker-registry on a free loopback port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\n", dir, addr)
+	if err := os.WriteFile(dir+"/config.yml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker-registry", "serve", dir+"/config.yml")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	eventually(t, 20*time.Second, "the registry at "+addr, func() bool {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return addr
+}
+
+// TestAgentJoinRefusals: a wrong token, a token for another CA, and a node
+// name that belongs to another machine are each refused with one readable
+// line and a non-zero exit, and nothing is registered.
+func TestAgentJoinRefusals(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	tokenB, err := os.ReadFile(filepath.Join(s.dataDir, "server", "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenB))
+	hash, rest, _ := strings.Cut(strings.TrimPrefix(token, "K10"), "::")
+	id, _, _ := strings.Cut(rest, ":")
+	join := func(dir, node, tok string) (string, error) {
+		cmd := exec.Command(skiffBin, "agent", "--data-dir", dir, "--server", s.url(), "--token", tok,
+			"--node-name", node, "--config", "", "--container-runtime-endpoint", "/nonexistent.sock")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	last := func(out string) string {
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		return lines[len(lines)-1]
+	}
+	out, err := join(t.TempDir(), "n1", "K10"+hash+"::"+id+":wrongsecret")
+	if err == nil || !strings.HasPrefix(last(out), "skiff: ") || !strings.Contains(last(out), "join token is not this server's") {
+		t.Fatalf("wrong token: err %v, output:\n%s", err, out)
+	}
+	other := strings.Repeat("ab", 32)
+	out, err = join(t.TempDir(), "n1", "K10"+other+"::"+rest)
+	if err == nil || !strings.Contains(last(out), "expects "+other) {
+		t.Fatalf("wrong CA hash: err %v, output:\n%s", err, out)
+	}
+	if strings.Contains(out, "wrongsecret") {
+		t.Fatal("the secret was echoed")
+	}
+	// The first machine takes the name n2; a second machine with its own
+	// password cannot. (The runtime is missing, so the agent stops after
+	// joining; the join itself is what is checked.)
+	first := t.TempDir()
+	if out, _ := join(first, "n2", token); !strings.Contains(out, "container runtime") {
+		t.Fatalf("first join of n2 should pass and then stop at the missing runtime:\n%s", out)
+	}
+	out, err = join(t.TempDir(), "n2", token)
+	if err == nil || !strings.Contains(last(out), `node name "n2" belongs to another machine`) {
+		t.Fatalf("stolen node name: err %v, output:\n%s", err, out)
+	}
+	// The first machine may join again (certificate renewal).
+	if err := os.RemoveAll(filepath.Join(first, "agent", "cred")); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := join(first, "n2", token); !strings.Contains(out, "container runtime") {
+		t.Fatalf("the owner of n2 could not join again:\n%s", out)
+	}
+	if out := s.mustKubectl("get", "nodes", "-o", "name"); strings.Contains(out, "node/n1") {
+		t.Fatalf("a refused join registered a node:\n%s", out)
+	}
+}

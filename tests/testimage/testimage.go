@@ -12,6 +12,7 @@ import (
 	_ "crypto/sha256" // go-digest hashes with it once it is linked
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	goruntime "runtime"
@@ -25,17 +26,21 @@ import (
 // Busybox is where Debian's busybox-static installs its binary.
 const Busybox = "/usr/bin/busybox"
 
-// Build writes the image, named name (a full reference such as
-// docker.io/library/busybox:latest), to the tarball at path, in the form
-// containerd imports (and skiff imports from <data-dir>/agent/images).
-func Build(path, name string) error {
+// image is the test image's content: its blobs by digest and its manifest.
+type image struct {
+	blobs       map[digest.Digest][]byte
+	manifest    []byte
+	manifestDig digest.Digest
+}
+
+func newImage() (*image, error) {
 	bb, err := os.ReadFile(Busybox)
 	if err != nil {
-		return fmt.Errorf("the test image needs busybox-static at %s: %w", Busybox, err)
+		return nil, fmt.Errorf("the test image needs busybox-static at %s: %w", Busybox, err)
 	}
 	list, err := exec.Command(Busybox, "--list").Output()
 	if err != nil {
-		return fmt.Errorf("busybox --list: %w", err)
+		return nil, fmt.Errorf("busybox --list: %w", err)
 	}
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
@@ -46,25 +51,25 @@ func Build(path, name string) error {
 			mode = 0o1777
 		}
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: mode, ModTime: mtime}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb)), ModTime: mtime}); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := tw.Write(bb); err != nil {
-		return err
+		return nil, err
 	}
 	for _, applet := range strings.Fields(string(list)) {
 		if applet == "busybox" {
 			continue
 		}
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + applet, Linkname: "busybox", ModTime: mtime}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return nil, err
 	}
 
 	blobs := map[digest.Digest][]byte{}
@@ -89,10 +94,22 @@ func Build(path, name string) error {
 	man.SchemaVersion = 2
 	manJSON, _ := json.Marshal(man)
 	manDigest := add(manJSON)
+	return &image{blobs: blobs, manifest: manJSON, manifestDig: manDigest}, nil
+}
+
+// Build writes the image, named name (a full reference such as
+// docker.io/library/busybox:latest), to the tarball at path, in the form
+// containerd imports (and skiff imports from <data-dir>/agent/images).
+func Build(path, name string) error {
+	img, err := newImage()
+	if err != nil {
+		return err
+	}
+	mtime := time.Unix(1700000000, 0)
 	idx := ocispec.Index{
 		MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: []ocispec.Descriptor{{
-			MediaType: ocispec.MediaTypeImageManifest, Digest: manDigest, Size: int64(len(manJSON)),
+			MediaType: ocispec.MediaTypeImageManifest, Digest: img.manifestDig, Size: int64(len(img.manifest)),
 			Annotations: map[string]string{"io.containerd.image.name": name, ocispec.AnnotationRefName: "test"},
 		}},
 	}
@@ -119,7 +136,7 @@ func Build(path, name string) error {
 		f.Close()
 		return err
 	}
-	for d, b := range blobs {
+	for d, b := range img.blobs {
 		if err := file("blobs/sha256/"+d.Encoded(), b); err != nil {
 			f.Close()
 			return err
@@ -130,4 +147,52 @@ func Build(path, name string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// Push uploads the image to the registry at addr (host:port, plain HTTP,
+// as Debian's docker-registry serves on loopback) as repo:tag, through the
+// OCI distribution API.
+func Push(addr, repo, tag string) error {
+	img, err := newImage()
+	if err != nil {
+		return err
+	}
+	base := "http://" + addr + "/v2/" + repo
+	for d, b := range img.blobs {
+		resp, err := http.Post(base+"/blobs/uploads/", "application/octet-stream", nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("push %s: starting an upload: %s", repo, resp.Status)
+		}
+		loc, err := resp.Location()
+		if err != nil {
+			return err
+		}
+		q := loc.Query()
+		q.Set("digest", d.String())
+		loc.RawQuery = q.Encode()
+		req, _ := http.NewRequest(http.MethodPut, loc.String(), bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("push %s: blob %s: %s", repo, d, resp.Status)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPut, base+"/manifests/"+tag, bytes.NewReader(img.manifest))
+	req.Header.Set("Content-Type", ocispec.MediaTypeImageManifest)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("push %s: manifest: %s", repo, resp.Status)
+	}
+	return nil
 }

@@ -1,0 +1,164 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func pod(policy corev1.RestartPolicy, inits []string, ctrs ...string) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u"}, Spec: corev1.PodSpec{RestartPolicy: policy}}
+	for _, n := range inits {
+		p.Spec.InitContainers = append(p.Spec.InitContainers, corev1.Container{Name: n, Image: "img"})
+	}
+	for _, n := range ctrs {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: n, Image: "img"})
+	}
+	return p
+}
+
+func running(name string, attempt int) Container {
+	return Container{ID: name + "-" + string(rune('0'+attempt)), Name: name, Attempt: attempt, Running: true, StartedAt: t0}
+}
+
+func exited(name string, attempt, code int, finished time.Time) Container {
+	return Container{ID: name + "-" + string(rune('0'+attempt)), Name: name, Attempt: attempt, Exited: true, ExitCode: code,
+		StartedAt: finished.Add(-time.Second), FinishedAt: finished}
+}
+
+// kinds renders actions as "Kind:container:attempt" for comparison.
+func kinds(acts []Action) string {
+	names := map[Kind]string{SetupPod: "Setup", Start: "Start", Stop: "Stop", Remove: "Remove", TeardownPod: "Teardown", Gone: "Gone"}
+	var out []string
+	for _, a := range acts {
+		s := names[a.Kind]
+		if a.Container != "" {
+			s += ":" + a.Container
+		}
+		if a.Kind == Start {
+			s += ":" + string(rune('0'+a.Attempt))
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		name     string
+		pod      *corev1.Pod
+		obs      Observed
+		deleting bool
+		now      time.Time
+		want     string
+		wantWake time.Duration // after now; 0 = none
+	}{
+		{name: "new pod sets up its sandbox first", pod: pod("", nil, "a"), now: t0, want: "Setup"},
+		{name: "then starts its containers", pod: pod("", nil, "a", "b"), obs: Observed{Network: true}, now: t0, want: "Start:a:0 Start:b:0"},
+		{name: "init containers run first, one at a time", pod: pod("", []string{"i1", "i2"}, "a"), obs: Observed{Network: true}, now: t0, want: "Start:i1:0"},
+		{name: "a running init container is waited for", pod: pod("", []string{"i1", "i2"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{running("i1", 0)}}, now: t0, want: ""},
+		{name: "after init containers succeed, the next", pod: pod("", []string{"i1", "i2"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i1", 0, 0, t0)}}, now: t0, want: "Start:i2:0"},
+		{name: "running containers are left alone", pod: pod("", nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{running("a", 0)}}, now: t0, want: ""},
+		{name: "a failed container waits out its back-off", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(time.Second), want: "", wantWake: 9 * time.Second},
+		{name: "and restarts after it", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(10 * time.Second), want: "Start:a:1"},
+		{name: "the back-off doubles per restart", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 2, 3, t0)}}, now: t0.Add(39 * time.Second), want: "", wantWake: time.Second},
+		{name: "OnFailure does not restart a success", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0)}}, now: t0.Add(time.Hour), want: ""},
+		{name: "Never does not restart a failure", pod: pod(corev1.RestartPolicyNever, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0)}}, now: t0.Add(time.Hour), want: ""},
+		{name: "a failed image pull waits for its retry", pod: pod("", nil, "a"),
+			obs: Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ErrImagePull", Retry: t0.Add(20 * time.Second)}}}, now: t0, want: "", wantWake: 20 * time.Second},
+		{name: "old instances beyond the previous one are removed", pod: pod("", nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0), exited("a", 1, 1, t0), running("a", 2)}}, now: t0, want: "Remove:a"},
+		{name: "deleting stops what runs", pod: pod("", nil, "a", "b"), deleting: true,
+			obs: Observed{Network: true, Instances: []Container{running("a", 0), exited("b", 0, 0, t0)}}, now: t0, want: "Stop:a"},
+		{name: "then removes everything and reports the pod gone", pod: pod("", nil, "a"), deleting: true,
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 137, t0)}}, now: t0, want: "Remove:a Teardown Gone"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			acts, wake := Plan(tc.pod, tc.obs, tc.deleting, tc.now)
+			if got := kinds(acts); got != tc.want {
+				t.Fatalf("actions %q, want %q", got, tc.want)
+			}
+			var gotWake time.Duration
+			if !wake.IsZero() {
+				gotWake = wake.Sub(tc.now)
+			}
+			if gotWake != tc.wantWake {
+				t.Fatalf("wake in %s, want %s", gotWake, tc.wantWake)
+			}
+		})
+	}
+}
+
+func TestPhaseAndStatus(t *testing.T) {
+	tests := []struct {
+		name   string
+		pod    *corev1.Pod
+		obs    Observed
+		phase  corev1.PodPhase
+		reason string // first container's waiting reason
+		ready  bool
+	}{
+		{"nothing started", pod("", nil, "a"), Observed{}, corev1.PodPending, "ContainerCreating", false},
+		{"waiting on init", pod("", []string{"i"}, "a"), Observed{Network: true, Instances: []Container{running("i", 0)}}, corev1.PodPending, "PodInitializing", false},
+		{"running and ready", pod("", nil, "a"), Observed{Network: true, Instances: []Container{running("a", 0)}, Ready: map[string]bool{"a": true}, Started: map[string]bool{"a": true}}, corev1.PodRunning, "", true},
+		{"crash looping", pod(corev1.RestartPolicyAlways, nil, "a"), Observed{Network: true, Instances: []Container{exited("a", 1, 2, t0)}}, corev1.PodRunning, "CrashLoopBackOff", false},
+		{"all succeeded", pod(corev1.RestartPolicyNever, nil, "a", "b"), Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0), exited("b", 0, 0, t0)}}, corev1.PodSucceeded, "", false},
+		{"one failed, no restarts", pod(corev1.RestartPolicyNever, nil, "a", "b"), Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0), exited("b", 0, 1, t0)}}, corev1.PodFailed, "", false},
+		{"init failed with Never", pod(corev1.RestartPolicyNever, []string{"i"}, "a"), Observed{Network: true, Instances: []Container{exited("i", 0, 1, t0)}}, corev1.PodFailed, "PodInitializing", false},
+		{"image pull error shows", pod("", nil, "a"), Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ErrImagePull", Message: "not found"}}}, corev1.PodPending, "ErrImagePull", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := Status(tc.pod, tc.obs, t0.Add(time.Second))
+			if st.Phase != tc.phase {
+				t.Fatalf("phase %s, want %s", st.Phase, tc.phase)
+			}
+			var reason string
+			if w := st.ContainerStatuses[0].State.Waiting; w != nil {
+				reason = w.Reason
+			}
+			if reason != tc.reason {
+				t.Fatalf("waiting reason %q, want %q", reason, tc.reason)
+			}
+			ready := false
+			for _, c := range st.Conditions {
+				if c.Type == corev1.PodReady {
+					ready = c.Status == corev1.ConditionTrue
+				}
+			}
+			if ready != tc.ready {
+				t.Fatalf("Ready %v, want %v", ready, tc.ready)
+			}
+		})
+	}
+}
+
+func TestStatusKeepsTransitionTimes(t *testing.T) {
+	p := pod("", nil, "a")
+	obs := Observed{Network: true, Instances: []Container{running("a", 0)}, Ready: map[string]bool{"a": true}, Started: map[string]bool{"a": true}}
+	first := Status(p, obs, t0)
+	p.Status = first
+	second := Status(p, obs, t0.Add(time.Hour))
+	for i := range first.Conditions {
+		if !first.Conditions[i].LastTransitionTime.Equal(&second.Conditions[i].LastTransitionTime) {
+			t.Fatalf("condition %s moved its transition time with no change", first.Conditions[i].Type)
+		}
+	}
+	if !first.StartTime.Equal(second.StartTime) {
+		t.Fatal("start time changed")
+	}
+}
