@@ -191,9 +191,11 @@ func TestScheduleFilters(t *testing.T) {
 			wantErr: "0/1 nodes are available: 1 Too many pods.",
 		},
 		{
-			name:    "ephemeral storage",
-			nodes:   []*corev1.Node{node("a", "2", "2Gi", withAllocatable(corev1.ResourceEphemeralStorage, "1Gi"))},
-			pod:     pod("p", "", "", func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")} }),
+			name:  "ephemeral storage",
+			nodes: []*corev1.Node{node("a", "2", "2Gi", withAllocatable(corev1.ResourceEphemeralStorage, "1Gi"))},
+			pod: pod("p", "", "", func(p *corev1.Pod) {
+				p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")}
+			}),
 			wantErr: "0/1 nodes are available: 1 Insufficient ephemeral-storage.",
 		},
 		{
@@ -519,7 +521,7 @@ func TestScheduleScores(t *testing.T) {
 			name: "image locality",
 			nodes: []*corev1.Node{node("a", "4", "4Gi"), node("b", "4", "4Gi", withImage(800*mb, "registry.local/big:1")),
 				node("c", "4", "4Gi")},
-			pod: pod("p", "", "", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "registry.local/big:1" }),
+			pod:  pod("p", "", "", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "registry.local/big:1" }),
 			want: "b",
 		},
 		{
