@@ -67,11 +67,18 @@ type Controller struct {
 	assumed map[types.UID]string
 	// unschedulable holds pods no node fitted, waiting for a change.
 	unschedulable map[string]waiting
-	// moves counts the times waiting pods were sent back to the queue; a
-	// pod whose attempt began before the latest move goes back to the
-	// queue rather than waiting (it may have missed what it waits for).
-	moves uint64
+	// moves counts the cluster changes that sent waiting pods back to the
+	// queue (podMoves those from assigned pods appearing, which only
+	// pods waiting for other pods care about). A pod whose attempt began
+	// before a move that concerns it goes back to the queue rather than
+	// waiting: it may have missed what it waits for.
+	moves, podMoves uint64
+	// waitingOnPods counts the unschedulable entries with onPodAdd.
+	waitingOnPods int
 }
+
+// attempt is the move counts when a scheduling attempt began.
+type attempt struct{ moves, podMoves uint64 }
 
 type waiting struct {
 	since time.Time
@@ -219,11 +226,14 @@ func (c *Controller) podChanged(old, pod *corev1.Pod) {
 		c.mu.Lock()
 		c.snap.AddPod(pod, pod.Spec.NodeName)
 		delete(c.assumed, pod.UID)
-		delete(c.unschedulable, keyOf(pod))
+		c.unparkLocked(keyOf(pod))
 		// A new pod on a node only takes room, but it may be the one an
 		// affinity term waits for.
 		if old == nil || old.Spec.NodeName == "" || !equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
-			c.moveLocked(func(w waiting) bool { return w.onPodAdd })
+			c.podMoves++
+			if c.waitingOnPods > 0 {
+				c.moveLocked(func(w waiting) bool { return w.onPodAdd })
+			}
 		}
 		c.mu.Unlock()
 		return
@@ -231,7 +241,7 @@ func (c *Controller) podChanged(old, pod *corev1.Pod) {
 	key := keyOf(pod)
 	if pod.DeletionTimestamp != nil || !responsible(pod) {
 		c.mu.Lock()
-		delete(c.unschedulable, key)
+		c.unparkLocked(key)
 		c.mu.Unlock()
 		return
 	}
@@ -246,7 +256,7 @@ func (c *Controller) podChanged(old, pod *corev1.Pod) {
 	if old == nil || !responsible(old) || old.UID != pod.UID ||
 		!equality.Semantic.DeepEqual(old.Spec, pod.Spec) || !equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
 		c.mu.Lock()
-		delete(c.unschedulable, key)
+		c.unparkLocked(key)
 		c.mu.Unlock()
 		c.queue.Add(key)
 	}
@@ -266,9 +276,10 @@ func (c *Controller) podDeleted(obj any) {
 	_, accounted := c.snap.NodeOf(pod)
 	c.snap.RemovePod(pod)
 	delete(c.assumed, pod.UID)
-	delete(c.unschedulable, keyOf(pod))
+	c.unparkLocked(keyOf(pod))
 	if accounted {
 		// Room was freed.
+		c.moves++
 		c.moveLocked(func(waiting) bool { return true })
 	}
 }
@@ -278,6 +289,7 @@ func (c *Controller) nodeChanged(old, node *corev1.Node) {
 	defer c.mu.Unlock()
 	c.snap.SetNode(node)
 	if old == nil || nodeChangeMatters(old, node) {
+		c.moves++
 		c.moveLocked(func(waiting) bool { return true })
 	}
 }
@@ -315,17 +327,36 @@ func (c *Controller) nodeDeleted(obj any) {
 	// Topology spreading and anti-affinity count domains: losing a node
 	// can make room for a pod (kube-scheduler retries on node deletion
 	// too).
+	c.moves++
 	c.moveLocked(func(waiting) bool { return true })
 }
 
 // moveLocked sends the waiting pods which may now fit back to the queue,
 // each after its backoff. c.mu is held.
 func (c *Controller) moveLocked(which func(waiting) bool) {
-	c.moves++
 	for key, w := range c.unschedulable {
 		if which(w) {
-			delete(c.unschedulable, key)
+			c.unparkLocked(key)
 			c.queue.AddAfter(key, c.backoff.When(key))
+		}
+	}
+}
+
+// parkLocked records key as waiting for a change. c.mu is held.
+func (c *Controller) parkLocked(key string, w waiting) {
+	c.unparkLocked(key)
+	c.unschedulable[key] = w
+	if w.onPodAdd {
+		c.waitingOnPods++
+	}
+}
+
+// unparkLocked forgets that key waits. c.mu is held.
+func (c *Controller) unparkLocked(key string) {
+	if w, ok := c.unschedulable[key]; ok {
+		delete(c.unschedulable, key)
+		if w.onPodAdd {
+			c.waitingOnPods--
 		}
 	}
 }
