@@ -52,7 +52,10 @@ type Controller struct {
 
 	podInformer  cache.SharedIndexInformer
 	nodeInformer cache.SharedIndexInformer
-	queue        workqueue.TypedRateLimitingInterface[string]
+	// nsInformer feeds namespaces' labels, for affinity terms with a
+	// namespaceSelector.
+	nsInformer cache.SharedIndexInformer
+	queue      workqueue.TypedRateLimitingInterface[string]
 	// backoff is the queue's per-pod rate limiter: waiting pods sent back
 	// to the queue are delayed by it, more after each failed round.
 	backoff workqueue.TypedRateLimiter[string]
@@ -113,8 +116,11 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	}
 	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, active, nil)
 	c.nodeInformer = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
+	c.nsInformer = kubeclient.NewInformer[*corev1.Namespace, *corev1.NamespaceList](client.Namespaces(), &corev1.Namespace{}, nil, nil)
 	_ = c.podInformer.SetTransform(dropManagedFields)
 	_ = c.nodeInformer.SetTransform(dropManagedFields)
+	_ = c.nsInformer.SetTransform(dropManagedFields)
+	c.snap.NamespaceLabels = map[string]map[string]string{}
 
 	pq := &priorityQueue{priority: c.priorityOf}
 	c.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](initialBackoff, maxBackoff)
@@ -137,7 +143,34 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		UpdateFunc: func(old, obj any) { c.nodeChanged(old.(*corev1.Node), obj.(*corev1.Node)) },
 		DeleteFunc: c.nodeDeleted,
 	})
+	_, _ = c.nsInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.namespaceChanged(nil, obj.(*corev1.Namespace)) },
+		UpdateFunc: func(old, obj any) { c.namespaceChanged(old.(*corev1.Namespace), obj.(*corev1.Namespace)) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if ns, ok := obj.(*corev1.Namespace); ok {
+				c.mu.Lock()
+				delete(c.snap.NamespaceLabels, ns.Name)
+				c.mu.Unlock()
+			}
+		},
+	})
 	return c
+}
+
+func (c *Controller) namespaceChanged(old, ns *corev1.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap.NamespaceLabels[ns.Name] = ns.Labels
+	if old != nil && !equality.Semantic.DeepEqual(old.Labels, ns.Labels) {
+		// Affinity terms selecting namespaces may now match other pods.
+		c.podMoves++
+		if c.waitingOnPods > 0 {
+			c.moveLocked(func(w waiting) bool { return w.onPodAdd })
+		}
+	}
 }
 
 // dropManagedFields keeps the informers' copies small: the scheduler never
@@ -155,7 +188,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer) {
+	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer, c.nsInformer) {
 		return nil // ctx ended first
 	}
 	var binderWG sync.WaitGroup
