@@ -117,7 +117,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, active, nil)
 	c.nodeInformer = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
 	c.nsInformer = kubeclient.NewInformer[*corev1.Namespace, *corev1.NamespaceList](client.Namespaces(), &corev1.Namespace{}, nil, nil)
-	_ = c.podInformer.SetTransform(dropManagedFields)
+	_ = c.podInformer.SetTransform(slimPod)
 	_ = c.nodeInformer.SetTransform(dropManagedFields)
 	_ = c.nsInformer.SetTransform(dropManagedFields)
 	c.snap.NamespaceLabels = map[string]map[string]string{}
@@ -171,6 +171,51 @@ func (c *Controller) namespaceChanged(old, ns *corev1.Namespace) {
 			c.moveLocked(func(w waiting) bool { return w.onPodAdd })
 		}
 	}
+}
+
+// slimPod keeps of a pod what scheduling reads, so that the informer's
+// cache of every pod stays small: most of a pod (volumes, env, probes,
+// container statuses, annotations) does not bear on where it runs.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, OwnerReferences: p.OwnerReferences,
+			DeletionTimestamp: p.DeletionTimestamp, CreationTimestamp: p.CreationTimestamp,
+		},
+		Spec: corev1.PodSpec{
+			NodeName: p.Spec.NodeName, SchedulerName: p.Spec.SchedulerName, SchedulingGates: p.Spec.SchedulingGates,
+			Priority: p.Spec.Priority, PriorityClassName: p.Spec.PriorityClassName,
+			NodeSelector: p.Spec.NodeSelector, Affinity: p.Spec.Affinity, Tolerations: p.Spec.Tolerations,
+			TopologySpreadConstraints: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead,
+			Containers: slimContainers(p.Spec.Containers), InitContainers: slimContainers(p.Spec.InitContainers),
+		},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
+	}
+	return out, nil
+}
+
+func slimContainers(cs []corev1.Container) []corev1.Container {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]corev1.Container, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		out[i] = corev1.Container{Name: c.Name, Image: c.Image, RestartPolicy: c.RestartPolicy,
+			Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests}}
+		for _, port := range c.Ports {
+			if port.HostPort > 0 {
+				out[i].Ports = append(out[i].Ports, port)
+			}
+		}
+	}
+	return out
 }
 
 // dropManagedFields keeps the informers' copies small: the scheduler never

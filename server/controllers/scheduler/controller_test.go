@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiff-io/skiff/server/kubeclient/kubeclienttest"
+	"github.com/skiff-io/skiff/server/scheduler"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,8 +119,9 @@ func TestControllerBindsAndReports(t *testing.T) {
 	var unschedulable *corev1.Pod
 	waitFor(t, "four pods bound and one reported unschedulable", func() bool {
 		bound, reported := 0, 0
-		for i := range pods() {
-			p := &pods()[i]
+		items := pods()
+		for i := range items {
+			p := &items[i]
 			if p.Spec.NodeName != "" {
 				bound++
 			}
@@ -143,17 +145,19 @@ func TestControllerBindsAndReports(t *testing.T) {
 	if perNode["a"] != 2 || perNode["b"] != 2 {
 		t.Fatalf("per node %v: overcommitted", perNode)
 	}
-	events, _ := f.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+	// Events follow the writes they report.
 	reasons := map[string]int{}
-	for _, e := range events.Items {
-		reasons[e.Reason]++
-		if e.Reason == "FailedScheduling" && (e.Message != cond.Message || e.InvolvedObject.Name != unschedulable.Name || e.Type != corev1.EventTypeWarning) {
-			t.Errorf("FailedScheduling event %+v", e)
+	waitFor(t, "4 Scheduled events and 1 FailedScheduling", func() bool {
+		events, _ := f.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		clear(reasons)
+		for _, e := range events.Items {
+			reasons[e.Reason]++
+			if e.Reason == "FailedScheduling" && (e.Message != cond.Message || e.InvolvedObject.Name != unschedulable.Name || e.Type != corev1.EventTypeWarning) {
+				t.Fatalf("FailedScheduling event %+v", e)
+			}
 		}
-	}
-	if reasons["Scheduled"] != 4 || reasons["FailedScheduling"] != 1 {
-		t.Fatalf("events by reason %v, want 4 Scheduled and 1 FailedScheduling", reasons)
-	}
+		return reasons["Scheduled"] == 4 && reasons["FailedScheduling"] == 1
+	})
 
 	if _, err := f.CoreV1().Nodes().Create(ctx, testNode("c", "4"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -167,5 +171,36 @@ func TestControllerBindsAndReports(t *testing.T) {
 	}
 	if binds() != 5 {
 		t.Fatalf("%d bindings, want 5", binds())
+	}
+}
+
+// TestSlimPodKeepsWhatSchedulingReads: the informer's trimmed copy gives
+// the same requests and host ports, and drops the rest.
+func TestSlimPodKeepsWhatSchedulingReads(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	p := testPod("full", "1")
+	p.Labels = map[string]string{"app": "x"}
+	p.Annotations = map[string]string{"big": strings.Repeat("x", 1000)}
+	p.Spec.Volumes = []corev1.Volume{{Name: "v"}}
+	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
+	p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81}}
+	p.Spec.InitContainers = []corev1.Container{{Name: "side", RestartPolicy: &always, Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}
+	p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c"}}
+	obj, _ := slimPod(p)
+	s := obj.(*corev1.Pod)
+	if got, want := scheduler.PodRequests(s), scheduler.PodRequests(p); got.MilliCPU != want.MilliCPU || got.Memory != want.Memory {
+		t.Fatalf("requests %+v, want %+v", got, want)
+	}
+	if len(s.Spec.Containers[0].Ports) != 1 || s.Spec.Containers[0].Ports[0].HostPort != 8080 {
+		t.Fatalf("host ports %+v", s.Spec.Containers[0].Ports)
+	}
+	if s.Labels["app"] != "x" || len(s.Spec.Tolerations) != 1 || s.UID != p.UID || len(s.Status.Conditions) != 1 {
+		t.Fatalf("lost scheduling fields: %+v", s)
+	}
+	if s.Annotations != nil || s.Spec.Volumes != nil || s.Spec.Containers[0].Env != nil || s.Status.ContainerStatuses != nil {
+		t.Fatalf("kept fields scheduling does not read: %+v", s)
 	}
 }
