@@ -191,9 +191,11 @@ func TestScheduleFilters(t *testing.T) {
 			wantErr: "0/1 nodes are available: 1 Too many pods.",
 		},
 		{
-			name:    "ephemeral storage",
-			nodes:   []*corev1.Node{node("a", "2", "2Gi", withAllocatable(corev1.ResourceEphemeralStorage, "1Gi"))},
-			pod:     pod("p", "", "", func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")} }),
+			name:  "ephemeral storage",
+			nodes: []*corev1.Node{node("a", "2", "2Gi", withAllocatable(corev1.ResourceEphemeralStorage, "1Gi"))},
+			pod: pod("p", "", "", func(p *corev1.Pod) {
+				p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")}
+			}),
 			wantErr: "0/1 nodes are available: 1 Insufficient ephemeral-storage.",
 		},
 		{
@@ -519,7 +521,7 @@ func TestScheduleScores(t *testing.T) {
 			name: "image locality",
 			nodes: []*corev1.Node{node("a", "4", "4Gi"), node("b", "4", "4Gi", withImage(800*mb, "registry.local/big:1")),
 				node("c", "4", "4Gi")},
-			pod: pod("p", "", "", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "registry.local/big:1" }),
+			pod:  pod("p", "", "", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "registry.local/big:1" }),
 			want: "b",
 		},
 		{
@@ -632,5 +634,32 @@ func BenchmarkSchedule(b *testing.B) {
 			}
 			b.StartTimer()
 		}
+	}
+}
+
+func TestAffinityNamespaceSelector(t *testing.T) {
+	snap := NewSnapshot([]*corev1.Node{node("a", "8", "8Gi"), node("b", "8", "8Gi")},
+		[]*corev1.Pod{pod("x", "", "", on("a"), labeled("app", "db"), func(p *corev1.Pod) { p.Namespace = "prod" })})
+	p := pod("p", "", "", podAntiAffinity("app", "db"))
+	p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}
+	// Without the namespace's labels the selector matches nothing: both
+	// nodes fit. With them, x in "prod" repels p from a.
+	if res, err := Schedule(snap, p); err != nil || res.FeasibleNodes != 2 {
+		t.Fatalf("unlabeled namespace: %+v, %v; want both nodes feasible", res, err)
+	}
+	snap.NamespaceLabels = map[string]map[string]string{"prod": {"env": "prod"}}
+	for i := 0; i < 5; i++ {
+		q := p.DeepCopy()
+		q.Name, q.UID = fmt.Sprintf("p%d", i), types.UID(fmt.Sprintf("uid-p%d", i))
+		res, err := Schedule(snap, q)
+		if err != nil || res.NodeName != "b" {
+			t.Fatalf("%s: %q, %v; want b (anti-affinity to pods of namespaces labeled env=prod)", q.Name, res.NodeName, err)
+		}
+	}
+	// An empty namespaceSelector means every namespace.
+	p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].NamespaceSelector = &metav1.LabelSelector{}
+	snap.NamespaceLabels = nil
+	if res, err := Schedule(snap, p); err != nil || res.NodeName != "b" {
+		t.Fatalf("empty namespaceSelector: %q, %v; want b", res.NodeName, err)
 	}
 }

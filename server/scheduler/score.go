@@ -270,7 +270,7 @@ func (c *cycle) imageScores(nodes []*NodeInfo, raw []int64) bool {
 		names = append(names, normalizedImageName(c.pod.Spec.Containers[i].Image))
 	}
 	total := float64(c.snap.NumNodes())
-	maxSum := int64(imageMaxPerCtr * ctrs)
+	maxSum := int64(imageMaxPerCtr) * int64(ctrs)
 	for i, ni := range nodes {
 		var sum int64
 		for _, n := range names {

@@ -52,7 +52,10 @@ type Controller struct {
 
 	podInformer  cache.SharedIndexInformer
 	nodeInformer cache.SharedIndexInformer
-	queue        workqueue.TypedRateLimitingInterface[string]
+	// nsInformer feeds namespaces' labels, for affinity terms with a
+	// namespaceSelector.
+	nsInformer cache.SharedIndexInformer
+	queue      workqueue.TypedRateLimitingInterface[string]
 	// backoff is the queue's per-pod rate limiter: waiting pods sent back
 	// to the queue are delayed by it, more after each failed round.
 	backoff workqueue.TypedRateLimiter[string]
@@ -67,11 +70,18 @@ type Controller struct {
 	assumed map[types.UID]string
 	// unschedulable holds pods no node fitted, waiting for a change.
 	unschedulable map[string]waiting
-	// moves counts the times waiting pods were sent back to the queue; a
-	// pod whose attempt began before the latest move goes back to the
-	// queue rather than waiting (it may have missed what it waits for).
-	moves uint64
+	// moves counts the cluster changes that sent waiting pods back to the
+	// queue (podMoves those from assigned pods appearing, which only
+	// pods waiting for other pods care about). A pod whose attempt began
+	// before a move that concerns it goes back to the queue rather than
+	// waiting: it may have missed what it waits for.
+	moves, podMoves uint64
+	// waitingOnPods counts the unschedulable entries with onPodAdd.
+	waitingOnPods int
 }
+
+// attempt is the move counts when a scheduling attempt began.
+type attempt struct{ moves, podMoves uint64 }
 
 type waiting struct {
 	since time.Time
@@ -106,8 +116,11 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	}
 	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, active, nil)
 	c.nodeInformer = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
-	_ = c.podInformer.SetTransform(dropManagedFields)
+	c.nsInformer = kubeclient.NewInformer[*corev1.Namespace, *corev1.NamespaceList](client.Namespaces(), &corev1.Namespace{}, nil, nil)
+	_ = c.podInformer.SetTransform(slimPod)
 	_ = c.nodeInformer.SetTransform(dropManagedFields)
+	_ = c.nsInformer.SetTransform(dropManagedFields)
+	c.snap.NamespaceLabels = map[string]map[string]string{}
 
 	pq := &priorityQueue{priority: c.priorityOf}
 	c.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](initialBackoff, maxBackoff)
@@ -130,7 +143,79 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		UpdateFunc: func(old, obj any) { c.nodeChanged(old.(*corev1.Node), obj.(*corev1.Node)) },
 		DeleteFunc: c.nodeDeleted,
 	})
+	_, _ = c.nsInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.namespaceChanged(nil, obj.(*corev1.Namespace)) },
+		UpdateFunc: func(old, obj any) { c.namespaceChanged(old.(*corev1.Namespace), obj.(*corev1.Namespace)) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if ns, ok := obj.(*corev1.Namespace); ok {
+				c.mu.Lock()
+				delete(c.snap.NamespaceLabels, ns.Name)
+				c.mu.Unlock()
+			}
+		},
+	})
 	return c
+}
+
+func (c *Controller) namespaceChanged(old, ns *corev1.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap.NamespaceLabels[ns.Name] = ns.Labels
+	if old != nil && !equality.Semantic.DeepEqual(old.Labels, ns.Labels) {
+		// Affinity terms selecting namespaces may now match other pods.
+		c.podMoves++
+		if c.waitingOnPods > 0 {
+			c.moveLocked(func(w waiting) bool { return w.onPodAdd })
+		}
+	}
+}
+
+// slimPod keeps of a pod what scheduling reads, so that the informer's
+// cache of every pod stays small: most of a pod (volumes, env, probes,
+// container statuses, annotations) does not bear on where it runs.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, OwnerReferences: p.OwnerReferences,
+			DeletionTimestamp: p.DeletionTimestamp, CreationTimestamp: p.CreationTimestamp,
+		},
+		Spec: corev1.PodSpec{
+			NodeName: p.Spec.NodeName, SchedulerName: p.Spec.SchedulerName, SchedulingGates: p.Spec.SchedulingGates,
+			Priority: p.Spec.Priority, PriorityClassName: p.Spec.PriorityClassName,
+			NodeSelector: p.Spec.NodeSelector, Affinity: p.Spec.Affinity, Tolerations: p.Spec.Tolerations,
+			TopologySpreadConstraints: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead,
+			Containers: slimContainers(p.Spec.Containers), InitContainers: slimContainers(p.Spec.InitContainers),
+		},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
+	}
+	return out, nil
+}
+
+func slimContainers(cs []corev1.Container) []corev1.Container {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]corev1.Container, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		out[i] = corev1.Container{Name: c.Name, Image: c.Image, RestartPolicy: c.RestartPolicy,
+			Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests}}
+		for _, port := range c.Ports {
+			if port.HostPort > 0 {
+				out[i].Ports = append(out[i].Ports, port)
+			}
+		}
+	}
+	return out
 }
 
 // dropManagedFields keeps the informers' copies small: the scheduler never
@@ -148,7 +233,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer) {
+	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer, c.nsInformer) {
 		return nil // ctx ended first
 	}
 	var binderWG sync.WaitGroup
@@ -219,11 +304,14 @@ func (c *Controller) podChanged(old, pod *corev1.Pod) {
 		c.mu.Lock()
 		c.snap.AddPod(pod, pod.Spec.NodeName)
 		delete(c.assumed, pod.UID)
-		delete(c.unschedulable, keyOf(pod))
+		c.unparkLocked(keyOf(pod))
 		// A new pod on a node only takes room, but it may be the one an
 		// affinity term waits for.
 		if old == nil || old.Spec.NodeName == "" || !equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
-			c.moveLocked(func(w waiting) bool { return w.onPodAdd })
+			c.podMoves++
+			if c.waitingOnPods > 0 {
+				c.moveLocked(func(w waiting) bool { return w.onPodAdd })
+			}
 		}
 		c.mu.Unlock()
 		return
@@ -231,7 +319,7 @@ func (c *Controller) podChanged(old, pod *corev1.Pod) {
 	key := keyOf(pod)
 	if pod.DeletionTimestamp != nil || !responsible(pod) {
 		c.mu.Lock()
-		delete(c.unschedulable, key)
+		c.unparkLocked(key)
 		c.mu.Unlock()
 		return
 	}
@@ -246,7 +334,7 @@ func (c *Controller) podChanged(old, pod *corev1.Pod) {
 	if old == nil || !responsible(old) || old.UID != pod.UID ||
 		!equality.Semantic.DeepEqual(old.Spec, pod.Spec) || !equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
 		c.mu.Lock()
-		delete(c.unschedulable, key)
+		c.unparkLocked(key)
 		c.mu.Unlock()
 		c.queue.Add(key)
 	}
@@ -266,9 +354,10 @@ func (c *Controller) podDeleted(obj any) {
 	_, accounted := c.snap.NodeOf(pod)
 	c.snap.RemovePod(pod)
 	delete(c.assumed, pod.UID)
-	delete(c.unschedulable, keyOf(pod))
+	c.unparkLocked(keyOf(pod))
 	if accounted {
 		// Room was freed.
+		c.moves++
 		c.moveLocked(func(waiting) bool { return true })
 	}
 }
@@ -278,6 +367,7 @@ func (c *Controller) nodeChanged(old, node *corev1.Node) {
 	defer c.mu.Unlock()
 	c.snap.SetNode(node)
 	if old == nil || nodeChangeMatters(old, node) {
+		c.moves++
 		c.moveLocked(func(waiting) bool { return true })
 	}
 }
@@ -315,17 +405,36 @@ func (c *Controller) nodeDeleted(obj any) {
 	// Topology spreading and anti-affinity count domains: losing a node
 	// can make room for a pod (kube-scheduler retries on node deletion
 	// too).
+	c.moves++
 	c.moveLocked(func(waiting) bool { return true })
 }
 
 // moveLocked sends the waiting pods which may now fit back to the queue,
 // each after its backoff. c.mu is held.
 func (c *Controller) moveLocked(which func(waiting) bool) {
-	c.moves++
 	for key, w := range c.unschedulable {
 		if which(w) {
-			delete(c.unschedulable, key)
+			c.unparkLocked(key)
 			c.queue.AddAfter(key, c.backoff.When(key))
+		}
+	}
+}
+
+// parkLocked records key as waiting for a change. c.mu is held.
+func (c *Controller) parkLocked(key string, w waiting) {
+	c.unparkLocked(key)
+	c.unschedulable[key] = w
+	if w.onPodAdd {
+		c.waitingOnPods++
+	}
+}
+
+// unparkLocked forgets that key waits. c.mu is held.
+func (c *Controller) unparkLocked(key string) {
+	if w, ok := c.unschedulable[key]; ok {
+		delete(c.unschedulable, key)
+		if w.onPodAdd {
+			c.waitingOnPods--
 		}
 	}
 }

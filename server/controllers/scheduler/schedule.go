@@ -23,6 +23,11 @@ func (c *Controller) scheduleNext(ctx context.Context) bool {
 	if quit {
 		return false
 	}
+	if ctx.Err() != nil {
+		// Shutting down: the queue would hand out what it still holds.
+		c.queue.Done(key)
+		return false
+	}
 	pod, attempt, ok := c.pending(key)
 	if !ok {
 		c.queue.Forget(key)
@@ -47,22 +52,22 @@ func (c *Controller) scheduleNext(ctx context.Context) bool {
 }
 
 // pending returns the pod behind key if it still waits for this scheduler,
-// and the move count its attempt starts at.
-func (c *Controller) pending(key string) (*corev1.Pod, uint64, bool) {
+// and the move counts its attempt starts at.
+func (c *Controller) pending(key string) (*corev1.Pod, attempt, bool) {
 	obj, exists, err := c.podInformer.GetIndexer().GetByKey(key)
 	if err != nil || !exists {
-		return nil, 0, false
+		return nil, attempt{}, false
 	}
 	pod := obj.(*corev1.Pod)
 	if pod.Spec.NodeName != "" || pod.DeletionTimestamp != nil || finished(pod) || !responsible(pod) {
-		return nil, 0, false
+		return nil, attempt{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, assumed := c.assumed[pod.UID]; assumed {
-		return nil, 0, false
+		return nil, attempt{}, false
 	}
-	return pod, c.moves, true
+	return pod, attempt{c.moves, c.podMoves}, true
 }
 
 // bind assigns pod to node through pods/binding.
@@ -104,11 +109,13 @@ func (c *Controller) bind(ctx context.Context, key string, pod *corev1.Pod, node
 	if err := c.events.emit(ctx, pod, corev1.EventTypeNormal, "Scheduled", "Binding", msg); err != nil && ctx.Err() == nil {
 		klog.V(2).InfoS("recording event", "pod", key, "err", err)
 	}
+	c.events.forget(pod.UID) // a pod is scheduled once: nothing to aggregate
+
 }
 
 // failed reports that no node fits pod, then parks it until the cluster
 // changes (or sends it back to the queue, if it already has).
-func (c *Controller) failed(ctx context.Context, key string, pod *corev1.Pod, attempt uint64, schedErr error) {
+func (c *Controller) failed(ctx context.Context, key string, pod *corev1.Pod, began attempt, schedErr error) {
 	defer c.queue.Done(key)
 	msg := schedErr.Error()
 	klog.V(2).InfoS("pod unschedulable", "pod", key, "reason", msg)
@@ -122,13 +129,13 @@ func (c *Controller) failed(ctx context.Context, key string, pod *corev1.Pod, at
 	onPodAdd := errors.As(schedErr, &fe) && waitsForPods(fe)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.moves != attempt {
+	if c.moves != began.moves || (onPodAdd && c.podMoves != began.podMoves) {
 		// Something changed while this attempt ran: try again (after the
 		// pod's backoff) instead of waiting for a change already past.
 		c.queue.AddRateLimited(key)
 		return
 	}
-	c.unschedulable[key] = waiting{since: c.now(), onPodAdd: onPodAdd}
+	c.parkLocked(key, waiting{since: c.now(), onPodAdd: onPodAdd})
 }
 
 func waitsForPods(fe *scheduler.FitError) bool {
