@@ -384,3 +384,74 @@ func TestAgentJoinRefusals(t *testing.T) {
 		t.Fatalf("a refused join registered a node:\n%s", out)
 	}
 }
+
+// TestAgentVolumesAndEnv: ConfigMaps, Secrets, the downward API and
+// service account tokens reach a pod as env and files, and a ConfigMap
+// changed while the pod runs shows in its volume.
+func TestAgentVolumesAndEnv(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent())
+	waitNodeReady(t, s, localNode(t), 60*time.Second)
+	s.mustKubectlStdin(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {greeting: hello, file.txt: v1}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vols, labels: {app: vols}}
+spec:
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "sleep 3600"]
+    env:
+    - {name: GREETING, valueFrom: {configMapKeyRef: {name: cfg, key: greeting}}}
+    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: sec, key: password}}}
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: MSG, value: "$(GREETING) from $(POD_NAME)"}
+    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec}
+    - {name: info, mountPath: /info}
+    - {name: token, mountPath: /token}
+    - {name: scratch, mountPath: /scratch}
+  volumes:
+  - {name: cfg, configMap: {name: cfg}}
+  - {name: sec, secret: {secretName: sec}}
+  - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
+  - {name: token, projected: {sources: [{serviceAccountToken: {path: token, expirationSeconds: 3600}}]}}
+  - {name: scratch, emptyDir: {medium: Memory}}
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "vols", "Running", 90*time.Second)
+	exec := func(cmd string) string {
+		t.Helper()
+		return strings.TrimSpace(s.mustKubectl("exec", "vols", "--", "sh", "-c", cmd))
+	}
+	if got := exec(`echo "$MSG/$PASSWORD"`); got != "hello from vols/s3cret" {
+		t.Fatalf("env: %q", got)
+	}
+	if got := exec("cat /cfg/file.txt /sec/password /info/labels"); got != "v1s3cretapp=\"vols\"" {
+		t.Fatalf("volumes: %q", got)
+	}
+	if got := exec("cut -d. -f1 /token/token | wc -c"); got == "0" || got == "1" {
+		t.Fatalf("no service account token in the projected volume: %q", got)
+	}
+	if got := exec("touch /cfg/x 2>&1 || echo read-only"); !strings.Contains(got, "read-only") && !strings.Contains(got, "Read-only") {
+		t.Fatalf("configMap volume is writable: %q", got)
+	}
+	if got := exec("grep ' /scratch ' /proc/mounts | cut -d' ' -f3"); got != "tmpfs" {
+		t.Fatalf("Memory emptyDir is %q, want tmpfs", got)
+	}
+	s.mustKubectl("patch", "configmap", "cfg", "--type=merge", "-p", `{"data":{"file.txt":"v2"}}`)
+	eventually(t, 60*time.Second, "the ConfigMap change in the running pod", func() bool {
+		out, err := s.kubectl("exec", "vols", "--", "cat", "/cfg/file.txt")
+		return err == nil && strings.TrimSpace(out) == "v2"
+	})
+}

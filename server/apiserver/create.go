@@ -76,6 +76,11 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 	prepareCreate(res, obj)
 	normalize(obj)
 	applyDefaults(obj)
+	if pod, ok := obj.(*corev1.Pod); ok {
+		if err := s.admitPodServiceAccount(ctx, pod); err != nil {
+			return nil, err
+		}
+	}
 
 	generated := acc.GetName() == ""
 	for attempt := 0; ; attempt++ {

@@ -343,9 +343,22 @@ func (x *index) pod(namespace, name string) *corev1.Pod {
 func (x *index) mayRead(node string, r protocol.Ref) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if r.Kind == protocol.KindPod {
+	switch r.Kind {
+	case protocol.KindPod:
 		p := x.pods[r.Namespace+"/"+r.Name]
 		return p != nil && p.node == node
+	case "ServiceAccount":
+		// Tokens for the service accounts the node's pods run as.
+		for _, p := range x.pods {
+			sa := p.pod.Spec.ServiceAccountName
+			if sa == "" {
+				sa = "default"
+			}
+			if p.node == node && p.pod.Namespace == r.Namespace && sa == r.Name {
+				return true
+			}
+		}
+		return false
 	}
 	e := x.objs[r]
 	return e != nil && e.nodes[node] > 0

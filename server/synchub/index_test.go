@@ -144,6 +144,11 @@ func TestIndexMovesPodBetweenNodesAndWakesWaiters(t *testing.T) {
 	if x.mayRead("n2", protocol.Ref{Kind: protocol.KindPod, Namespace: "ns", Name: "a"}) {
 		t.Fatal("n2 may read n1's pod")
 	}
+	if !x.mayRead("n1", protocol.Ref{Kind: "ServiceAccount", Namespace: "ns", Name: "default"}) ||
+		x.mayRead("n2", protocol.Ref{Kind: "ServiceAccount", Namespace: "ns", Name: "default"}) ||
+		x.mayRead("n1", protocol.Ref{Kind: "ServiceAccount", Namespace: "ns", Name: "other"}) {
+		t.Fatal("service account tokens: n1 runs a pod as ns/default and only that")
+	}
 	// A pod whose ConfigMap does not exist yet gets it once created.
 	if err := x.applyPod(podsPrefix+"ns/c", podJSON(t, "c", "n1", "late"), 3, get); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,105 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/skiff-io/skiff/server/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
+)
+
+// serviceAccountMountPath is where pods find their API credentials.
+const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// admitPodServiceAccount does for a new pod what kube-apiserver's
+// ServiceAccount admission does: the pod runs as "default" unless it names
+// a service account, which must exist; and unless automountServiceAccountToken
+// is false (on the pod, else on the service account) a projected volume
+// kube-api-access-<random> — a token, the cluster CA (kube-root-ca.crt) and
+// the namespace — is mounted read-only at
+// /var/run/secrets/kubernetes.io/serviceaccount in every container that
+// does not mount something there itself.
+//
+// One difference: a missing "default" service account is not an error.
+// The service account controller creates it moments after a namespace
+// appears, and refusing pods in that window would make a fresh cluster
+// flaky; the agent asks for the token when the pod starts.
+func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) error {
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		return nil
+	}
+	if pod.Spec.ServiceAccountName == "" {
+		pod.Spec.ServiceAccountName = "default"
+	}
+	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
+	var sa *corev1.ServiceAccount
+	if res := s.byGVR[corev1.SchemeGroupVersion.WithResource("serviceaccounts")]; res != nil {
+		_, obj, err := s.load(ctx, res, pod.Namespace, pod.Spec.ServiceAccountName)
+		switch {
+		case err == nil:
+			sa = obj.(*corev1.ServiceAccount)
+		case errors.Is(err, errdefs.ErrNotFound):
+			if pod.Spec.ServiceAccountName != "default" {
+				return apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, pod.Name,
+					fmt.Errorf("error looking up service account %s/%s: serviceaccount %q not found", pod.Namespace, pod.Spec.ServiceAccountName, pod.Spec.ServiceAccountName))
+			}
+		default:
+			return err
+		}
+	}
+	automount := true
+	switch {
+	case pod.Spec.AutomountServiceAccountToken != nil:
+		automount = *pod.Spec.AutomountServiceAccountToken
+	case sa != nil && sa.AutomountServiceAccountToken != nil:
+		automount = *sa.AutomountServiceAccountToken
+	}
+	if !automount {
+		return nil
+	}
+	name := ""
+	for _, v := range pod.Spec.Volumes {
+		if v.Projected != nil && len(v.Name) > len("kube-api-access-") && v.Name[:len("kube-api-access-")] == "kube-api-access-" {
+			name = v.Name // already there (a re-created pod)
+		}
+	}
+	if name == "" {
+		name = "kube-api-access-" + utilrand.String(5)
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+			Projected: &corev1.ProjectedVolumeSource{
+				DefaultMode: ptr.To[int32](corev1.ProjectedVolumeSourceDefaultMode),
+				Sources: []corev1.VolumeProjection{
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{ExpirationSeconds: ptr.To[int64](3607), Path: "token"}},
+					{ConfigMap: &corev1.ConfigMapProjection{
+						LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+						Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+					}},
+					{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{
+						Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"},
+					}}}},
+				},
+			},
+		}})
+	}
+	mount := func(cs []corev1.Container) {
+		for i := range cs {
+			has := false
+			for _, m := range cs[i].VolumeMounts {
+				if m.MountPath == serviceAccountMountPath {
+					has = true
+				}
+			}
+			if !has {
+				cs[i].VolumeMounts = append(cs[i].VolumeMounts, corev1.VolumeMount{Name: name, ReadOnly: true, MountPath: serviceAccountMountPath})
+			}
+		}
+	}
+	mount(pod.Spec.InitContainers)
+	mount(pod.Spec.Containers)
+	return nil
+}
