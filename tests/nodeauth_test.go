@@ -216,7 +216,17 @@ spec: {holderIdentity: %s, leaseDurationSeconds: 40}
 	forbidden("get", "deployments", "-A")
 	forbidden("create", "deployment", "x", "--image=busybox")
 	forbidden("get", "serviceaccounts", "-n", "default")
-	forbidden("create", "token", "default", "-n", "default")
+	// The node runs a pod as default/default, so the Node authorizer lets
+	// it ask for that account's tokens — but only bound to its own pod
+	// (kube's NodeRestriction).
+	if out, err := s.kubectlAs(n1, "", "create", "token", "default", "-n", "default"); err == nil || !strings.Contains(out, "node requested token not bound to a pod") {
+		t.Fatalf("node n1: create token without a bound pod: want 403, got err=%v\n%s", err, out)
+	}
+	if out, err := s.kubectlAs(n1, "", "create", "token", "default", "-n", "default", "--bound-object-kind=Pod", "--bound-object-name=db"); err == nil || !strings.Contains(out, "scheduled on a different node") {
+		t.Fatalf("node n1: token bound to another node's pod: want 403, got err=%v\n%s", err, out)
+	}
+	allowed("create", "token", "default", "-n", "default", "--bound-object-kind=Pod", "--bound-object-name=web")
+	forbidden("create", "token", "builder", "-n", "default")
 	forbidden("delete", "pod", "db", "-n", "default")
 
 	// When the pod goes, so does the node's access to what it used.

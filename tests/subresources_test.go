@@ -11,13 +11,14 @@ import (
 )
 
 // TestPodBindingStatusAndLog: binding assigns a node once; status writes
-// change only status; logs answer 503 until agents exist.
+// change only status; logs of a pod whose node has no agent connected answer 503.
 func TestPodBindingStatusAndLog(t *testing.T) {
 	needIntegration(t, "kubectl")
 	s := startServer(t)
 	ctx := context.Background()
 	pods := s.client().CoreV1().Pods("default")
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	// Another scheduler's pod: skiff's scheduler leaves it for the test to bind.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{SchedulerName: "test-binder", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestPodBindingStatusAndLog(t *testing.T) {
 	if upd2.Status.Phase != corev1.PodRunning || upd2.Labels["kept"] != "yes" {
 		t.Fatalf("after main update: phase %s labels %v", upd2.Status.Phase, upd2.Labels)
 	}
-	// On a node, logs need its agent: a clear 503 until agents exist.
+	// node-a has no agent connected: a clear 503.
 	out, err := s.kubectl("logs", "p")
 	if err == nil || !strings.Contains(out, "node-a") {
 		t.Fatalf("kubectl logs: %v\n%s", err, out)

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -87,10 +88,27 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, res *resourc
 		return
 	}
 	saUID := sa.(*corev1.ServiceAccount).UID
+	node, isNode := nodeName(userFrom(ctx))
+	if isNode && (tr.Spec.BoundObjectRef == nil || tr.Spec.BoundObjectRef.Kind != "Pod") {
+		// NodeRestriction: a node asks for tokens only for its own pods.
+		writeError(w, apierrors.NewForbidden(gr, ri.name, fmt.Errorf("node requested token not bound to a pod")), gr, ri.name)
+		return
+	}
 	if ref := tr.Spec.BoundObjectRef; ref != nil {
-		if err := s.resolveBoundObject(r, ri, ref); err != nil {
+		obj, err := s.resolveBoundObject(r, ri, ref)
+		if err != nil {
 			writeError(w, err, gr, ri.name)
 			return
+		}
+		if pod, ok := obj.(*corev1.Pod); ok && isNode {
+			if pod.Spec.NodeName != node {
+				writeError(w, apierrors.NewForbidden(gr, ri.name, fmt.Errorf("node requested token bound to a pod scheduled on a different node")), gr, ri.name)
+				return
+			}
+			if sa := pod.Spec.ServiceAccountName; sa != "" && sa != ri.name {
+				writeError(w, apierrors.NewForbidden(gr, ri.name, fmt.Errorf("node requested token for service account %q, but the pod runs as %q", ri.name, sa)), gr, ri.name)
+				return
+			}
 		}
 	}
 	if len(tr.Spec.Audiences) == 0 {
@@ -116,8 +134,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, res *resourc
 }
 
 // resolveBoundObject checks that the object a token is to be bound to
-// exists (with the UID given, if any) and fills in its UID.
-func (s *Server) resolveBoundObject(r *http.Request, ri requestInfo, ref *authenticationv1.BoundObjectReference) error {
+// exists (with the UID given, if any), fills in its UID and returns it.
+func (s *Server) resolveBoundObject(r *http.Request, ri requestInfo, ref *authenticationv1.BoundObjectReference) (runtime.Object, error) {
 	gvk := schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind)
 	var target *resource
 	ns := ri.namespace
@@ -129,26 +147,40 @@ func (s *Server) resolveBoundObject(r *http.Request, ri requestInfo, ref *authen
 	case gvk.Group == "" && gvk.Kind == "Node":
 		target, ns = s.byGVR[corev1.SchemeGroupVersion.WithResource("nodes")], ""
 	default:
-		return apierrors.NewBadRequest(fmt.Sprintf("cannot bind token for serviceaccount %q to object of type %s", ri.name, gvk.String()))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot bind token for serviceaccount %q to object of type %s", ri.name, gvk.String()))
 	}
 	kv, _, err := s.store.Get(r.Context(), target.key(ns, ref.Name))
 	if err != nil {
-		return toStatusError(err, groupResource(target), ref.Name)
+		return nil, toStatusError(err, groupResource(target), ref.Name)
 	}
 	obj, err := target.decodeStored(kv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	acc, _ := meta.Accessor(obj)
 	if ref.UID != "" && ref.UID != acc.GetUID() {
-		return apierrors.NewConflict(schema.GroupResource{Group: tokenRequestGVK.Group, Resource: "tokenrequests"}, ri.name,
+		return nil, apierrors.NewConflict(schema.GroupResource{Group: tokenRequestGVK.Group, Resource: "tokenrequests"}, ri.name,
 			fmt.Errorf("the UID in the bound object reference (%s) does not match the UID in record. The object might have been deleted and then recreated", ref.UID))
 	}
 	ref.UID = acc.GetUID()
-	return nil
+	return obj, nil
 }
 
 // toStatusError classifies err as it would be answered for gr/name.
 func toStatusError(err error, gr schema.GroupResource, name string) error {
 	return &apierrors.StatusError{ErrStatus: *toStatus(err, gr, name)}
+}
+
+// nodeName names the node of a node credential (system:node:<name> in
+// system:nodes).
+func nodeName(u *User) (string, bool) {
+	if u == nil || !strings.HasPrefix(u.Name, "system:node:") {
+		return "", false
+	}
+	for _, g := range u.Groups {
+		if g == "system:nodes" {
+			return strings.TrimPrefix(u.Name, "system:node:"), true
+		}
+	}
+	return "", false
 }
