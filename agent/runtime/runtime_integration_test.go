@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -34,7 +35,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const testImage = "docker.io/skiff/busybox:test"
+const (
+	testImage  = "docker.io/skiff/busybox:test"
+	pauseImage = "docker.io/skiff/pause:test"
+)
 
 func requireContainerd(t *testing.T) {
 	t.Helper()
@@ -54,8 +58,8 @@ func requireContainerd(t *testing.T) {
 // testDaemon stops the private containerd a test started, with every
 // container it holds, when the test ends.
 func cleanupDaemon(t *testing.T, r *Runtime) {
-	pid := r.childPID()
 	t.Cleanup(func() {
+		pid := r.childPID()
 		ctx := context.Background()
 		c, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace))
 		if err == nil {
@@ -129,6 +133,7 @@ func TestContainerd(t *testing.T) {
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "images"), 0o755))
 	buildBusyboxImage(t, filepath.Join(dir, "images", "busybox.tar"), testImage)
+	buildBusyboxImage(t, filepath.Join(dir, "images", "pause.tar"), pauseImage, "sleep", "2147483647")
 	exe, err := os.Executable()
 	must(t, err)
 	opts := Options{Dir: dir, LogDriverBinary: exe}
@@ -152,7 +157,7 @@ func TestContainerd(t *testing.T) {
 	evCtx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
 	events := r.Events(evCtx)
-	waitEvent := func(id string, typ EventType) ContainerEvent {
+	waitEvent := func(t *testing.T, id string, typ EventType) ContainerEvent {
 		t.Helper()
 		timeout := time.After(30 * time.Second)
 		for {
@@ -215,7 +220,7 @@ func TestContainerd(t *testing.T) {
 		before := time.Now()
 		id, err := r.CreateContainer(ctx, c)
 		must(t, err)
-		ev := waitEvent(id, EventExited)
+		ev := waitEvent(t, id, EventExited)
 		if ev.ExitCode != 3 || ev.PodUID != podUID || ev.Name != "exit" {
 			t.Errorf("exit event %+v", ev)
 		}
@@ -328,6 +333,144 @@ func TestContainerd(t *testing.T) {
 		checkCgroup(t, cg, "memory", "memory.limit_in_bytes", "memory.max", "67108864")
 		checkCgroup(t, cg, "cpu", "cpu.cfs_quota_us", "cpu.max", "50000")
 		checkCgroup(t, cg, "cpu", "cpu.shares", "", "256")
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("OOMKilled", func(t *testing.T) {
+		c := cfg("oom", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+		c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}
+		id, err := r.CreateContainer(ctx, c)
+		must(t, err)
+		waitEvent(t, id, EventExited)
+		st, err := r.ContainerStatus(ctx, id)
+		must(t, err)
+		if st.State != StateExited || st.ExitCode != 137 || st.Reason != "OOMKilled" {
+			t.Errorf("status %+v, want Exited 137 OOMKilled", st)
+		}
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("AttachTTYStdin", func(t *testing.T) {
+		c := cfg("tty", "sh")
+		c.TTY, c.Stdin, c.StdinOnce = true, true, true
+		id, err := r.CreateContainer(ctx, c)
+		must(t, err)
+		// A user types a command, reads its output, then exits the shell.
+		out := &signalWriter{want: "attached-42", found: make(chan struct{})}
+		inR, inW := io.Pipe()
+		resize := make(chan TermSize, 1)
+		resize <- TermSize{Width: 100, Height: 30}
+		errc := make(chan error, 1)
+		go func() {
+			errc <- r.Attach(ctx, id, Streams{Stdin: inR, Stdout: out, TTY: true, Resize: resize})
+		}()
+		io.WriteString(inW, "stty size; echo attached-$((6*7))\n")
+		select {
+		case <-out.found:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no command output through attach: %q", out.String())
+		}
+		io.WriteString(inW, "exit 5\n")
+		must(t, <-errc)
+		inW.Close()
+		if !strings.Contains(out.String(), "attached-42") {
+			t.Errorf("attach output %q lacks the command's output", out.String())
+		}
+		st, err := r.ContainerStatus(ctx, id)
+		must(t, err)
+		if st.State != StateExited || st.ExitCode != 5 {
+			t.Errorf("status %+v, want Exited 5", st)
+		}
+		if !strings.Contains(out.String(), "30 100") {
+			t.Errorf("terminal size not applied: %q", out.String())
+		}
+		if !strings.Contains(readLog(t, c.LogPath), "stdout F attached-42") {
+			t.Errorf("tty log lacks the output:\n%s", readLog(t, c.LogPath))
+		}
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("SandboxSharesIPCAndNetwork", func(t *testing.T) {
+		netns := newNetNS(t)
+		o := opts
+		o.Endpoint = r.address
+		o.PauseImage = pauseImage
+		rp, err := Start(ctx, o)
+		must(t, err)
+		defer rp.Close()
+		uid := "0b6a4d9e-2222-4c1a-9d55-000000000002"
+		for range 2 { // idempotent
+			must(t, rp.EnsureSandbox(ctx, uid, "default", "p2", netns))
+		}
+		nsOf := func(id, ns string) string {
+			t.Helper()
+			ctr, err := rp.client.LoadContainer(ctx, id)
+			must(t, err)
+			task, err := ctr.Task(ctx, nil)
+			must(t, err)
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", task.Pid(), ns))
+			must(t, err)
+			return l
+		}
+		var ids []string
+		for _, n := range []string{"a", "b"} {
+			c := cfg(n, "sleep", "1000")
+			c.PodUID, c.PodName, c.NetNSPath, c.Hostname = uid, "p2", netns, "p2"
+			id, err := rp.CreateContainer(ctx, c)
+			must(t, err)
+			ids = append(ids, id)
+		}
+		var st syscall.Stat_t
+		must(t, syscall.Stat(netns, &st))
+		wantNet := fmt.Sprintf("net:[%d]", st.Ino)
+		sbIPC := nsOf(SandboxID(uid), "ipc")
+		for _, id := range append([]string{SandboxID(uid)}, ids...) {
+			if got := nsOf(id, "net"); got != wantNet {
+				t.Errorf("%s network namespace %s, want the pod's %s", id, got, wantNet)
+			}
+			if got := nsOf(id, "ipc"); got != sbIPC {
+				t.Errorf("%s IPC namespace %s, want the sandbox's %s", id, got, sbIPC)
+			}
+		}
+		if self, _ := os.Readlink("/proc/self/ns/ipc"); self == sbIPC {
+			t.Error("the sandbox shares the host's IPC namespace")
+		}
+		all, err := rp.Containers(ctx)
+		must(t, err)
+		for _, c := range all {
+			if c.ID == SandboxID(uid) {
+				t.Error("Containers() lists the sandbox")
+			}
+		}
+		for _, id := range ids {
+			must(t, rp.RemoveContainer(ctx, id))
+		}
+		must(t, rp.RemoveSandbox(ctx, uid))
+		if _, err := rp.client.LoadContainer(ctx, SandboxID(uid)); !errdefs.IsNotFound(err) {
+			t.Errorf("sandbox still there: %v", err)
+		}
+		must(t, rp.RemoveSandbox(ctx, uid))
+	})
+
+	t.Run("SupervisorRestartsContainerd", func(t *testing.T) {
+		id, err := r.CreateContainer(ctx, cfg("survivor", "sleep", "1000"))
+		must(t, err)
+		old := r.childPID()
+		must(t, syscall.Kill(old, syscall.SIGKILL))
+		waitFor(t, "containerd restarted", 30*time.Second, func() (bool, error) {
+			pid := r.childPID()
+			return pid != 0 && pid != old && answers(ctx, r.address), nil
+		})
+		st, err := r.ContainerStatus(ctx, id)
+		must(t, err)
+		if st.State != StateRunning {
+			t.Errorf("container after a containerd restart: %+v", st)
+		}
+		// Events resubscribe after the restart.
+		must(t, r.StopContainer(ctx, id, 0))
+		if ev := waitEvent(t, id, EventExited); ev.ExitCode != 137 {
+			t.Errorf("exit event %+v", ev)
+		}
 		must(t, r.RemoveContainer(ctx, id))
 	})
 
@@ -502,6 +645,12 @@ type signalWriter struct {
 	once  sync.Once
 }
 
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 func (w *signalWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -544,4 +693,35 @@ func startRegistry(t *testing.T) string {
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	return addr
+}
+
+// newNetNS creates a named network namespace for the test.
+func newNetNS(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: needs iproute2's ip to create a network namespace")
+	}
+	name := fmt.Sprintf("skiff-rt-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", name).Run() })
+	return "/run/netns/" + name
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -109,6 +109,9 @@ func (r *Runtime) sandboxIPC(ctx context.Context, podUID string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("runtime: sandbox of pod %s is not running: %w", podUID, err)
 	}
+	if st, err := task.Status(ctx); err != nil || st.Status != containerd.Running {
+		return "", fmt.Errorf("runtime: sandbox of pod %s is not running (%s), call EnsureSandbox", podUID, st.Status)
+	}
 	return fmt.Sprintf("/proc/%d/ns/ipc", task.Pid()), nil
 }
 
