@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -175,7 +176,9 @@ func TestContainerd(t *testing.T) {
 		}
 	}
 
-	podUID := "0b6a4d9e-1111-4c1a-9d55-000000000001"
+	// Unique per run: runc keeps its state under one root per namespace for
+	// every containerd on the host, so ids must not repeat between runs.
+	podUID := randomUID(t)
 	logDir := filepath.Join(dir, "pods", podUID)
 	cfg := func(name string, cmd ...string) ContainerConfig {
 		return ContainerConfig{
@@ -398,7 +401,7 @@ func TestContainerd(t *testing.T) {
 		rp, err := Start(ctx, o)
 		must(t, err)
 		defer rp.Close()
-		uid := "0b6a4d9e-2222-4c1a-9d55-000000000002"
+		uid := randomUID(t)
 		for range 2 { // idempotent
 			must(t, rp.EnsureSandbox(ctx, uid, "default", "p2", netns))
 		}
@@ -458,8 +461,11 @@ func TestContainerd(t *testing.T) {
 		old := r.childPID()
 		must(t, syscall.Kill(old, syscall.SIGKILL))
 		waitFor(t, "containerd restarted", 30*time.Second, func() (bool, error) {
-			pid := r.childPID()
-			return pid != 0 && pid != old && answers(ctx, r.address), nil
+			if pid := r.childPID(); pid == 0 || pid == old {
+				return false, nil
+			}
+			ok, _ := r.client.IsServing(ctx)
+			return ok, nil
 		})
 		st, err := r.ContainerStatus(ctx, id)
 		must(t, err)
@@ -724,4 +730,11 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func randomUID(t *testing.T) string {
+	var b [16]byte
+	_, err := rand.Read(b[:])
+	must(t, err)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
