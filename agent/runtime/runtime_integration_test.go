@@ -339,6 +339,21 @@ func TestContainerd(t *testing.T) {
 		must(t, r.RemoveContainer(ctx, id))
 	})
 
+	t.Run("HostNetwork", func(t *testing.T) {
+		c := cfg("hostnet", "sh", "-c", "echo net=$(readlink /proc/self/ns/net) host=$(hostname)")
+		c.HostNetwork = true
+		id, err := r.CreateContainer(ctx, c)
+		must(t, err)
+		waitEvent(t, id, EventExited)
+		hostNet, _ := os.Readlink("/proc/self/ns/net")
+		hostname, _ := os.Hostname()
+		waitFor(t, "output", 10*time.Second, func() (bool, error) { return len(logText(t, c.LogPath, "stdout")) == 1, nil })
+		if got, want := logText(t, c.LogPath, "stdout")[0], "net="+hostNet+" host="+hostname; got != want {
+			t.Errorf("host network container printed %q, want %q", got, want)
+		}
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
 	t.Run("OOMKilled", func(t *testing.T) {
 		c := cfg("oom", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
 		c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}
@@ -452,6 +467,7 @@ func TestContainerd(t *testing.T) {
 		if _, err := rp.client.LoadContainer(ctx, SandboxID(uid)); !errdefs.IsNotFound(err) {
 			t.Errorf("sandbox still there: %v", err)
 		}
+		checkNoPodCgroup(t, uid)
 		must(t, rp.RemoveSandbox(ctx, uid))
 	})
 
@@ -609,13 +625,19 @@ func TestContainerd(t *testing.T) {
 		})
 		must(t, r3.RemoveContainer(ctx, cid))
 
-		// Without the mirror the same short name goes to Docker Hub, which
-		// a test must never reach: check the resolver's plan instead.
-		hosts, err := (&registries{}).hosts(nil)("docker.io")
+	})
+
+	t.Run("RemovePod", func(t *testing.T) {
+		all, err := r.Containers(ctx)
 		must(t, err)
-		if len(hosts) != 1 || hosts[0].Host != "registry-1.docker.io" || hosts[0].Scheme != "https" {
-			t.Errorf("default docker.io hosts %+v", hosts)
+		for _, c := range all {
+			if c.PodUID == podUID {
+				must(t, r.RemoveContainer(ctx, c.ID))
+			}
 		}
+		must(t, r.RemoveSandbox(ctx, podUID))
+		checkNoPodCgroup(t, podUID)
+
 	})
 }
 
@@ -737,4 +759,14 @@ func randomUID(t *testing.T) string {
 	_, err := rand.Read(b[:])
 	must(t, err)
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func checkNoPodCgroup(t *testing.T, podUID string) {
+	t.Helper()
+	for _, d := range []string{"memory", "cpu", "pids", "unified", ""} {
+		p := filepath.Join("/sys/fs/cgroup", d, cgroupParent(podUID))
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("pod cgroup %s left behind", p)
+		}
+	}
 }
