@@ -273,11 +273,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 			fmt.Fprintf(os.Stderr, "runtime: %v\n", err)
 			continue
 		}
-		// The old connection would wait out its dial backoff; calls made
-		// meanwhile would fail.
-		if err := r.client.Reconnect(); err != nil {
-			fmt.Fprintf(os.Stderr, "runtime: reconnect to containerd: %v\n", err)
-		}
+		// The connection would otherwise wait out its dial backoff, and
+		// calls made meanwhile fail.
+		r.client.Conn().ResetConnectBackoff()
 		upSince = time.Now()
 	}
 }

@@ -148,6 +148,10 @@ func TestContainerd(t *testing.T) {
 	if r.childPID() == 0 {
 		t.Fatal("Start did not start a private containerd")
 	}
+	// In its own process group, so signals to the agent's group spare it.
+	if pgid, err := syscall.Getpgid(r.childPID()); err != nil || pgid != r.childPID() {
+		t.Fatalf("containerd's process group is %d (%v), want its own", pgid, err)
+	}
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	var runWG sync.WaitGroup
@@ -215,6 +219,16 @@ func TestContainerd(t *testing.T) {
 		must(t, err)
 		if !strings.HasPrefix(id, "docker.io/skiff/busybox@sha256:") {
 			t.Fatalf("image id %q", id)
+		}
+		// A tarball whose image went missing is imported again, even though
+		// the record says it was imported.
+		if b, _ := os.ReadFile(filepath.Join(dir, "imported-images.json")); !strings.Contains(string(b), pauseImage) {
+			t.Errorf("import record %s lacks %s", b, pauseImage)
+		}
+		must(t, r.client.ImageService().Delete(ctx, pauseImage))
+		must(t, r.ImportImages(ctx, filepath.Join(dir, "images")))
+		if _, err := r.EnsureImage(ctx, pauseImage, corev1.PullNever, nil); err != nil {
+			t.Fatalf("deleted image not imported again: %v", err)
 		}
 	})
 
