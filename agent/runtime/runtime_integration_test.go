@@ -62,6 +62,14 @@ func cleanupDaemon(t *testing.T, r *Runtime) {
 	t.Cleanup(func() {
 		pid := r.childPID()
 		ctx := context.Background()
+		if !answers(ctx, r.address) {
+			// A failed test may have left containerd dead: start it again
+			// so that no shim or container outlives the test.
+			if err := r.startDaemon(ctx); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+			pid = r.childPID()
+		}
 		c, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace))
 		if err == nil {
 			ctrs, _ := c.Containers(ctx)
