@@ -247,11 +247,13 @@ func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, c Con
 	if err != nil {
 		return fmt.Errorf("runtime: create task for %s: %w", c.Name, err)
 	}
+	// Taken before Start: a quick process may have exited when Start returns.
+	startedAt := time.Now()
 	if err := task.Start(ctx); err != nil {
 		task.Delete(ctx, containerd.WithProcessKill)
 		return fmt.Errorf("runtime: start %s: %w", c.Name, err)
 	}
-	if _, err := ctr.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+	if _, err := ctr.SetLabels(ctx, map[string]string{labelStartedAt: startedAt.UTC().Format(time.RFC3339Nano)}); err != nil {
 		return fmt.Errorf("runtime: record start of %s: %w", c.Name, err)
 	}
 	return nil

@@ -44,17 +44,16 @@ type Options struct {
 // Runtime is a connection to containerd carrying out the agent's container
 // work. It is safe for concurrent use.
 type Runtime struct {
-	opts     Options
-	client   *containerd.Client
-	address  string
-	managed  bool // address is the socket of a containerd skiff starts
-	regs     *registries
-	driver   string // path of the log driver link handed to shims
-	mu       sync.Mutex
-	child    int // pid of the containerd this Runtime started, 0 if none
-	closed   bool
-	ctrDir   string
-	imported sync.Mutex
+	opts    Options
+	client  *containerd.Client
+	address string
+	managed bool // address is the socket of a containerd skiff starts
+	regs    *registries
+	driver  string // path of the log driver link handed to shims
+	mu      sync.Mutex
+	child   int // pid of the containerd this Runtime started, 0 if none
+	closed  bool
+	ctrDir  string
 }
 
 // Start connects to containerd (starting it when o.Endpoint is empty and no
@@ -274,6 +273,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 			fmt.Fprintf(os.Stderr, "runtime: %v\n", err)
 			continue
 		}
+		// The connection would otherwise wait out its dial backoff, and
+		// calls made meanwhile fail.
+		r.client.Conn().ResetConnectBackoff()
 		upSince = time.Now()
 	}
 }

@@ -1,9 +1,15 @@
 // Package runtime runs the agent's containers on containerd through its Go
-// client: it starts (or connects to) containerd, imports air-gap image
-// tarballs, pulls images with registries.yaml mirrors and auth, creates,
-// stops and removes containers with their CRI-format logs, and streams exec
-// and attach. It owns the "k8s.io" containerd namespace objects it labels.
+// client: it starts (or connects to) containerd and supervises the one it
+// started, imports air-gap image tarballs, pulls images with registries.yaml
+// mirrors and auth, creates, stops, removes and lists containers, streams
+// their events, execs into and attaches to them. It owns the containers and
+// sandboxes it labels io.skiff.* in the "k8s.io" containerd namespace.
 //
-// It must not import server/... packages; decisions about what to run are
-// the caller's (agent/plan), this package only carries them out.
+// Container output is written in the CRI log format by a log driver the
+// containerd shim runs (the skiff binary under the name LogDriverName), so
+// logs keep flowing while the agent is down; the agent's main must call
+// IsLogDriver/LogDriverMain before anything else.
+//
+// It must not import server/...; what to run is decided elsewhere
+// (agent/plan), this package only carries it out.
 package runtime

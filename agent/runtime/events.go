@@ -36,30 +36,36 @@ type ContainerEvent struct {
 
 // Events streams the start, exit and OOM events of skiff containers until
 // ctx ends, then closes the channel. It also records exits and OOM kills on
-// the container, so status survives the task's removal. While containerd
-// restarts, events may be missed: callers list Containers after a restart
-// (and periodically) rather than rely on events alone.
+// the container, so status survives the task's removal. Each time it
+// (re)subscribes, at the start and after containerd restarted, it reports
+// the exits it has not recorded yet, those that happened while the agent
+// was down included. An exit may thus be reported twice; Start events lost
+// during a containerd restart are not replayed.
 func (r *Runtime) Events(ctx context.Context) <-chan ContainerEvent {
 	out := make(chan ContainerEvent, 64)
 	go func() {
 		defer close(out)
-		backoff := 100 * time.Millisecond
+		const minBackoff = 100 * time.Millisecond
+		backoff := minBackoff
 		for ctx.Err() == nil {
-			r.relayEvents(ctx, out)
+			if r.relayEvents(ctx, out) {
+				backoff = minBackoff
+			}
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 			case <-t.C:
 			}
-			backoff = min(backoff*2, 5*time.Second)
+			backoff = min(backoff*2, 2*time.Second)
 		}
 	}()
 	return out
 }
 
-// relayEvents forwards one subscription's events until it fails or ctx ends.
-func (r *Runtime) relayEvents(ctx context.Context, out chan<- ContainerEvent) {
+// relayEvents forwards one subscription's events until it fails or ctx
+// ends. It reports whether containerd answered.
+func (r *Runtime) relayEvents(ctx context.Context, out chan<- ContainerEvent) (healthy bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	envs, errs := r.client.Subscribe(sctx,
@@ -67,13 +73,27 @@ func (r *Runtime) relayEvents(ctx context.Context, out chan<- ContainerEvent) {
 		`namespace==`+Namespace+`,topic=="/tasks/exit"`,
 		`namespace==`+Namespace+`,topic=="/tasks/oom"`,
 	)
+	missed, err := r.unrecordedExits(ctx)
+	if err != nil {
+		return false
+	}
+	for _, ev := range missed {
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+			return true
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return true
 		case <-errs:
-			return
-		case env := <-envs:
+			return true
+		case env, ok := <-envs:
+			if !ok {
+				return true
+			}
 			if env == nil || env.Event == nil {
 				continue
 			}
@@ -115,10 +135,44 @@ func (r *Runtime) relayEvents(ctx context.Context, out chan<- ContainerEvent) {
 			select {
 			case out <- ev:
 			case <-ctx.Done():
-				return
+				return true
 			}
 		}
 	}
+}
+
+// unrecordedExits finds skiff containers whose task has exited without the
+// exit being recorded on the container, records and returns those exits.
+func (r *Runtime) unrecordedExits(ctx context.Context) ([]ContainerEvent, error) {
+	ctrs, err := r.client.Containers(ctx, `labels."`+labelKind+`"==`+kindContainer)
+	if err != nil {
+		return nil, err
+	}
+	var evs []ContainerEvent
+	for _, ctr := range ctrs {
+		info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil || info.Labels[labelFinishedAt] != "" {
+			continue
+		}
+		task, err := ctr.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		st, err := task.Status(ctx)
+		if err != nil || st.Status != containerd.Stopped {
+			continue
+		}
+		ev := ContainerEvent{
+			ID: ctr.ID(), PodUID: info.Labels[labelPodUID], Name: info.Labels[labelName],
+			Type: EventExited, ExitCode: int(st.ExitStatus), At: st.ExitTime,
+		}
+		ctr.SetLabels(ctx, map[string]string{
+			labelFinishedAt: ev.At.UTC().Format(time.RFC3339Nano),
+			labelExitCode:   strconv.Itoa(ev.ExitCode),
+		})
+		evs = append(evs, ev)
+	}
+	return evs, nil
 }
 
 // oomKilled reports whether the kernel OOM-killed a process in the

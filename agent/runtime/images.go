@@ -2,12 +2,14 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	containerd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/archive/compression"
@@ -55,27 +57,74 @@ func (r *Runtime) ImportImages(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("runtime: read images dir: %w", err)
 	}
+	// A record of what was imported lets a restart skip unchanged tarballs
+	// whose images containerd still has: imports are slow on small nodes.
+	recordPath := filepath.Join(r.opts.Dir, "imported-images.json")
+	record := map[string]importRecord{}
+	if b, err := os.ReadFile(recordPath); err == nil {
+		json.Unmarshal(b, &record)
+	}
+	changed := false
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || !(strings.HasSuffix(name, ".tar") || strings.Contains(name, ".tar.") || strings.HasSuffix(name, ".tgz")) {
 			continue
 		}
-		if err := r.importFile(ctx, filepath.Join(dir, name)); err != nil {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("runtime: import %s: %w", path, err)
+		}
+		if rec, ok := record[path]; ok && rec.Size == fi.Size() && rec.ModTime.Equal(fi.ModTime()) && r.haveImages(ctx, rec.Images) {
+			continue
+		}
+		names, err := r.importFile(ctx, path)
+		if err != nil {
 			return err
+		}
+		record[path] = importRecord{Size: fi.Size(), ModTime: fi.ModTime(), Images: names}
+		changed = true
+	}
+	if changed {
+		if b, err := json.Marshal(record); err == nil {
+			tmp := recordPath + ".tmp"
+			if os.WriteFile(tmp, b, 0o600) == nil {
+				os.Rename(tmp, recordPath)
+			}
 		}
 	}
 	return nil
 }
 
-func (r *Runtime) importFile(ctx context.Context, path string) error {
+// importRecord is what an image tarball held when it was imported.
+type importRecord struct {
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"modTime"`
+	Images  []string  `json:"images"`
+}
+
+func (r *Runtime) haveImages(ctx context.Context, names []string) bool {
+	for _, n := range names {
+		img, err := r.client.ImageService().Get(ctx, n)
+		if err != nil {
+			return false
+		}
+		if ok, err := containerd.NewImage(r.client, img).IsUnpacked(ctx, r.snapshotter()); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runtime) importFile(ctx context.Context, path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("runtime: import %s: %w", path, err)
+		return nil, fmt.Errorf("runtime: import %s: %w", path, err)
 	}
 	defer f.Close()
 	rd, err := compression.DecompressStream(f)
 	if err != nil {
-		return fmt.Errorf("runtime: import %s: %w", path, err)
+		return nil, fmt.Errorf("runtime: import %s: %w", path, err)
 	}
 	defer rd.Close()
 	imgs, err := r.client.Import(ctx, rd, containerd.WithImageRefTranslator(func(ref string) string {
@@ -90,14 +139,16 @@ func (r *Runtime) importFile(ctx context.Context, path string) error {
 		return n
 	}))
 	if err != nil {
-		return fmt.Errorf("runtime: import %s: %w", path, err)
+		return nil, fmt.Errorf("runtime: import %s: %w", path, err)
 	}
+	var names []string
 	for _, img := range imgs {
 		if err := r.unpack(ctx, img); err != nil {
-			return fmt.Errorf("runtime: import %s: unpack %s: %w", path, img.Name, err)
+			return nil, fmt.Errorf("runtime: import %s: unpack %s: %w", path, img.Name, err)
 		}
+		names = append(names, img.Name)
 	}
-	return nil
+	return names, nil
 }
 
 func (r *Runtime) unpack(ctx context.Context, img images.Image) error {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -34,7 +36,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const testImage = "docker.io/skiff/busybox:test"
+const (
+	testImage  = "docker.io/skiff/busybox:test"
+	pauseImage = "docker.io/skiff/pause:test"
+)
 
 func requireContainerd(t *testing.T) {
 	t.Helper()
@@ -54,9 +59,17 @@ func requireContainerd(t *testing.T) {
 // testDaemon stops the private containerd a test started, with every
 // container it holds, when the test ends.
 func cleanupDaemon(t *testing.T, r *Runtime) {
-	pid := r.childPID()
 	t.Cleanup(func() {
+		pid := r.childPID()
 		ctx := context.Background()
+		if !answers(ctx, r.address) {
+			// A failed test may have left containerd dead: start it again
+			// so that no shim or container outlives the test.
+			if err := r.startDaemon(ctx); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+			pid = r.childPID()
+		}
 		c, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace))
 		if err == nil {
 			ctrs, _ := c.Containers(ctx)
@@ -129,6 +142,7 @@ func TestContainerd(t *testing.T) {
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "images"), 0o755))
 	buildBusyboxImage(t, filepath.Join(dir, "images", "busybox.tar"), testImage)
+	buildBusyboxImage(t, filepath.Join(dir, "images", "pause.tar"), pauseImage, "sleep", "2147483647")
 	exe, err := os.Executable()
 	must(t, err)
 	opts := Options{Dir: dir, LogDriverBinary: exe}
@@ -142,6 +156,10 @@ func TestContainerd(t *testing.T) {
 	if r.childPID() == 0 {
 		t.Fatal("Start did not start a private containerd")
 	}
+	// In its own process group, so signals to the agent's group spare it.
+	if pgid, err := syscall.Getpgid(r.childPID()); err != nil || pgid != r.childPID() {
+		t.Fatalf("containerd's process group is %d (%v), want its own", pgid, err)
+	}
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	var runWG sync.WaitGroup
@@ -152,7 +170,7 @@ func TestContainerd(t *testing.T) {
 	evCtx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
 	events := r.Events(evCtx)
-	waitEvent := func(id string, typ EventType) ContainerEvent {
+	waitEvent := func(t *testing.T, id string, typ EventType) ContainerEvent {
 		t.Helper()
 		timeout := time.After(30 * time.Second)
 		for {
@@ -170,7 +188,9 @@ func TestContainerd(t *testing.T) {
 		}
 	}
 
-	podUID := "0b6a4d9e-1111-4c1a-9d55-000000000001"
+	// Unique per run: runc keeps its state under one root per namespace for
+	// every containerd on the host, so ids must not repeat between runs.
+	podUID := randomUID(t)
 	logDir := filepath.Join(dir, "pods", podUID)
 	cfg := func(name string, cmd ...string) ContainerConfig {
 		return ContainerConfig{
@@ -208,6 +228,16 @@ func TestContainerd(t *testing.T) {
 		if !strings.HasPrefix(id, "docker.io/skiff/busybox@sha256:") {
 			t.Fatalf("image id %q", id)
 		}
+		// A tarball whose image went missing is imported again, even though
+		// the record says it was imported.
+		if b, _ := os.ReadFile(filepath.Join(dir, "imported-images.json")); !strings.Contains(string(b), pauseImage) {
+			t.Errorf("import record %s lacks %s", b, pauseImage)
+		}
+		must(t, r.client.ImageService().Delete(ctx, pauseImage))
+		must(t, r.ImportImages(ctx, filepath.Join(dir, "images")))
+		if _, err := r.EnsureImage(ctx, pauseImage, corev1.PullNever, nil); err != nil {
+			t.Fatalf("deleted image not imported again: %v", err)
+		}
 	})
 
 	t.Run("ExitAndLogs", func(t *testing.T) {
@@ -215,7 +245,7 @@ func TestContainerd(t *testing.T) {
 		before := time.Now()
 		id, err := r.CreateContainer(ctx, c)
 		must(t, err)
-		ev := waitEvent(id, EventExited)
+		ev := waitEvent(t, id, EventExited)
 		if ev.ExitCode != 3 || ev.PodUID != podUID || ev.Name != "exit" {
 			t.Errorf("exit event %+v", ev)
 		}
@@ -328,6 +358,163 @@ func TestContainerd(t *testing.T) {
 		checkCgroup(t, cg, "memory", "memory.limit_in_bytes", "memory.max", "67108864")
 		checkCgroup(t, cg, "cpu", "cpu.cfs_quota_us", "cpu.max", "50000")
 		checkCgroup(t, cg, "cpu", "cpu.shares", "", "256")
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("HostNetwork", func(t *testing.T) {
+		c := cfg("hostnet", "sh", "-c", "echo net=$(readlink /proc/self/ns/net) host=$(hostname)")
+		c.HostNetwork = true
+		id, err := r.CreateContainer(ctx, c)
+		must(t, err)
+		waitEvent(t, id, EventExited)
+		hostNet, _ := os.Readlink("/proc/self/ns/net")
+		hostname, _ := os.Hostname()
+		waitFor(t, "output", 10*time.Second, func() (bool, error) { return len(logText(t, c.LogPath, "stdout")) == 1, nil })
+		if got, want := logText(t, c.LogPath, "stdout")[0], "net="+hostNet+" host="+hostname; got != want {
+			t.Errorf("host network container printed %q, want %q", got, want)
+		}
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("OOMKilled", func(t *testing.T) {
+		c := cfg("oom", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+		c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}
+		id, err := r.CreateContainer(ctx, c)
+		must(t, err)
+		waitEvent(t, id, EventExited)
+		st, err := r.ContainerStatus(ctx, id)
+		must(t, err)
+		if st.State != StateExited || st.ExitCode != 137 || st.Reason != "OOMKilled" {
+			t.Errorf("status %+v, want Exited 137 OOMKilled", st)
+		}
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("AttachTTYStdin", func(t *testing.T) {
+		c := cfg("tty", "sh")
+		c.TTY, c.Stdin, c.StdinOnce = true, true, true
+		id, err := r.CreateContainer(ctx, c)
+		must(t, err)
+		// A user types a command, reads its output, then exits the shell.
+		out := &signalWriter{want: "attached-42", found: make(chan struct{})}
+		inR, inW := io.Pipe()
+		resize := make(chan TermSize, 1)
+		resize <- TermSize{Width: 100, Height: 30}
+		errc := make(chan error, 1)
+		go func() {
+			errc <- r.Attach(ctx, id, Streams{Stdin: inR, Stdout: out, TTY: true, Resize: resize})
+		}()
+		io.WriteString(inW, "stty size; echo attached-$((6*7))\n")
+		select {
+		case <-out.found:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no command output through attach: %q", out.String())
+		}
+		io.WriteString(inW, "exit 5\n")
+		must(t, <-errc)
+		inW.Close()
+		if !strings.Contains(out.String(), "attached-42") {
+			t.Errorf("attach output %q lacks the command's output", out.String())
+		}
+		st, err := r.ContainerStatus(ctx, id)
+		must(t, err)
+		if st.State != StateExited || st.ExitCode != 5 {
+			t.Errorf("status %+v, want Exited 5", st)
+		}
+		if !strings.Contains(out.String(), "30 100") {
+			t.Errorf("terminal size not applied: %q", out.String())
+		}
+		if !strings.Contains(readLog(t, c.LogPath), "stdout F attached-42") {
+			t.Errorf("tty log lacks the output:\n%s", readLog(t, c.LogPath))
+		}
+		must(t, r.RemoveContainer(ctx, id))
+	})
+
+	t.Run("SandboxSharesIPCAndNetwork", func(t *testing.T) {
+		netns := newNetNS(t)
+		o := opts
+		o.Endpoint = r.address
+		o.PauseImage = pauseImage
+		rp, err := Start(ctx, o)
+		must(t, err)
+		defer rp.Close()
+		uid := randomUID(t)
+		for range 2 { // idempotent
+			must(t, rp.EnsureSandbox(ctx, uid, "default", "p2", netns))
+		}
+		nsOf := func(id, ns string) string {
+			t.Helper()
+			ctr, err := rp.client.LoadContainer(ctx, id)
+			must(t, err)
+			task, err := ctr.Task(ctx, nil)
+			must(t, err)
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", task.Pid(), ns))
+			must(t, err)
+			return l
+		}
+		var ids []string
+		for _, n := range []string{"a", "b"} {
+			c := cfg(n, "sleep", "1000")
+			c.PodUID, c.PodName, c.NetNSPath, c.Hostname = uid, "p2", netns, "p2"
+			id, err := rp.CreateContainer(ctx, c)
+			must(t, err)
+			ids = append(ids, id)
+		}
+		var st syscall.Stat_t
+		must(t, syscall.Stat(netns, &st))
+		wantNet := fmt.Sprintf("net:[%d]", st.Ino)
+		sbIPC := nsOf(SandboxID(uid), "ipc")
+		for _, id := range append([]string{SandboxID(uid)}, ids...) {
+			if got := nsOf(id, "net"); got != wantNet {
+				t.Errorf("%s network namespace %s, want the pod's %s", id, got, wantNet)
+			}
+			if got := nsOf(id, "ipc"); got != sbIPC {
+				t.Errorf("%s IPC namespace %s, want the sandbox's %s", id, got, sbIPC)
+			}
+		}
+		if self, _ := os.Readlink("/proc/self/ns/ipc"); self == sbIPC {
+			t.Error("the sandbox shares the host's IPC namespace")
+		}
+		all, err := rp.Containers(ctx)
+		must(t, err)
+		for _, c := range all {
+			if c.ID == SandboxID(uid) {
+				t.Error("Containers() lists the sandbox")
+			}
+		}
+		for _, id := range ids {
+			must(t, rp.RemoveContainer(ctx, id))
+		}
+		must(t, rp.RemoveSandbox(ctx, uid))
+		if _, err := rp.client.LoadContainer(ctx, SandboxID(uid)); !errdefs.IsNotFound(err) {
+			t.Errorf("sandbox still there: %v", err)
+		}
+		checkNoPodCgroup(t, uid)
+		must(t, rp.RemoveSandbox(ctx, uid))
+	})
+
+	t.Run("SupervisorRestartsContainerd", func(t *testing.T) {
+		id, err := r.CreateContainer(ctx, cfg("survivor", "sleep", "1000"))
+		must(t, err)
+		old := r.childPID()
+		must(t, syscall.Kill(old, syscall.SIGKILL))
+		waitFor(t, "containerd restarted", 30*time.Second, func() (bool, error) {
+			if pid := r.childPID(); pid == 0 || pid == old {
+				return false, nil
+			}
+			ok, _ := r.client.IsServing(ctx)
+			return ok, nil
+		})
+		st, err := r.ContainerStatus(ctx, id)
+		must(t, err)
+		if st.State != StateRunning {
+			t.Errorf("container after a containerd restart: %+v", st)
+		}
+		// Events resubscribe after the restart.
+		must(t, r.StopContainer(ctx, id, 0))
+		if ev := waitEvent(t, id, EventExited); ev.ExitCode != 137 {
+			t.Errorf("exit event %+v", ev)
+		}
 		must(t, r.RemoveContainer(ctx, id))
 	})
 
@@ -460,13 +647,19 @@ func TestContainerd(t *testing.T) {
 		})
 		must(t, r3.RemoveContainer(ctx, cid))
 
-		// Without the mirror the same short name goes to Docker Hub, which
-		// a test must never reach: check the resolver's plan instead.
-		hosts, err := (&registries{}).hosts(nil)("docker.io")
+	})
+
+	t.Run("RemovePod", func(t *testing.T) {
+		all, err := r.Containers(ctx)
 		must(t, err)
-		if len(hosts) != 1 || hosts[0].Host != "registry-1.docker.io" || hosts[0].Scheme != "https" {
-			t.Errorf("default docker.io hosts %+v", hosts)
+		for _, c := range all {
+			if c.PodUID == podUID {
+				must(t, r.RemoveContainer(ctx, c.ID))
+			}
 		}
+		must(t, r.RemoveSandbox(ctx, podUID))
+		checkNoPodCgroup(t, podUID)
+
 	})
 }
 
@@ -500,6 +693,12 @@ type signalWriter struct {
 	want  string
 	found chan struct{}
 	once  sync.Once
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func (w *signalWriter) Write(p []byte) (int, error) {
@@ -544,4 +743,52 @@ func startRegistry(t *testing.T) string {
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	return addr
+}
+
+// newNetNS creates a named network namespace for the test.
+func newNetNS(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: needs iproute2's ip to create a network namespace")
+	}
+	name := fmt.Sprintf("skiff-rt-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", name).Run() })
+	return "/run/netns/" + name
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func randomUID(t *testing.T) string {
+	var b [16]byte
+	_, err := rand.Read(b[:])
+	must(t, err)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func checkNoPodCgroup(t *testing.T, podUID string) {
+	t.Helper()
+	for _, d := range []string{"memory", "cpu", "pids", "unified", ""} {
+		p := filepath.Join("/sys/fs/cgroup", d, cgroupParent(podUID))
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("pod cgroup %s left behind", p)
+		}
+	}
 }

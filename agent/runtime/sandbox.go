@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	containerd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -109,18 +113,45 @@ func (r *Runtime) sandboxIPC(ctx context.Context, podUID string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("runtime: sandbox of pod %s is not running: %w", podUID, err)
 	}
+	if st, err := task.Status(ctx); err != nil || st.Status != containerd.Running {
+		return "", fmt.Errorf("runtime: sandbox of pod %s is not running (%s), call EnsureSandbox", podUID, st.Status)
+	}
 	return fmt.Sprintf("/proc/%d/ns/ipc", task.Pid()), nil
 }
 
-// RemoveSandbox stops and deletes the pod's sandbox container; it is a
-// no-op when there is none.
+// RemoveSandbox is called once a pod's containers are removed: it stops
+// and deletes the pod's sandbox container, if any, and removes the pod's
+// cgroup (runc removes only each container's own).
 func (r *Runtime) RemoveSandbox(ctx context.Context, podUID string) error {
 	ctr, err := r.client.LoadContainer(ctx, SandboxID(podUID))
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		if err := r.removeCtr(ctx, ctr); err != nil {
+			return err
+		}
+	case !errdefs.IsNotFound(err):
 		return fmt.Errorf("runtime: sandbox of pod %s: %w", podUID, err)
 	}
-	return r.removeCtr(ctx, ctr)
+	return removeCgroup(cgroupParent(podUID))
+}
+
+// removeCgroup removes an (empty) cgroup from every hierarchy: each v1
+// controller mount and the v2 or hybrid unified one.
+func removeCgroup(path string) error {
+	const root = "/sys/fs/cgroup"
+	dirs := []string{filepath.Join(root, path)}
+	if entries, err := os.ReadDir(root); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(root, e.Name(), path))
+			}
+		}
+	}
+	var errs []error
+	for _, d := range dirs {
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+			errs = append(errs, fmt.Errorf("runtime: remove cgroup %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	containerd "github.com/containerd/containerd"
@@ -64,10 +63,9 @@ func (r *Runtime) specOpts(c ContainerConfig, img containerd.Image, ic ocispec.I
 	// sandbox when there is one; PID private unless hostPID.
 	switch {
 	case c.HostNetwork:
+		// The host's hostname comes with its UTS namespace; runc refuses
+		// to set one in a namespace it does not own.
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
-		if h, err := os.Hostname(); err == nil {
-			opts = append(opts, oci.WithHostname(h))
-		}
 	default:
 		if c.NetNSPath != "" {
 			opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.NetNSPath}))

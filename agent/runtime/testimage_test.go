@@ -16,8 +16,9 @@ import (
 )
 
 // buildBusyboxImage writes an OCI image-layout tarball of one layer holding
-// the host's static busybox and a link per applet, named name.
-func buildBusyboxImage(t *testing.T, path, name string) {
+// the host's static busybox and a link per applet, named name, whose
+// entrypoint is entrypoint (none: its cmd is sh).
+func buildBusyboxImage(t *testing.T, path, name string, entrypoint ...string) {
 	t.Helper()
 	bb, err := os.ReadFile("/usr/bin/busybox")
 	if err != nil {
@@ -56,11 +57,16 @@ func buildBusyboxImage(t *testing.T, path, name string) {
 		return d
 	}
 	layerDigest := add(layer.Bytes())
+	cmd := []string{"sh"}
+	if len(entrypoint) > 0 {
+		cmd = nil
+	}
 	cfg := ocispec.Image{
 		Platform: ocispec.Platform{Architecture: goruntime.GOARCH, OS: "linux"},
 		Config: ocispec.ImageConfig{
-			Env: []string{"PATH=/bin"},
-			Cmd: []string{"sh"},
+			Env:        []string{"PATH=/bin"},
+			Cmd:        cmd,
+			Entrypoint: entrypoint,
 		},
 		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDigest}},
 	}
