@@ -455,3 +455,80 @@ spec:
 		return err == nil && strings.TrimSpace(out) == "v2"
 	})
 }
+
+// TestAgentProbesHostNetworkAndPorts: readiness and liveness probes drive
+// Ready and restarts; hostNetwork pods use the node's address; a hostPort
+// reaches its pod from the node; `kubectl logs --previous` shows the
+// instance before a restart.
+func TestAgentProbesHostNetworkAndPorts(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent())
+	node := localNode(t)
+	waitNodeReady(t, s, node, 60*time.Second)
+	s.mustKubectlStdin(`apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo run-$(date +%s%N); touch /tmp/alive; sleep 3600"]
+    readinessProbe: {exec: {command: ["test", "-f", "/tmp/ready"]}, periodSeconds: 1}
+    livenessProbe: {exec: {command: ["test", "-f", "/tmp/alive"]}, periodSeconds: 1, failureThreshold: 2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "sleep 3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostport}
+spec:
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo via-hostport > /tmp/index.html; httpd -f -p 8080 -h /tmp"]
+    ports: [{containerPort: 8080, hostPort: 18481}]
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "probed", "Running", 90*time.Second)
+	time.Sleep(3 * time.Second)
+	if r := podField(s, "default", "probed", "{.status.containerStatuses[0].ready}"); r != "false" {
+		t.Fatalf("ready before the readiness probe passes: %q", r)
+	}
+	s.mustKubectl("exec", "probed", "--", "touch", "/tmp/ready")
+	eventually(t, 20*time.Second, "Ready after the readiness probe passes", func() bool {
+		return podField(s, "default", "probed", `{.status.conditions[?(@.type=="Ready")].status}`) == "True"
+	})
+	first := strings.TrimSpace(s.mustKubectl("logs", "probed"))
+	s.mustKubectl("exec", "probed", "--", "rm", "/tmp/alive")
+	eventually(t, 60*time.Second, "a restart after the liveness probe fails", func() bool {
+		n, _ := strconv.Atoi(podField(s, "default", "probed", "{.status.containerStatuses[0].restartCount}"))
+		return n >= 1
+	})
+	if prev := strings.TrimSpace(s.mustKubectl("logs", "probed", "--previous")); prev != first {
+		t.Fatalf("logs --previous = %q, want the first instance's %q", prev, first)
+	}
+	if ev := s.mustKubectl("get", "events", "--field-selector", "involvedObject.name=probed,reason=Unhealthy", "-o", "name"); strings.TrimSpace(ev) == "" {
+		t.Fatal("no Unhealthy event for the failed probes")
+	}
+
+	waitPodPhase(t, s, "default", "hostnet", "Running", 60*time.Second)
+	hostIP := podField(s, "default", "hostnet", "{.status.hostIP}")
+	if ip := podField(s, "default", "hostnet", "{.status.podIP}"); ip == "" || ip != hostIP {
+		t.Fatalf("hostNetwork pod IP %q, want the node's %q", ip, hostIP)
+	}
+	waitPodPhase(t, s, "default", "hostport", "Running", 60*time.Second)
+	eventually(t, 30*time.Second, "the hostPort to answer on the node's address", func() bool {
+		out, err := exec.Command("busybox", "wget", "-q", "-T", "2", "-O", "-", "http://"+hostIP+":18481/index.html").Output()
+		return err == nil && strings.TrimSpace(string(out)) == "via-hostport"
+	})
+}

@@ -445,7 +445,17 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 		}
 	}
 	pullStart := time.Now()
-	if _, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets); err != nil {
+	_, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets)
+	if err != nil && c.ImagePullPolicy == corev1.PullAlways {
+		// An edge node that cannot reach its registry still runs the copy
+		// it has (after a reboot offline, say), where the kubelet would
+		// leave the pod in ImagePullBackOff.
+		if _, lerr := p.w.rt.EnsureImage(ctx, c.Image, corev1.PullNever, nil); lerr == nil {
+			p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q, running the copy on the node: %v", c.Image, err))
+			err = nil
+		}
+	}
+	if err != nil {
 		p.pullFails[c.Name]++
 		reason := "ErrImagePull"
 		if errors.Is(err, runtime.ErrImageNeverPull) {
