@@ -21,6 +21,7 @@ type Runtime interface {
 	StopContainer(ctx context.Context, id string, grace time.Duration) error
 	RemoveContainer(ctx context.Context, id string) error
 	Containers(ctx context.Context) ([]runtime.ContainerStatus, error)
+	ContainerStatus(ctx context.Context, id string) (runtime.ContainerStatus, error)
 	Events(ctx context.Context) <-chan runtime.ContainerEvent
 	Exec(ctx context.Context, id string, cmd []string, s runtime.Streams) (int, error)
 	Attach(ctx context.Context, id string, s runtime.Streams) error

@@ -37,6 +37,11 @@ type pod struct {
 	mu       sync.Mutex
 	spec     *corev1.Pod // the desired pod (kept after it leaves the document)
 	deleting bool
+	// known holds the ids of the pod's containers: found by the worker's
+	// full listings (adoption) or created by this pod worker. A sync asks
+	// containerd about these alone, so its cost does not grow with the
+	// number of pods on the node.
+	known map[string]bool
 
 	// Owned by the run goroutine.
 	status     *corev1.PodStatus // last reported
@@ -57,7 +62,7 @@ type pod struct {
 }
 
 func newPod(w *Worker, p *corev1.Pod, orphan bool) *pod {
-	pw := &pod{w: w, orphan: orphan, kick: make(chan struct{}, 1), spec: p,
+	pw := &pod{w: w, orphan: orphan, kick: make(chan struct{}, 1), spec: p, known: map[string]bool{},
 		waiting: map[string]plan.Waiting{}, pullFails: map[string]int{}, messages: map[string]string{},
 		events: map[string]*eventState{}}
 	pw.probes = newProbes(pw)
@@ -144,6 +149,9 @@ func (p *pod) sync(ctx context.Context) time.Time {
 			p.report(ctx, spec, obs, now, deleting)
 			return earliest(wake, p.probes.nextWake())
 		}
+		// Tell the server where the pod is (ContainerCreating,
+		// PodInitializing…) before the slower steps.
+		p.report(ctx, spec, obs, now, deleting)
 		if !p.do(ctx, spec, acts) {
 			p.report(ctx, spec, obs, now, deleting)
 			break
@@ -167,18 +175,40 @@ func (p *pod) withStatus(spec *corev1.Pod) *corev1.Pod {
 }
 
 func (p *pod) instances(ctx context.Context) ([]runtime.ContainerStatus, error) {
-	all, err := p.w.rt.Containers(ctx)
-	if err != nil {
-		return nil, err
+	p.mu.Lock()
+	ids := make([]string, 0, len(p.known))
+	for id := range p.known {
+		ids = append(ids, id)
 	}
-	uid := string(p.current().UID)
-	var out []runtime.ContainerStatus
-	for _, c := range all {
-		if c.PodUID == uid {
-			out = append(out, c)
+	p.mu.Unlock()
+	out := make([]runtime.ContainerStatus, 0, len(ids))
+	for _, id := range ids {
+		st, err := p.w.rt.ContainerStatus(ctx, id)
+		if errors.Is(err, runtime.ErrNotFound) {
+			p.forget(id)
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
 	}
 	return out, nil
+}
+
+// adopt records containers of this pod that a full listing found.
+func (p *pod) adopt(ids []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		p.known[id] = true
+	}
+}
+
+func (p *pod) forget(id string) {
+	p.mu.Lock()
+	delete(p.known, id)
+	p.mu.Unlock()
 }
 
 func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now time.Time) plan.Observed {
@@ -266,9 +296,11 @@ func (p *pod) do(ctx context.Context, spec *corev1.Pod, acts []plan.Action) bool
 				progress = false
 			}
 		case plan.Remove:
-			if err := p.w.rt.RemoveContainer(ctx, a.ID); err != nil {
+			if err := p.w.rt.RemoveContainer(ctx, a.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				klog.ErrorS(err, "removing a container", "pod", klog.KObj(spec), "container", a.Container)
 				progress = false
+			} else {
+				p.forget(a.ID)
 			}
 		case plan.TeardownPod:
 			if !p.teardown(ctx, spec) {
@@ -504,6 +536,9 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 		klog.ErrorS(err, "creating the log directory", "pod", klog.KObj(spec))
 	}
 	p.event(spec, c.Name, corev1.EventTypeNormal, "Created", fmt.Sprintf("Created container: %s", c.Name))
+	// The id is known before the create, so that a create that half
+	// failed is still looked at (and removed) by the next sync.
+	p.adopt([]string{runtime.ContainerID(string(spec.UID), c.Name, a.Attempt)})
 	if _, err := p.w.rt.CreateContainer(ctx, cfg); err != nil {
 		p.waiting[c.Name] = plan.Waiting{Reason: "RunContainerError", Message: err.Error(), Retry: now.Add(pullBackoffMin)}
 		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Error: %v", err))

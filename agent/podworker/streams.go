@@ -30,14 +30,13 @@ func (w *Worker) instance(ns, name, container string, previous bool) (*pod, *run
 	if p == nil {
 		return nil, nil, fmt.Errorf("%w: pod %s/%s is not on this node", streaming.ErrNotFound, ns, name)
 	}
-	all, err := w.rt.Containers(context.Background())
+	all, err := p.instances(context.Background())
 	if err != nil {
 		return nil, nil, err
 	}
-	uid := string(p.current().UID)
 	var insts []runtime.ContainerStatus
 	for _, c := range all {
-		if c.PodUID == uid && c.Name == container {
+		if c.Name == container {
 			insts = append(insts, c)
 		}
 	}

@@ -110,13 +110,19 @@ func (w *Worker) reconcile(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.desired = d
+	ids := map[types.UID][]string{}
+	for _, c := range ctrs {
+		ids[types.UID(c.PodUID)] = append(ids[types.UID(c.PodUID)], c.ID)
+	}
 	want := map[types.UID]*corev1.Pod{}
 	for _, p := range d.Pods {
 		want[p.UID] = p
 	}
 	for uid, p := range want {
 		if w.pods[uid] == nil {
-			w.start(ctx, p, false)
+			// Its containers are known before its first sync, so running
+			// ones are adopted, never started again.
+			w.start(ctx, p, false, ids[uid])
 		}
 		w.pods[uid].setDesired(p, p.DeletionTimestamp != nil)
 	}
@@ -135,9 +141,10 @@ func (w *Worker) reconcile(ctx context.Context) {
 		if w.pods[uid] == nil {
 			// Left over from a pod this node no longer has: stop it.
 			orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid, Namespace: c.PodNamespace, Name: c.PodName}}
-			w.start(ctx, orphan, true)
+			w.start(ctx, orphan, true, ids[uid])
 			w.pods[uid].setDesired(nil, true)
 		}
+		w.pods[uid].adopt([]string{c.ID})
 	}
 	if !w.gcDone {
 		// Once, at start: network state of pods that are neither desired
@@ -152,8 +159,9 @@ func (w *Worker) reconcile(ctx context.Context) {
 	}
 }
 
-func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool) {
+func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool, ids []string) {
 	pw := newPod(w, p, orphan)
+	pw.adopt(ids)
 	w.pods[p.UID] = pw
 	w.wg.Add(1)
 	go func() {
