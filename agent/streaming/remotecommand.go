@@ -346,6 +346,13 @@ func openSPDY(w http.ResponseWriter, r *http.Request, o execOptions) (*streamCon
 		if c, ok := sc.stderr.(io.Closer); ok {
 			c.Close()
 		}
+		// Let the client read the rest of the output and hang up first:
+		// closing at once can reset streams whose last frames it has not
+		// read yet.
+		select {
+		case <-conn.CloseChan():
+		case <-time.After(time.Second):
+		}
 		conn.Close()
 	}
 	return sc, nil
