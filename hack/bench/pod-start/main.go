@@ -51,6 +51,7 @@ const (
 type config struct {
 	n            int
 	conc         int
+	rate         float64
 	rssPods      int
 	settle       time.Duration
 	idle         time.Duration
@@ -66,6 +67,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.n, "n", 50, "pods per start round")
 	flag.IntVar(&cfg.conc, "conc", 10, "client goroutines creating and deleting pods")
+	flag.Float64Var(&cfg.rate, "rate", 0, "pods created per second in the start rounds, all goroutines together (0: as fast as the API takes them)")
 	flag.IntVar(&cfg.rssPods, "rss-pods", 20, "pods running when the agent's RSS is read the second time")
 	flag.DurationVar(&cfg.settle, "settle", 30*time.Second, "wait after the node is Ready before the idle RSS is read and the idle window starts")
 	flag.DurationVar(&cfg.idle, "idle", 3*time.Minute, "idle window over which sync bytes and disk writes are counted")
@@ -308,10 +310,11 @@ func waitNodeReady(ctx context.Context, api kubernetes.Interface, agent *skiffpr
 // memories is the node's processes' memory at one moment.
 type memories struct {
 	agent, containerd, server skiffproc.Memory
-	// perPod is the sum over the processes containers bring along besides
-	// containerd (shims, log writers), and how many there are.
-	perPod      skiffproc.Memory
-	perPodProcs int
+	// The sums over the processes containers bring along besides
+	// containerd, and how many there are: runc shims, log writers
+	// (skiff-cri-log) and any other process naming the data dir.
+	shims, logWriters, others    skiffproc.Memory
+	nShims, nLogWriters, nOthers int
 }
 
 func readMemories(srv *skiffproc.Server, agent *skiffproc.Agent) (memories, error) {
@@ -338,10 +341,18 @@ func readMemories(srv *skiffproc.Server, agent *skiffproc.Agent) (memories, erro
 		if err != nil {
 			continue // exited meanwhile
 		}
-		m.perPod.RSS += pm.RSS
-		m.perPod.Anon += pm.Anon
-		m.perPod.File += pm.File
-		m.perPodProcs++
+		sum, n := &m.others, &m.nOthers
+		argv0, _, _ := strings.Cut(p.Cmdline, " ")
+		switch filepath.Base(argv0) {
+		case "containerd-shim-runc-v2":
+			sum, n = &m.shims, &m.nShims
+		case "skiff-cri-log":
+			sum, n = &m.logWriters, &m.nLogWriters
+		}
+		sum.RSS += pm.RSS
+		sum.Anon += pm.Anon
+		sum.File += pm.File
+		*n++
 	}
 	return m, nil
 }
@@ -419,6 +430,9 @@ func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, n
 		return roundResult{}, err
 	}
 	defer set.close()
+	if cfg.rate > 0 {
+		set.interval = time.Duration(float64(time.Second) / cfg.rate)
+	}
 	var r roundResult
 	r.cpu[0] = cpu()
 	if err := set.create(ctx, 5*time.Minute); err != nil {

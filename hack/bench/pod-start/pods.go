@@ -28,6 +28,9 @@ type podSet struct {
 	conc int
 	node string // spec.nodeName, or "" to leave the choice to the scheduler
 	uids *uidSet
+	// interval, when set, paces the create calls: call i starts no
+	// earlier than i×interval after the first.
+	interval time.Duration
 
 	w          watch.Interface
 	createdAt  []time.Time // when each create call started
@@ -136,8 +139,14 @@ func running(p *corev1.Pod) bool {
 // watch has shown every one Running.
 func (s *podSet) create(ctx context.Context, timeout time.Duration) error {
 	errc := make(chan error, 1)
+	begin := time.Now()
 	go func() {
 		errc <- parallel(ctx, s.n, s.conc, func(i int) error {
+			if s.interval > 0 {
+				if err := pause(ctx, time.Until(begin.Add(time.Duration(i)*s.interval))); err != nil {
+					return err
+				}
+			}
 			s.createdAt[i] = time.Now()
 			p, err := s.api.CoreV1().Pods(s.ns).Create(ctx, s.pod(i), metav1.CreateOptions{})
 			if err != nil {
@@ -386,6 +395,21 @@ feed:
 		return err
 	default:
 		return ctx.Err()
+	}
+}
+
+// pause waits d (nothing when d ≤ 0) or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

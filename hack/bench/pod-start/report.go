@@ -118,7 +118,7 @@ func (r *results) tables() []table {
 	var ts []table
 
 	start := table{
-		title:  fmt.Sprintf("Pod start: create → Running, %d pods, %d client goroutines, image present", r.cfg.n, r.cfg.conc),
+		title:  fmt.Sprintf("Pod start: create → Running, %d pods, %d client goroutines, %s, image present", r.cfg.n, r.cfg.conc, r.pacing()),
 		header: []string{"round", "p50", "p99", "max", "pods/s", "first create → last Running", "target p99", "p99 ÷ target"},
 	}
 	for _, rr := range r.rounds {
@@ -193,8 +193,12 @@ func (r *results) tables() []table {
 		row("containerd (context)", with, r.podsMem.containerd, 0),
 		row("skiff server (context)", idle, r.idleMem.server, 0),
 		row("skiff server (context)", with, r.podsMem.server, 0),
-		row(fmt.Sprintf("shims + log writers, %d processes, summed (context)", r.podsMem.perPodProcs), with, r.podsMem.perPod, 0),
+		row(fmt.Sprintf("runc shims, %d processes, summed (context)", r.podsMem.nShims), with, r.podsMem.shims, 0),
+		row(fmt.Sprintf("log writers (skiff-cri-log), %d processes, summed (context)", r.podsMem.nLogWriters), with, r.podsMem.logWriters, 0),
 	)
+	if r.podsMem.nOthers > 0 {
+		mem.rows = append(mem.rows, row(fmt.Sprintf("other processes naming the data dir, %d, summed (context)", r.podsMem.nOthers), with, r.podsMem.others, 0))
+	}
 	ts = append(ts, mem)
 
 	w := r.idleWin
@@ -229,6 +233,13 @@ func (r *results) tables() []table {
 	)
 	ts = append(ts, disk)
 	return ts
+}
+
+func (r *results) pacing() string {
+	if r.cfg.rate > 0 {
+		return fmt.Sprintf("paced at %g pods/s", r.cfg.rate)
+	}
+	return "all at once"
 }
 
 func (r *results) notes() []string {
