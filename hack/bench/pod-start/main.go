@@ -164,6 +164,14 @@ func run(ctx context.Context, cfg config) (err error) {
 		<-proxyDone
 	}()
 
+	wire, err := newWireCounter(proxy.Port(), fmt.Sprintf("skiff-podstart-bench-%d", os.Getpid()))
+	if err != nil {
+		logf("%v: wire bytes are not shown", err)
+		wire = nil
+	} else {
+		defer wire.remove()
+	}
+
 	// The agent's data dir, with the image it imports at start.
 	agentDir := filepath.Join(root, "node")
 	images := filepath.Join(agentDir, "agent", "images")
@@ -235,12 +243,13 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 
 	logf("idle window: %s …", cfg.idle)
-	if res.idleWin, err = idleWindow(ctx, cfg.idle, proxy, agent); err != nil {
+	if res.idleWin, err = idleWindow(ctx, cfg.idle, proxy, wire, agent); err != nil {
 		return err
 	}
 
 	logf("memory with %d pods …", cfg.rssPods)
-	if res.podsMem, err = memoryWithPods(ctx, api, cfg, srv, agent, uids); err != nil {
+	cpu := func() cpuSample { return readCPU(srv, agent, nodeCPU) }
+	if res.podsMem, res.podsCPU, err = memoryWithPods(ctx, api, cfg, srv, agent, uids, cpu); err != nil {
 		return err
 	}
 
@@ -251,7 +260,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		{"podstart-scheduled", "", "scheduled (scheduler + agent)"},
 	} {
 		logf("round %q: %d pods …", r.name, cfg.n)
-		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, func() cpuSample { return readCPU(srv, agent, nodeCPU) })
+		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu)
 		if err != nil {
 			return fmt.Errorf("round %s: %w", r.name, err)
 		}
@@ -364,10 +373,15 @@ type idleResult struct {
 	agentIO       [2]skiffproc.IO
 	containerdIO  [2]skiffproc.IO
 	db, wal       [2]int64
+	// IP bytes between the agent and the proxy, up and down; wireOK is
+	// false when they could not be counted.
+	wireUp, wireDown [2]int64
+	wireOK           bool
 }
 
-func idleWindow(ctx context.Context, d time.Duration, proxy *countingProxy, agent *skiffproc.Agent) (idleResult, error) {
+func idleWindow(ctx context.Context, d time.Duration, proxy *countingProxy, wire *wireCounter, agent *skiffproc.Agent) (idleResult, error) {
 	var r idleResult
+	r.wireOK = wire != nil
 	ctrd := skiffproc.ContainerdPID(agent.DataDir)
 	read := func(i int) error {
 		var err error
@@ -376,6 +390,13 @@ func idleWindow(ctx context.Context, d time.Duration, proxy *countingProxy, agen
 		}
 		if r.containerdIO[i], err = skiffproc.ReadIO(ctrd); err != nil {
 			return fmt.Errorf("containerd io: %w", err)
+		}
+		if r.wireOK {
+			var err error
+			if r.wireUp[i], r.wireDown[i], err = wire.read(); err != nil {
+				logf("%v", err)
+				r.wireOK = false
+			}
 		}
 		r.db[i] = fileSize(agent.StateDB())
 		r.wal[i] = fileSize(agent.StateDB() + "-wal")
@@ -396,25 +417,37 @@ func idleWindow(ctx context.Context, d time.Duration, proxy *countingProxy, agen
 
 // memoryWithPods starts rssPods pods on the node, reads the memories once
 // they have run for a while, and deletes them.
-func memoryWithPods(ctx context.Context, api kubernetes.Interface, cfg config, srv *skiffproc.Server, agent *skiffproc.Agent, uids *uidSet) (memories, error) {
+// Between the last pod Running and the read, the CPU the node uses to
+// keep the pods running is sampled too.
+func memoryWithPods(ctx context.Context, api kubernetes.Interface, cfg config, srv *skiffproc.Server, agent *skiffproc.Agent, uids *uidSet, cpu func() cpuSample) (memories, [2]cpuSample, error) {
+	var c [2]cpuSample
 	set, err := newPodSet(ctx, api, "podstart-rss", cfg.rssPods, cfg.conc, nodeName, uids)
 	if err != nil {
-		return memories{}, err
+		return memories{}, c, err
 	}
 	defer set.close()
 	if err := set.create(ctx, 5*time.Minute); err != nil {
-		return memories{}, err
+		return memories{}, c, err
 	}
-	// Let the pods' first status reports and probes settle.
-	if err := skiffproc.Pause(ctx, 15*time.Second); err != nil {
-		return memories{}, err
+	// Let the pods' first status reports settle.
+	if err := skiffproc.Pause(ctx, 5*time.Second); err != nil {
+		return memories{}, c, err
 	}
+	c[0] = cpu()
+	if err := skiffproc.Pause(ctx, podsCPUWindow); err != nil {
+		return memories{}, c, err
+	}
+	c[1] = cpu()
 	m, err := readMemories(srv, agent)
 	if err != nil {
-		return m, err
+		return m, c, err
 	}
-	return m, set.delete(ctx, 3*time.Minute)
+	return m, c, set.delete(ctx, 3*time.Minute)
 }
+
+// podsCPUWindow is how long the CPU of a node with rssPods pods running
+// and nothing changing is sampled.
+const podsCPUWindow = 20 * time.Second
 
 // roundResult is one round of pods started and deleted.
 type roundResult struct {

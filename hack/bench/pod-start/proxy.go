@@ -24,7 +24,10 @@ type countingProxy struct {
 type sample struct{ up, down, conns int64 }
 
 func listenProxy(target string) (*countingProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// No TCP keepalive probes from the proxy toward the agent: the probes
+	// counted on the agent's side are then the agent's own.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -33,6 +36,9 @@ func listenProxy(target string) (*countingProxy, error) {
 
 // Addr is host:port the agent dials.
 func (p *countingProxy) Addr() string { return p.ln.Addr().String() }
+
+// Port is the proxy's port.
+func (p *countingProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
 func (p *countingProxy) sample() sample {
 	return sample{up: p.up.Load(), down: p.down.Load(), conns: p.conns.Load()}
@@ -70,7 +76,7 @@ func (p *countingProxy) Run(ctx context.Context) error {
 // to the target until either side closes or ctx ends.
 func (p *countingProxy) forward(ctx context.Context, client net.Conn) {
 	defer client.Close()
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: -1}
 	server, err := d.DialContext(ctx, "tcp", p.target)
 	if err != nil {
 		return

@@ -30,6 +30,7 @@ type results struct {
 	nodeReady  time.Duration // agent exec → node Ready
 	idleMem    memories
 	podsMem    memories
+	podsCPU    [2]cpuSample // rssPods pods running, nothing changing
 	idleWin    idleResult
 	rounds     []roundResult
 }
@@ -201,6 +202,18 @@ func (r *results) tables() []table {
 	}
 	ts = append(ts, mem)
 
+	a, b := r.podsCPU[0], r.podsCPU[1]
+	share := func(d time.Duration) string { return fmt.Sprintf("%.1f%%", 100*float64(d)/float64(podsCPUWindow)) }
+	node := "?"
+	if a.node >= 0 && b.node >= 0 {
+		node = share(b.node - a.node)
+	}
+	ts = append(ts, table{
+		title:  fmt.Sprintf("CPU keeping %d pods running, nothing changing (%s window, share of one core)", r.cfg.rssPods, podsCPUWindow),
+		header: []string{"agent", "containerd", "node: agent, containerd, shims, runc, log writers", "server"},
+		rows:   [][]string{{share(b.agent - a.agent), share(b.containerd - a.containerd), node, share(b.server - a.server)}},
+	})
+
 	w := r.idleWin
 	perHour := func(b int64) float64 { return float64(b) * float64(time.Hour) / float64(w.window) }
 	up, down := w.after.up-w.before.up, w.after.down-w.before.down
@@ -214,6 +227,14 @@ func (r *results) tables() []table {
 		[]string{"total", bytesHuman(float64(up + down)), bytesHuman(perHour(up + down)), bytesHuman(targetSyncBytes), ratio(perHour(up+down), targetSyncBytes)},
 		[]string{"TCP connections opened", fmt.Sprint(w.after.conns - w.before.conns), fmt.Sprintf("%.0f", perHour(w.after.conns-w.before.conns)), "", ""},
 	)
+	if w.wireOK {
+		wu, wd := w.wireUp[1]-w.wireUp[0], w.wireDown[1]-w.wireDown[0]
+		sync.rows = append(sync.rows,
+			[]string{"wire, agent → proxy (IP packets: headers, ACKs, the agent's TCP keepalives)", bytesHuman(float64(wu)), bytesHuman(perHour(wu)), "", ""},
+			[]string{"wire, proxy → agent (IP packets)", bytesHuman(float64(wd)), bytesHuman(perHour(wd)), "", ""},
+			[]string{"wire total", bytesHuman(float64(wu + wd)), bytesHuman(perHour(wu + wd)), bytesHuman(targetSyncBytes), ratio(perHour(wu+wd), targetSyncBytes)},
+		)
+	}
 	ts = append(ts, sync)
 
 	a0, a1 := w.agentIO[0], w.agentIO[1]
