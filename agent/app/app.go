@@ -92,6 +92,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	base := strings.TrimSuffix(cfg.Server, "/")
 	hc := &http.Client{Transport: &http.Transport{
+		// No TCP keepalive probes: the long poll is the keepalive (a dead
+		// link shows as a poll that does not answer), and Go's default
+		// probe every 15 s would cost several times the idle sync itself.
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: -1}).DialContext,
 		TLSClientConfig:     creds.TLSConfig(),
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 2,
