@@ -15,9 +15,12 @@ const (
 	UpgradeProtocol = "skiff-tunnel/1"
 
 	// DefaultKeepAlive is how often the agent pings an idle tunnel. A ping
-	// and its answer are two 12-byte yamux frames; with the missed-pong
-	// timeout (yamuxWriteTimeout) a dead link is noticed within a minute.
-	DefaultKeepAlive = 45 * time.Second
+	// and its answer are two 12-byte yamux frames, but on the wire (TLS
+	// records, TCP/IP headers, ACKs) about 270 bytes: every two minutes
+	// keeps an idle node's traffic low, and with the missed-pong timeout
+	// (yamuxWriteTimeout) a dead tunnel is noticed within about two
+	// minutes. The sync long poll notices a dead link sooner.
+	DefaultKeepAlive = 2 * time.Minute
 
 	yamuxWriteTimeout = 10 * time.Second
 )
