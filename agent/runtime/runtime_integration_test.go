@@ -759,23 +759,6 @@ func newNetNS(t *testing.T) string {
 	return "/run/netns/" + name
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func randomUID(t *testing.T) string {
 	var b [16]byte
 	_, err := rand.Read(b[:])

@@ -132,12 +132,11 @@ type volume struct {
 
 // PodVolumes is a pod's set-up volumes and managed files.
 type PodVolumes struct {
-	m      *Manager
-	pod    *corev1.Pod
-	dir    string
-	vols   map[string]volume
-	uts    string
-	domain string
+	m    *Manager
+	pod  *corev1.Pod
+	dir  string
+	vols map[string]volume
+	uts  string
 }
 
 // Setup creates or refreshes every volume of pod under

@@ -90,7 +90,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	disableTCPKeepAlive(conn)
-	var c net.Conn = conn
+	c := conn
 	if brw.Reader.Buffered() > 0 {
 		c = &bufferedConn{Conn: conn, r: brw.Reader}
 	}

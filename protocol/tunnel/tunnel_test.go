@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -260,8 +259,6 @@ type pipeProxy struct {
 	target string
 	bytes  atomic.Int64
 	frozen atomic.Bool
-	mu     sync.Mutex
-	wake   chan struct{}
 }
 
 func newPipeProxy(t *testing.T, target string) *pipeProxy {
