@@ -33,7 +33,7 @@ type image struct {
 	manifestDig digest.Digest
 }
 
-func newImage() (*image, error) {
+func newImage(entrypoint []string) (*image, error) {
 	bb, err := os.ReadFile(Busybox)
 	if err != nil {
 		return nil, fmt.Errorf("the test image needs busybox-static at %s: %w", Busybox, err)
@@ -84,6 +84,9 @@ func newImage() (*image, error) {
 		Config:   ocispec.ImageConfig{Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}},
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDigest}},
 	}
+	if len(entrypoint) > 0 {
+		cfg.Config.Entrypoint, cfg.Config.Cmd = entrypoint, nil
+	}
 	cfgJSON, _ := json.Marshal(cfg)
 	cfgDigest := add(cfgJSON)
 	man := ocispec.Manifest{
@@ -99,9 +102,10 @@ func newImage() (*image, error) {
 
 // Build writes the image, named name (a full reference such as
 // docker.io/library/busybox:latest), to the tarball at path, in the form
-// containerd imports (and skiff imports from <data-dir>/agent/images).
-func Build(path, name string) error {
-	img, err := newImage()
+// containerd imports (and skiff imports from <data-dir>/agent/images). Its
+// command is sh, or entrypoint when given (a pause image: sleep forever).
+func Build(path, name string, entrypoint ...string) error {
+	img, err := newImage(entrypoint)
 	if err != nil {
 		return err
 	}
@@ -153,7 +157,7 @@ func Build(path, name string) error {
 // as Debian's docker-registry serves on loopback) as repo:tag, through the
 // OCI distribution API.
 func Push(addr, repo, tag string) error {
-	img, err := newImage()
+	img, err := newImage(nil)
 	if err != nil {
 		return err
 	}
