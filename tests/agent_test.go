@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -69,8 +70,8 @@ func TestAgentRunsPods(t *testing.T) {
 	}
 	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
 	eventually(t, 30*time.Second, "port-forward answers", func() bool {
-		out, err := exec.Command("busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:"+strconv.Itoa(local)+"/index.html").Output()
-		return err == nil && strings.TrimSpace(string(out)) == "served"
+		out, err := httpGet("http://127.0.0.1:" + strconv.Itoa(local) + "/index.html")
+		return err == nil && strings.TrimSpace(out) == "served"
 	})
 
 	// Pods on one node reach each other.
@@ -528,7 +529,22 @@ spec:
 	}
 	waitPodPhase(t, s, "default", "hostport", "Running", 60*time.Second)
 	eventually(t, 30*time.Second, "the hostPort to answer on the node's address", func() bool {
-		out, err := exec.Command("busybox", "wget", "-q", "-T", "2", "-O", "-", "http://"+hostIP+":18481/index.html").Output()
-		return err == nil && strings.TrimSpace(string(out)) == "via-hostport"
+		out, err := httpGet("http://" + hostIP + ":18481/index.html")
+		return err == nil && strings.TrimSpace(out) == "via-hostport"
 	})
+}
+
+// httpGet fetches url with a short timeout.
+func httpGet(url string) (string, error) {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return string(b), err
 }
