@@ -185,23 +185,40 @@ type imagesLister interface {
 	Images(ctx context.Context) ([]runtime.Image, error)
 }
 
+// nodeStatusEvery is how often the node's status is looked at.
+var nodeStatusEvery = time.Minute
+
 // reportNode queues the node's status at start and whenever it changes
-// (images pulled or removed), checked every minute.
+// (images pulled or removed, the container runtime down or back), checked
+// every minute. An unchanged status is not sent: the Lease is the
+// heartbeat.
 func reportNode(ctx context.Context, out *Outbox, rt imagesLister, facts hostFacts, name, ip string) error {
-	var last string
-	since := metav1.Now()
-	t := time.NewTicker(time.Minute)
+	var (
+		last      string
+		imgs      []corev1.ContainerImage
+		lastReady = true
+		since     = metav1.Now()
+	)
+	t := time.NewTicker(nodeStatusEvery)
 	defer t.Stop()
 	for {
-		var imgs []corev1.ContainerImage
-		if list, err := rt.Images(ctx); err == nil {
+		ready, msg := true, ""
+		if list, err := rt.Images(ctx); err != nil {
+			// containerd is down (the runtime restarts it): no new pods
+			// can start, so the node is not Ready until it answers.
+			ready, msg = false, fmt.Sprintf("container runtime is down: %v", err)
+		} else {
+			imgs = imgs[:0]
 			for _, im := range list {
 				imgs = append(imgs, corev1.ContainerImage{Names: im.Names, SizeBytes: im.Size})
 			}
 		}
-		st := nodeStatus(facts, name, ip, imgs, true, "", since)
-		key := fmt.Sprint(st.Images, st.Addresses, st.Capacity)
-		if key != last {
+		if ready != lastReady {
+			since, lastReady = metav1.Now(), ready
+		}
+		st := nodeStatus(facts, name, ip, imgs, ready, msg, since)
+		key := fmt.Sprint(ready, st.Images, st.Addresses, st.Capacity)
+		if key != last && ctx.Err() == nil {
 			if err := out.Put(ctx, "node", protocol.StatusItem{Kind: protocol.ItemNodeStatus, Name: name, NodeStatus: &st}); err != nil {
 				return err
 			}
