@@ -149,7 +149,9 @@ type PodVolumes struct {
 //
 // Every volume is attempted; the error joins each failure, prefixed with
 // the volume's name, and carries the kubelet's text
-// (`configmap "x" not found`). Setup of secret, projected and Memory
+// (`configmap "x" not found`). On error the returned PodVolumes still
+// holds the volumes that succeeded (a running pod keeps working with its
+// last good files), but a pod must not be started from it. Setup of secret, projected and Memory
 // emptyDir volumes mounts tmpfs and so needs CAP_SYS_ADMIN.
 func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod, src podspec.Sources, tokens TokenSource, node podspec.NodeInfo) (*PodVolumes, error) {
 	uid := string(pod.UID)
@@ -196,7 +198,8 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 
 	case vs.EmptyDir != nil:
 		p := path(pluginEmptyDir)
-		if err := makeDir(p, 0o777); err != nil {
+		created, err := makeDir(p, 0o777)
+		if err != nil {
 			return volume{}, err
 		}
 		switch vs.EmptyDir.Medium {
@@ -208,7 +211,9 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 		default:
 			return volume{}, fmt.Errorf("emptyDir medium %q is not supported by skiff", vs.EmptyDir.Medium)
 		}
-		if gid != nil {
+		// Only a new volume: the pod's own files keep whatever owners and
+		// modes it gives them.
+		if gid != nil && created {
 			if err := setOwnership(p, *gid, false); err != nil {
 				return volume{}, err
 			}
@@ -267,7 +272,7 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 // writeVolume writes an atomic-writer volume, on tmpfs when it may hold
 // secrets.
 func (m *Manager) writeVolume(p string, payload map[string]file, inMemory bool, pod *corev1.Pod, node podspec.NodeInfo) (volume, error) {
-	if err := makeDir(p, 0o755); err != nil {
+	if _, err := makeDir(p, 0o755); err != nil {
 		return volume{}, err
 	}
 	if inMemory {
@@ -287,18 +292,19 @@ func (m *Manager) writeVolume(p string, payload map[string]file, inMemory bool, 
 	return volume{path: p, readOnly: true}, nil
 }
 
-// makeDir creates p with exactly perm (whatever the umask) if missing.
-func makeDir(p string, perm os.FileMode) error {
+// makeDir creates p with exactly perm (whatever the umask) if missing,
+// and reports whether it did.
+func makeDir(p string, perm os.FileMode) (bool, error) {
 	if fi, err := os.Stat(p); err == nil {
 		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", p)
+			return false, fmt.Errorf("%s is not a directory", p)
 		}
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(p, perm); err != nil {
-		return err
+		return false, err
 	}
-	return os.Chmod(p, perm)
+	return true, os.Chmod(p, perm)
 }
 
 // setOwnership gives a volume to the pod's fsGroup as the kubelet does:

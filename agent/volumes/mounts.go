@@ -100,6 +100,9 @@ func writeInPlace(p string, data []byte) error {
 // CAP_SYS_ADMIN; Teardown removes the pins. The list is ordered parents before children, the order the
 // mounts must be made in.
 func (pv *PodVolumes) Mounts(c *corev1.Container, env []string, podIPs []string) ([]Mount, error) {
+	if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || strings.HasPrefix(c.Name, ".") {
+		return nil, fmt.Errorf("invalid container name %q", c.Name)
+	}
 	var out []Mount
 	mounted := map[string]bool{}
 	for i := range c.VolumeMounts {

@@ -95,6 +95,11 @@ func TestSecretAndMemoryVolumesOnTmpfs(t *testing.T) {
 		t.Errorf("unlisted key projected")
 	}
 
+	// A new emptyDir belongs to the fsGroup, setgid so new files do too.
+	if fi, err := os.Stat(pv.vols["cache"].path); err != nil || fi.Sys().(*syscall.Stat_t).Gid != 2000 || fi.Mode()&os.ModeSetgid == 0 || fi.Mode().Perm() != 0o777 {
+		t.Errorf("memory emptyDir root: %v %v", fi.Mode(), err)
+	}
+
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(pv.vols["cache"].path, &st); err != nil {
 		t.Fatal(err)
