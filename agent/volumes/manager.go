@@ -28,6 +28,10 @@ const (
 )
 
 // TokenSource issues service account tokens for projected volumes.
+// Setup asks for the token on every run, so an implementation should
+// return its cached token until that is due for renewal (Kubernetes
+// renews at 80% of the token's lifetime, or after 24 hours); every new
+// token means a rewrite of the volume.
 type TokenSource interface {
 	Token(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error)
 }

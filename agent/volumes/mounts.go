@@ -103,6 +103,7 @@ func (pv *PodVolumes) Mounts(c *corev1.Container, env []string, podIPs []string)
 	if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || strings.HasPrefix(c.Name, ".") {
 		return nil, fmt.Errorf("invalid container name %q", c.Name)
 	}
+	defer pv.m.lock(string(pv.pod.UID))()
 	var out []Mount
 	mounted := map[string]bool{}
 	for i := range c.VolumeMounts {
