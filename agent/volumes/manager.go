@@ -75,7 +75,7 @@ func WithClusterDNS(servers []string, domain string) Option {
 	return func(m *Manager) { m.clusterDNS, m.clusterDomain = servers, domain }
 }
 
-// WithNodeFiles sets the node's resolv.conf (default /etc/resolv.conf; ""
+// WithNodeFiles sets the node's resolv.conf (default NodeResolvConf(); ""
 // means none, and pods of dnsPolicy Default then resolve through
 // 127.0.0.1) and hosts file (default /etc/hosts) that host-DNS and
 // host-network pods inherit.
@@ -88,7 +88,7 @@ func New(dir string, opts ...Option) *Manager {
 	m := &Manager{
 		dir:           dir,
 		clusterDomain: "cluster.local",
-		resolvConf:    "/etc/resolv.conf",
+		resolvConf:    NodeResolvConf(),
 		hostsFile:     "/etc/hosts",
 		now:           time.Now,
 		locks:         map[string]*podLock{},

@@ -97,8 +97,8 @@ func writeInPlace(p string, data []byte) error {
 // run. configMap, secret, downwardAPI and projected volumes are always
 // read-only. A subPath is bind-mounted ("pinned") under
 // <uid>/volume-subpaths/<volume>/<container>/<index>, which needs
-// CAP_SYS_ADMIN; Teardown removes the pins. The list is ordered parents before children, the order the
-// mounts must be made in.
+// CAP_SYS_ADMIN; Teardown removes the pins. The list is ordered parents
+// before children, the order the mounts must be made in.
 func (pv *PodVolumes) Mounts(c *corev1.Container, env []string, podIPs []string) ([]Mount, error) {
 	if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || strings.HasPrefix(c.Name, ".") {
 		return nil, fmt.Errorf("invalid container name %q", c.Name)

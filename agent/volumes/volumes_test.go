@@ -574,3 +574,21 @@ func TestPodMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyLoopback(t *testing.T) {
+	tests := []struct {
+		conf string
+		want bool
+	}{
+		{"nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n", true},
+		{"nameserver ::1\nnameserver 127.0.0.1\n", true},
+		{"nameserver 127.0.0.53\nnameserver 192.168.1.1\n", false},
+		{"nameserver 192.168.1.1\n", false},
+		{"search lan\n", false},
+	}
+	for _, tt := range tests {
+		if got := onlyLoopback([]byte(tt.conf)); got != tt.want {
+			t.Errorf("onlyLoopback(%q) = %v, want %v", tt.conf, got, tt.want)
+		}
+	}
+}
