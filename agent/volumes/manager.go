@@ -28,6 +28,10 @@ const (
 )
 
 // TokenSource issues service account tokens for projected volumes.
+// Setup asks for the token on every run, so an implementation should
+// return its cached token until that is due for renewal (Kubernetes
+// renews at 80% of the token's lifetime, or after 24 hours); every new
+// token means a rewrite of the volume.
 type TokenSource interface {
 	Token(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error)
 }
@@ -71,7 +75,7 @@ func WithClusterDNS(servers []string, domain string) Option {
 	return func(m *Manager) { m.clusterDNS, m.clusterDomain = servers, domain }
 }
 
-// WithNodeFiles sets the node's resolv.conf (default /etc/resolv.conf; ""
+// WithNodeFiles sets the node's resolv.conf (default NodeResolvConf(); ""
 // means none, and pods of dnsPolicy Default then resolve through
 // 127.0.0.1) and hosts file (default /etc/hosts) that host-DNS and
 // host-network pods inherit.
@@ -84,7 +88,7 @@ func New(dir string, opts ...Option) *Manager {
 	m := &Manager{
 		dir:           dir,
 		clusterDomain: "cluster.local",
-		resolvConf:    "/etc/resolv.conf",
+		resolvConf:    NodeResolvConf(),
 		hostsFile:     "/etc/hosts",
 		now:           time.Now,
 		locks:         map[string]*podLock{},
@@ -148,7 +152,9 @@ type PodVolumes struct {
 //
 // Every volume is attempted; the error joins each failure, prefixed with
 // the volume's name, and carries the kubelet's text
-// (`configmap "x" not found`). Setup of secret, projected and Memory
+// (`configmap "x" not found`). On error the returned PodVolumes still
+// holds the volumes that succeeded (a running pod keeps working with its
+// last good files), but a pod must not be started from it. Setup of secret, projected and Memory
 // emptyDir volumes mounts tmpfs and so needs CAP_SYS_ADMIN.
 func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod, src podspec.Sources, tokens TokenSource, node podspec.NodeInfo) (*PodVolumes, error) {
 	uid := string(pod.UID)
@@ -195,7 +201,8 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 
 	case vs.EmptyDir != nil:
 		p := path(pluginEmptyDir)
-		if err := makeDir(p, 0o777); err != nil {
+		created, err := makeDir(p, 0o777)
+		if err != nil {
 			return volume{}, err
 		}
 		switch vs.EmptyDir.Medium {
@@ -207,7 +214,9 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 		default:
 			return volume{}, fmt.Errorf("emptyDir medium %q is not supported by skiff", vs.EmptyDir.Medium)
 		}
-		if gid != nil {
+		// Only a new volume: the pod's own files keep whatever owners and
+		// modes it gives them.
+		if gid != nil && created {
 			if err := setOwnership(p, *gid, false); err != nil {
 				return volume{}, err
 			}
@@ -266,7 +275,7 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 // writeVolume writes an atomic-writer volume, on tmpfs when it may hold
 // secrets.
 func (m *Manager) writeVolume(p string, payload map[string]file, inMemory bool, pod *corev1.Pod, node podspec.NodeInfo) (volume, error) {
-	if err := makeDir(p, 0o755); err != nil {
+	if _, err := makeDir(p, 0o755); err != nil {
 		return volume{}, err
 	}
 	if inMemory {
@@ -286,18 +295,19 @@ func (m *Manager) writeVolume(p string, payload map[string]file, inMemory bool, 
 	return volume{path: p, readOnly: true}, nil
 }
 
-// makeDir creates p with exactly perm (whatever the umask) if missing.
-func makeDir(p string, perm os.FileMode) error {
+// makeDir creates p with exactly perm (whatever the umask) if missing,
+// and reports whether it did.
+func makeDir(p string, perm os.FileMode) (bool, error) {
 	if fi, err := os.Stat(p); err == nil {
 		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", p)
+			return false, fmt.Errorf("%s is not a directory", p)
 		}
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(p, perm); err != nil {
-		return err
+		return false, err
 	}
-	return os.Chmod(p, perm)
+	return true, os.Chmod(p, perm)
 }
 
 // setOwnership gives a volume to the pod's fsGroup as the kubelet does:

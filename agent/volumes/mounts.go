@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,9 +95,15 @@ func writeInPlace(p string, data []byte) error {
 // unless the container mounts something there itself, then a writable
 // termination-message file at c.TerminationMessagePath, emptied for this
 // run. configMap, secret, downwardAPI and projected volumes are always
-// read-only. The list is ordered parents before children, the order the
-// mounts must be made in.
+// read-only. A subPath is bind-mounted ("pinned") under
+// <uid>/volume-subpaths/<volume>/<container>/<index>, which needs
+// CAP_SYS_ADMIN; Teardown removes the pins. The list is ordered parents
+// before children, the order the mounts must be made in.
 func (pv *PodVolumes) Mounts(c *corev1.Container, env []string, podIPs []string) ([]Mount, error) {
+	if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || strings.HasPrefix(c.Name, ".") {
+		return nil, fmt.Errorf("invalid container name %q", c.Name)
+	}
+	defer pv.m.lock(string(pv.pod.UID))()
 	var out []Mount
 	mounted := map[string]bool{}
 	for i := range c.VolumeMounts {
@@ -119,6 +126,11 @@ func (pv *PodVolumes) Mounts(c *corev1.Container, env []string, podIPs []string)
 			if host, err = subPath(vol.path, sub); err != nil {
 				return nil, err
 			}
+			pin := filepath.Join(pv.dir, "volume-subpaths", vm.Name, c.Name, strconv.Itoa(i))
+			if err := pinSubPath(realPath(vol.path), host, pin); err != nil {
+				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", vm.Name, c.Name, err)
+			}
+			host = pin
 		}
 		prop, err := propagation(vm.MountPropagation)
 		if err != nil {
@@ -185,11 +197,8 @@ func propagation(mode *corev1.MountPropagationMode) (string, error) {
 // subPath resolves sub inside the volume at root, creating missing
 // directories (with the volume root's mode), and refuses any path that
 // leaves the volume, through ".." or through symlinks. The returned path
-// has its symlinks resolved, so the runtime's bind mount cannot be
-// redirected outside afterwards. (A process on the node racing to swap a
-// directory for a symlink between this check and the mount is not
-// guarded against; containers cannot do that through their own mounts of
-// the volume before the container starts.)
+// has its symlinks resolved; pinSubPath then fixes it against later
+// changes.
 func subPath(root, sub string) (string, error) {
 	if filepath.IsAbs(sub) {
 		return "", fmt.Errorf("error SubPath `%s` must not be an absolute path", sub)

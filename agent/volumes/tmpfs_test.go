@@ -17,14 +17,14 @@ import (
 	"github.com/skiff-io/skiff/agent/podspec"
 )
 
-// needRoot skips tests that mount tmpfs.
+// needRoot skips tests that mount (tmpfs, subPath pins).
 func needRoot(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("mounts tmpfs: skipped under -short")
+		t.Skip("mounts tmpfs and bind mounts: skipped under -short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("mounts tmpfs: needs root (CAP_SYS_ADMIN)")
+		t.Skip("mounts tmpfs and bind mounts: needs root (CAP_SYS_ADMIN)")
 	}
 }
 
@@ -93,6 +93,11 @@ func TestSecretAndMemoryVolumesOnTmpfs(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(creds, "user")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("unlisted key projected")
+	}
+
+	// A new emptyDir belongs to the fsGroup, setgid so new files do too.
+	if fi, err := os.Stat(pv.vols["cache"].path); err != nil || fi.Sys().(*syscall.Stat_t).Gid != 2000 || fi.Mode()&os.ModeSetgid == 0 || fi.Mode().Perm() != 0o777 {
+		t.Errorf("memory emptyDir root: %v %v", fi.Mode(), err)
 	}
 
 	var st syscall.Statfs_t
@@ -192,5 +197,105 @@ func TestTeardownUnmountsBindMountsBeforeDeleting(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(m.dir, "uid-bind")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pod dir left: %v", err)
+	}
+}
+
+func TestMountsSubPath(t *testing.T) {
+	needRoot(t)
+	m := newTestManager(t)
+	hostDir := t.TempDir()
+	pod := podWith("subpath",
+		corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		cmVolume("cfg", "cfg", nil, nil, nil),
+		corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}},
+	)
+	c := corev1.Container{Name: "app", VolumeMounts: []corev1.VolumeMount{
+		{Name: "scratch", MountPath: "/data/logs", SubPathExpr: "logs/$(POD_NAME)"},
+		{Name: "cfg", MountPath: "/etc/app.conf", SubPath: "a"},
+		{Name: "host", MountPath: "/mnt/x", SubPath: "x"},
+	}}
+	src := podspec.NewStaticSources([]*corev1.ConfigMap{configMap("cfg", map[string]string{"a": "config-a"})}, nil)
+	pv, err := m.Setup(context.Background(), pod, src, nil, testNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Teardown("uid-subpath") })
+	mounts, err := pv.Mounts(&c, []string{"POD_NAME=web-0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Mount{}
+	for _, mt := range mounts {
+		got[mt.ContainerPath] = mt
+	}
+	podDir := filepath.Join(m.dir, "uid-subpath")
+	pins := map[string]string{
+		"/data/logs":    filepath.Join(podDir, "volume-subpaths/scratch/app/0"),
+		"/etc/app.conf": filepath.Join(podDir, "volume-subpaths/cfg/app/1"),
+		"/mnt/x":        filepath.Join(podDir, "volume-subpaths/host/app/2"),
+	}
+	for cp, pin := range pins {
+		if got[cp].HostPath != pin {
+			t.Errorf("%s from %s, want pin %s", cp, got[cp].HostPath, pin)
+		}
+	}
+	if !got["/etc/app.conf"].ReadOnly || got["/data/logs"].ReadOnly {
+		t.Errorf("read-only flags: %+v", got)
+	}
+	// The pins show the subPath targets.
+	if fi, err := os.Stat(filepath.Join(pv.vols["scratch"].path, "logs/web-0")); err != nil || !fi.IsDir() {
+		t.Errorf("subPathExpr dir not created: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(pv.vols["scratch"].path, "logs/web-0/f"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := readFile(t, filepath.Join(pins["/data/logs"], "f")); s != "hello" {
+		t.Errorf("pin shows %q", s)
+	}
+	if s := readFile(t, pins["/etc/app.conf"]); s != "config-a" {
+		t.Errorf("file pin shows %q", s)
+	}
+	if fi, err := os.Stat(filepath.Join(hostDir, "x")); err != nil || !fi.IsDir() {
+		t.Errorf("hostPath subPath not created: %v", err)
+	}
+
+	// After the check, the directory is swapped for a symlink to the node's
+	// /etc (what a malicious container could do in a shared volume): the
+	// pin still shows the original directory, and a new run refuses.
+	logs := filepath.Join(pv.vols["scratch"].path, "logs")
+	if err := os.Rename(filepath.Join(logs, "web-0"), filepath.Join(logs, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(logs, "web-0")); err != nil {
+		t.Fatal(err)
+	}
+	if s := readFile(t, filepath.Join(pins["/data/logs"], "f")); s != "hello" {
+		t.Errorf("pin followed the swap: %q", s)
+	}
+	if _, err := pv.Mounts(&c, []string{"POD_NAME=web-0"}, nil); err == nil || !strings.Contains(err.Error(), "leaves its volume") {
+		t.Errorf("escaping subPath accepted: %v", err)
+	}
+
+	// Restarting the container re-pins instead of stacking mounts.
+	if err := os.Remove(filepath.Join(logs, "web-0")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := pv.Mounts(&c, []string{"POD_NAME=web-0"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mounted, err := mountsUnder(realPath(filepath.Join(podDir, "volume-subpaths")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounted) != 3 {
+		t.Errorf("%d subpath mounts, want 3: %+v", len(mounted), mounted)
+	}
+	if err := m.Teardown("uid-subpath"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := mountsUnder(realPath(m.dir)); len(left) != 0 {
+		t.Errorf("mounts left: %+v", left)
 	}
 }
