@@ -10,7 +10,6 @@ import (
 	"github.com/skiff-io/skiff/cliconfig"
 	"github.com/skiff-io/skiff/server/app"
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 )
 
 // New returns the `skiff server` command. version is the skiff release.
@@ -72,8 +71,11 @@ the file.`,
 					return err
 				}
 			}
-			for _, d := range disable {
-				klog.InfoS("disabled component", "name", d)
+			if len(disable) > 0 {
+				// --disable names built-in manifests, and skiff does not
+				// deploy any yet (the manifests directory is still to come):
+				// refusing beats accepting a flag that changes nothing.
+				return fmt.Errorf("--disable %s: skiff deploys no built-in manifests yet, so there is nothing to disable; remove the flag", strings.Join(disable, ","))
 			}
 			return app.Run(c.Context(), cfg)
 		},

@@ -50,3 +50,14 @@ func TestFlagsBeatEnvBeatFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDisableIsRefused: --disable names built-in manifests, which skiff
+// does not deploy yet; the flag is refused with one line, not ignored.
+func TestDisableIsRefused(t *testing.T) {
+	c := New("test", nil)
+	c.SetArgs([]string{"--disable", "traefik", "--config", "", "--disable-agent", "--data-dir", t.TempDir()})
+	err := c.Execute()
+	if err == nil || err.Error() != "--disable traefik: skiff deploys no built-in manifests yet, so there is nothing to disable; remove the flag" {
+		t.Fatalf("err = %v", err)
+	}
+}
