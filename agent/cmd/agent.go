@@ -45,24 +45,18 @@ the file.`,
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
-				cfg.DataDir = DefaultDataDir()
+				cfg.DataDir = cliconfig.DefaultDataDir()
 			}
-			if tokenFile != "" {
-				if cfg.Token != "" {
-					return fmt.Errorf("--token and --token-file cannot both be given")
-				}
-				b, err := os.ReadFile(tokenFile)
-				if err != nil {
-					return fmt.Errorf("--token-file: %w", err)
-				}
-				if cfg.Token = strings.TrimSpace(string(b)); cfg.Token == "" {
-					return fmt.Errorf("--token-file %s is empty", tokenFile)
-				}
+			var err error
+			if cfg.Token, err = cliconfig.Token(cfg.Token, tokenFile); err != nil {
+				return err
+			}
+			if cfg.PollWait <= 0 {
+				return fmt.Errorf("--sync-interval %s: must be positive", cfg.PollWait)
 			}
 			if cfg.Server != "" && !strings.HasPrefix(cfg.Server, "https://") {
 				return fmt.Errorf("--server %q: want https://host:port", cfg.Server)
 			}
-			var err error
 			if cfg.Labels, err = app.ParseLabels(labels); err != nil {
 				return err
 			}
@@ -93,16 +87,4 @@ the file.`,
 	f.DurationVar(&cfg.PollWait, "sync-interval", time.Minute, "longest time an idle node goes without contacting the server (long-poll wait)")
 	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
 	return c
-}
-
-// DefaultDataDir is /var/lib/skiff for root and ~/.skiff otherwise, as
-// for the server.
-func DefaultDataDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/skiff"
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return home + "/.skiff"
-	}
-	return ".skiff"
 }

@@ -48,19 +48,6 @@ type Config struct {
 	EnablePprof              bool
 }
 
-// DefaultDataDir is /var/lib/skiff for root and ~/.skiff otherwise, as
-// k3s chooses between /var/lib/rancher/k3s and ~/.rancher/k3s.
-func DefaultDataDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/skiff"
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".skiff"
-	}
-	return filepath.Join(home, ".skiff")
-}
-
 // DefaultKubeconfig is where the admin kubeconfig goes when
 // --write-kubeconfig is not given.
 func DefaultKubeconfig(dataDir string) string {

@@ -39,25 +39,15 @@ the file.`,
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
-				cfg.DataDir = app.DefaultDataDir()
+				cfg.DataDir = cliconfig.DefaultDataDir()
 			}
 			m, err := strconv.ParseUint(mode, 8, 32)
 			if err != nil || m > 0o777 {
 				return fmt.Errorf("--write-kubeconfig-mode: %q is not an octal file mode such as 0600 or 644", mode)
 			}
 			cfg.WriteKubeconfigMode = os.FileMode(m)
-			if tokenFile != "" {
-				if cfg.Token != "" {
-					return fmt.Errorf("--token and --token-file cannot both be given")
-				}
-				b, err := os.ReadFile(tokenFile)
-				if err != nil {
-					return fmt.Errorf("--token-file: %w", err)
-				}
-				cfg.Token = strings.TrimSpace(string(b))
-				if cfg.Token == "" {
-					return fmt.Errorf("--token-file %s is empty", tokenFile)
-				}
+			if cfg.Token, err = cliconfig.Token(cfg.Token, tokenFile); err != nil {
+				return err
 			}
 			if cfg.HTTPSPort <= 0 || cfg.HTTPSPort > 65535 {
 				return fmt.Errorf("--https-listen-port: %d is not a valid port", cfg.HTTPSPort)
