@@ -14,9 +14,14 @@ import (
 	"fmt"
 
 	"github.com/skiff-io/skiff/server/scheme"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -77,6 +82,18 @@ type Interface interface {
 	Endpoints(namespace string) Client[*corev1.Endpoints, *corev1.EndpointsList]
 	EndpointSlices(namespace string) Client[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList]
 	Leases(namespace string) Client[*coordinationv1.Lease, *coordinationv1.LeaseList]
+	Deployments(namespace string) Client[*appsv1.Deployment, *appsv1.DeploymentList]
+	ReplicaSets(namespace string) Client[*appsv1.ReplicaSet, *appsv1.ReplicaSetList]
+	DaemonSets(namespace string) Client[*appsv1.DaemonSet, *appsv1.DaemonSetList]
+	StatefulSets(namespace string) Client[*appsv1.StatefulSet, *appsv1.StatefulSetList]
+	ControllerRevisions(namespace string) Client[*appsv1.ControllerRevision, *appsv1.ControllerRevisionList]
+	Jobs(namespace string) Client[*batchv1.Job, *batchv1.JobList]
+	CronJobs(namespace string) Client[*batchv1.CronJob, *batchv1.CronJobList]
+	PersistentVolumeClaims(namespace string) Client[*corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaimList]
+	PersistentVolumes() Client[*corev1.PersistentVolume, *corev1.PersistentVolumeList]
+	StorageClasses() Client[*storagev1.StorageClass, *storagev1.StorageClassList]
+	PriorityClasses() Client[*schedulingv1.PriorityClass, *schedulingv1.PriorityClassList]
+	PodDisruptionBudgets(namespace string) Client[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList]
 	// PreferredResources lists, for every group, the resources of its
 	// preferred version (client-go's discovery.ServerPreferredResources).
 	// When some groups fail it returns what it found and a
