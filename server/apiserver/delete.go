@@ -63,8 +63,7 @@ func parseDeleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 		p := metav1.DeletionPropagation(v)
 		opts.PropagationPolicy = &p
 	}
-	if v := q.Get("orphanDependents"); v != "" {
-		b := isTrue(v)
+	if b, ok := queryBool(q, "orphanDependents"); ok {
 		opts.OrphanDependents = &b
 	}
 	if len(q["dryRun"]) > 0 {

@@ -72,9 +72,8 @@ func parseListOptions(r *http.Request, res *resource) (listOptions, error) {
 			return o, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", t))
 		}
 	}
-	o.allowBookmarks = isTrue(q.Get("allowWatchBookmarks"))
-	if v := q.Get("sendInitialEvents"); v != "" {
-		b := isTrue(v)
+	o.allowBookmarks = isSet(q, "allowWatchBookmarks")
+	if b, ok := queryBool(q, "sendInitialEvents"); ok {
 		o.sendInitialEvents = &b
 	}
 	if o.resourceVersion != "" {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -77,14 +76,19 @@ func agentURL(pod *corev1.Pod, sub string, q url.Values) (*url.URL, error) {
 	}
 	switch sub {
 	case "log":
-		for _, k := range []string{"follow", "previous", "timestamps", "sinceSeconds", "sinceTime", "tailLines", "limitBytes", "stream"} {
+		for _, k := range []string{"follow", "previous", "timestamps"} {
+			if isSet(q, k) {
+				out.Set(k, "true")
+			}
+		}
+		for _, k := range []string{"sinceSeconds", "sinceTime", "tailLines", "limitBytes", "stream"} {
 			if v := q.Get(k); v != "" {
 				out.Set(k, v)
 			}
 		}
 	case "exec", "attach":
 		for _, k := range []string{"stdin", "stdout", "stderr", "tty"} {
-			if b, err := strconv.ParseBool(q.Get(k)); err == nil && b {
+			if isSet(q, k) {
 				out.Set(k, "1")
 			}
 		}

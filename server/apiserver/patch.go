@@ -45,7 +45,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, ri
 		writeError(w, err, gr, ri.name)
 		return
 	}
-	force := isTrue(r.URL.Query().Get("force"))
+	force := isSet(r.URL.Query(), "force")
 	if force && !apply {
 		writeError(w, apierrors.NewBadRequest("force may only be specified with apply patches"), gr, ri.name)
 		return

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -66,7 +67,7 @@ func verbFor(r *http.Request, ri requestInfo) string {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if ri.name == "" {
-			if isTrue(q.Get("watch")) {
+			if isSet(q, "watch") {
 				return "watch"
 			}
 			return "list"
@@ -87,4 +88,20 @@ func verbFor(r *http.Request, ri requestInfo) string {
 	return ""
 }
 
-func isTrue(s string) bool { return s == "true" || s == "1" }
+// queryBool reads a boolean query parameter as kube-apiserver's parameter
+// codec does: absent is false, and a present value is true unless it is
+// "0" or "false" in any case (so the Python client's "True" is true).
+// present says whether the parameter was given at all.
+func queryBool(q url.Values, key string) (value, present bool) {
+	vs, ok := q[key]
+	if !ok || len(vs) == 0 {
+		return false, false
+	}
+	return vs[0] != "0" && !strings.EqualFold(vs[0], "false"), true
+}
+
+// isSet is queryBool's value alone.
+func isSet(q url.Values, key string) bool {
+	v, _ := queryBool(q, key)
+	return v
+}

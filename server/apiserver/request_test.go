@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 )
 
@@ -99,5 +101,37 @@ func TestWantsAggregated(t *testing.T) {
 	r.Header.Set("Accept", "application/json")
 	if wantsAggregated(r) {
 		t.Error("plain JSON should select legacy discovery")
+	}
+}
+
+// Boolean query parameters read as kube-apiserver's parameter codec reads
+// them: the Python client sends watch=True.
+func TestQueryBool(t *testing.T) {
+	for _, c := range []struct {
+		query          string
+		value, present bool
+	}{
+		{"", false, false},
+		{"watch=true", true, true},
+		{"watch=True", true, true},
+		{"watch=1", true, true},
+		{"watch=", true, true},
+		{"watch=false", false, true},
+		{"watch=FALSE", false, true},
+		{"watch=0", false, true},
+		{"other=true", false, false},
+	} {
+		q, err := url.ParseQuery(c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, p := queryBool(q, "watch")
+		if v != c.value || p != c.present {
+			t.Errorf("%q: got (%v, %v), want (%v, %v)", c.query, v, p, c.value, c.present)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/pods?watch=True", nil)
+	if got := verbFor(r, requestInfo{resource: "pods"}); got != "watch" {
+		t.Errorf("GET ?watch=True is %q, want watch", got)
 	}
 }

@@ -1,0 +1,27 @@
+package tests
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestBooleanQueryParameters: booleans in the query read as kube-apiserver
+// reads them, so clients that write watch=True (the official Python
+// client) get a watch, and watch=false a list.
+func TestBooleanQueryParameters(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	s.mustKubectl("create", "configmap", "seen", "-n", "default")
+	c := s.adminHTTP(t)
+	base := s.url() + "/api/v1/namespaces/default/configmaps"
+
+	w := do(t, c, http.MethodGet, base+"?watch=True&timeoutSeconds=1", "", "application/json", nil)
+	if w.code != http.StatusOK || !strings.Contains(w.body, `"type":"ADDED"`) || !strings.Contains(w.body, `"name":"seen"`) {
+		t.Fatalf("watch=True did not watch: %d %s", w.code, tail(w.body, 400))
+	}
+	l := do(t, c, http.MethodGet, base+"?watch=False", "", "application/json", nil)
+	if l.code != http.StatusOK || !strings.Contains(l.body, `"kind":"ConfigMapList"`) {
+		t.Fatalf("watch=False did not list: %d %s", l.code, tail(l.body, 400))
+	}
+}
