@@ -20,6 +20,7 @@ import (
 	kinetls "github.com/k3s-io/kine/pkg/tls"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"k8s.io/klog/v2"
 )
 
 // SQLiteParams are the connection parameters of the default SQLite store.
@@ -44,6 +45,10 @@ type Config struct {
 	// CAFile, CertFile and KeyFile are the client TLS files for the backend
 	// (--datastore-cafile, --datastore-certfile, --datastore-keyfile).
 	CAFile, CertFile, KeyFile string
+	// Insecure accepts plaintext http:// etcd endpoints
+	// (--datastore-insecure). Without it they are refused: the datastore
+	// holds every Secret and the service-account signing key.
+	Insecure bool
 	// CompactInterval is how often old revisions are removed (default 5m,
 	// as kube-apiserver compacts etcd). Negative turns automatic compaction
 	// off; explicit etcd Compact calls then do the work.
@@ -262,6 +267,12 @@ func etcdBackend(cfg Config) (Backend, error) {
 		ep = strings.TrimSpace(ep)
 		if strings.HasPrefix(ep, "https://") || strings.HasPrefix(ep, "unixs://") {
 			secure = true
+		}
+		if strings.HasPrefix(ep, "http://") {
+			if !cfg.Insecure {
+				return Backend{}, fmt.Errorf("datastore endpoint %s is plaintext http: use https:// (with --datastore-cafile, --datastore-certfile, --datastore-keyfile), or pass --datastore-insecure to accept it", ep)
+			}
+			klog.Warningf("datastore endpoint %s is plaintext http (--datastore-insecure): Secrets travel unencrypted", ep)
 		}
 		eps = append(eps, ep)
 	}

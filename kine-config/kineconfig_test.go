@@ -1,6 +1,9 @@
 package kineconfig
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
@@ -38,5 +41,24 @@ func TestSQLiteEndpointKeepsUserParams(t *testing.T) {
 	}
 	if _, _, err := sqliteEndpoint(Config{DataDir: dir, Endpoint: "sqlite://"}); err == nil {
 		t.Fatal("sqlite:// without a path must fail")
+	}
+}
+
+// Plaintext etcd is refused unless the operator says it is intended.
+func TestPlaintextEtcdNeedsInsecure(t *testing.T) {
+	cfg := Config{Endpoint: "https://a:2379,http://b:2379"}
+	if _, err := etcdBackend(cfg); err == nil || !strings.Contains(err.Error(), "--datastore-insecure") {
+		t.Fatalf("http:// accepted without --datastore-insecure: %v", err)
+	}
+	cfg.Insecure = true
+	b, err := etcdBackend(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Endpoints) != 2 {
+		t.Fatalf("endpoints %v", b.Endpoints)
+	}
+	if _, err := etcdBackend(Config{Endpoint: "https://a:2379"}); err != nil {
+		t.Fatalf("https refused: %v", err)
 	}
 }

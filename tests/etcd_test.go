@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,18 @@ func (e *etcdServer) client(t *testing.T) *clientv3.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestPlaintextEtcdRefused: a plaintext etcd endpoint stops the server
+// with one readable line unless --datastore-insecure accepts it.
+func TestPlaintextEtcdRefused(t *testing.T) {
+	needIntegration(t)
+	out, err := exec.Command(skiffBin, "server", "--data-dir", t.TempDir(), "--disable-agent", "--config", "",
+		"--datastore-endpoint", "http://127.0.0.1:1").CombinedOutput()
+	if err == nil {
+		t.Fatalf("server started on plaintext etcd:\n%s", out)
+	}
+	if !strings.Contains(string(out), "is plaintext http") || !strings.Contains(string(out), "--datastore-insecure") {
+		t.Fatalf("no readable refusal:\n%s", out)
+	}
 }

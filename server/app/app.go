@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 	backend, err := kineconfig.Start(dsCtx, &dsWG, kineconfig.Config{
 		DataDir: serverDir, Endpoint: cfg.DatastoreEndpoint,
 		CAFile: cfg.DatastoreCAFile, CertFile: cfg.DatastoreCertFile, KeyFile: cfg.DatastoreKeyFile,
+		Insecure:        cfg.DatastoreInsecure,
 		CompactInterval: cfg.CompactInterval,
 	})
 	if err != nil {

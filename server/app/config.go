@@ -23,6 +23,7 @@ type Config struct {
 	DatastoreCAFile     string
 	DatastoreCertFile   string
 	DatastoreKeyFile    string
+	DatastoreInsecure   bool
 	CompactInterval     time.Duration
 	ServiceCIDR         string
 	ClusterCIDR         string

@@ -85,6 +85,7 @@ the file.`,
 	f.StringVar(&cfg.DatastoreCAFile, "datastore-cafile", "", "CA bundle to verify the datastore")
 	f.StringVar(&cfg.DatastoreCertFile, "datastore-certfile", "", "client certificate for the datastore")
 	f.StringVar(&cfg.DatastoreKeyFile, "datastore-keyfile", "", "client key for the datastore")
+	f.BoolVar(&cfg.DatastoreInsecure, "datastore-insecure", false, "accept a plaintext http:// etcd endpoint (refused otherwise)")
 	f.DurationVar(&cfg.CompactInterval, "datastore-compact-interval", 5*time.Minute, "how often old revisions are compacted")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "ClusterIP range for Services")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod IP range")
