@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/skiff-io/skiff/cliconfig"
 	"github.com/skiff-io/skiff/server/app"
+	"github.com/skiff-io/skiff/server/errdefs"
+	"github.com/skiff-io/skiff/server/leaderelection"
 	"github.com/spf13/cobra"
 )
 
@@ -61,6 +64,12 @@ the file.`,
 					return err
 				}
 			}
+			if err := leaderelection.ValidateTimings(cfg.LeaderElectLeaseDuration, cfg.LeaderElectRenewDeadline, cfg.LeaderElectRetryPeriod); err != nil {
+				// Checked before anything starts, though only servers on a
+				// shared datastore elect: a bad value fails at once, not on
+				// the day a second server joins.
+				return errors.New(leaderFlagNames.Replace(strings.TrimPrefix(err.Error(), errdefs.ErrInvalid.Error()+" ")))
+			}
 			if len(disable) > 0 {
 				// --disable names built-in manifests, and skiff does not
 				// deploy any yet (the manifests directory is still to come):
@@ -107,3 +116,11 @@ the file.`,
 	f.BoolVar(&cfg.EnablePprof, "enable-pprof", false, "serve /debug/pprof on the API port to authenticated admins")
 	return c
 }
+
+// leaderFlagNames turns leaderelection's field names into the flags that
+// set them.
+var leaderFlagNames = strings.NewReplacer(
+	"LeaseDuration", "--leader-elect-lease-duration",
+	"RenewDeadline", "--leader-elect-renew-deadline",
+	"RetryPeriod", "--leader-elect-retry-period",
+)

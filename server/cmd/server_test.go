@@ -61,3 +61,16 @@ func TestDisableIsRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestLeaderFlagsCheckedFirst: leader-election timings that could never
+// work are refused by flag name before the server starts, on SQLite too.
+func TestLeaderFlagsCheckedFirst(t *testing.T) {
+	c := New("test", nil)
+	c.SetArgs([]string{"--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "10s",
+		"--config", "", "--disable-agent", "--data-dir", t.TempDir()})
+	err := c.Execute()
+	want := "leader election timings: --leader-elect-lease-duration (5s) must be longer than --leader-elect-renew-deadline (10s)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+}

@@ -57,6 +57,42 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// ValidateTimings checks the three durations alone, as Validate does, so a
+// command line can refuse bad flags before anything starts. Messages name
+// the Config fields LeaseDuration, RenewDeadline and RetryPeriod.
+func ValidateTimings(leaseDuration, renewDeadline, retryPeriod time.Duration) error {
+	if problems := timingProblems(leaseDuration, renewDeadline, retryPeriod); len(problems) > 0 {
+		return fmt.Errorf("%w leader election timings: %s", errdefs.ErrInvalid, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func timingProblems(leaseDuration, renewDeadline, retryPeriod time.Duration) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	positive := true
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"LeaseDuration", leaseDuration}, {"RenewDeadline", renewDeadline}, {"RetryPeriod", retryPeriod}} {
+		if d.v <= 0 {
+			add("%s must be positive, got %v", d.name, d.v)
+			positive = false
+		}
+	}
+	if positive {
+		// The leader must give up before a standby may take over, and have
+		// time for more than one attempt before it does.
+		if leaseDuration <= renewDeadline {
+			add("LeaseDuration (%v) must be longer than RenewDeadline (%v)", leaseDuration, renewDeadline)
+		}
+		if minDeadline := time.Duration(jitterFactor * float64(retryPeriod)); renewDeadline <= minDeadline {
+			add("RenewDeadline (%v) must be longer than %v × RetryPeriod (%v), i.e. %v", renewDeadline, jitterFactor, retryPeriod, minDeadline)
+		}
+	}
+	return problems
+}
+
 // Validate reports every problem with c at once, as an errdefs.ErrInvalid.
 func (c Config) Validate() error {
 	var problems []string
@@ -73,26 +109,7 @@ func (c Config) Validate() error {
 	if c.OnStartedLeading == nil {
 		add("OnStartedLeading is not set")
 	}
-	positive := true
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"LeaseDuration", c.LeaseDuration}, {"RenewDeadline", c.RenewDeadline}, {"RetryPeriod", c.RetryPeriod}} {
-		if d.v <= 0 {
-			add("%s must be positive, got %v", d.name, d.v)
-			positive = false
-		}
-	}
-	if positive {
-		// The leader must give up before a standby may take over, and have
-		// time for more than one attempt before it does.
-		if c.LeaseDuration <= c.RenewDeadline {
-			add("LeaseDuration (%v) must be longer than RenewDeadline (%v)", c.LeaseDuration, c.RenewDeadline)
-		}
-		if minDeadline := time.Duration(jitterFactor * float64(c.RetryPeriod)); c.RenewDeadline <= minDeadline {
-			add("RenewDeadline (%v) must be longer than %v × RetryPeriod (%v), i.e. %v", c.RenewDeadline, jitterFactor, c.RetryPeriod, minDeadline)
-		}
-	}
+	problems = append(problems, timingProblems(c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)...)
 	if len(problems) > 0 {
 		return fmt.Errorf("%w leader election config: %s", errdefs.ErrInvalid, strings.Join(problems, "; "))
 	}
