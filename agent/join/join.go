@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/cliconfig"
 	"io"
 	"net/http"
 	"os"
@@ -211,7 +212,7 @@ func Join(ctx context.Context, cfg Config) (*Credentials, error) {
 		{"client.crt", jr.Certificate, 0o644},
 		{"join.json", s, 0o600},
 	} {
-		if err := writeAtomic(filepath.Join(cd, f.name), f.data, f.mode); err != nil {
+		if err := cliconfig.WriteFileAtomic(filepath.Join(cd, f.name), f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
@@ -282,7 +283,7 @@ func nodePassword(dir string) (string, error) {
 		return "", err
 	}
 	p := hex.EncodeToString(b)
-	return p, writeAtomic(path, []byte(p+"\n"), 0o600)
+	return p, cliconfig.WriteFileAtomic(path, []byte(p+"\n"), 0o600)
 }
 
 func loadOrCreateKey(path string) (*ecdsa.PrivateKey, []byte, error) {
@@ -302,39 +303,4 @@ func loadOrCreateKey(path string) (*ecdsa.PrivateKey, []byte, error) {
 		return nil, nil, err
 	}
 	return k, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
-}
-
-// writeAtomic replaces path with data durably: write a temporary file,
-// fsync it, rename it over path, fsync the directory.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

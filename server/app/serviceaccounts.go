@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/cliconfig"
 	"os"
 	"path/filepath"
 
@@ -74,11 +75,7 @@ func sharedKey(ctx context.Context, store *storage.Store, path string, local cry
 	if err != nil {
 		return nil, fmt.Errorf("shared service account key: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, kv.Value, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := cliconfig.WriteFileAtomic(path, kv.Value, 0o600); err != nil {
 		return nil, err
 	}
 	return key, nil

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"fmt"
+	"github.com/skiff-io/skiff/cliconfig"
 	"os"
 	"path/filepath"
 
@@ -43,7 +44,7 @@ func (b *Bundle) WriteKubeconfig(path, serverURL string, mode os.FileMode) error
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("pki: write kubeconfig: %w", err)
 	}
-	if err := writeFileAtomic(path, data, mode.Perm()); err != nil {
+	if err := cliconfig.WriteFileAtomic(path, data, mode.Perm()); err != nil {
 		return fmt.Errorf("pki: write kubeconfig: %w", err)
 	}
 	return nil

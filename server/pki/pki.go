@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/cliconfig"
 	"net"
 	"os"
 	"path/filepath"
@@ -155,10 +156,10 @@ func (b *Bundle) ensureCA() error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(b.CAKeyFile, keyPEM, keyMode); err != nil {
+		if err := cliconfig.WriteFileAtomic(b.CAKeyFile, keyPEM, keyMode); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(b.CAFile, certPEM, certMode); err != nil {
+		if err := cliconfig.WriteFileAtomic(b.CAFile, certPEM, certMode); err != nil {
 			return err
 		}
 	case keyPEM == nil:
@@ -227,7 +228,7 @@ func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, k
 		if keyPEM, err = encodeKey(k); err != nil {
 			return nil, nil, nil, err
 		}
-		if err := writeFileAtomic(keyFile, keyPEM, keyMode); err != nil {
+		if err := cliconfig.WriteFileAtomic(keyFile, keyPEM, keyMode); err != nil {
 			return nil, nil, nil, err
 		}
 		key = k
@@ -235,7 +236,7 @@ func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, k
 	if certPEM, err = signLeaf(b.CA, b.caKey, key.Public(), spec, b.now()); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := writeFileAtomic(certFile, certPEM, certMode); err != nil {
+	if err := cliconfig.WriteFileAtomic(certFile, certPEM, certMode); err != nil {
 		return nil, nil, nil, err
 	}
 	if cert, err = parseCert(certPEM); err != nil {

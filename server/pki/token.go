@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/skiff-io/skiff/cliconfig"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +81,7 @@ func EnsureToken(path string, caCertPEM []byte, userToken string) (full string, 
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return "", fmt.Errorf("pki: %w", err)
 	}
-	if err := writeFileAtomic(path, []byte(full+"\n"), tokenMode); err != nil {
+	if err := cliconfig.WriteFileAtomic(path, []byte(full+"\n"), tokenMode); err != nil {
 		return "", fmt.Errorf("pki: %w", err)
 	}
 	return full, nil
