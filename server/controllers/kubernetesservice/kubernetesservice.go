@@ -106,7 +106,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	epLister := listers.NewNamespaced(listers.New[*corev1.Endpoints](eps.GetIndexer(), corev1.Resource("endpoints")), ns)
 	sliceLister := listers.NewNamespaced(listers.New[*discoveryv1.EndpointSlice](slices.GetIndexer(), discoveryv1.Resource("endpointslices")), ns)
 	q.Add(Name)
+	// The queue is shut down when ctx ends; Run waits for this goroutine
+	// (wg) as for the informers.
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		<-ctx.Done()
 		q.ShutDown()
 	}()
