@@ -12,6 +12,8 @@ import (
 	agentapp "github.com/skiff-io/skiff/agent/app"
 	agentcmd "github.com/skiff-io/skiff/agent/cmd"
 	"github.com/skiff-io/skiff/agent/runtime"
+	"github.com/skiff-io/skiff/cliconfig"
+	"github.com/skiff-io/skiff/protocol"
 	serverapp "github.com/skiff-io/skiff/server/app"
 	servercmd "github.com/skiff-io/skiff/server/cmd"
 	"github.com/spf13/cobra"
@@ -29,7 +31,7 @@ func main() {
 	root := &cobra.Command{
 		Use:           "skiff",
 		Short:         "Kubernetes for edge and IoT fleets, in one small binary",
-		Version:       version,
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -41,6 +43,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)
 	}
+}
+
+// versionLine is what `skiff --version` prints after "skiff version": skiff's
+// version, the Kubernetes API it serves and the commit it was built from.
+func versionLine() string {
+	b := cliconfig.ReadBuild(version)
+	return fmt.Sprintf("%s (Kubernetes %s, commit %s)", version, protocol.KubernetesVersion, b.Short())
 }
 
 // localAgent runs the server's own node: server and agent packages do not

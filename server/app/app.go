@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skiff-io/skiff/cliconfig"
 	"net"
 	"net/http"
 	"os"
@@ -253,12 +254,13 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 func versionInfo(v string) version.Info {
+	build := cliconfig.ReadBuild(v)
 	major, minor, _ := strings.Cut(strings.TrimPrefix(KubernetesVersion, "v"), ".")
 	minor, _, _ = strings.Cut(minor, ".")
 	return version.Info{
 		Major: major, Minor: minor,
 		GitVersion: KubernetesVersion + "+skiff-" + strings.TrimPrefix(v, "v"),
-		GitCommit:  "", GitTreeState: "clean",
+		GitCommit:  build.GitCommit, GitTreeState: build.GitTreeState, BuildDate: build.BuildDate,
 		GoVersion: runtime.Version(), Compiler: runtime.Compiler,
 		Platform: runtime.GOOS + "/" + runtime.GOARCH,
 	}
