@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -134,6 +135,24 @@ func hasFinalizer(m metav1.Object, f string) bool {
 	return false
 }
 
+// gcBarrier waits until the collector has caught up with every change made
+// before it: it creates a ConfigMap whose owner never existed and waits for
+// the collector to delete it. The collector handles changes in the order
+// the datastore made them, so once the barrier is gone it has seen, and
+// queued ahead of the barrier, everything written earlier. Tests that
+// assert something was NOT collected check after a barrier, not a sleep.
+func gcBarrier(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	name := fmt.Sprintf("gc-barrier-%d", time.Now().UnixNano())
+	_, err := cs.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: name, OwnerReferences: []metav1.OwnerReference{gcRef("v1", "PersistentVolume", "gc-barrier-never-created", types.UID(uuid.NewUUID()), false)},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, gcTimeout, "the collector to reach barrier "+name, func() bool { return cmGone(t, cs, ns, name) })
+}
+
 // removeFinalizers lets a held object go.
 func removeFinalizers(t *testing.T, cs kubernetes.Interface, ns, name string) {
 	t.Helper()
@@ -157,7 +176,7 @@ func TestGCOwnerChains(t *testing.T) {
 		ch := newGCChain(t, cs, ns, "bg", false)
 		// Owners that exist are never taken for gone, even when the
 		// dependents are seen first.
-		time.Sleep(500 * time.Millisecond)
+		gcBarrier(t, cs, ns)
 		if cmGone(t, cs, ns, ch.b) || cmGone(t, cs, ns, ch.c) {
 			t.Fatal("a dependent of a live owner was deleted")
 		}
@@ -182,8 +201,8 @@ func TestGCOwnerChains(t *testing.T) {
 		if b.DeletionTimestamp == nil || !hasFinalizer(b, metav1.FinalizerDeleteDependents) {
 			t.Fatalf("b, which has a blocking dependent, is not deleted in foreground: %+v", b.ObjectMeta)
 		}
-		// Still waiting a while later.
-		time.Sleep(time.Second)
+		// Still waiting once the collector has caught up.
+		gcBarrier(t, cs, ns)
 		pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, ch.a, metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("owner gone before its blocking dependents: %v", err)
@@ -229,7 +248,7 @@ func TestGCOwnerChains(t *testing.T) {
 			t.Fatalf("c, owned by b, changed: %+v", c.ObjectMeta)
 		}
 		// And they stay.
-		time.Sleep(500 * time.Millisecond)
+		gcBarrier(t, cs, ns)
 		if cmGone(t, cs, ns, ch.b) || cmGone(t, cs, ns, ch.c) {
 			t.Fatal("orphaned dependents were deleted")
 		}
@@ -276,7 +295,7 @@ func TestGCOwnerChains(t *testing.T) {
 		eventually(t, gcTimeout, "dependents of absent owners to be deleted", func() bool {
 			return cmGone(t, cs, ns, "wrong-uid") && cmGone(t, cs, ns, "no-owner")
 		})
-		time.Sleep(500 * time.Millisecond)
+		gcBarrier(t, cs, ns)
 		for _, name := range []string{"good-uid", "live-owner"} {
 			if cmGone(t, cs, ns, name) {
 				t.Fatalf("%s, whose owner exists, was deleted", name)
@@ -318,7 +337,7 @@ func TestGCOwnerChains(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second)
+		gcBarrier(t, cs, ns)
 		for i := 0; i < n; i++ {
 			if cmGone(t, cs, ns, fmt.Sprintf("race-%03d", i)) {
 				t.Fatalf("race-%03d deleted although its owner exists", i)

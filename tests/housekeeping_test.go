@@ -127,7 +127,13 @@ func TestLeaderElection(t *testing.T) {
 func TestNoLeaseWritesOnSQLite(t *testing.T) {
 	needIntegration(t)
 	s := startServer(t)
-	time.Sleep(2 * time.Second)
+	// Controllers run only after an election when there is one, so once
+	// they have acted (the default namespace's service account exists) a
+	// Lease would exist too.
+	eventually(t, 30*time.Second, "the controllers to create the default service account", func() bool {
+		_, err := s.client().CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
+		return err == nil
+	})
 	_, err := s.client().CoordinationV1().Leases("kube-system").Get(context.Background(), "skiff-controllers", metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("a leader-election Lease exists on SQLite: %v", err)
