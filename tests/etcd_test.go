@@ -82,3 +82,39 @@ func TestPlaintextEtcdRefused(t *testing.T) {
 		t.Fatalf("no readable refusal:\n%s", out)
 	}
 }
+
+// clusterSecret is the --token every server on a test's shared etcd is
+// given, as servers of one cluster must share it.
+const clusterSecret = "skiff-test-cluster-secret"
+
+// TestSharedKeySealed: the service-account signing key that servers share
+// through etcd is sealed with the join secret: the datastore never holds
+// it in the clear, and a server given another token refuses to start with
+// one readable line.
+func TestSharedKeySealed(t *testing.T) {
+	needIntegration(t, "etcd")
+	e := startEtcd(t)
+	startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{e.endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Get(context.Background(), "/skiff/service-account.key")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("shared key: %v %v", resp, err)
+	}
+	if v := resp.Kvs[0].Value; bytes.Contains(v, []byte("PRIVATE KEY")) || !bytes.HasPrefix(v, []byte("skiff-sealed-v1:")) {
+		t.Fatalf("the shared signing key is stored in the clear: %.60q", v)
+	}
+
+	out, err := exec.Command(skiffBin, "server", "--data-dir", t.TempDir(), "--disable-agent", "--config", "",
+		"--https-listen-port", strconv.Itoa(freePort(t)), "--bind-address", "127.0.0.1",
+		"--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", "another-secret").CombinedOutput()
+	if err == nil {
+		t.Fatalf("a server with another token started:\n%s", out)
+	}
+	if !strings.Contains(string(out), "start every server of the cluster with the same --token") {
+		t.Fatalf("no readable refusal:\n%s", tail(string(out), 2000))
+	}
+}

@@ -50,7 +50,7 @@ func TestKubernetesService(t *testing.T) {
 func TestLeaderElection(t *testing.T) {
 	needIntegration(t, "etcd", "kubectl")
 	e := startEtcd(t)
-	args := withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure",
+	args := withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret,
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms")
 	a := startServer(t, args)
 	b := startServer(t, args)

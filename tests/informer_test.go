@@ -160,7 +160,7 @@ func TestInformerSeesEveryChangeInOrder(t *testing.T) {
 func TestInformerRelistsAfterCompaction(t *testing.T) {
 	needIntegration(t, "etcd")
 	e := startEtcd(t)
-	s := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
+	s := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
 	c := s.client()
 	ctx := context.Background()
 	cms := c.CoreV1().ConfigMaps("default")

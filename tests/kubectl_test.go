@@ -75,7 +75,7 @@ func TestKubectlSQLite(t *testing.T) {
 func TestKubectlEtcd(t *testing.T) {
 	needIntegration(t, "kubectl", "etcd")
 	e := startEtcd(t)
-	s := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
+	s := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
 	runKubectlSuite(t, s)
 	// The objects are really in etcd under the Kubernetes key layout.
 	resp, err := e.client(t).Get(context.Background(), "/registry/services/demo/web")

@@ -18,8 +18,8 @@ import (
 func TestTwoServersOneEtcd(t *testing.T) {
 	needIntegration(t, "etcd")
 	e := startEtcd(t)
-	a := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
-	b := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
+	a := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
+	b := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
 	ctx := context.Background()
 	ca, cb := a.client().CoreV1().ConfigMaps("default"), b.client().CoreV1().ConfigMaps("default")
 
@@ -69,8 +69,8 @@ func TestTwoServersOneEtcd(t *testing.T) {
 func TestTokensAcrossServers(t *testing.T) {
 	needIntegration(t, "etcd", "kubectl")
 	e := startEtcd(t)
-	a := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
-	b := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
+	a := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
+	b := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
 	a.mustKubectl("create", "namespace", "tok")
 	var token string
 	eventually(t, 10*time.Second, "a token from server A", func() bool {

@@ -115,7 +115,7 @@ func TestNamespaceDeletion(t *testing.T) {
 func TestNamespaceDeletionEtcd(t *testing.T) {
 	needIntegration(t, "kubectl", "etcd")
 	e := startEtcd(t)
-	s := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure"))
+	s := startServer(t, withArgs("--datastore-endpoint", e.endpoint, "--datastore-insecure", "--token", clusterSecret))
 	s.mustKubectl("create", "namespace", "doomed")
 	s.mustKubectlStdin(nsContent, "apply", "-f", "-")
 	s.mustKubectl("delete", "namespace", "doomed", "--timeout=30s")

@@ -109,7 +109,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	saIssuer, saTokens, err := serviceAccountTokens(ctx, filepath.Join(serverDir, "tls"), store, backend.Kind != kineconfig.KindSQLite)
+	_, _, joinSecret, err := pki.ParseToken(token)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	saIssuer, saTokens, err := serviceAccountTokens(ctx, filepath.Join(serverDir, "tls"), store, backend.Kind != kineconfig.KindSQLite, joinSecret)
 	if err != nil {
 		return err
 	}

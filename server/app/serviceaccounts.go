@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/skiff-io/skiff/cliconfig"
 	"os"
 	"path/filepath"
 
+	"github.com/skiff-io/skiff/cliconfig"
 	"github.com/skiff-io/skiff/server/errdefs"
+	"github.com/skiff-io/skiff/server/pki"
 	"github.com/skiff-io/skiff/server/satoken"
 	"github.com/skiff-io/skiff/server/storage"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,16 +23,18 @@ import (
 //
 // With a shared datastore every server must sign and verify with the same
 // key, or a token would only work on the server that issued it: the first
-// server to start publishes its key in the datastore and the others adopt
-// it (anyone who can read the datastore can read every Secret already).
-func serviceAccountTokens(ctx context.Context, tlsDir string, store *storage.Store, shared bool) (*satoken.Issuer, *satoken.Authenticator, error) {
+// server to start publishes its key in the datastore, sealed with the join
+// token's secret (every server of a cluster is given the same --token),
+// and the others open it and adopt it. Whoever reads the datastore (a
+// backup, an etcd operator) does not get a key that signs tokens.
+func serviceAccountTokens(ctx context.Context, tlsDir string, store *storage.Store, shared bool, joinSecret string) (*satoken.Issuer, *satoken.Authenticator, error) {
 	path := filepath.Join(tlsDir, satoken.KeyFile)
 	key, err := satoken.LoadOrCreateKey(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	if shared {
-		if key, err = sharedKey(ctx, store, path, key); err != nil {
+		if key, err = sharedKey(ctx, store, path, key, joinSecret); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -50,14 +53,19 @@ func serviceAccountTokens(ctx context.Context, tlsDir string, store *storage.Sto
 // /registry, so the API never serves it.
 const sharedKeyKey = "/skiff/service-account.key"
 
-// sharedKey publishes this server's key, or adopts the one already
-// published and keeps a copy in path.
-func sharedKey(ctx context.Context, store *storage.Store, path string, local crypto.Signer) (crypto.Signer, error) {
+// sharedKey publishes this server's key, sealed with secret, or adopts the
+// one already published and keeps a copy in path. A key published in the
+// clear (by a skiff that did not seal it) is adopted and sealed in place.
+func sharedKey(ctx context.Context, store *storage.Store, path string, local crypto.Signer, secret string) (crypto.Signer, error) {
 	pemBytes, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	_, err = store.Create(ctx, sharedKeyKey, pemBytes, 0)
+	sealed, err := pki.Seal(secret, pemBytes, []byte(sharedKeyKey))
+	if err != nil {
+		return nil, err
+	}
+	_, err = store.Create(ctx, sharedKeyKey, sealed, 0)
 	if err == nil {
 		return local, nil
 	}
@@ -68,14 +76,23 @@ func sharedKey(ctx context.Context, store *storage.Store, path string, local cry
 	if err != nil {
 		return nil, fmt.Errorf("reading the shared service account key: %w", err)
 	}
-	if bytes.Equal(kv.Value, pemBytes) {
+	published := kv.Value
+	if pki.IsSealed(published) {
+		if published, err = pki.Open(secret, published, []byte(sharedKeyKey)); err != nil {
+			return nil, fmt.Errorf("the service account key the first server published cannot be opened with this server's token (%w): start every server of the cluster with the same --token", err)
+		}
+	} else if sealedOld, err := pki.Seal(secret, published, []byte(sharedKeyKey)); err == nil {
+		// Best effort: another server may be doing the same.
+		_, _, _ = store.Update(ctx, sharedKeyKey, sealedOld, kv.ModRevision, 0)
+	}
+	if bytes.Equal(published, pemBytes) {
 		return local, nil
 	}
-	key, err := satoken.ParseKey(kv.Value)
+	key, err := satoken.ParseKey(published)
 	if err != nil {
 		return nil, fmt.Errorf("shared service account key: %w", err)
 	}
-	if err := cliconfig.WriteFileAtomic(path, kv.Value, 0o600); err != nil {
+	if err := cliconfig.WriteFileAtomic(path, published, 0o600); err != nil {
 		return nil, err
 	}
 	return key, nil
