@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/k3s-io/kine/pkg/drivers"
-	_ "github.com/k3s-io/kine/pkg/drivers/mysql" // register mysql:// for --datastore-endpoint
-	_ "github.com/k3s-io/kine/pkg/drivers/pgsql" // register postgres:// for --datastore-endpoint
 	_ "github.com/k3s-io/kine/pkg/drivers/sqlite"
 	kineserver "github.com/k3s-io/kine/pkg/server"
 	kinetls "github.com/k3s-io/kine/pkg/tls"
@@ -122,6 +120,9 @@ func Parse(endpoint string) (Kind, error) {
 		case "sqlite":
 			return KindSQLite, nil
 		case "postgres", "mysql":
+			if !sqlDrivers {
+				return "", fmt.Errorf("invalid --datastore-endpoint %q: this skiff is built without the PostgreSQL and MySQL drivers; use the full build (FULL=1 hack/build, build tag full)", scheme+"://…")
+			}
 			return KindKine, nil
 		default:
 			return "", fmt.Errorf("invalid --datastore-endpoint %q: unsupported scheme %q (use sqlite://, https://, http://, postgres:// or mysql://)", ep, scheme)

@@ -5,6 +5,21 @@ import (
 	"testing"
 )
 
+// TestParseSQL: PostgreSQL and MySQL endpoints work in the full build and
+// are refused, saying how to get it, otherwise.
+func TestParseSQL(t *testing.T) {
+	for _, ep := range []string{"postgres://user:pw@db:5432/skiff", "mysql://user:pw@tcp(db:3306)/skiff"} {
+		got, err := Parse(ep)
+		if sqlDrivers {
+			if err != nil || got != KindKine {
+				t.Errorf("Parse(%q) = %q, %v in the full build", ep, got, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "FULL=1 hack/build") || strings.Contains(err.Error(), "pw@") {
+			t.Errorf("Parse(%q) = %q, %v; want a refusal naming the full build (and no password)", ep, got, err)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		endpoint string
@@ -16,8 +31,6 @@ func TestParse(t *testing.T) {
 		{"https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379", KindEtcd, false},
 		{"http://127.0.0.1:2379", KindEtcd, false},
 		{"unix:///run/etcd.sock", KindEtcd, false},
-		{"postgres://user:pw@db:5432/skiff", KindKine, false},
-		{"mysql://user:pw@tcp(db:3306)/skiff", KindKine, false},
 		{"ftp://nope", "", true},
 		{"127.0.0.1:2379", "", true},
 	} {
