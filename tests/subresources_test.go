@@ -82,3 +82,60 @@ func TestPodBindingStatusAndLog(t *testing.T) {
 		t.Fatalf("after grace 0: %v", err)
 	}
 }
+
+// TestBindingWritePath: pods/binding validates, honours dryRun and
+// preconditions, and refuses a Binding named for another pod, as
+// kube-apiserver's binding does.
+func TestBindingWritePath(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	ctx := context.Background()
+	pods := s.client().CoreV1().Pods("default")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: corev1.PodSpec{SchedulerName: "test-binder", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unbound := func() {
+		t.Helper()
+		if got, _ := pods.Get(ctx, "b", metav1.GetOptions{}); got.Spec.NodeName != "" {
+			t.Fatalf("pod bound to %q", got.Spec.NodeName)
+		}
+	}
+	target := corev1.ObjectReference{Kind: "Node", Name: "node-a"}
+
+	err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Target: target}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatalf("dry-run binding: %v", err)
+	}
+	unbound()
+
+	err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Target: corev1.ObjectReference{Kind: "Node"}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "target.name: Required value") {
+		t.Fatalf("binding without a target: %v, want 422 naming target.name", err)
+	}
+	err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Target: corev1.ObjectReference{Kind: "Pod", Name: "x"}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "target.kind") {
+		t.Fatalf("binding to a Pod: %v, want 422 naming target.kind", err)
+	}
+	// client-go posts to the URL of the Binding's name; another name in
+	// the body is refused.
+	res := s.client().CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("b").SubResource("binding").
+		Body(&corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Target: target}).Do(ctx)
+	if err := res.Error(); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("binding named for another pod: %v, want 400", err)
+	}
+	err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "b", ResourceVersion: "1"}, Target: target}, metav1.CreateOptions{})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("binding with a stale resourceVersion: %v, want 409", err)
+	}
+	unbound()
+
+	err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "b", UID: created.UID, ResourceVersion: created.ResourceVersion}, Target: target}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("binding with current preconditions: %v", err)
+	}
+	if got, _ := pods.Get(ctx, "b", metav1.GetOptions{}); got.Spec.NodeName != "node-a" {
+		t.Fatalf("not bound: %q", got.Spec.NodeName)
+	}
+}

@@ -11,3 +11,7 @@ func fieldRequired(path, msg string) *field.Error {
 func fieldInvalid(path string, value interface{}, msg string) *field.Error {
 	return field.Invalid(field.NewPath(path), value, msg)
 }
+
+func fieldNotSupported(path string, value interface{}, valid []string) *field.Error {
+	return field.NotSupported(field.NewPath(path), value, valid)
+}

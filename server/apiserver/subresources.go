@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"strings"
 
 	"github.com/skiff-io/skiff/server/storage"
@@ -155,11 +156,23 @@ func isConflict(err error) bool {
 }
 
 // serveBinding assigns a pod to a node (POST pods/<name>/binding), as the
-// scheduler does.
+// scheduler does. It follows kube-apiserver's BindingREST: the Binding is
+// decoded with the request's field validation and validated
+// (ValidatePodBinding), its name must match the URL, its uid and
+// resourceVersion are preconditions on the pod, ?dryRun=All checks
+// everything and stores nothing, and the pod is then written as a guarded
+// update of spec.nodeName, the Binding's annotations and PodScheduled
+// (not a pod update: spec.nodeName is immutable there, and kube-apiserver
+// leaves the pod's managedFields to the writes that go through it).
 func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
 	gr := groupResource(res)
 	if r.Method != http.MethodPost {
 		writeError(w, apierrors.NewMethodNotSupported(gr, r.Method), gr, ri.name)
+		return
+	}
+	o, err := parseWriteOptions(r, false)
+	if err != nil {
+		writeError(w, err, gr, ri.name)
 		return
 	}
 	body, _, err := readBody(r)
@@ -167,14 +180,33 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 		writeError(w, err, gr, ri.name)
 		return
 	}
-	dec, _, err := s.dec.decode(body, corev1.SchemeGroupVersion.WithKind("Binding"), func() runtime.Object { return &corev1.Binding{} }, validationIgnore)
+	bindingGVK := corev1.SchemeGroupVersion.WithKind("Binding")
+	dec, warnings, err := s.dec.decode(body, bindingGVK, func() runtime.Object { return &corev1.Binding{} }, o.fv)
 	if err != nil {
 		writeError(w, err, gr, ri.name)
 		return
 	}
+	for _, warning := range warnings {
+		w.Header().Add("Warning", `299 - "`+warning+`"`)
+	}
 	b := dec.(*corev1.Binding)
-	if b.Target.Name == "" || (b.Target.Kind != "" && b.Target.Kind != "Node") {
-		writeError(w, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.name, fieldErrorList{fieldInvalid("target", b.Target.Name, "must name a Node")}), gr, ri.name)
+	if b.Name != "" && b.Name != ri.name {
+		writeError(w, apierrors.NewBadRequest("name in URL does not match name in Binding object"), gr, ri.name)
+		return
+	}
+	if b.Namespace != "" && b.Namespace != ri.namespace {
+		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"), gr, ri.name)
+		return
+	}
+	var errs fieldErrorList
+	if b.Target.Kind != "" && b.Target.Kind != "Node" {
+		errs = append(errs, fieldNotSupported("target.kind", b.Target.Kind, []string{"Node", "<empty>"}))
+	}
+	if b.Target.Name == "" {
+		errs = append(errs, fieldRequired("target.name", ""))
+	}
+	if len(errs) > 0 {
+		writeError(w, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.name, errs), gr, ri.name)
 		return
 	}
 	ctx := r.Context()
@@ -187,6 +219,10 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 		pod := obj.(*corev1.Pod)
 		if b.UID != "" && b.UID != pod.UID {
 			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID)), gr, ri.name)
+			return
+		}
+		if b.ResourceVersion != "" && b.ResourceVersion != strconv.FormatInt(cur.ModRevision, 10) {
+			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", b.ResourceVersion, cur.ModRevision)), gr, ri.name)
 			return
 		}
 		if pod.DeletionTimestamp != nil {
@@ -205,6 +241,10 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 			pod.Annotations[k] = v
 		}
 		setCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+		if o.dryRun {
+			writeObjectJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+			return
+		}
 		enc, err := res.encodeStored(pod)
 		if err != nil {
 			writeError(w, err, gr, ri.name)
@@ -212,7 +252,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 		}
 		s.recent.forget(cur.Key)
 		if _, _, err = s.store.Update(ctx, cur.Key, enc, cur.ModRevision, 0); err != nil {
-			if isConflictClass(err) && attempt < maxPatchRetries {
+			if isConflictClass(err) && b.ResourceVersion == "" && attempt < maxPatchRetries {
 				continue
 			}
 			writeError(w, err, gr, ri.name)
