@@ -87,6 +87,9 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	if err := s.admitUpdate(res, obj, old); err != nil {
 		return nil, err
 	}
+	if err := s.admitPriority(ctx, obj, old); err != nil {
+		return nil, err
+	}
 	if track {
 		// The field manager reads the live object without changing it
 		// (kube-apiserver hands it objects shared with its watch cache).
