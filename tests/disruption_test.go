@@ -187,8 +187,14 @@ func TestDisruptionBudget(t *testing.T) {
 		Spec: corev1.PodSpec{NodeName: "n2", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := evict(c, "web-pending", nil); err != nil {
+	// (in a policy/v1beta1 body, which older clients send)
+	v1beta1 := `{"apiVersion":"policy/v1beta1","kind":"Eviction","metadata":{"name":"web-pending","namespace":"default"}}`
+	if err := c.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("web-pending").SubResource("eviction").
+		Body([]byte(v1beta1)).SetHeader("Content-Type", "application/json").Do(ctx).Error(); err != nil {
 		t.Errorf("evicting a pending pod: %v", err)
+	}
+	if !podGone(t, c, "web-pending") {
+		t.Error("web-pending is still there after its eviction")
 	}
 
 	// Two budgets over one pod: 500, as kube answers.

@@ -54,6 +54,16 @@ func TestPriorityClasses(t *testing.T) {
 	if p.Spec.Priority == nil || *p.Spec.Priority != 1000 || p.Spec.PreemptionPolicy == nil || *p.Spec.PreemptionPolicy != corev1.PreemptNever {
 		t.Errorf("pod of class high: priority %v, preemptionPolicy %v; want 1000, Never", p.Spec.Priority, p.Spec.PreemptionPolicy)
 	}
+	// An update that leaves priority out (kubectl replace of an old
+	// manifest) keeps it.
+	p.Spec.Priority, p.Spec.PreemptionPolicy = nil, nil
+	p.Labels = map[string]string{"replaced": "yes"}
+	if p, err = c.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("updating a pod without its priority: %v", err)
+	}
+	if p.Spec.Priority == nil || *p.Spec.Priority != 1000 || p.Labels["replaced"] != "yes" {
+		t.Errorf("updated pod: priority %v labels %v", p.Spec.Priority, p.Labels)
+	}
 	p, err = c.CoreV1().Pods("default").Create(ctx, pod("plain", ""), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

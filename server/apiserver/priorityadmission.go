@@ -24,13 +24,24 @@ var (
 // globalDefault class when none is named, to spec.priority and
 // spec.preemptionPolicy (priority 0 and PreemptLowerPriority when there is
 // no default class); an unknown class, or a priority or preemption policy
-// the client set that disagrees with the class, is Forbidden. On
-// PriorityClass create or update it refuses a second globalDefault class.
+// the client set that disagrees with the class, is Forbidden. A pod update
+// that leaves them out keeps them. On PriorityClass create or update it
+// refuses a second globalDefault class.
 func (s *Server) admitPriority(ctx context.Context, obj, old runtime.Object) error {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		if old == nil {
 			return s.admitPodPriority(ctx, o)
+		}
+		// Priority is set once, at create: an update that leaves it out
+		// keeps it (changing it is a validation error).
+		if prev, ok := old.(*corev1.Pod); ok {
+			if o.Spec.Priority == nil {
+				o.Spec.Priority = prev.Spec.Priority
+			}
+			if o.Spec.PreemptionPolicy == nil {
+				o.Spec.PreemptionPolicy = prev.Spec.PreemptionPolicy
+			}
 		}
 	case *schedulingv1.PriorityClass:
 		return s.admitPriorityClass(ctx, o, old != nil)
