@@ -183,8 +183,10 @@ func TestDisruptionBudget(t *testing.T) {
 	}
 
 	// A pending pod is evicted without asking the budget.
+	zero := int64(0)
 	if _, err := c.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-pending", Labels: web},
-		Spec: corev1.PodSpec{NodeName: "n2", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{}); err != nil {
+		Spec: corev1.PodSpec{NodeName: "n2", TerminationGracePeriodSeconds: &zero,
+			Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// (in a policy/v1beta1 body, which older clients send)

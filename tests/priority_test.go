@@ -9,6 +9,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
 // TestPriorityClasses: the two system classes exist from the start and
@@ -56,9 +57,17 @@ func TestPriorityClasses(t *testing.T) {
 	}
 	// An update that leaves priority out (kubectl replace of an old
 	// manifest) keeps it.
-	p.Spec.Priority, p.Spec.PreemptionPolicy = nil, nil
-	p.Labels = map[string]string{"replaced": "yes"}
-	if p, err = c.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+	// (The scheduler writes the pod's status meanwhile: retry on conflict.)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.CoreV1().Pods("default").Get(ctx, "hi", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Priority, cur.Spec.PreemptionPolicy = nil, nil
+		cur.Labels = map[string]string{"replaced": "yes"}
+		p, err = c.CoreV1().Pods("default").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatalf("updating a pod without its priority: %v", err)
 	}
 	if p.Spec.Priority == nil || *p.Spec.Priority != 1000 || p.Labels["replaced"] != "yes" {
