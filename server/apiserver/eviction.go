@@ -344,7 +344,8 @@ func tooManyRequests(pdb, format string, retryAfter int) error {
 // its controller and its node know why it goes, then deletes it with opts.
 // A dry run writes nothing.
 func (s *Server) markAndDeletePod(ctx context.Context, res *resource, ns, name string, opts *metav1.DeleteOptions) error {
-	if len(opts.DryRun) == 0 {
+	pinned := opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil && *opts.Preconditions.ResourceVersion != ""
+	for attempt := 0; len(opts.DryRun) == 0; attempt++ {
 		cur, obj, err := s.load(ctx, res, ns, name)
 		if err != nil {
 			return err
@@ -366,17 +367,21 @@ func (s *Server) markAndDeletePod(ctx context.Context, res *resource, ns, name s
 			}
 			s.recent.forget(cur.Key)
 			rev, _, err := s.store.Update(ctx, cur.Key, b, cur.ModRevision, 0)
+			if isConflictClass(err) && !pinned && attempt < evictionRetries {
+				continue // another write to the pod: mark the new version
+			}
+			if isConflictClass(err) {
+				return apierrors.NewConflict(gr, name, errors.New(conflictMessage))
+			}
 			if err != nil {
-				if isConflictClass(err) {
-					return apierrors.NewConflict(gr, name, errors.New(conflictMessage))
-				}
 				return err
 			}
-			if p := opts.Preconditions; p != nil && p.ResourceVersion != nil && *p.ResourceVersion != "" {
+			if pinned {
 				// The version the caller pinned is now ours.
 				opts = withResourceVersion(opts, strconv.FormatInt(rev, 10))
 			}
 		}
+		break
 	}
 	_, _, err := s.deleteObject(ctx, res, ns, name, opts)
 	return err
