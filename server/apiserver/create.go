@@ -81,6 +81,9 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 			return nil, err
 		}
 	}
+	if err := s.admitPriority(ctx, obj, nil); err != nil {
+		return nil, err
+	}
 
 	generated := acc.GetName() == ""
 	for attempt := 0; ; attempt++ {

@@ -162,6 +162,7 @@ func catalogue() []*resource {
 			newObj: func() runtime.Object { return &eventsv1.Event{} }, newList: func() runtime.Object { return &eventsv1.EventList{} },
 			storage: eventsView},
 	}
+	rs = append(rs, policyResources()...)
 	for _, r := range rs {
 		r.singular = lower(r.gvk.Kind)
 		r.prefix = "/registry/" + r.plural + "/"

@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -330,31 +329,6 @@ func (s *Server) serveNodeStream(w http.ResponseWriter, r *http.Request, res *re
 		},
 	}
 	proxy.ServeHTTP(w, r)
-}
-
-// serveEviction deletes a pod through the eviction API (no disruption
-// budgets yet).
-func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
-	gr := groupResource(res)
-	body, _, err := readBody(r)
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	dec, _, err := s.dec.decode(body, policyv1.SchemeGroupVersion.WithKind("Eviction"), func() runtime.Object { return &policyv1.Eviction{} }, validationIgnore)
-	if err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	opts := dec.(*policyv1.Eviction).DeleteOptions
-	if opts == nil {
-		opts = &metav1.DeleteOptions{}
-	}
-	if _, _, err := s.deleteObject(r.Context(), res, ri.namespace, ri.name, opts); err != nil {
-		writeError(w, err, gr, ri.name)
-		return
-	}
-	writeObjectJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
 }
 
 // finalizeNamespace stores a namespace whose spec.finalizers changed, and

@@ -76,6 +76,9 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	}
 	normalize(obj)
 	applyDefaults(obj)
+	if err := s.admitPriority(ctx, obj, old); err != nil {
+		return nil, err
+	}
 	acc, _ = meta.Accessor(obj)
 	if acc.GetResourceVersion() == "" {
 		// An unconditional update applies to the current object.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/skiff-io/skiff/server/controllers/disruption"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
@@ -60,5 +61,8 @@ var controllers = []controller{
 	}},
 	{"scheduler", func(ctx context.Context, cc controllerContext) error {
 		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
+	}},
+	{"disruption", func(ctx context.Context, cc controllerContext) error {
+		return disruption.New(cc.Client, disruption.Options{}).Run(ctx)
 	}},
 }

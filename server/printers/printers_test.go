@@ -53,7 +53,7 @@ type kindCase struct {
 }
 
 func kindCases() []kindCase {
-	return []kindCase{
+	return append(policyKindCases(), []kindCase{
 		{
 			gk:   schema.GroupKind{Kind: "Namespace"},
 			zero: &corev1.Namespace{},
@@ -424,7 +424,7 @@ func kindCases() []kindCase {
 			},
 			want: []interface{}{"ing", "nginx", "a.example,b.example", "203.0.113.7,lb.example", "80, 443", "5m"},
 		},
-	}
+	}...)
 }
 
 func TestRows(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -75,6 +77,10 @@ func Create(obj runtime.Object) field.ErrorList {
 		errs = validateIngressCreate(o)
 	case *eventsv1.Event:
 		errs = validateEventsV1(o)
+	case *schedulingv1.PriorityClass:
+		errs = validatePriorityClass(o)
+	case *policyv1.PodDisruptionBudget:
+		errs = validatePDB(o, false)
 	default:
 		errs = genericMeta(obj)
 	}
@@ -179,6 +185,14 @@ func Update(obj, old runtime.Object) field.ErrorList {
 	case *eventsv1.Event:
 		if p, ok := old.(*eventsv1.Event); ok {
 			errs = validateEventsV1Update(o, p)
+		}
+	case *schedulingv1.PriorityClass:
+		if p, ok := old.(*schedulingv1.PriorityClass); ok {
+			errs = validatePriorityClassUpdate(o, p)
+		}
+	case *policyv1.PodDisruptionBudget:
+		if p, ok := old.(*policyv1.PodDisruptionBudget); ok {
+			errs = validatePDBUpdate(o, p)
 		}
 	default:
 		errs = genericMetaUpdate(obj, old)

@@ -11,9 +11,9 @@
 //
 // Pods whose spec.schedulerName is neither empty nor "default-scheduler"
 // are left alone, and so are pods with scheduling gates. The queue orders
-// pods by spec.priority (PriorityClasses, scheduling.k8s.io, are not served
-// yet, so priorityClassName is not resolved), then by arrival. Preemption
-// is out of scope.
+// pods by spec.priority (which the API server's priority admission
+// resolves from priorityClassName when a pod is created), then by arrival.
+// Preemption is out of scope.
 //
 // It writes through the server's HTTP API (server/kubeclient) and must not
 // import storage, the apiserver or anything under agent/.
