@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 
+	"github.com/skiff-io/skiff/server/controllers/cronjob"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
+	"github.com/skiff-io/skiff/server/controllers/job"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
@@ -60,5 +62,11 @@ var controllers = []controller{
 	}},
 	{"scheduler", func(ctx context.Context, cc controllerContext) error {
 		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
+	}},
+	{"job", func(ctx context.Context, cc controllerContext) error {
+		return job.New(cc.Client, job.Options{}).Run(ctx)
+	}},
+	{"cronjob", func(ctx context.Context, cc controllerContext) error {
+		return cronjob.New(cc.Client, cronjob.Options{}).Run(ctx)
 	}},
 }
