@@ -64,9 +64,8 @@ func JobName(cj *batchv1.CronJob, scheduled time.Time) string {
 }
 
 // Decide computes one pass of the CronJob controller.
-func Decide(in Input) Decision {
+func Decide(in Input) (d Decision) {
 	cj, now := in.CronJob, in.Now
-	var d Decision
 	st := *cj.Status.DeepCopy()
 
 	byUID := make(map[types.UID]*batchv1.Job, len(in.Jobs))
