@@ -386,6 +386,15 @@ func TestJobController(t *testing.T) {
 		eventually(t, 30*time.Second, "its pods deleted", func() bool { return len(jobPods(t, c, "brief")) == 0 })
 	})
 
+	t.Run("deleting a running job", func(t *testing.T) {
+		// Its pods hold the tracking finalizer: the controller lets go
+		// of them so that the garbage collector can delete them.
+		createJob(t, c, testJob("doomed", "run", func(j *batchv1.Job) { j.Spec.Parallelism, j.Spec.Completions = ptr.To[int32](2), ptr.To[int32](2) }))
+		eventually(t, 20*time.Second, "two pods running", func() bool { return getJob(t, c, "doomed").Status.Active == 2 })
+		s.mustKubectl("delete", "job", "doomed", "--wait=true", "--timeout=30s")
+		eventually(t, 30*time.Second, "its pods gone", func() bool { return len(jobPods(t, c, "doomed")) == 0 })
+	})
+
 	t.Run("pod failure policy", func(t *testing.T) {
 		createJob(t, c, testJob("policy", "fail", func(j *batchv1.Job) {
 			j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
