@@ -573,7 +573,34 @@ func TestJobWithAgent(t *testing.T) {
 	}
 	checkCounted(t, c, j)
 
+	// An Indexed Job's containers get their index from the pod's label.
 	out, err := s.kubectlStdin(`apiVersion: batch/v1
+kind: Job
+metadata: {name: indexed}
+spec:
+  completions: 2
+  parallelism: 2
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: `+TestImage+`, imagePullPolicy: Never, command: [sh, -c, "echo index=$JOB_COMPLETION_INDEX"]}
+`, "apply", "-f", "-")
+	if err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	if out, err := s.kubectl("wait", "--for=condition=complete", "job/indexed", "--timeout=120s"); err != nil {
+		t.Fatalf("kubectl wait: %v\n%s\n%s", err, out, s.mustKubectl("describe", "job", "indexed"))
+	}
+	for _, p := range jobPods(t, c, "indexed") {
+		want := "index=" + p.Annotations[batchv1.JobCompletionIndexAnnotation]
+		if out := s.mustKubectl("logs", p.Name); strings.TrimSpace(out) != want {
+			t.Errorf("pod %s logs %q, want %q", p.Name, out, want)
+		}
+	}
+
+	out, err = s.kubectlStdin(`apiVersion: batch/v1
 kind: Job
 metadata: {name: fails}
 spec:
