@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 
+	"github.com/skiff-io/skiff/server/controllers/cronjob"
 	"github.com/skiff-io/skiff/server/controllers/disruption"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
+	"github.com/skiff-io/skiff/server/controllers/job"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
@@ -64,5 +66,11 @@ var controllers = []controller{
 	}},
 	{"disruption", func(ctx context.Context, cc controllerContext) error {
 		return disruption.New(cc.Client, disruption.Options{}).Run(ctx)
+	}},
+	{"job", func(ctx context.Context, cc controllerContext) error {
+		return job.New(cc.Client, job.Options{}).Run(ctx)
+	}},
+	{"cronjob", func(ctx context.Context, cc controllerContext) error {
+		return cronjob.New(cc.Client, cronjob.Options{}).Run(ctx)
 	}},
 }
