@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 
+	"github.com/skiff-io/skiff/server/controllers/deployment"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
+	"github.com/skiff-io/skiff/server/controllers/replicaset"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
@@ -60,5 +62,11 @@ var controllers = []controller{
 	}},
 	{"scheduler", func(ctx context.Context, cc controllerContext) error {
 		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
+	}},
+	{"replicaset", func(ctx context.Context, cc controllerContext) error {
+		return replicaset.New(cc.Client, replicaset.Options{}).Run(ctx)
+	}},
+	{"deployment", func(ctx context.Context, cc controllerContext) error {
+		return deployment.New(cc.Client, deployment.Options{}).Run(ctx)
 	}},
 }
