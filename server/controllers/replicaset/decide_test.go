@@ -43,14 +43,18 @@ func readyAt(t time.Time) podOpt {
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(t)}}
 	}
 }
-func created(t time.Time) podOpt { return func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(t) } }
+func created(t time.Time) podOpt {
+	return func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(t) }
+}
 func restarts(n int32) podOpt {
 	return func(p *corev1.Pod) { p.Status.ContainerStatuses = []corev1.ContainerStatus{{RestartCount: n}} }
 }
 func cost(c string) podOpt {
 	return func(p *corev1.Pod) { p.Annotations = map[string]string{PodDeletionCostAnnotation: c} }
 }
-func deleting() podOpt { return func(p *corev1.Pod) { now := metav1.NewTime(t0); p.DeletionTimestamp = &now } }
+func deleting() podOpt {
+	return func(p *corev1.Pod) { now := metav1.NewTime(t0); p.DeletionTimestamp = &now }
+}
 
 func pod(name string, opts ...podOpt) *corev1.Pod {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name),
@@ -91,7 +95,7 @@ func TestDecide(t *testing.T) {
 			pods: []*corev1.Pod{pod("a", mine, labelled(map[string]string{"app": "other"}))}, manage: true,
 			create: 1, release: []string{"a"}},
 		{name: "leaves other controllers' pods and finished or deleted pods", replicas: 1,
-			pods: []*corev1.Pod{pod("x", owned("other")), pod("f", mine, phase(corev1.PodSucceeded)), pod("d", mine, deleting()), pod("a", mine)},
+			pods:   []*corev1.Pod{pod("x", owned("other")), pod("f", mine, phase(corev1.PodSucceeded)), pod("d", mine, deleting()), pod("a", mine)},
 			manage: true, ownedBy: []string{"a"}},
 		{name: "deletes the surplus, unassigned first", replicas: 1,
 			pods: []*corev1.Pod{pod("a", mine, onNode("n1")), pod("b", mine), pod("c", mine, onNode("n1"), readyAt(t0))}, manage: true,
