@@ -370,6 +370,28 @@ func TestDeployment(t *testing.T) {
 		}
 	})
 
+	t.Run("MinReadySeconds", func(t *testing.T) {
+		m := deploymentManifest("slow", "busybox:1", 2, rolling25)
+		m = strings.Replace(m, "  revisionHistoryLimit: 3\n", "  revisionHistoryLimit: 3\n  minReadySeconds: 5\n", 1)
+		if out, err := s.kubectlStdin(m, "apply", "-f", "-"); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		eventually(t, 30*time.Second, "2 ready pods", func() bool {
+			d, err := c.AppsV1().Deployments("default").Get(ctx, "slow", metav1.GetOptions{})
+			return err == nil && d.Status.ReadyReplicas == 2
+		})
+		d, err := c.AppsV1().Deployments("default").Get(ctx, "slow", metav1.GetOptions{})
+		if err != nil || d.Status.AvailableReplicas == 2 {
+			t.Fatalf("pods ready for less than minReadySeconds counted available: %v %+v", err, d.Status)
+		}
+		rollout("slow")
+		d, _ = c.AppsV1().Deployments("default").Get(ctx, "slow", metav1.GetOptions{})
+		rs := replicaSetsOf(t, c, "slow")
+		if d.Status.AvailableReplicas != 2 || len(rs) != 1 || rs[0].Spec.MinReadySeconds != 5 {
+			t.Fatalf("after minReadySeconds: %+v, %d ReplicaSets", d.Status, len(rs))
+		}
+	})
+
 	t.Run("ProgressDeadline", func(t *testing.T) {
 		m := deploymentManifest("stuck", neverReady, 2, rolling25)
 		m = strings.Replace(m, "  revisionHistoryLimit: 3\n", "  revisionHistoryLimit: 3\n  progressDeadlineSeconds: 2\n", 1)

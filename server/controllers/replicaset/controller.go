@@ -75,7 +75,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
 	}
 	_ = c.rsInformer.SetTransform(dropManagedFields)
-	_ = c.podInformer.SetTransform(dropManagedFields)
+	_ = c.podInformer.SetTransform(slimPod)
 	_, _ = c.rsInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
@@ -99,6 +99,31 @@ func dropManagedFields(obj any) (any, error) {
 		m.SetManagedFields(nil)
 	}
 	return obj, nil
+}
+
+// slimPod keeps of a pod what counting, adopting and ranking it reads, so
+// that the cache of every pod stays small.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, OwnerReferences: p.OwnerReferences,
+			CreationTimestamp: p.CreationTimestamp, DeletionTimestamp: p.DeletionTimestamp,
+		},
+		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
+	}
+	if v, ok := p.Annotations[PodDeletionCostAnnotation]; ok {
+		out.Annotations = map[string]string{PodDeletionCostAnnotation: v}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		out.Status.ContainerStatuses = append(out.Status.ContainerStatuses, corev1.ContainerStatus{Name: cs.Name, RestartCount: cs.RestartCount})
+	}
+	return out, nil
 }
 
 // Run syncs ReplicaSets until ctx ends, and returns after its informers,
