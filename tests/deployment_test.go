@@ -368,6 +368,45 @@ func TestDeployment(t *testing.T) {
 		if img := podImages(t, c, "rec"); img["busybox:2"] != 3 || len(img) != 1 {
 			t.Fatalf("pods after Recreate: %v", img)
 		}
+
+		// Deleted with its dependents orphaned and applied again, the
+		// Deployment adopts its ReplicaSet (and so its pods) back.
+		rss := replicaSetsOf(t, c, "rec")
+		live, _ := livePods(t, c, "rec")
+		s.mustKubectl("delete", "deployment/rec", "--cascade=orphan")
+		eventually(t, 30*time.Second, "ReplicaSets orphaned", func() bool {
+			for _, rs := range replicaSetsOf(t, c, "rec") {
+				if metav1.GetControllerOf(&rs) != nil {
+					return false
+				}
+			}
+			return true
+		})
+		m := deploymentManifest("rec", "busybox:2", 3, "    type: Recreate")
+		if out, err := s.kubectlStdin(m, "apply", "-f", "-"); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		rollout("rec")
+		eventually(t, 30*time.Second, "ReplicaSets adopted", func() bool {
+			for _, rs := range replicaSetsOf(t, c, "rec") {
+				if ref := metav1.GetControllerOf(&rs); ref == nil || ref.Name != "rec" {
+					return false
+				}
+			}
+			return true
+		})
+		if after := replicaSetsOf(t, c, "rec"); len(after) != len(rss) {
+			t.Fatalf("%d ReplicaSets after adoption, want the %d of before", len(after), len(rss))
+		}
+		after, _ := livePods(t, c, "rec")
+		if len(after) != 3 || len(live) != 3 {
+			t.Fatalf("pods before %d, after %d", len(live), len(after))
+		}
+		for i := range after {
+			if after[i].UID != live[0].UID && after[i].UID != live[1].UID && after[i].UID != live[2].UID {
+				t.Fatalf("pod %s is new: adoption should keep the pods", after[i].Name)
+			}
+		}
 	})
 
 	t.Run("MinReadySeconds", func(t *testing.T) {

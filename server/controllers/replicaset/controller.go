@@ -237,7 +237,8 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	recheck, err := c.Sync(ctx, key)
 	switch {
 	case err != nil:
-		if ctx.Err() == nil {
+		// A conflict only means the cache was behind: retried at once.
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
 			klog.ErrorS(err, "replicaset sync", "replicaset", key)
 		}
 		c.queue.AddRateLimited(key)
