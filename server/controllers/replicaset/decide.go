@@ -73,9 +73,12 @@ func Decide(in Input) Plan {
 		ref := metav1.GetControllerOfNoCopy(pod)
 		switch {
 		case ref != nil && ref.UID == rs.UID:
-			if matches {
+			switch {
+			case matches:
 				p.Owned = append(p.Owned, pod)
-			} else {
+			case rs.DeletionTimestamp == nil:
+				// A ReplicaSet being deleted keeps its pods for the
+				// garbage collector to handle.
 				p.Release = append(p.Release, pod)
 			}
 		case ref != nil:

@@ -100,8 +100,8 @@ func TestDecide(t *testing.T) {
 		{name: "deletes the surplus, unassigned first", replicas: 1,
 			pods: []*corev1.Pod{pod("a", mine, onNode("n1")), pod("b", mine), pod("c", mine, onNode("n1"), readyAt(t0))}, manage: true,
 			del: []string{"b", "a"}, ownedBy: []string{"a", "b", "c"}},
-		{name: "a ReplicaSet being deleted neither adopts nor creates", replicas: 3, deleting: true,
-			pods: []*corev1.Pod{pod("o")}, manage: true},
+		{name: "a ReplicaSet being deleted neither adopts, releases nor creates", replicas: 3, deleting: true,
+			pods: []*corev1.Pod{pod("o"), pod("a", mine, labelled(map[string]string{"app": "other"}))}, manage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
