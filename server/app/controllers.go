@@ -4,11 +4,13 @@ import (
 	"context"
 
 	"github.com/skiff-io/skiff/server/controllers/cronjob"
+	"github.com/skiff-io/skiff/server/controllers/deployment"
 	"github.com/skiff-io/skiff/server/controllers/disruption"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/job"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
+	"github.com/skiff-io/skiff/server/controllers/replicaset"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
@@ -72,5 +74,11 @@ var controllers = []controller{
 	}},
 	{"cronjob", func(ctx context.Context, cc controllerContext) error {
 		return cronjob.New(cc.Client, cronjob.Options{}).Run(ctx)
+	}},
+	{"replicaset", func(ctx context.Context, cc controllerContext) error {
+		return replicaset.New(cc.Client, replicaset.Options{}).Run(ctx)
+	}},
+	{"deployment", func(ctx context.Context, cc controllerContext) error {
+		return deployment.New(cc.Client, deployment.Options{}).Run(ctx)
 	}},
 }
