@@ -36,16 +36,16 @@ var serverFlagChecks = map[string]string{
 	"token-file":                  "inline",
 	"debug":                       "inline",
 	"data-dir":                    "inline",
-	"config":                      "TestConfigFileAndEnv",
+	"config":                      "TestFlagsBeatEnvBeatFile",
 	"token":                       "TestSharedKeySealed",
 	"enable-pprof":                "TestProfilingIsForAdmins",
 	"disable":                     "TestDisableIsRefused",
 	"disable-agent":               "TestServerFlags",
 	"datastore-endpoint":          "TestTwoServersOneEtcd",
 	"datastore-insecure":          "TestPlaintextEtcdRefused",
-	"datastore-cafile":            "TestEtcdTLS",
-	"datastore-certfile":          "TestEtcdTLS",
-	"datastore-keyfile":           "TestEtcdTLS",
+	"datastore-cafile":            "inline",
+	"datastore-certfile":          "inline",
+	"datastore-keyfile":           "inline",
 	"datastore-compact-interval":  "TestCompactionBoundsSQLite",
 	"leader-elect-lease-duration": "TestLeaderElection",
 	"leader-elect-renew-deadline": "TestLeaderElection",
@@ -57,7 +57,7 @@ var serverFlagChecks = map[string]string{
 	"cluster-cidr":                "local-node",
 	"resolv-conf":                 "local-node",
 	"container-runtime-endpoint":  "TestAgentJoinRefusals",
-	"pause-image":                 "TestSandboxPauseImage",
+	"pause-image":                 "inline",
 	"private-registry":            "TestServerFlags",
 }
 
@@ -201,17 +201,34 @@ func TestServerFlags(t *testing.T) {
 		t.Errorf("--debug: /debug/pprof/ answered %d", r.code)
 	}
 
-	// --private-registry is read at start: a broken file stops the server
-	// with one line naming it. (--disable-agent, set by the harness, is
-	// what lets the server above start without containerd.)
+	// Flags read at start: a bad value stops the server with one line
+	// naming it, before anything runs. (--disable-agent, set by the
+	// harness, is what lets the server above start without containerd.)
 	bad := filepath.Join(dir, "registries.yaml")
 	if err := os.WriteFile(bad, []byte("mirrors: [not, a, map\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(skiffBin, "server", "--data-dir", t.TempDir(), "--config", "",
-		"--https-listen-port", strconv.Itoa(freePort(t)), "--private-registry", bad).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), bad) {
-		t.Errorf("--private-registry with a broken file: %v\n%s", err, tail(string(out), 1000))
+	missing := filepath.Join(dir, "missing.pem")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--private-registry", bad}, bad},
+		{[]string{"--pause-image", "Not A:Reference"}, "--pause-image"},
+		{[]string{"--disable-agent", "--datastore-endpoint", "https://127.0.0.1:1", "--datastore-cafile", missing}, missing},
+		{[]string{"--disable-agent", "--datastore-endpoint", "https://127.0.0.1:1", "--datastore-certfile", missing, "--datastore-keyfile", missing}, missing},
+	} {
+		args := append([]string{"server", "--data-dir", t.TempDir(), "--config", "", "--bind-address", "127.0.0.1",
+			"--https-listen-port", strconv.Itoa(freePort(t))}, c.args...)
+		cmd := exec.Command(skiffBin, args...)
+		done := make(chan struct{})
+		timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+		out, err := cmd.CombinedOutput()
+		timer.Stop()
+		close(done)
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: exit %v, want a refusal naming %q:\n%s", c.args, err, c.want, tail(string(out), 1000))
+		}
 	}
 }
 

@@ -31,6 +31,9 @@ import (
 // returns.
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
+	if err := cfg.Check(); err != nil {
+		return err
+	}
 	if cfg.NodeName == "" {
 		cfg.NodeName = DefaultNodeName()
 	}
@@ -50,8 +53,6 @@ func Run(ctx context.Context, cfg Config) error {
 	nodeIP := cfg.NodeIP
 	if nodeIP == "" {
 		nodeIP = detectNodeIP(cfg.Server)
-	} else if net.ParseIP(nodeIP) == nil {
-		return fmt.Errorf("--node-ip %q is not an IP address", cfg.NodeIP)
 	}
 	jcfg := join.Config{Server: cfg.Server, Token: cfg.Token, Dir: dir, Node: registration(cfg, nodeIP)}
 	creds, err := credentials(ctx, jcfg)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/skiff-io/skiff/agent/runtime"
 )
 
 // Config is the whole agent configuration, built from flags, SKIFF_*
@@ -89,4 +92,21 @@ func ParseTaints(in []string) ([]corev1.Taint, error) {
 func DefaultNodeName() string {
 	h, _ := os.Hostname()
 	return strings.ToLower(h)
+}
+
+// Check refuses settings that could never work, before anything starts:
+// one line naming the flag.
+func (c Config) Check() error {
+	if c.NodeIP != "" && net.ParseIP(c.NodeIP) == nil {
+		return fmt.Errorf("--node-ip %q is not an IP address", c.NodeIP)
+	}
+	if c.Pause != "" {
+		if _, err := runtime.NormalizeImage(c.Pause); err != nil {
+			return fmt.Errorf("--pause-image %q: %v", c.Pause, err)
+		}
+	}
+	if err := runtime.CheckRegistriesFile(c.Registries); err != nil {
+		return fmt.Errorf("--private-registry: %w", err)
+	}
+	return nil
 }

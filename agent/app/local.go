@@ -37,11 +37,12 @@ func FromLocal(l LocalConfig) (Config, error) {
 	if server != "" && !strings.HasPrefix(server, "https://") {
 		server = "https://" + server
 	}
-	return Config{
+	cfg := Config{
 		Version: l.Version, Server: server, Token: l.Token, DataDir: l.DataDir, NodeName: l.NodeName,
 		NodeIP: l.NodeIP, Labels: labels, Taints: taints, Runtime: l.Runtime, Pause: l.PauseImage,
 		ResolvConf: l.ResolvConf, Registries: l.Registries, ControlPlane: true, Debug: l.Debug,
-	}, nil
+	}
+	return cfg, cfg.Check()
 }
 
 // RunLocal runs a server's own agent.

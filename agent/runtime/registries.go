@@ -275,3 +275,10 @@ func (c registryConfig) tlsConfig() (*tls.Config, error) {
 	}
 	return t, nil
 }
+
+// CheckRegistriesFile parses a registries.yaml as the runtime will, so a
+// broken file is refused before anything starts; a missing one is fine.
+func CheckRegistriesFile(path string) error {
+	_, err := loadRegistries(path)
+	return err
+}
