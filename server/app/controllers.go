@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 
+	"github.com/skiff-io/skiff/server/controllers/daemonset"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
+	"github.com/skiff-io/skiff/server/controllers/statefulset"
 
 	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/metafeed"
@@ -60,5 +62,11 @@ var controllers = []controller{
 	}},
 	{"scheduler", func(ctx context.Context, cc controllerContext) error {
 		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
+	}},
+	{"daemonset", func(ctx context.Context, cc controllerContext) error {
+		return daemonset.New(cc.Client, daemonset.Options{}).Run(ctx)
+	}},
+	{"statefulset", func(ctx context.Context, cc controllerContext) error {
+		return statefulset.New(cc.Client, statefulset.Options{}).Run(ctx)
 	}},
 }
