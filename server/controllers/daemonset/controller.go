@@ -2,6 +2,7 @@ package daemonset
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
@@ -240,7 +242,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 // Sync reconciles the DaemonSet with key namespace/name once, and says
 // when it wants to see it again regardless of events.
 func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error) {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	ns, _, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return 0, nil
 	}
@@ -310,9 +312,8 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	}
 
 	if !equality.Semantic.DeepEqual(ds.Status, plan.Status) {
-		ds.Status = plan.Status
-		if _, err := c.client.DaemonSets(ns).UpdateStatus(ctx, ds, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("update status of %s/%s: %w", ns, name, err))
+		if err := writeStatus(ctx, c.client.DaemonSets(ds.Namespace), ds.Name, plan.Status); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return plan.RequeueAfter, errors.Join(errs...)
@@ -378,4 +379,20 @@ func (c *Controller) apply(ctx context.Context, ds *appsv1.DaemonSet, hash strin
 		c.events.Eventf(ds, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %v", pod.Name)
 	}
 	return errs
+}
+
+// writeStatus replaces the status with a JSON patch rather than an update:
+// the cached object's resourceVersion is often behind this controller's
+// own last status write, and a conflict would only cost a round trip.
+func writeStatus[T any](ctx context.Context, c interface {
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+}, name string, status any) error {
+	patch, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/status", "value": status}})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{}, "status"); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update status of %s: %w", name, err)
+	}
+	return nil
 }

@@ -284,9 +284,6 @@ func Decide(in Input) Plan {
 					*seen = true
 				}
 			}
-			if shouldRun {
-				running = append(running, node.Name)
-			}
 		case len(pods) > 0:
 			for _, pod := range pods {
 				if pod.DeletionTimestamp == nil {
@@ -296,6 +293,7 @@ func Decide(in Input) Plan {
 		}
 
 		if shouldRun {
+			running = append(running, node.Name)
 			st.DesiredNumberScheduled++
 			if len(pods) > 0 {
 				st.CurrentNumberScheduled++

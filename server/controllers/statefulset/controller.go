@@ -2,6 +2,7 @@ package statefulset
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -255,9 +257,8 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	}
 
 	if !equality.Semantic.DeepEqual(set.Status, plan.Status) {
-		set.Status = plan.Status
-		if _, err := c.client.StatefulSets(ns).UpdateStatus(ctx, set, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("update status of %s: %w", key, err))
+		if err := writeStatus(ctx, c.client.StatefulSets(set.Namespace), set.Name, plan.Status); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return plan.RequeueAfter, errors.Join(errs...)
@@ -308,6 +309,22 @@ func (c *Controller) apply(ctx context.Context, set *appsv1.StatefulSet, actions
 			c.events.Event(set, corev1.EventTypeWarning, reason, msg)
 			return fmt.Errorf("%s: %w", a, err)
 		}
+	}
+	return nil
+}
+
+// writeStatus replaces the status with a JSON patch rather than an update:
+// the cached object's resourceVersion is often behind this controller's
+// own last status write, and a conflict would only cost a round trip.
+func writeStatus[T any](ctx context.Context, c interface {
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+}, name string, status any) error {
+	patch, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/status", "value": status}})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{}, "status"); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update status of %s: %w", name, err)
 	}
 	return nil
 }
