@@ -203,3 +203,45 @@ func TestDaemonSetAPI(t *testing.T) {
 		return sameImages(dsPods(t, c, "agent"), want, "busybox:1")
 	})
 }
+
+// TestDaemonSetAgent runs a DaemonSet on the server's real local agent.
+func TestDaemonSetAgent(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent())
+	node := localNode(t)
+	waitNodeReady(t, s, node, 60*time.Second)
+	yaml := `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: sleeper
+spec:
+  selector:
+    matchLabels: {app: sleeper}
+  template:
+    metadata:
+      labels: {app: sleeper}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: ` + TestImage + `
+        imagePullPolicy: Never
+        command: [sleep, "3600"]
+`
+	if out, err := s.kubectlStdin(yaml, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	s.mustKubectl("rollout", "status", "ds/sleeper", "--timeout=120s")
+	c := s.client()
+	list, err := c.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=sleeper"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Spec.NodeName != node || list.Items[0].Status.Phase != corev1.PodRunning || !podReady(&list.Items[0]) {
+		t.Fatalf("want one Running, Ready pod on %s, got %d: %+v", node, len(list.Items), list.Items)
+	}
+	ds, _ := c.AppsV1().DaemonSets("default").Get(context.Background(), "sleeper", metav1.GetOptions{})
+	if ds.Status.DesiredNumberScheduled != 1 || ds.Status.NumberReady != 1 || ds.Status.NumberAvailable != 1 {
+		t.Fatalf("status %+v", ds.Status)
+	}
+}

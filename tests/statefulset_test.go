@@ -227,3 +227,54 @@ func TestStatefulSetClaimRetention(t *testing.T) {
 		return len(list.Items) == 0
 	})
 }
+
+// TestStatefulSetAgent runs a two-replica StatefulSet on the server's real
+// local agent: web-0 before web-1, and each pod's hostname is its name.
+func TestStatefulSetAgent(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent())
+	waitNodeReady(t, s, localNode(t), 60*time.Second)
+	yaml := `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: web
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: ` + TestImage + `
+        imagePullPolicy: Never
+        command: [sleep, "3600"]
+`
+	if out, err := s.kubectlStdin(yaml, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	s.mustKubectl("rollout", "status", "sts/web", "--timeout=120s")
+	c := s.client()
+	p0, err0 := c.CoreV1().Pods("default").Get(context.Background(), "web-0", metav1.GetOptions{})
+	p1, err1 := c.CoreV1().Pods("default").Get(context.Background(), "web-1", metav1.GetOptions{})
+	if err0 != nil || err1 != nil {
+		t.Fatal(err0, err1)
+	}
+	// web-1 was created only after web-0 was Ready.
+	var ready0 time.Time
+	for _, cond := range p0.Status.Conditions {
+		if cond.Type == "Ready" {
+			ready0 = cond.LastTransitionTime.Time
+		}
+	}
+	if ready0.IsZero() || p1.CreationTimestamp.Time.Before(ready0) {
+		t.Errorf("web-1 created %v, web-0 Ready since %v", p1.CreationTimestamp, ready0)
+	}
+	if out := strings.TrimSpace(s.mustKubectl("exec", "web-1", "--", "hostname")); out != "web-1" {
+		t.Fatalf("kubectl exec web-1 -- hostname = %q", out)
+	}
+}
