@@ -159,7 +159,9 @@ func TestDecide(t *testing.T) {
 			pods: func(s *appsv1.StatefulSet) []*corev1.Pod { return []*corev1.Pod{pod(s, 0, revOld, "ready")} },
 			want: "CreatePod web-1@web-old"},
 		{name: "above the partition, the update revision", set: statefulSet(3, partition(2)), claims: []int{0, 1, 2}, current: revOld,
-			pods: func(s *appsv1.StatefulSet) []*corev1.Pod { return []*corev1.Pod{pod(s, 0, revOld, "ready"), pod(s, 1, revOld, "ready")} },
+			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
+				return []*corev1.Pod{pod(s, 0, revOld, "ready"), pod(s, 1, revOld, "ready")}
+			},
 			want: "CreatePod web-2@web-new"},
 		{name: "OnDelete leaves old pods", set: statefulSet(1, onDelete), claims: []int{0}, current: revOld,
 			pods: func(s *appsv1.StatefulSet) []*corev1.Pod { return []*corev1.Pod{pod(s, 0, revOld, "ready")} }},
