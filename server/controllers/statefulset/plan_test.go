@@ -276,3 +276,22 @@ func TestClaimRetention(t *testing.T) {
 		})
 	}
 }
+
+// A claim still owned by an earlier pod of the ordinal (scaled away with
+// whenScaled Delete) is about to be collected: the new pod waits for it
+// rather than starting on a claim that is going away.
+func TestDecideWaitsForStaleClaim(t *testing.T) {
+	set := statefulSet(2)
+	cl := claims(set, 0, 1)
+	cl["data-web-1"].OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "web-1", UID: "old-pod"}}
+	pods := []*corev1.Pod{pod(set, 0, revNew, "ready")}
+	p := Decide(Input{Set: set, Pods: pods, Claims: cl, Current: revNew, Update: revNew, Now: now})
+	if len(p.Actions) != 0 || p.RequeueAfter != time.Second {
+		t.Fatalf("actions %q, requeue %v", actions(p), p.RequeueAfter)
+	}
+	delete(cl, "data-web-1")
+	p = Decide(Input{Set: set, Pods: pods, Claims: cl, Current: revNew, Update: revNew, Now: now})
+	if got := actions(p); got != "CreateClaim data-web-1, CreatePod web-1" {
+		t.Fatalf("after the claim is gone: %q", got)
+	}
+}
