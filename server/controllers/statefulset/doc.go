@@ -8,8 +8,9 @@
 // OrderedReady creates ordinal N only when the lower ones are Running and
 // Ready and removes pods from the highest ordinal down, one at a time;
 // Parallel does both at once. Templates roll out by RollingUpdate (from the
-// highest ordinal down to the partition) or OnDelete, each kept as a
-// ControllerRevision (server/controllers/history).
+// highest ordinal down to the partition, one pod at a time or, with
+// maxUnavailable, as many as may be down at once) or OnDelete, each kept as
+// a ControllerRevision (server/controllers/history).
 //
 // Decide is the pure decision; Controller runs it level-based from
 // informers and a rate-limited work queue, writing through the server's

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Labels Kubernetes puts on a StatefulSet's pods.
@@ -469,6 +470,10 @@ func Decide(in Input) Plan {
 	if set.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
 		return p
 	}
+	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
+		p.Actions = append(p.Actions, rollUnavailable(in, slots, partition, available)...)
+		return p
+	}
 	// Rolling update: replace the highest-ordinal pod not at the update
 	// revision, down to the partition, one at a time, each once the ones
 	// above it are healthy.
@@ -486,6 +491,35 @@ func Decide(in Input) Plan {
 		}
 	}
 	return p
+}
+
+// rollUnavailable is the rolling update with maxUnavailable (Kubernetes'
+// MaxUnavailableStatefulSet): while fewer than maxUnavailable of the living
+// pods are unhealthy, delete old pods from the highest ordinal down to the
+// partition, as many as the difference.
+func rollUnavailable(in Input, slots []*corev1.Pod, partition int, available func(*corev1.Pod) bool) []Action {
+	ru := in.Set.Spec.UpdateStrategy.RollingUpdate
+	maxUnavailable, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, len(slots), false)
+	if err != nil || maxUnavailable < 1 {
+		maxUnavailable = 1
+	}
+	unavailable := 0
+	for _, pod := range slots {
+		if pod == nil || terminating(pod) || !available(pod) {
+			unavailable++
+		}
+	}
+	var acts []Action
+	for i := len(slots) - 1; i >= partition && i >= 0 && unavailable < maxUnavailable; i-- {
+		pod := slots[i]
+		if pod != nil && !terminating(pod) && pod.Labels[history.HashLabel] != in.Update.Name {
+			acts = append(acts, Action{Kind: DeletePod, Pod: pod})
+			if available(pod) {
+				unavailable++
+			}
+		}
+	}
+	return acts
 }
 
 // firstUnhealthyPod is the lowest-ordinal living pod, or else the

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -100,6 +101,12 @@ func TestDecide(t *testing.T) {
 	onDelete := func(s *appsv1.StatefulSet) {
 		s.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
 	}
+	maxUnavailable := func(n int) func(*appsv1.StatefulSet) {
+		return func(s *appsv1.StatefulSet) {
+			v := intstr.FromInt(n)
+			s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{MaxUnavailable: &v}
+		}
+	}
 	start := func(s *appsv1.StatefulSet) { s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 5} }
 	set3 := statefulSet(3)
 	for _, tc := range []struct {
@@ -163,6 +170,16 @@ func TestDecide(t *testing.T) {
 				return []*corev1.Pod{pod(s, 0, revOld, "ready"), pod(s, 1, revOld, "ready")}
 			},
 			want: "CreatePod web-2@web-new"},
+		{name: "maxUnavailable 2, parallel: two at once", set: statefulSet(3, parallel, maxUnavailable(2)), claims: []int{0, 1, 2}, current: revOld,
+			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
+				return []*corev1.Pod{pod(s, 0, revOld, "ready"), pod(s, 1, revOld, "ready"), pod(s, 2, revOld, "ready")}
+			},
+			want: "DeletePod web-2, DeletePod web-1"},
+		{name: "maxUnavailable 2: one more while one is down", set: statefulSet(3, parallel, maxUnavailable(2)), claims: []int{0, 1, 2}, current: revOld,
+			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
+				return []*corev1.Pod{pod(s, 0, revOld, "ready"), pod(s, 1, revOld, "ready"), pod(s, 2, revNew, "pending")}
+			},
+			want: "DeletePod web-1"},
 		{name: "OnDelete leaves old pods", set: statefulSet(1, onDelete), claims: []int{0}, current: revOld,
 			pods: func(s *appsv1.StatefulSet) []*corev1.Pod { return []*corev1.Pod{pod(s, 0, revOld, "ready")} }},
 	} {
