@@ -84,6 +84,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	for _, inf := range []cache.SharedIndexInformer{c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer} {
 		_ = inf.SetTransform(dropManagedFields)
 	}
+	_ = c.podInformer.SetTransform(slimPod)
 
 	_, _ = c.dsInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -144,6 +145,26 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		},
 	})
 	return c
+}
+
+// slimPod keeps of a pod what the controller reads (identity, labels,
+// owners, deletion, where it runs, phase and conditions), so that the cache
+// of every pod in the cluster stays small.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, OwnerReferences: p.OwnerReferences, CreationTimestamp: p.CreationTimestamp,
+			DeletionTimestamp: p.DeletionTimestamp,
+		},
+		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, Affinity: p.Spec.Affinity},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
+	}, nil
 }
 
 func dropManagedFields(obj any) (any, error) {
