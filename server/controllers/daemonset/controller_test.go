@@ -3,8 +3,8 @@ package daemonset
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
