@@ -278,3 +278,52 @@ spec:
 		t.Fatalf("kubectl exec web-1 -- hostname = %q", out)
 	}
 }
+
+// TestStatefulSetAdoptsOrphans: after `kubectl delete --cascade=orphan`
+// and a re-create, the new set takes over the running pods (no restart)
+// and the rollout history.
+func TestStatefulSetAdoptsOrphans(t *testing.T) {
+	needIntegration(t, "kubectl")
+	s := startServer(t)
+	c := s.client()
+	ctx := context.Background()
+	schedNode(t, c, "n1", "4", "8Gi")
+	startFakeKubelet(t, c, 100*time.Millisecond)
+	yaml := strings.Replace(statefulSetYAML, "  replicas: 3\n", "  replicas: 2\n", 1)
+	if out, err := s.kubectlStdin(yaml, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	s.mustKubectl("rollout", "status", "sts/web", "--timeout=60s")
+	uids := map[string]string{}
+	for _, name := range []string{"web-0", "web-1"} {
+		p, err := c.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids[name] = string(p.UID)
+	}
+	s.mustKubectl("delete", "sts/web", "--cascade=orphan")
+	if out, err := s.kubectlStdin(yaml, "apply", "-f", "-"); err != nil {
+		t.Fatalf("re-apply: %v\n%s", err, out)
+	}
+	set, err := c.AppsV1().StatefulSets("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "pods adopted by the new set", func() bool {
+		for name, uid := range uids {
+			p, err := c.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil || string(p.UID) != uid {
+				t.Fatalf("%s replaced or gone: %v", name, err)
+			}
+			if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != set.UID {
+				return false
+			}
+		}
+		return true
+	})
+	s.mustKubectl("rollout", "status", "sts/web", "--timeout=60s")
+	if out := s.mustKubectl("rollout", "history", "sts/web"); !strings.Contains(out, "1 ") {
+		t.Fatalf("rollout history after adoption:\n%s", out)
+	}
+}

@@ -37,6 +37,8 @@ const (
 	// expectationTTL: writes not seen by the informer after this long are
 	// assumed lost, and the DaemonSet is synced again.
 	expectationTTL = time.Minute
+	// adoptRecheck is when a set that adopted orphans is looked at again.
+	adoptRecheck = 200 * time.Millisecond
 	// byController indexes pods and revisions by their controller's UID.
 	byController = "controller"
 )
@@ -76,7 +78,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		failed: flowcontrol.NewBackOff(failedBase, failedMax),
 		expect: newExpectations(opts.Now),
 	}
-	idx := cache.Indexers{byController: controllerIndex}
+	idx := cache.Indexers{byController: controllerIndex, cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
 	c.dsInformer = kubeclient.NewInformer(client.DaemonSets(metav1.NamespaceAll), &appsv1.DaemonSet{}, nil, nil)
 	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx)
 	c.nodeInformer = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
@@ -281,6 +283,10 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 		return expectationTTL, nil
 	}
 
+	if adopted, err := c.adoptOrphans(ctx, ds, ds.Spec.Selector, func(*corev1.Pod) bool { return true }); err != nil || adopted {
+		// Look again once the cache shows the adopted objects.
+		return adoptRecheck, err
+	}
 	revs := c.revisions(ds)
 	collisions := int32(0)
 	if ds.Status.CollisionCount != nil {

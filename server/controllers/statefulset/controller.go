@@ -29,6 +29,8 @@ const (
 	workers   = 2
 	retryBase = 100 * time.Millisecond
 	retryMax  = 30 * time.Second
+	// adoptRecheck is when a set that adopted orphans is looked at again.
+	adoptRecheck = 200 * time.Millisecond
 	// byController indexes pods and revisions by their controller's UID.
 	byController = "controller"
 )
@@ -62,7 +64,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset"}),
 	}
-	idx := cache.Indexers{byController: controllerIndex}
+	idx := cache.Indexers{byController: controllerIndex, cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
 	c.setInformer = kubeclient.NewInformer(client.StatefulSets(metav1.NamespaceAll), &appsv1.StatefulSet{}, nil, nil)
 	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx)
 	c.claimInformer = kubeclient.NewInformer(client.PersistentVolumeClaims(metav1.NamespaceAll), &corev1.PersistentVolumeClaim{}, nil,
@@ -222,6 +224,10 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	ns := set.Namespace
 	revClient := c.client.ControllerRevisions(ns)
 
+	if adopted, err := c.adoptOrphans(ctx, set, set.Spec.Selector, func(p *corev1.Pod) bool { return ordinalOf(set, p) >= 0 }); err != nil || adopted {
+		// Look again once the cache shows the adopted objects.
+		return adoptRecheck, err
+	}
 	revs := c.revisions(set)
 	collisions := int32(0)
 	if set.Status.CollisionCount != nil {
