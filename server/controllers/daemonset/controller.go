@@ -310,6 +310,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	}
 	backingOff := map[string]bool{}
 	now := c.now()
+	c.failed.GC() // forget back-offs long expired
 	for _, n := range nodes {
 		if c.failed.IsInBackOffSinceUpdate(backoffKey(ds, n.Name), now) {
 			backingOff[n.Name] = true
