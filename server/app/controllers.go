@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/skiff-io/skiff/server/controllers/cronjob"
+	"github.com/skiff-io/skiff/server/controllers/daemonset"
 	"github.com/skiff-io/skiff/server/controllers/deployment"
 	"github.com/skiff-io/skiff/server/controllers/disruption"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
@@ -13,6 +14,7 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/replicaset"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
+	"github.com/skiff-io/skiff/server/controllers/statefulset"
 
 	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/metafeed"
@@ -80,5 +82,11 @@ var controllers = []controller{
 	}},
 	{"deployment", func(ctx context.Context, cc controllerContext) error {
 		return deployment.New(cc.Client, deployment.Options{}).Run(ctx)
+	}},
+	{"daemonset", func(ctx context.Context, cc controllerContext) error {
+		return daemonset.New(cc.Client, daemonset.Options{}).Run(ctx)
+	}},
+	{"statefulset", func(ctx context.Context, cc controllerContext) error {
+		return statefulset.New(cc.Client, statefulset.Options{}).Run(ctx)
 	}},
 }
