@@ -214,3 +214,99 @@ func TestPodGC(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeLifecycleEdgeAgent, with real agents: a Service over the local
+// agent's pods lists their pod IPs; an --edge agent on a second test host
+// is stopped, its node goes Unknown and tainted, and its pod stays bound
+// (even with a 1s toleration), with nothing started in its place.
+func TestNodeLifecycleEdgeAgent(t *testing.T) {
+	needAgent(t)
+	needIntegration(t, "nsenter")
+	const host = "skifftest-lc"
+	testHost(t, host, "10.199.3.1", "10.199.3.2")
+	s := startServer(t, withAgent(), withArgs("--bind-address", "0.0.0.0", "--tls-san", "10.199.3.1"))
+	agentDir := t.TempDir()
+	prepareAgentDir(t, agentDir)
+	edge := startAgentVia(t, s, "https://10.199.3.1:"+strconv.Itoa(s.port), []string{"nsenter", "--net=/run/netns/" + host, "--"},
+		agentDir, "--node-name", "edge2", "--edge")
+	local := localNode(t)
+	waitNodeReady(t, s, local, 90*time.Second)
+	waitNodeReady(t, s, "edge2", 90*time.Second)
+	c := s.client()
+	if got := s.mustKubectl("get", "node", "edge2", "-o", "jsonpath={.metadata.labels.node\\.skiff\\.io/edge}"); got != "true" {
+		t.Fatalf("edge2's edge label: %q", got)
+	}
+
+	pod := func(name, node, app string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `, labels: {app: ` + app + `}}
+spec:
+  nodeName: ` + node + `
+  tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 1}]
+  containers:
+  - name: c
+    image: ` + TestImage + `
+    imagePullPolicy: Never
+    command: ["sh", "-c", "sleep 3602"]
+    ports: [{name: http, containerPort: 8080}]
+---
+`
+	}
+	s.mustKubectlStdin(pod("echo-1", local, "echo")+pod("echo-2", local, "echo")+pod("far", "edge2", "far")+`apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: http}]
+`, "apply", "-f", "-")
+	for _, p := range []string{"echo-1", "echo-2", "far"} {
+		waitPodPhase(t, s, "default", p, "Running", 90*time.Second)
+	}
+	ip1, ip2 := podField(s, "default", "echo-1", "{.status.podIP}"), podField(s, "default", "echo-2", "{.status.podIP}")
+	if ip1 == "" || ip2 == "" {
+		t.Fatalf("pod IPs %q %q", ip1, ip2)
+	}
+	want := ip1 + ":8080 " + ip2 + ":8080"
+	if ip2 < ip1 {
+		want = ip2 + ":8080 " + ip1 + ":8080"
+	}
+	waitFor(t, "Endpoints of echo", want, func() string { return endpointsOf(c, "echo") })
+	waitFor(t, "slices of echo", "1 slices: "+want, func() string { return slicesOf(c, "echo", "endpointslice-controller.k8s.io") })
+
+	// The edge agent goes away. Its Lease is valid for 180s; the test
+	// shortens it rather than wait three minutes.
+	edge.stop()
+	s.mustKubectl("patch", "lease", "-n", "kube-node-lease", "edge2", "--type=merge", "-p", `{"spec":{"leaseDurationSeconds":3}}`)
+	eventually(t, 30*time.Second, "edge2 Unknown", func() bool { return nodeReady(c, "edge2") == unknownReady })
+	waitFor(t, "edge2 taints", "node.kubernetes.io/unreachable:NoSchedule,node.kubernetes.io/unreachable:NoExecute", func() string { return nodeTaints(c, "edge2") })
+	if !strings.Contains(s.mustKubectl("get", "nodes"), "NotReady") {
+		t.Errorf("kubectl get nodes does not show edge2 NotReady:\n%s", s.mustKubectl("get", "nodes"))
+	}
+	waitFor(t, "far on an Unknown node", "ready=False", func() string { return podState(c, "far") })
+	time.Sleep(5 * time.Second) // well past far's 1s toleration
+	if got := podState(c, "far"); got != "ready=False" {
+		t.Fatalf("the edge node's pod: %s, want it bound and kept", got)
+	}
+	if got := podField(s, "default", "far", "{.spec.nodeName}"); got != "edge2" {
+		t.Fatalf("far's node: %q", got)
+	}
+	if out := s.mustKubectl("get", "pods", "-l", "app=far", "-o", "name"); strings.TrimSpace(out) != "pod/far" {
+		t.Fatalf("pods of app=far: %q", out)
+	}
+	// The local node is untouched and its pods still serve.
+	if got := nodeReady(c, local); !strings.HasPrefix(got, "True/") {
+		t.Fatalf("local node: %s", got)
+	}
+	if got := endpointsOf(c, "echo"); got != want {
+		t.Fatalf("Endpoints of echo after edge2 left: %s", got)
+	}
+
+	// The agent comes back: the node is Ready and untainted again and the
+	// pod, which ran all along, is ready (the agent resends nothing that
+	// did not change: the controller puts back what it overwrote).
+	edge.start()
+	waitNodeReady(t, s, "edge2", 60*time.Second)
+	waitFor(t, "edge2 untainted", "", func() string { return nodeTaints(c, "edge2") })
+	waitFor(t, "far ready again", "ready=True", func() string { return podState(c, "far") })
+}
