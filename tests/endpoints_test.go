@@ -173,7 +173,7 @@ func TestEndpoints(t *testing.T) {
 	apiPod(t, c, "other", "ep-node", "10.42.0.99", map[string]string{"app": "other"}, true)
 	if _, err := c.CoreV1().Services("default").Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"tier": "front"}},
-		Spec: corev1.ServiceSpec{Selector: web, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
+		Spec:       corev1.ServiceSpec{Selector: web, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoints"}),
 	}
-	_ = c.pods.SetTransform(dropManagedFields)
+	_ = c.pods.SetTransform(SlimPod)
 	_ = c.services.SetTransform(dropManagedFields)
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/skiff-io/skiff/server/controllers/endpoints"
 	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -85,7 +86,7 @@ func New(client kubeclient.Interface) *Controller {
 	c.pods = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	c.nodes = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
-	_ = c.pods.SetTransform(dropManagedFields)
+	_ = c.pods.SetTransform(endpoints.SlimPod)
 	_ = c.nodes.SetTransform(dropManagedFields)
 	podChanged := func(objs ...any) {
 		for _, obj := range objs {

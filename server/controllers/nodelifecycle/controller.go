@@ -78,9 +78,9 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodelifecycle"}),
 	}
-	for _, inf := range []cache.SharedIndexInformer{c.nodes, c.leases, c.pods} {
-		_ = inf.SetTransform(dropManagedFields)
-	}
+	_ = c.nodes.SetTransform(dropManagedFields)
+	_ = c.leases.SetTransform(dropManagedFields)
+	_ = c.pods.SetTransform(slimPod)
 	_, _ = c.nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			n := obj.(*corev1.Node)
@@ -134,6 +134,21 @@ func hasNoExecute(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// slimPod keeps of a pod what readiness and eviction decisions read, so
+// that the cache of every pod stays small.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			DeletionTimestamp: p.DeletionTimestamp},
+		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, Tolerations: p.Spec.Tolerations},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
+	}, nil
 }
 
 func dropManagedFields(obj any) (any, error) {
