@@ -226,7 +226,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	} else {
 		_, err = c.client.Endpoints(ns).Update(ctx, ep, metav1.UpdateOptions{FieldManager: FieldManager})
 	}
-	if apierrors.IsNotFound(err) && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return nil
 	}
 	return err

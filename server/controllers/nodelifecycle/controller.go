@@ -247,6 +247,13 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 		if node, err = c.restore(ctx, node, now); err != nil {
 			return 0, err
 		}
+	case ready != nil && ready.Status != corev1.ConditionUnknown && node.Annotations[StashAnnotation] != "":
+		// The agent reported before the Lease brought the node back: the
+		// stash is stale.
+		patch := []byte(`{"metadata":{"annotations":{"` + StashAnnotation + `":null}}}`)
+		if node, err = c.client.Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: Component}); err != nil {
+			return 0, fmt.Errorf("dropping node %s's stashed conditions: %w", name, err)
+		}
 	}
 
 	if _, changed := Taints(node, now); changed {
