@@ -119,11 +119,12 @@ func FromPods(svc *corev1.Service, pods []*corev1.Pod, zoneOf func(node string) 
 			if err != nil {
 				continue
 			}
-			ports = append(ports, discoveryv1.EndpointPort{Name: ptr.To(sp.Name), Port: ptr.To(num),
-				Protocol: ptr.To(ptr.Deref(&sp.Protocol, corev1.ProtocolTCP)), AppProtocol: sp.AppProtocol})
-			if *ports[len(ports)-1].Protocol == "" {
-				ports[len(ports)-1].Protocol = ptr.To(corev1.ProtocolTCP)
+			proto := sp.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
 			}
+			ports = append(ports, discoveryv1.EndpointPort{Name: ptr.To(sp.Name), Port: ptr.To(num),
+				Protocol: ptr.To(proto), AppProtocol: sp.AppProtocol})
 		}
 		if len(ports) == 0 && len(svc.Spec.Ports) > 0 {
 			continue
