@@ -80,6 +80,7 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 		if err := s.admitPodServiceAccount(ctx, pod); err != nil {
 			return nil, err
 		}
+		admitPodDefaultTolerations(pod)
 	}
 	if err := s.admitPriority(ctx, obj, nil); err != nil {
 		return nil, err

@@ -103,3 +103,31 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 	mount(pod.Spec.Containers)
 	return nil
 }
+
+// defaultTolerationSeconds is how long a new pod tolerates its node being
+// not ready or unreachable before it is evicted (kube-apiserver's
+// DefaultTolerationSeconds admission, --default-*-toleration-seconds).
+const defaultTolerationSeconds = 300
+
+// admitPodDefaultTolerations does what kube-apiserver's
+// DefaultTolerationSeconds admission does: a pod that does not say how
+// long it tolerates the node.kubernetes.io/not-ready and /unreachable
+// NoExecute taints tolerates each for five minutes. (Edge nodes do not
+// evict at all unless told to: see server/controllers/nodelifecycle.)
+func admitPodDefaultTolerations(pod *corev1.Pod) {
+	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
+		tolerated := false
+		for _, t := range pod.Spec.Tolerations {
+			if (t.Key == key || t.Key == "") && (t.Effect == corev1.TaintEffectNoExecute || t.Effect == "") {
+				tolerated = true
+				break
+			}
+		}
+		if !tolerated {
+			pod.Spec.Tolerations = append(pod.Spec.Tolerations, corev1.Toleration{
+				Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute,
+				TolerationSeconds: ptr.To[int64](defaultTolerationSeconds),
+			})
+		}
+	}
+}

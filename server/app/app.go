@@ -216,7 +216,8 @@ func Run(ctx context.Context, cfg Config) error {
 		EndpointIP:   advertiseIP(cfg),
 		EndpointPort: int32(cfg.HTTPSPort),
 	}
-	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le); err != nil {
+	tuning := controllerTuning{TerminatedPodGCThreshold: cfg.TerminatedPodGCThreshold}
+	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le, tuning); err != nil {
 		return err
 	}
 	if !backend.Embedded {

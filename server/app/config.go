@@ -45,6 +45,9 @@ type Config struct {
 	LeaderElectLeaseDuration time.Duration
 	LeaderElectRenewDeadline time.Duration
 	LeaderElectRetryPeriod   time.Duration
+	// TerminatedPodGCThreshold is how many finished pods the pod garbage
+	// collector keeps (kube-controller-manager's flag; <= 0 keeps all).
+	TerminatedPodGCThreshold int
 	Debug                    bool
 	EnablePprof              bool
 }

@@ -7,10 +7,14 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/daemonset"
 	"github.com/skiff-io/skiff/server/controllers/deployment"
 	"github.com/skiff-io/skiff/server/controllers/disruption"
+	"github.com/skiff-io/skiff/server/controllers/endpoints"
+	"github.com/skiff-io/skiff/server/controllers/endpointslice"
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/job"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
+	"github.com/skiff-io/skiff/server/controllers/nodelifecycle"
+	"github.com/skiff-io/skiff/server/controllers/podgc"
 	"github.com/skiff-io/skiff/server/controllers/replicaset"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
@@ -33,6 +37,14 @@ type controllerContext struct {
 	// Metadata follows every stored object's metadata straight from the
 	// datastore (for the garbage collector).
 	Metadata metafeed.Source
+	// Tuning holds the controllers' settings from the server's flags.
+	Tuning controllerTuning
+}
+
+// controllerTuning is what the server's flags set in the controllers.
+type controllerTuning struct {
+	// TerminatedPodGCThreshold: finished pods kept (<= 0: all).
+	TerminatedPodGCThreshold int
 }
 
 // controller is one housekeeping loop; Run returns when ctx ends.
@@ -88,5 +100,24 @@ var controllers = []controller{
 	}},
 	{"statefulset", func(ctx context.Context, cc controllerContext) error {
 		return statefulset.New(cc.Client, statefulset.Options{}).Run(ctx)
+	}},
+	{"endpoints", func(ctx context.Context, cc controllerContext) error {
+		return endpoints.New(cc.Client, endpoints.Options{}).Run(ctx)
+	}},
+	{"endpointslice", func(ctx context.Context, cc controllerContext) error {
+		return endpointslice.New(cc.Client).Run(ctx)
+	}},
+	{"endpointslice-mirroring", func(ctx context.Context, cc controllerContext) error {
+		return endpointslice.NewMirroring(cc.Client).Run(ctx)
+	}},
+	{"node-lifecycle", func(ctx context.Context, cc controllerContext) error {
+		return nodelifecycle.New(cc.Client, nodelifecycle.Options{}).Run(ctx)
+	}},
+	{"pod-gc", func(ctx context.Context, cc controllerContext) error {
+		threshold := cc.Tuning.TerminatedPodGCThreshold
+		if threshold <= 0 {
+			threshold = -1 // keep them all
+		}
+		return podgc.New(cc.Client, podgc.Options{Threshold: threshold}).Run(ctx)
 	}},
 }

@@ -112,6 +112,7 @@ the file.`,
 	f.DurationVar(&cfg.LeaderElectLeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long other servers wait before taking over the controllers of a leader that stopped renewing (shared datastores only)")
 	f.DurationVar(&cfg.LeaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops its controllers")
 	f.DurationVar(&cfg.LeaderElectRetryPeriod, "leader-elect-retry-period", 2*time.Second, "how often servers try to acquire or renew the lease")
+	f.IntVar(&cfg.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", 12500, "how many finished (Succeeded or Failed) pods to keep before the oldest are deleted; 0 or less keeps them all")
 	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging (also serves /debug/pprof)")
 	f.BoolVar(&cfg.EnablePprof, "enable-pprof", false, "serve /debug/pprof on the API port to authenticated admins")
 	return c
