@@ -81,6 +81,11 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 			return nil, err
 		}
 	}
+	if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+		if err := s.admitPVCStorageClass(ctx, pvc); err != nil {
+			return nil, err
+		}
+	}
 
 	generated := acc.GetName() == ""
 	for attempt := 0; ; attempt++ {

@@ -38,5 +38,5 @@ func bootstrap(ctx context.Context, s *storage.Store) error {
 			return fmt.Errorf("bootstrap namespace %s: %w", name, err)
 		}
 	}
-	return nil
+	return bootstrapStorageClass(ctx, s)
 }

@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -75,6 +76,8 @@ func Create(obj runtime.Object) field.ErrorList {
 		errs = validateIngressCreate(o)
 	case *eventsv1.Event:
 		errs = validateEventsV1(o)
+	case *storagev1.StorageClass:
+		errs = validateStorageClass(o)
 	default:
 		errs = genericMeta(obj)
 	}
@@ -179,6 +182,10 @@ func Update(obj, old runtime.Object) field.ErrorList {
 	case *eventsv1.Event:
 		if p, ok := old.(*eventsv1.Event); ok {
 			errs = validateEventsV1Update(o, p)
+		}
+	case *storagev1.StorageClass:
+		if p, ok := old.(*storagev1.StorageClass); ok {
+			errs = validateStorageClassUpdate(o, p)
 		}
 	default:
 		errs = genericMetaUpdate(obj, old)
