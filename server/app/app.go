@@ -210,7 +210,7 @@ func Run(ctx context.Context, cfg Config) error {
 		EndpointIP:   advertiseIP(cfg),
 		EndpointPort: int32(cfg.HTTPSPort),
 	}
-	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le); err != nil {
+	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le, cfg.DataDir); err != nil {
 		return err
 	}
 	if !backend.Embedded {

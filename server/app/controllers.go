@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/skiff-io/skiff/server/controllers/garbagecollector"
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
+	"github.com/skiff-io/skiff/server/controllers/persistentvolume"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
 	"github.com/skiff-io/skiff/server/controllers/serviceaccount"
 
@@ -26,6 +28,8 @@ type controllerContext struct {
 	// Metadata follows every stored object's metadata straight from the
 	// datastore (for the garbage collector).
 	Metadata metafeed.Source
+	// DataDir is the server's --data-dir.
+	DataDir string
 }
 
 // controller is one housekeeping loop; Run returns when ctx ends.
@@ -60,5 +64,13 @@ var controllers = []controller{
 	}},
 	{"scheduler", func(ctx context.Context, cc controllerContext) error {
 		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
+	}},
+	{"persistentvolume", func(ctx context.Context, cc controllerContext) error {
+		// As k3s's default local storage path: <data-dir>/storage.
+		dir, err := filepath.Abs(filepath.Join(cc.DataDir, "storage"))
+		if err != nil {
+			return err
+		}
+		return persistentvolume.New(cc.Client, persistentvolume.Options{StorageDir: dir}).Run(ctx)
 	}},
 }
