@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/skiff-io/skiff/protocol"
 	"github.com/skiff-io/skiff/server/scheduler"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -21,7 +22,7 @@ const (
 	LocalPathProvisioner = "rancher.io/local-path"
 	// CleanupFinalizer holds a provisioned volume until its node has
 	// removed the volume's directory.
-	CleanupFinalizer = "skiff.io/local-path-cleanup"
+	CleanupFinalizer = protocol.LocalPathCleanupFinalizer
 )
 
 // Annotations Kubernetes' PV controller and provisioners set.
@@ -33,7 +34,7 @@ const (
 	AnnBetaStorageProvisioner = "volume.beta.kubernetes.io/storage-provisioner"
 	// AnnLocalPathNode names the node a provisioned volume's directory
 	// lives on.
-	AnnLocalPathNode = "skiff.io/local-path-node"
+	AnnLocalPathNode = protocol.LocalPathNodeAnnotation
 )
 
 // VolumeClass is the class a volume belongs to (the beta annotation wins,
