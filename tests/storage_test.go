@@ -2,6 +2,8 @@ package tests
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +300,78 @@ func TestStorageStaticBinding(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "huge bound to reserved and its pod scheduled", func() bool {
 		return getClaim(t, c, "huge").Spec.VolumeName == "reserved" && getPod(t, c, "waiter").Spec.NodeName == "n1"
+	})
+}
+
+// TestLocalPathWithAgent: on a real node, a pod writes into a local-path
+// claim; a new pod using the claim after the first is deleted sees the
+// file; deleting the claim removes the directory under <data-dir>/storage
+// and then the volume.
+func TestLocalPathWithAgent(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent())
+	node := localNode(t)
+	waitNodeReady(t, s, node, 60*time.Second)
+	c := s.client()
+	ctx := context.Background()
+	pod := func(name, cmd string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: ` + TestImage + `
+    imagePullPolicy: Never
+    command: ["sh", "-c", "` + cmd + `"]
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: data}}
+`
+	}
+	s.mustKubectlStdin(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+`+pod("writer", "echo kept > /data/file; sleep 3600"), "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "writer", "Running", 90*time.Second)
+	pvc := getClaim(t, c, "data")
+	if pvc.Status.Phase != corev1.ClaimBound {
+		t.Fatalf("claim %s", pvc.Status.Phase)
+	}
+	pv, err := c.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := pv.Spec.HostPath.Path
+	if !strings.HasPrefix(dir, s.dataDir+"/storage/pvc-") {
+		t.Fatalf("volume directory %q", dir)
+	}
+	eventually(t, 30*time.Second, "the file on the node", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "file"))
+		return err == nil && string(b) == "kept\n"
+	})
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o777 {
+		t.Errorf("directory mode: %v %v", fi.Mode(), err)
+	}
+
+	s.mustKubectl("delete", "pod", "writer", "--wait=true", "--timeout=60s")
+	s.mustKubectlStdin(pod("reader", "cat /data/file; sleep 3600"), "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "reader", "Running", 90*time.Second)
+	eventually(t, 30*time.Second, "the reader sees the file", func() bool {
+		out, err := s.kubectl("logs", "reader")
+		return err == nil && strings.TrimSpace(out) == "kept"
+	})
+
+	s.mustKubectl("delete", "pod", "reader", "--wait=true", "--timeout=60s")
+	s.mustKubectl("delete", "pvc", "data", "--wait=true", "--timeout=60s")
+	eventually(t, 60*time.Second, "the volume deleted and its directory gone", func() bool {
+		_, err := c.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+		_, statErr := os.Stat(dir)
+		return apierrors.IsNotFound(err) && os.IsNotExist(statErr)
 	})
 }
