@@ -66,9 +66,11 @@ func TestStorageClassAPI(t *testing.T) {
 			t.Errorf("kubectl get sc: no %s column:\n%s", col, out)
 		}
 	}
-	if out := s.mustKubectl("api-resources", "--api-group=storage.k8s.io"); !strings.Contains(out, "storageclasses") || !strings.Contains(out, "sc ") {
+	if out := s.mustKubectl("api-resources", "--api-group=storage.k8s.io"); !strings.Contains(out, "storageclasses") || !strings.Contains(out, "sc ") ||
+		!strings.Contains(out, "csidrivers") || !strings.Contains(out, "volumeattachments") {
 		t.Errorf("api-resources:\n%s", out)
 	}
+	s.mustKubectl("get", "csidrivers,csinodes,volumeattachments")
 
 	if _, err := c.CoreV1().PersistentVolumeClaims("default").Create(ctx, storageClaim("plain", nil, "1Gi"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
