@@ -65,7 +65,9 @@ func TestStorageClass(t *testing.T) {
 		}
 		return errs[0].Error()
 	}
-	if got := upd(func(sc *storagev1.StorageClass) { sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"} }); got != "" {
+	if got := upd(func(sc *storagev1.StorageClass) {
+		sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+	}); got != "" {
 		t.Errorf("annotation update refused: %s", got)
 	}
 	if got := upd(func(sc *storagev1.StorageClass) { sc.Provisioner = "example.com/other" }); got != "provisioner: Forbidden: updates to provisioner are forbidden." {
@@ -74,7 +76,9 @@ func TestStorageClass(t *testing.T) {
 	if got := upd(func(sc *storagev1.StorageClass) { sc.Parameters = nil }); got != "parameters: Forbidden: updates to parameters are forbidden." {
 		t.Errorf("parameters update: %q", got)
 	}
-	if got := upd(func(sc *storagev1.StorageClass) { sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingWaitForFirstConsumer) }); got == "" {
+	if got := upd(func(sc *storagev1.StorageClass) {
+		sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)
+	}); got == "" {
 		t.Error("binding mode update accepted")
 	}
 }
