@@ -29,7 +29,13 @@ type Desired struct {
 	Pods       []corev1.Pod       `json:"pods,omitempty"`
 	ConfigMaps []corev1.ConfigMap `json:"configMaps,omitempty"`
 	Secrets    []corev1.Secret    `json:"secrets,omitempty"`
-	Removed    []Ref              `json:"removed,omitempty"`
+	// PersistentVolumeClaims are the claims the node's pods use, and
+	// PersistentVolumes the volumes bound to them, plus the local-path
+	// volumes of the node being deleted (whose directories the node
+	// removes, see ItemVolumeGone).
+	PersistentVolumeClaims []corev1.PersistentVolumeClaim `json:"persistentVolumeClaims,omitempty"`
+	PersistentVolumes      []corev1.PersistentVolume      `json:"persistentVolumes,omitempty"`
+	Removed                []Ref                          `json:"removed,omitempty"`
 }
 
 // Object kinds a desired document carries.
@@ -37,6 +43,17 @@ const (
 	KindPod       = "Pod"
 	KindConfigMap = "ConfigMap"
 	KindSecret    = "Secret"
+
+	KindPersistentVolumeClaim = "PersistentVolumeClaim"
+	KindPersistentVolume      = "PersistentVolume" // cluster-scoped: no namespace
+)
+
+// A local-path volume (provisioned by the server for one node) carries
+// LocalPathNodeAnnotation naming its node and, until that node has
+// removed its directory, LocalPathCleanupFinalizer.
+const (
+	LocalPathNodeAnnotation   = "skiff.io/local-path-node"
+	LocalPathCleanupFinalizer = "skiff.io/local-path-cleanup"
 )
 
 // Ref names an object in a desired document.
@@ -57,6 +74,10 @@ const (
 	ItemNodeStatus = "NodeStatus"
 	// ItemEvent records an event.
 	ItemEvent = "Event"
+	// ItemVolumeGone reports that the node removed the directory of a
+	// deleted local-path volume (Name, UID): the server may drop its
+	// cleanup finalizer.
+	ItemVolumeGone = "VolumeGone"
 )
 
 // StatusItem is one entry of an agent's outbox. Items of one object are

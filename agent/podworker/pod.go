@@ -53,6 +53,8 @@ type pod struct {
 	volsRV     string
 	setupRetry time.Time
 	setupFails int
+	// claimsWait is the last reason the pod's claims were not usable.
+	claimsWait string
 	waiting    map[string]plan.Waiting
 	pullFails  map[string]int
 	probes     *probes
@@ -349,6 +351,16 @@ func (p *pod) setup(ctx context.Context, spec *corev1.Pod) bool {
 		d := pullBackoffMin << min(p.setupFails-1, 5)
 		p.setupRetry = now.Add(min(d, pullBackoffMax))
 		p.event(spec, "", corev1.EventTypeWarning, reason, msg)
+		return false
+	}
+	if err := volumes.ClaimsReady(spec, p.w.sources()); err != nil {
+		// Not a failure to back off from: the claim binds moments after
+		// the pod is scheduled, and the desired document's change pokes
+		// the pod again.
+		if msg := err.Error(); msg != p.claimsWait {
+			p.claimsWait = msg
+			p.event(spec, "", corev1.EventTypeWarning, "FailedMount", "Unable to attach or mount volumes: "+msg)
+		}
 		return false
 	}
 	if spec.Spec.HostNetwork {

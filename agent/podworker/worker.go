@@ -102,6 +102,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 		klog.ErrorS(err, "reading the desired state")
 		return
 	}
+	w.cleanVolumes(ctx, d)
 	ctrs, err := w.rt.Containers(ctx)
 	if err != nil {
 		klog.ErrorS(err, "listing containers")
@@ -175,14 +176,32 @@ func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool, ids []st
 	}()
 }
 
-// sources gives ConfigMaps and Secrets from the desired document.
+// sources gives ConfigMaps, Secrets, claims and volumes from the desired
+// document.
 func (w *Worker) sources() podspec.Sources {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.desired == nil {
-		return podspec.NewStaticSources(nil, nil)
+		return desiredSources{StaticSources: podspec.NewStaticSources(nil, nil)}
 	}
-	return &podspec.StaticSources{ConfigMaps: w.desired.ConfigMaps, Secrets: w.desired.Secrets}
+	return desiredSources{StaticSources: &podspec.StaticSources{ConfigMaps: w.desired.ConfigMaps, Secrets: w.desired.Secrets},
+		claims: w.desired.Claims, volumes: w.desired.Volumes}
+}
+
+// desiredSources adds the node's claims and volumes (volumes.ClaimSource)
+// to its ConfigMaps and Secrets.
+type desiredSources struct {
+	*podspec.StaticSources
+	claims  map[string]*corev1.PersistentVolumeClaim
+	volumes map[string]*corev1.PersistentVolume
+}
+
+func (s desiredSources) PersistentVolumeClaim(namespace, name string) *corev1.PersistentVolumeClaim {
+	return s.claims[namespace+"/"+name]
+}
+
+func (s desiredSources) PersistentVolume(name string) *corev1.PersistentVolume {
+	return s.volumes[name]
 }
 
 func (w *Worker) nodeInfo() podspec.NodeInfo {

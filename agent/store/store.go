@@ -125,6 +125,17 @@ func (s *Store) Apply(ctx context.Context, d *protocol.Desired) error {
 			return err
 		}
 	}
+	for i := range d.PersistentVolumeClaims {
+		c := &d.PersistentVolumeClaims[i]
+		if err := put(protocol.KindPersistentVolumeClaim, c.Namespace, c.Name, c); err != nil {
+			return err
+		}
+	}
+	for i := range d.PersistentVolumes {
+		if err := put(protocol.KindPersistentVolume, "", d.PersistentVolumes[i].Name, &d.PersistentVolumes[i]); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?)
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, revisionKey, strconv.FormatInt(d.Revision, 10)); err != nil {
 		return err
@@ -138,6 +149,10 @@ type Desired struct {
 	Pods       []*corev1.Pod
 	ConfigMaps map[string]*corev1.ConfigMap // "ns/name"
 	Secrets    map[string]*corev1.Secret
+	// Claims ("ns/name") and Volumes (by name) are the node's
+	// PersistentVolumeClaims and PersistentVolumes.
+	Claims  map[string]*corev1.PersistentVolumeClaim
+	Volumes map[string]*corev1.PersistentVolume
 }
 
 // Load reads the whole stored document.
@@ -146,7 +161,8 @@ func (s *Store) Load(ctx context.Context) (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Desired{Revision: rev, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+	out := &Desired{Revision: rev, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{},
+		Claims: map[string]*corev1.PersistentVolumeClaim{}, Volumes: map[string]*corev1.PersistentVolume{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT kind, namespace, name, object FROM desired`)
 	if err != nil {
 		return nil, err
@@ -172,6 +188,14 @@ func (s *Store) Load(ctx context.Context) (*Desired, error) {
 			sec := &corev1.Secret{}
 			out.Secrets[ns+"/"+name] = sec
 			target = sec
+		case protocol.KindPersistentVolumeClaim:
+			c := &corev1.PersistentVolumeClaim{}
+			out.Claims[ns+"/"+name] = c
+			target = c
+		case protocol.KindPersistentVolume:
+			v := &corev1.PersistentVolume{}
+			out.Volumes[name] = v
+			target = v
 		default:
 			continue
 		}

@@ -262,6 +262,9 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 		}
 		return m.writeVolume(path(pluginDownward), payload, false, pod, node)
 
+	case vs.PersistentVolumeClaim != nil, vs.Ephemeral != nil:
+		return setupClaim(pod, v, src)
+
 	case vs.Projected != nil:
 		payload, err := projectedPayload(ctx, pod, vs.Projected, src, tokens, node)
 		if err != nil {
@@ -269,7 +272,7 @@ func (m *Manager) setupVolume(ctx context.Context, podDir string, pod *corev1.Po
 		}
 		return m.writeVolume(path(pluginProjected), payload, true, pod, node)
 	}
-	return volume{}, fmt.Errorf("unsupported volume type (skiff supports emptyDir, hostPath, configMap, secret, downwardAPI and projected)")
+	return volume{}, fmt.Errorf("unsupported volume type (skiff supports emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim and ephemeral)")
 }
 
 // writeVolume writes an atomic-writer volume, on tmpfs when it may hold

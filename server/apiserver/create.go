@@ -85,6 +85,11 @@ func (s *Server) create1(ctx context.Context, res *resource, ns string, obj runt
 	if err := s.admitPriority(ctx, obj, nil); err != nil {
 		return nil, err
 	}
+	if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+		if err := s.admitPVCStorageClass(ctx, pvc); err != nil {
+			return nil, err
+		}
+	}
 
 	generated := acc.GetName() == ""
 	for attempt := 0; ; attempt++ {

@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -158,6 +159,15 @@ func catalogue() []*resource {
 			newObj: func() runtime.Object { return &networkingv1.IngressClass{} }, newList: func() runtime.Object { return &networkingv1.IngressClassList{} }},
 		{gvk: networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), plural: "networkpolicies", namespaced: true, shortNames: []string{"netpol"}, generation: true,
 			newObj: func() runtime.Object { return &networkingv1.NetworkPolicy{} }, newList: func() runtime.Object { return &networkingv1.NetworkPolicyList{} }},
+		{gvk: storagev1.SchemeGroupVersion.WithKind("StorageClass"), plural: "storageclasses", shortNames: []string{"sc"},
+			newObj: func() runtime.Object { return &storagev1.StorageClass{} }, newList: func() runtime.Object { return &storagev1.StorageClassList{} }},
+		{gvk: storagev1.SchemeGroupVersion.WithKind("CSIDriver"), plural: "csidrivers",
+			newObj: func() runtime.Object { return &storagev1.CSIDriver{} }, newList: func() runtime.Object { return &storagev1.CSIDriverList{} }},
+		{gvk: storagev1.SchemeGroupVersion.WithKind("CSINode"), plural: "csinodes",
+			newObj: func() runtime.Object { return &storagev1.CSINode{} }, newList: func() runtime.Object { return &storagev1.CSINodeList{} }},
+		{gvk: storagev1.SchemeGroupVersion.WithKind("VolumeAttachment"), plural: "volumeattachments",
+			subresources: []string{"status"}, hasStatus: true,
+			newObj: func() runtime.Object { return &storagev1.VolumeAttachment{} }, newList: func() runtime.Object { return &storagev1.VolumeAttachmentList{} }},
 		{gvk: eventsv1.SchemeGroupVersion.WithKind("Event"), plural: "events", namespaced: true, createOnUpdate: true, ttl: time.Hour,
 			newObj: func() runtime.Object { return &eventsv1.Event{} }, newList: func() runtime.Object { return &eventsv1.EventList{} },
 			storage: eventsView},

@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config) error {
 		EndpointPort: int32(cfg.HTTPSPort),
 	}
 	tuning := controllerTuning{TerminatedPodGCThreshold: cfg.TerminatedPodGCThreshold}
-	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le, tuning); err != nil {
+	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le, tuning, cfg.DataDir); err != nil {
 		return err
 	}
 	if !backend.Embedded {

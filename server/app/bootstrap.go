@@ -38,5 +38,8 @@ func bootstrap(ctx context.Context, s *storage.Store) error {
 			return fmt.Errorf("bootstrap namespace %s: %w", name, err)
 		}
 	}
-	return bootstrapPriorityClasses(ctx, s)
+	if err := bootstrapPriorityClasses(ctx, s); err != nil {
+		return err
+	}
+	return bootstrapStorageClass(ctx, s)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/skiff-io/skiff/server/controllers/cronjob"
 	"github.com/skiff-io/skiff/server/controllers/daemonset"
@@ -14,6 +15,7 @@ import (
 	"github.com/skiff-io/skiff/server/controllers/kubernetesservice"
 	"github.com/skiff-io/skiff/server/controllers/namespace"
 	"github.com/skiff-io/skiff/server/controllers/nodelifecycle"
+	"github.com/skiff-io/skiff/server/controllers/persistentvolume"
 	"github.com/skiff-io/skiff/server/controllers/podgc"
 	"github.com/skiff-io/skiff/server/controllers/replicaset"
 	"github.com/skiff-io/skiff/server/controllers/scheduler"
@@ -39,6 +41,8 @@ type controllerContext struct {
 	Metadata metafeed.Source
 	// Tuning holds the controllers' settings from the server's flags.
 	Tuning controllerTuning
+	// DataDir is the server's --data-dir.
+	DataDir string
 }
 
 // controllerTuning is what the server's flags set in the controllers.
@@ -119,5 +123,13 @@ var controllers = []controller{
 			threshold = -1 // keep them all
 		}
 		return podgc.New(cc.Client, podgc.Options{Threshold: threshold}).Run(ctx)
+	}},
+	{"persistentvolume", func(ctx context.Context, cc controllerContext) error {
+		// As k3s's default local storage path: <data-dir>/storage.
+		dir, err := filepath.Abs(filepath.Join(cc.DataDir, "storage"))
+		if err != nil {
+			return err
+		}
+		return persistentvolume.New(cc.Client, persistentvolume.Options{StorageDir: dir}).Run(ctx)
 	}},
 }

@@ -36,7 +36,7 @@ const leaseName = "skiff-controllers"
 
 // startControllers runs every controller under g: at once when there is no
 // election, otherwise while this server holds the Lease.
-func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, caPEM []byte, api kubernetesservice.Config, feed metafeed.Source, le LeaderElection, tuning controllerTuning) error {
+func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, caPEM []byte, api kubernetesservice.Config, feed metafeed.Source, le LeaderElection, tuning controllerTuning, dataDir string) error {
 	if len(controllers) == 0 {
 		return nil
 	}
@@ -44,7 +44,7 @@ func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, 
 	if err != nil {
 		return err
 	}
-	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api, Metadata: feed, Tuning: tuning}
+	cc := controllerContext{Config: cfg, Client: client, CACertPEM: caPEM, API: api, Metadata: feed, Tuning: tuning, DataDir: dataDir}
 	if !le.Enabled {
 		runAll(ctx, g, cc)
 		return nil

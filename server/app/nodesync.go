@@ -33,6 +33,9 @@ func (a hubAPI) Pods(ns string) synchub.PodClient     { return a.cs.Pods(ns) }
 func (a hubAPI) Nodes() synchub.NodeClient            { return a.cs.Nodes() }
 func (a hubAPI) Events(ns string) synchub.EventClient { return a.cs.Events(ns) }
 func (a hubAPI) Leases(ns string) synchub.LeaseClient { return a.cs.Leases(ns) }
+func (a hubAPI) PersistentVolumes() synchub.VolumeClient {
+	return a.cs.PersistentVolumes()
+}
 
 // joinAPI adapts the loopback client to what the join endpoint needs.
 type joinAPI struct{ cs *kubeclient.Clientset }

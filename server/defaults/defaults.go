@@ -9,6 +9,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
@@ -61,6 +62,8 @@ func Apply(obj runtime.Object) {
 		ingressClass(o)
 	case *schedulingv1.PriorityClass:
 		priorityClass(o)
+	case *storagev1.StorageClass:
+		storageClass(o)
 	case *corev1.ConfigMap, *corev1.ServiceAccount, *corev1.Event,
 		*eventsv1.Event, *coordinationv1.Lease, *networkingv1.Ingress:
 		// kube has no defaults for these (ConfigMap's empty data map never

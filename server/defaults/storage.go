@@ -2,6 +2,7 @@ package defaults
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -49,4 +50,15 @@ func pvcSpec(s *corev1.PersistentVolumeClaimSpec) {
 	}
 	resourceList(s.Resources.Limits)
 	resourceList(s.Resources.Requests)
+}
+
+// storageClass sets kube's defaults: classes delete their volumes and
+// bind them at once unless they say otherwise.
+func storageClass(sc *storagev1.StorageClass) {
+	if sc.ReclaimPolicy == nil {
+		sc.ReclaimPolicy = ptr.To(corev1.PersistentVolumeReclaimDelete)
+	}
+	if sc.VolumeBindingMode == nil {
+		sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingImmediate)
+	}
 }

@@ -44,6 +44,7 @@ var packages = []string{
 	"k8s.io/api/events/v1",
 	"k8s.io/api/networking/v1",
 	"k8s.io/api/policy/v1",
+	"k8s.io/api/storage/v1",
 	"k8s.io/apimachinery/pkg/api/resource",
 	"k8s.io/apimachinery/pkg/apis/meta/v1",
 	"k8s.io/apimachinery/pkg/runtime",

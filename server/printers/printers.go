@@ -51,6 +51,7 @@ var registry = map[schema.GroupKind]Printer{
 	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}: endpointSlicePrinter,
 	{Group: "events.k8s.io", Kind: "Event"}:            eventsV1Printer,
 	{Group: "networking.k8s.io", Kind: "Ingress"}:      ingressPrinter,
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:    storageClassPrinter,
 }
 
 // For returns the printer for a group/kind (core group is ""). ok is false

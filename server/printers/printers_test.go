@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -423,6 +424,17 @@ func kindCases() []kindCase {
 				}},
 			},
 			want: []interface{}{"ing", "nginx", "a.example,b.example", "203.0.113.7,lb.example", "80, 443", "5m"},
+		},
+		{
+			gk:   schema.GroupKind{Group: "storage.k8s.io", Kind: "StorageClass"},
+			zero: &storagev1.StorageClass{},
+			full: &storagev1.StorageClass{
+				ObjectMeta: metav1.ObjectMeta{Name: "local-path", CreationTimestamp: ago(5 * time.Minute),
+					Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},
+				Provisioner:       "rancher.io/local-path",
+				VolumeBindingMode: ptr(storagev1.VolumeBindingWaitForFirstConsumer),
+			},
+			want: []interface{}{"local-path (default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer", "false", "5m"},
 		},
 	}...)
 }

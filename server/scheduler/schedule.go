@@ -97,6 +97,14 @@ func Schedule(snap *Snapshot, pod *corev1.Pod) (Result, error) {
 		fitErr.PreFilterMsg = reasonAffinityConflict
 		return Result{}, fitErr
 	}
+	if snap.Volumes != nil {
+		v := snap.Volumes(pod)
+		if v.PreFilterMsg != "" {
+			fitErr.PreFilterMsg = v.PreFilterMsg
+			return Result{}, fitErr
+		}
+		c.vols = &v
+	}
 	feasible := make([]*NodeInfo, 0, snap.NumNodes())
 	var reasons []string
 	for _, name := range snap.names {
@@ -153,6 +161,7 @@ type cycle struct {
 	tolerateUnschedulable bool
 	spread                *spreadState
 	aff                   *affinityState
+	vols                  *PodVolumes // nil: claims not checked
 }
 
 func newCycle(snap *Snapshot, pod *corev1.Pod) *cycle {
@@ -186,6 +195,9 @@ func (c *cycle) filter(ni *NodeInfo, reasons []string) []string {
 	}
 	if reasons = c.fits(ni, reasons); len(reasons) > 0 {
 		return reasons
+	}
+	if c.vols != nil && !c.vols.fits(node) {
+		return append(reasons, ReasonVolumeNodeAffinity)
 	}
 	if r := c.spread.filter(ni); r != "" {
 		return append(reasons, r)

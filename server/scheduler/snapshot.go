@@ -24,6 +24,9 @@ type Snapshot struct {
 	// NamespaceLabels holds namespaces' labels, for affinity terms with a
 	// namespaceSelector. Nil means such selectors match only empty ones.
 	NamespaceLabels map[string]map[string]string
+	// Volumes, when set, tells the VolumeBinding filter about a pod's
+	// claims (see ClaimVolumes). Nil means pods' claims are not checked.
+	Volumes func(pod *corev1.Pod) PodVolumes
 }
 
 // NodeInfo is one node and what is accounted on it.

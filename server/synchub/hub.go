@@ -35,6 +35,7 @@ type API interface {
 	Nodes() NodeClient
 	Events(namespace string) EventClient
 	Leases(namespace string) LeaseClient
+	PersistentVolumes() VolumeClient
 }
 
 // PodClient, NodeClient, EventClient and LeaseClient are the typed client
@@ -52,6 +53,10 @@ type (
 	EventClient interface {
 		Create(ctx context.Context, obj *corev1.Event, opts metav1.CreateOptions) (*corev1.Event, error)
 		Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*corev1.Event, error)
+	}
+	VolumeClient interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.PersistentVolume, error)
+		Update(ctx context.Context, obj *corev1.PersistentVolume, opts metav1.UpdateOptions) (*corev1.PersistentVolume, error)
 	}
 	LeaseClient interface {
 		Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error)
@@ -113,6 +118,14 @@ func (h *Hub) list(ctx context.Context) (int64, error) {
 	err = h.each(ctx, podsPrefix, rev, func(kv storage.KV) error {
 		return h.idx.applyPod(kv.Key, kv.Value, rev, get)
 	})
+	if err != nil {
+		return rev, err
+	}
+	// Deleted local-path volumes go to their nodes whether pods use them
+	// or not.
+	err = h.each(ctx, volumesPrefix, rev, func(kv storage.KV) error {
+		return h.idx.applyObj(protocol.KindPersistentVolume, kv.Key, kv.Value, rev, get)
+	})
 	return rev, err
 }
 
@@ -168,9 +181,13 @@ func (h *Hub) watch(ctx context.Context, rev int64) error {
 		case strings.HasPrefix(k, podsPrefix):
 			err = h.idx.applyPod(k, value, ev.Revision, get)
 		case strings.HasPrefix(k, configMapsPrefix):
-			err = h.idx.applyObj(protocol.KindConfigMap, k, value, ev.Revision)
+			err = h.idx.applyObj(protocol.KindConfigMap, k, value, ev.Revision, get)
 		case strings.HasPrefix(k, secretsPrefix):
-			err = h.idx.applyObj(protocol.KindSecret, k, value, ev.Revision)
+			err = h.idx.applyObj(protocol.KindSecret, k, value, ev.Revision, get)
+		case strings.HasPrefix(k, claimsPrefix):
+			err = h.idx.applyObj(protocol.KindPersistentVolumeClaim, k, value, ev.Revision, get)
+		case strings.HasPrefix(k, volumesPrefix):
+			err = h.idx.applyObj(protocol.KindPersistentVolume, k, value, ev.Revision, get)
 		}
 		if err != nil {
 			klog.ErrorS(err, "node sync hub: skipping a change it cannot read", "key", ev.KV.Key)
@@ -236,6 +253,8 @@ func (h *Hub) apply(ctx context.Context, node string, it protocol.StatusItem) er
 		return h.podStatus(ctx, node, it)
 	case protocol.ItemPodGone:
 		return h.podGone(ctx, node, it)
+	case protocol.ItemVolumeGone:
+		return h.volumeGone(ctx, node, it)
 	case protocol.ItemNodeStatus:
 		if it.NodeStatus == nil {
 			return nil
@@ -434,4 +453,40 @@ func (h *Hub) writeLease(ctx context.Context, node string, now time.Time) error 
 		return err
 	}
 	return nil
+}
+
+// volumeGone drops the cleanup finalizer of a deleted local-path volume
+// whose directory node has removed: only the volume's own node may.
+func (h *Hub) volumeGone(ctx context.Context, node string, it protocol.StatusItem) error {
+	pvs := h.api.PersistentVolumes()
+	for attempt := 0; ; attempt++ {
+		pv, err := pvs.Get(ctx, it.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if pv.UID != it.UID || pv.DeletionTimestamp == nil || pv.Annotations[protocol.LocalPathNodeAnnotation] != node {
+			return nil
+		}
+		var keep []string
+		for _, f := range pv.Finalizers {
+			if f != protocol.LocalPathCleanupFinalizer {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == len(pv.Finalizers) {
+			return nil
+		}
+		pv.Finalizers = keep
+		_, err = pvs.Update(ctx, pv, metav1.UpdateOptions{FieldManager: "skiff-agent"})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err) && attempt < 5:
+			continue
+		}
+		return err
+	}
 }

@@ -16,6 +16,8 @@ const (
 	podsPrefix       = "/registry/pods/"
 	configMapsPrefix = "/registry/configmaps/"
 	secretsPrefix    = "/registry/secrets/"
+	claimsPrefix     = "/registry/persistentvolumeclaims/"
+	volumesPrefix    = "/registry/persistentvolumes/"
 )
 
 // maxTombstones bounds the removals a node's document remembers; an agent
@@ -42,8 +44,11 @@ type podEntry struct {
 }
 
 type objEntry struct {
-	obj   any            // *corev1.ConfigMap or *corev1.Secret; nil while absent
-	nodes map[string]int // node -> number of its pods that use it
+	obj   any            // *corev1.ConfigMap, Secret, PersistentVolumeClaim or PersistentVolume; nil while absent
+	nodes map[string]int // node -> number of its pods (for a volume: of its claims' nodes) that use it
+	// cleanup, for a deleted local-path volume, is the node that must
+	// remove its directory: it counts as one more use by that node.
+	cleanup string
 }
 
 type nodeDoc struct {
@@ -188,9 +193,41 @@ func (x *index) acquire(node string, refs []protocol.Ref, rev int64, get fetch) 
 		e.nodes[node]++
 		if e.nodes[node] == 1 && e.obj != nil {
 			x.node(node).put(r, rev)
+			if v := claimVolume(e.obj); v != "" {
+				if err := x.acquire(node, []protocol.Ref{volumeRef(v)}, rev, get); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
 		}
 	}
 	return firstErr
+}
+
+func volumeRef(name string) protocol.Ref {
+	return protocol.Ref{Kind: protocol.KindPersistentVolume, Name: name}
+}
+
+// claimVolume is the volume a claim object names, "" for anything else.
+func claimVolume(obj any) string {
+	if c, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+		return c.Spec.VolumeName
+	}
+	return ""
+}
+
+// cleanupNode is the node that must remove a deleted local-path
+// volume's directory, "" when obj is not such a volume.
+func cleanupNode(obj any) string {
+	pv, ok := obj.(*corev1.PersistentVolume)
+	if !ok || pv.DeletionTimestamp == nil {
+		return ""
+	}
+	for _, f := range pv.Finalizers {
+		if f == protocol.LocalPathCleanupFinalizer {
+			return pv.Annotations[protocol.LocalPathNodeAnnotation]
+		}
+	}
+	return ""
 }
 
 // release undoes acquire.
@@ -204,6 +241,9 @@ func (x *index) release(node string, refs []protocol.Ref, rev int64) {
 		if e.nodes[node] <= 0 {
 			delete(e.nodes, node)
 			x.node(node).remove(r, rev)
+			if v := claimVolume(e.obj); v != "" {
+				x.release(node, []protocol.Ref{volumeRef(v)}, rev)
+			}
 		}
 		if len(e.nodes) == 0 {
 			delete(x.objs, r)
@@ -211,34 +251,71 @@ func (x *index) release(node string, refs []protocol.Ref, rev int64) {
 	}
 }
 
-// applyObj records a ConfigMap's or Secret's new value (nil: deleted).
-func (x *index) applyObj(kind, key string, value []byte, rev int64) error {
+// applyObj records a ConfigMap's, Secret's, claim's or volume's new value
+// (nil: deleted).
+func (x *index) applyObj(kind, key string, value []byte, rev int64, get fetch) error {
 	r, ok := refFromKey(kind, key)
 	if !ok {
 		return nil
 	}
+	var obj any
+	if value != nil {
+		var err error
+		if obj, err = decodeObj(kind, value, rev); err != nil {
+			return err
+		}
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	e := x.objs[r]
+	clean := cleanupNode(obj)
 	if e == nil {
-		return nil // no pod uses it
-	}
-	if value == nil {
-		e.obj = nil
-		for n := range e.nodes {
-			x.node(n).remove(r, rev)
+		if clean == "" {
+			return nil // no pod uses it
 		}
-		return nil
+		e = &objEntry{nodes: map[string]int{}}
+		x.objs[r] = e
 	}
-	obj, err := decodeObj(kind, value, rev)
-	if err != nil {
-		return err
-	}
+	oldObj := e.obj
 	e.obj = obj
 	for n := range e.nodes {
-		x.node(n).put(r, rev)
+		if obj == nil {
+			x.node(n).remove(r, rev)
+		} else {
+			x.node(n).put(r, rev)
+		}
 	}
-	return nil
+	var firstErr error
+	if oldVol, newVol := claimVolume(oldObj), claimVolume(obj); oldVol != newVol {
+		// A claim bound (or unbound): its nodes now need the other volume.
+		for n := range e.nodes {
+			if newVol != "" {
+				if err := x.acquire(n, []protocol.Ref{volumeRef(newVol)}, rev, get); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			if oldVol != "" {
+				x.release(n, []protocol.Ref{volumeRef(oldVol)}, rev)
+			}
+		}
+	}
+	if clean != e.cleanup {
+		old := e.cleanup
+		e.cleanup = clean
+		if clean != "" {
+			e.nodes[clean]++
+			if e.nodes[clean] == 1 {
+				x.node(clean).put(r, rev)
+			}
+		}
+		if old != "" {
+			x.release(old, []protocol.Ref{r}, rev) // may drop the entry
+		}
+	}
+	if obj == nil && len(e.nodes) == 0 {
+		delete(x.objs, r)
+	}
+	return firstErr
 }
 
 func decodeObj(kind string, value []byte, rev int64) (any, error) {
@@ -259,6 +336,22 @@ func decodeObj(kind string, value []byte, rev int64) (any, error) {
 		s.ResourceVersion = strconv.FormatInt(rev, 10)
 		s.APIVersion, s.Kind = "v1", "Secret"
 		return s, nil
+	case protocol.KindPersistentVolumeClaim:
+		c := &corev1.PersistentVolumeClaim{}
+		if err := json.Unmarshal(value, c); err != nil {
+			return nil, fmt.Errorf("decoding persistentvolumeclaim: %w", err)
+		}
+		c.ResourceVersion = strconv.FormatInt(rev, 10)
+		c.APIVersion, c.Kind = "v1", "PersistentVolumeClaim"
+		return c, nil
+	case protocol.KindPersistentVolume:
+		v := &corev1.PersistentVolume{}
+		if err := json.Unmarshal(value, v); err != nil {
+			return nil, fmt.Errorf("decoding persistentvolume: %w", err)
+		}
+		v.ResourceVersion = strconv.FormatInt(rev, 10)
+		v.APIVersion, v.Kind = "v1", "PersistentVolume"
+		return v, nil
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
@@ -269,6 +362,10 @@ func refKey(r protocol.Ref) string {
 		return configMapsPrefix + r.Namespace + "/" + r.Name
 	case protocol.KindSecret:
 		return secretsPrefix + r.Namespace + "/" + r.Name
+	case protocol.KindPersistentVolumeClaim:
+		return claimsPrefix + r.Namespace + "/" + r.Name
+	case protocol.KindPersistentVolume:
+		return volumesPrefix + r.Name
 	}
 	return podsPrefix + r.Namespace + "/" + r.Name
 }
@@ -280,6 +377,11 @@ func refFromKey(kind, key string) (protocol.Ref, bool) {
 		rest = strings.TrimPrefix(key, configMapsPrefix)
 	case protocol.KindSecret:
 		rest = strings.TrimPrefix(key, secretsPrefix)
+	case protocol.KindPersistentVolumeClaim:
+		rest = strings.TrimPrefix(key, claimsPrefix)
+	case protocol.KindPersistentVolume:
+		name := strings.TrimPrefix(key, volumesPrefix)
+		return protocol.Ref{Kind: kind, Name: name}, name != "" && !strings.Contains(name, "/")
 	default:
 		rest = strings.TrimPrefix(key, podsPrefix)
 	}
@@ -323,6 +425,14 @@ func (x *index) document(node string, since int64) (doc *protocol.Desired, wait 
 		case protocol.KindSecret:
 			if e := x.objs[r]; e != nil && e.obj != nil {
 				out.Secrets = append(out.Secrets, *e.obj.(*corev1.Secret))
+			}
+		case protocol.KindPersistentVolumeClaim:
+			if e := x.objs[r]; e != nil && e.obj != nil {
+				out.PersistentVolumeClaims = append(out.PersistentVolumeClaims, *e.obj.(*corev1.PersistentVolumeClaim))
+			}
+		case protocol.KindPersistentVolume:
+			if e := x.objs[r]; e != nil && e.obj != nil {
+				out.PersistentVolumes = append(out.PersistentVolumes, *e.obj.(*corev1.PersistentVolume))
 			}
 		}
 	}

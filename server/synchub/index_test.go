@@ -64,7 +64,7 @@ func TestIndexDocumentsAndDeltas(t *testing.T) {
 	get := func(key string, rev int64) ([]byte, error) { return store[key], nil }
 
 	// Unreferenced ConfigMaps are not in any document.
-	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/other", cmJSON(t, "other", "x"), 11); err != nil {
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/other", cmJSON(t, "other", "x"), 11, nil); err != nil {
 		t.Fatal(err)
 	}
 	// An unbound pod is in no document.
@@ -91,7 +91,7 @@ func TestIndexDocumentsAndDeltas(t *testing.T) {
 		t.Fatalf("n2 changed: %v", names(d))
 	}
 	// A ConfigMap update reaches the node as a delta.
-	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/cfg", cmJSON(t, "cfg", "v2"), 14); err != nil {
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/cfg", cmJSON(t, "cfg", "v2"), 14, nil); err != nil {
 		t.Fatal(err)
 	}
 	d, _ = x.document("n1", 13)
@@ -153,7 +153,7 @@ func TestIndexMovesPodBetweenNodesAndWakesWaiters(t *testing.T) {
 	if err := x.applyPod(podsPrefix+"ns/c", podJSON(t, "c", "n1", "late"), 3, get); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/late", cmJSON(t, "late", "now"), 4); err != nil {
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/late", cmJSON(t, "late", "now"), 4, nil); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := x.document("n1", 3)

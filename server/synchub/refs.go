@@ -5,9 +5,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// podRefs lists the ConfigMaps and Secrets a pod needs to run: volumes
-// (projected ones too), env, envFrom and image pull secrets — what the
-// Kubernetes Node authorizer lets a node read for its pods.
+// podRefs lists the ConfigMaps, Secrets and PersistentVolumeClaims a pod
+// needs to run: volumes (projected ones too), env, envFrom and image pull
+// secrets — what the Kubernetes Node authorizer lets a node read for its
+// pods. The volumes bound to the claims follow from the claims (see
+// index.acquire).
 func podRefs(p *corev1.Pod) []protocol.Ref {
 	seen := map[protocol.Ref]bool{}
 	var out []protocol.Ref
@@ -30,6 +32,11 @@ func podRefs(p *corev1.Pod) []protocol.Ref {
 			add(protocol.KindConfigMap, v.ConfigMap.Name)
 		case v.Secret != nil:
 			add(protocol.KindSecret, v.Secret.SecretName)
+		case v.PersistentVolumeClaim != nil:
+			add(protocol.KindPersistentVolumeClaim, v.PersistentVolumeClaim.ClaimName)
+		case v.Ephemeral != nil:
+			// A generic ephemeral volume's claim is named <pod>-<volume>.
+			add(protocol.KindPersistentVolumeClaim, p.Name+"-"+v.Name)
 		case v.Projected != nil:
 			for _, src := range v.Projected.Sources {
 				if src.ConfigMap != nil {

@@ -15,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -81,6 +82,8 @@ func Create(obj runtime.Object) field.ErrorList {
 		errs = validatePriorityClass(o)
 	case *policyv1.PodDisruptionBudget:
 		errs = validatePDB(o, false)
+	case *storagev1.StorageClass:
+		errs = validateStorageClass(o)
 	default:
 		errs = genericMeta(obj)
 	}
@@ -193,6 +196,10 @@ func Update(obj, old runtime.Object) field.ErrorList {
 	case *policyv1.PodDisruptionBudget:
 		if p, ok := old.(*policyv1.PodDisruptionBudget); ok {
 			errs = validatePDBUpdate(o, p)
+		}
+	case *storagev1.StorageClass:
+		if p, ok := old.(*storagev1.StorageClass); ok {
+			errs = validateStorageClassUpdate(o, p)
 		}
 	default:
 		errs = genericMetaUpdate(obj, old)

@@ -55,7 +55,10 @@ type Controller struct {
 	// nsInformer feeds namespaces' labels, for affinity terms with a
 	// namespaceSelector.
 	nsInformer cache.SharedIndexInformer
-	queue      workqueue.TypedRateLimitingInterface[string]
+	// Claims, volumes and classes feed the VolumeBinding filter.
+	claimInformer, volumeInformer, classInformer cache.SharedIndexInformer
+	lookup                                       scheduler.VolumeLookup
+	queue                                        workqueue.TypedRateLimitingInterface[string]
 	// backoff is the queue's per-pod rate limiter: waiting pods sent back
 	// to the queue are delayed by it, more after each failed round.
 	backoff workqueue.TypedRateLimiter[string]
@@ -121,6 +124,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	_ = c.nodeInformer.SetTransform(dropManagedFields)
 	_ = c.nsInformer.SetTransform(dropManagedFields)
 	c.snap.NamespaceLabels = map[string]map[string]string{}
+	c.watchVolumes()
 
 	pq := &priorityQueue{priority: c.priorityOf}
 	c.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](initialBackoff, maxBackoff)
@@ -194,6 +198,7 @@ func slimPod(obj any) (any, error) {
 			NodeSelector: p.Spec.NodeSelector, Affinity: p.Spec.Affinity, Tolerations: p.Spec.Tolerations,
 			TopologySpreadConstraints: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead,
 			Containers: slimContainers(p.Spec.Containers), InitContainers: slimContainers(p.Spec.InitContainers),
+			Volumes: claimVolumes(p.Spec.Volumes),
 		},
 		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
 	}
@@ -233,7 +238,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer, c.nsInformer) {
+	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer, c.nsInformer,
+		c.claimInformer, c.volumeInformer, c.classInformer) {
 		return nil // ctx ended first
 	}
 	var binderWG sync.WaitGroup

@@ -77,7 +77,10 @@ func (c *Controller) bind(ctx context.Context, key string, pod *corev1.Pod, node
 		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}
-	err := c.client.Pods(pod.Namespace).Bind(ctx, b, metav1.CreateOptions{})
+	err := c.selectNode(ctx, pod, node)
+	if err == nil {
+		err = c.client.Pods(pod.Namespace).Bind(ctx, b, metav1.CreateOptions{})
+	}
 	if err != nil {
 		c.mu.Lock()
 		if c.assumed[pod.UID] == node {
