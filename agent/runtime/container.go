@@ -13,9 +13,8 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
-	"github.com/containerd/containerd/cio"
+	containerdcio "github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -184,54 +183,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, c ContainerConfig) (strin
 	return id, nil
 }
 
-// ioDir holds a container's stdin FIFO.
+// ioDir holds a container's stdio FIFOs (stdout, stderr, stdin).
 func (r *Runtime) ioDir(id string) string { return filepath.Join(r.opts.Dir, "io", id) }
-
-// taskIO hands the shim the container's stdio. Output goes to the skiff log
-// driver, a process the shim starts and owns (see LogDriverMain), so logs
-// keep flowing while the agent is stopped or restarting. Stdin, for TTY
-// containers, is a FIFO the shim reads and Attach writes.
-func (r *Runtime) taskIO(c ContainerConfig, id string) (cio.Creator, error) {
-	if c.LogPath == "" && !c.Stdin {
-		return cio.NullIO, nil
-	}
-	var cfg cio.Config
-	cfg.Terminal = c.TTY
-	args := map[string]string{"max-size": strconv.Itoa(logMaxSize), "max-files": strconv.Itoa(logMaxFiles)}
-	if c.LogPath != "" {
-		args["log-path"] = c.LogPath
-	}
-	if c.Stdin && c.TTY {
-		dir := r.ioDir(id)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("runtime: %w", err)
-		}
-		fifo := filepath.Join(dir, "stdin")
-		if err := unix.Mkfifo(fifo, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("runtime: stdin fifo: %w", err)
-		}
-		cfg.Stdin = fifo
-		if !c.StdinOnce {
-			// The driver holds the FIFO open so attach sessions may come
-			// and go without closing the container's stdin.
-			args["stdin-hold"] = fifo
-		}
-	}
-	uri, err := cio.LogURIGenerator("binary", r.driver, args)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: log driver uri: %w", err)
-	}
-	cfg.Stdout, cfg.Stderr = uri.String(), uri.String()
-	return func(string) (cio.IO, error) { return &shimIO{cfg: cfg}, nil }, nil
-}
-
-// shimIO is stdio the shim handles on its own; the agent copies nothing.
-type shimIO struct{ cfg cio.Config }
-
-func (s *shimIO) Config() cio.Config { return s.cfg }
-func (s *shimIO) Cancel()            {}
-func (s *shimIO) Wait()              {}
-func (s *shimIO) Close() error       { return nil }
 
 func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, c ContainerConfig) error {
 	if c.LogPath != "" {
@@ -239,14 +192,17 @@ func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, c Con
 			return fmt.Errorf("runtime: log dir: %w", err)
 		}
 	}
-	creator, err := r.taskIO(c, ctr.ID())
+	ci, err := r.openContainerIO(ctr.ID(), c)
 	if err != nil {
 		return err
 	}
-	task, err := ctr.NewTask(ctx, creator)
+	task, err := ctr.NewTask(ctx, func(string) (containerdcio.IO, error) { return &shimIO{cfg: ci.cfg}, nil })
 	if err != nil {
+		ci.close()
 		return fmt.Errorf("runtime: create task for %s: %w", c.Name, err)
 	}
+	// The shim has opened the FIFOs' write ends: copy from now on.
+	r.logs.start(ctr.ID(), c.LogPath, ci)
 	// Taken before Start: a quick process may have exited when Start returns.
 	startedAt := time.Now()
 	if err := task.Start(ctx); err != nil {
@@ -366,6 +322,7 @@ func (r *Runtime) removeCtr(ctx context.Context, ctr containerd.Container) error
 	if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("runtime: delete container %s: %w", id, err)
 	}
+	r.logs.stop(id)
 	os.RemoveAll(r.ioDir(id))
 	return nil
 }

@@ -34,9 +34,6 @@ type Options struct {
 	// PauseImage, when set, runs as each pod's sandbox container whose IPC
 	// namespace the pod's containers join.
 	PauseImage string
-	// LogDriverBinary is the executable the containerd shim runs as each
-	// container's log writer (see LogDriverMain). Default: os.Executable().
-	LogDriverBinary string
 	// Snapshotter overrides containerd's default snapshotter (overlayfs).
 	Snapshotter string
 }
@@ -49,7 +46,7 @@ type Runtime struct {
 	address string
 	managed bool // address is the socket of a containerd skiff starts
 	regs    *registries
-	driver  string // path of the log driver link handed to shims
+	logs    logCopies // containers' output into their logs
 	mu      sync.Mutex
 	child   int // pid of the containerd this Runtime started, 0 if none
 	closed  bool
@@ -68,9 +65,6 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{opts: o, regs: regs, ctrDir: filepath.Join(o.Dir, "containerd")}
-	if err := r.installLogDriver(); err != nil {
-		return nil, err
-	}
 	if o.Endpoint != "" {
 		r.address = strings.TrimPrefix(o.Endpoint, "unix://")
 	} else {
@@ -91,6 +85,14 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 		client.Close()
 		return nil, err
 	}
+	// First, before the images: containers that wrote while no agent ran
+	// may be blocked on a full FIFO.
+	ctrs, err := r.skiffContainers(ctx)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	r.reattachLogs(ctrs)
 	if err := r.ImportImages(ctx, filepath.Join(o.Dir, "images")); err != nil {
 		client.Close()
 		return nil, err
@@ -296,8 +298,9 @@ func (r *Runtime) reapBlocking() {
 	}
 }
 
-// Close closes the connection to containerd. It never stops containerd or
-// the containers.
+// Close stops copying container output (it waits in the containers' FIFOs
+// for the next agent) and closes the connection to containerd. It never
+// stops containerd or the containers.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -305,7 +308,25 @@ func (r *Runtime) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.logs.closeAll()
 	return r.client.Close()
+}
+
+// skiffContainers lists the ids and labels of skiff's pod containers.
+func (r *Runtime) skiffContainers(ctx context.Context) ([]containerLabels, error) {
+	ctrs, err := r.client.Containers(ctx, `labels."`+labelKind+`"==`+kindContainer)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list containers: %w", err)
+	}
+	out := make([]containerLabels, 0, len(ctrs))
+	for _, ctr := range ctrs {
+		info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil {
+			continue
+		}
+		out = append(out, containerLabels{id: ctr.ID(), labels: info.Labels})
+	}
+	return out, nil
 }
 
 // Version returns the runtime version as the node status reports it, e.g.

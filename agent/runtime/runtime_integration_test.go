@@ -27,15 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-func TestMain(m *testing.M) {
-	// The shims of the test's containers run this test binary as their log
-	// driver, the way they run the skiff binary in production.
-	if IsLogDriver() {
-		os.Exit(LogDriverMain())
-	}
-	os.Exit(m.Run())
-}
-
 const (
 	testImage  = "docker.io/skiff/busybox:test"
 	pauseImage = "docker.io/skiff/pause:test"
@@ -143,9 +134,7 @@ func TestContainerd(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(dir, "images"), 0o755))
 	buildBusyboxImage(t, filepath.Join(dir, "images", "busybox.tar"), testImage)
 	buildBusyboxImage(t, filepath.Join(dir, "images", "pause.tar"), pauseImage, "sleep", "2147483647")
-	exe, err := os.Executable()
-	must(t, err)
-	opts := Options{Dir: dir, LogDriverBinary: exe}
+	opts := Options{Dir: dir}
 
 	top := t
 	r, err := Start(ctx, opts)
@@ -529,10 +518,13 @@ func TestContainerd(t *testing.T) {
 		stopRun()
 		runWG.Wait()
 		must(t, r.Close())
+		// While no agent runs the output waits in the FIFO; the container
+		// is not blocked (it writes far less than the FIFO holds).
 		n := len(logText(t, c.LogPath, "stdout"))
-		waitFor(t, "ticks while no agent runs", 10*time.Second, func() (bool, error) {
-			return len(logText(t, c.LogPath, "stdout")) > n+5, nil
-		})
+		time.Sleep(2 * time.Second) // the agent's downtime, not a wait for a condition
+		if got := len(logText(t, c.LogPath, "stdout")); got != n {
+			t.Errorf("%d lines were written while no agent ran", got-n)
+		}
 
 		r2, err := Start(ctx, opts)
 		must(t, err)
@@ -540,6 +532,16 @@ func TestContainerd(t *testing.T) {
 		if r2.childPID() != 0 {
 			t.Fatal("a second Start started another containerd instead of reusing the running one")
 		}
+		// The restarted agent drains what the container wrote meanwhile
+		// (about 20 ticks) at once, and the output flows on.
+		waitFor(t, "ticks written while no agent ran", 3*time.Second, func() (bool, error) {
+			return len(logText(t, c.LogPath, "stdout")) >= n+15, nil
+		})
+		m := len(logText(t, c.LogPath, "stdout"))
+		waitFor(t, "ticks after the restart", 10*time.Second, func() (bool, error) {
+			return len(logText(t, c.LogPath, "stdout")) > m+5, nil
+		})
+		assertTicksInOrder(t, c.LogPath)
 		all, err := r2.Containers(ctx)
 		must(t, err)
 		var st *ContainerStatus
@@ -772,6 +774,17 @@ func checkNoPodCgroup(t *testing.T, podUID string) {
 		p := filepath.Join("/sys/fs/cgroup", d, cgroupParent(podUID))
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("pod cgroup %s left behind", p)
+		}
+	}
+}
+
+// assertTicksInOrder checks that a ticker's log holds "tick 0", "tick 1", …
+// with none missing or repeated.
+func assertTicksInOrder(t *testing.T, path string) {
+	t.Helper()
+	for i, l := range logText(t, path, "stdout") {
+		if want := fmt.Sprintf("tick %d", i); l != want {
+			t.Fatalf("line %d is %q, want %q", i, l, want)
 		}
 	}
 }

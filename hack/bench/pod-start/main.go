@@ -61,6 +61,7 @@ type config struct {
 	out          string
 	agentDebug   bool
 	agentLog     string
+	noScheduled  bool
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: go build the module into a temp dir)")
 	flag.StringVar(&cfg.overlay, "overlay", "", "passed to `go build -overlay` when building skiff")
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
+	flag.BoolVar(&cfg.noScheduled, "no-scheduled", false, "skip the second round (through the scheduler)")
 	flag.BoolVar(&cfg.agentDebug, "agent-debug", false, "start the agent with --debug")
 	flag.StringVar(&cfg.agentLog, "agent-log", "", "copy the agent's log to this file at the end")
 	flag.Parse()
@@ -259,6 +261,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		{"podstart-bound", nodeName, "spec.nodeName set (agent alone)"},
 		{"podstart-scheduled", "", "scheduled (scheduler + agent)"},
 	} {
+		if r.node == "" && cfg.noScheduled {
+			continue
+		}
 		logf("round %q: %d pods …", r.name, cfg.n)
 		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu)
 		if err != nil {
