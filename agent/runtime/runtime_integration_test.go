@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -464,6 +465,37 @@ func TestContainerd(t *testing.T) {
 		if self, _ := os.Readlink("/proc/self/ns/ipc"); self == sbIPC {
 			t.Error("the sandbox shares the host's IPC namespace")
 		}
+		// One shim hosts the pod: every task's parent is the same process,
+		// and a container of another pod has another.
+		shimOf := func(rt *Runtime, id string) int {
+			t.Helper()
+			ctr, err := rt.client.LoadContainer(ctx, id)
+			must(t, err)
+			task, err := ctr.Task(ctx, nil)
+			must(t, err)
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", task.Pid()))
+			must(t, err)
+			var ppid int
+			fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+			ppid, err = strconv.Atoi(fields[1])
+			must(t, err)
+			return ppid
+		}
+		shim := shimOf(rp, SandboxID(uid))
+		for _, id := range ids {
+			if got := shimOf(rp, id); got != shim {
+				t.Errorf("container %s runs under shim %d, the sandbox under %d", id, got, shim)
+			}
+		}
+		other := cfg("other", "sleep", "1000")
+		other.PodUID = randomUID(t)
+		otherID, err := r.CreateContainer(ctx, other) // r runs pods without sandboxes
+		must(t, err)
+		if got := shimOf(r, otherID); got == shim {
+			t.Errorf("a container of another pod shares the pod's shim %d", shim)
+		}
+		must(t, r.RemoveContainer(ctx, otherID))
+		must(t, r.RemoveSandbox(ctx, other.PodUID))
 		all, err := rp.Containers(ctx)
 		must(t, err)
 		for _, c := range all {
