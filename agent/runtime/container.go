@@ -13,6 +13,8 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	containerdcio "github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
@@ -223,10 +225,12 @@ func (r *Runtime) loadSkiff(ctx context.Context, id string) (containerd.Containe
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: container %s: %w", id, err)
 	}
-	labels, err := ctr.Labels(ctx)
+	// LoadContainer read the record: no second round trip for the labels.
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: container %s: %w", id, err)
 	}
+	labels := info.Labels
 	if labels[labelKind] == "" {
 		return nil, nil, fmt.Errorf("runtime: container %s is not skiff's: %w", id, ErrNotFound)
 	}
@@ -376,7 +380,7 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 	}
 	st.Attempt, _ = strconv.Atoi(l[labelAttempt])
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[labelStartedAt])
-	task, err := ctr.Task(ctx, nil)
+	ts, err := r.taskState(ctx, ctr.ID())
 	if err != nil && !errdefs.IsNotFound(err) {
 		return ContainerStatus{}, err
 	}
@@ -393,13 +397,6 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 		}
 		return st, nil
 	}
-	ts, err := task.Status(ctx)
-	if err != nil {
-		if errdefs.IsNotFound(err) {
-			return st, nil
-		}
-		return ContainerStatus{}, err
-	}
 	switch ts.Status {
 	case containerd.Running, containerd.Paused, containerd.Pausing:
 		st.State = StateRunning
@@ -413,6 +410,38 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 		st.Reason = exitReason(st.ExitCode, oom)
 	default:
 		st.State = StateUnknown
+	}
+	return st, nil
+}
+
+// taskState asks containerd once for a container's task and its process
+// state (the client's Task and then Status would ask twice).
+func (r *Runtime) taskState(ctx context.Context, id string) (containerd.Status, error) {
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: id})
+	if err != nil {
+		return containerd.Status{}, errdefs.FromGRPC(err)
+	}
+	p := resp.Process
+	if p == nil {
+		return containerd.Status{}, fmt.Errorf("runtime: task of %s: %w", id, errdefs.ErrNotFound)
+	}
+	st := containerd.Status{ExitStatus: p.ExitStatus}
+	switch p.Status {
+	case tasktypes.Status_CREATED:
+		st.Status = containerd.Created
+	case tasktypes.Status_RUNNING:
+		st.Status = containerd.Running
+	case tasktypes.Status_STOPPED:
+		st.Status = containerd.Stopped
+	case tasktypes.Status_PAUSED:
+		st.Status = containerd.Paused
+	case tasktypes.Status_PAUSING:
+		st.Status = containerd.Pausing
+	default:
+		st.Status = containerd.Unknown
+	}
+	if p.ExitedAt != nil {
+		st.ExitTime = p.ExitedAt.AsTime()
 	}
 	return st, nil
 }

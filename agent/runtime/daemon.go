@@ -13,6 +13,8 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
+	contentproxy "github.com/containerd/containerd/content/proxy"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,10 +78,15 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 			return nil, err
 		}
 	}
-	client, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second))
+	// Image manifests and configs are read once (blobCache); the cache
+	// reads through the client's own connection.
+	blobs := &blobCache{blobs: map[string][]byte{}}
+	client, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second),
+		containerd.WithServices(containerd.WithContentStore(blobs)))
 	if err != nil {
 		return nil, fmt.Errorf("runtime: connect to containerd at %s: %w", r.address, err)
 	}
+	blobs.Store = contentproxy.NewContentStore(contentapi.NewContentClient(client.Conn()))
 	r.client = client
 	if _, err := r.Version(ctx); err != nil {
 		client.Close()
