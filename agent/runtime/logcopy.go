@@ -95,10 +95,10 @@ func (s *shimIO) Close() error       { return nil }
 // path and stdin the task gets no stdio at all.
 func (r *Runtime) openContainerIO(id string, c ContainerConfig) (*containerIO, error) {
 	ci := &containerIO{}
-	ci.cfg.Terminal = c.TTY
 	if c.LogPath == "" && !c.Stdin {
-		return ci, nil
+		return ci, nil // no stdio, no terminal: containerd's NullIO
 	}
+	ci.cfg.Terminal = c.TTY
 	dir := r.ioDir(id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
