@@ -13,9 +13,10 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
-	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	containerdcio "github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -184,54 +185,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, c ContainerConfig) (strin
 	return id, nil
 }
 
-// ioDir holds a container's stdin FIFO.
+// ioDir holds a container's stdio FIFOs (stdout, stderr, stdin).
 func (r *Runtime) ioDir(id string) string { return filepath.Join(r.opts.Dir, "io", id) }
-
-// taskIO hands the shim the container's stdio. Output goes to the skiff log
-// driver, a process the shim starts and owns (see LogDriverMain), so logs
-// keep flowing while the agent is stopped or restarting. Stdin, for TTY
-// containers, is a FIFO the shim reads and Attach writes.
-func (r *Runtime) taskIO(c ContainerConfig, id string) (cio.Creator, error) {
-	if c.LogPath == "" && !c.Stdin {
-		return cio.NullIO, nil
-	}
-	var cfg cio.Config
-	cfg.Terminal = c.TTY
-	args := map[string]string{"max-size": strconv.Itoa(logMaxSize), "max-files": strconv.Itoa(logMaxFiles)}
-	if c.LogPath != "" {
-		args["log-path"] = c.LogPath
-	}
-	if c.Stdin && c.TTY {
-		dir := r.ioDir(id)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("runtime: %w", err)
-		}
-		fifo := filepath.Join(dir, "stdin")
-		if err := unix.Mkfifo(fifo, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("runtime: stdin fifo: %w", err)
-		}
-		cfg.Stdin = fifo
-		if !c.StdinOnce {
-			// The driver holds the FIFO open so attach sessions may come
-			// and go without closing the container's stdin.
-			args["stdin-hold"] = fifo
-		}
-	}
-	uri, err := cio.LogURIGenerator("binary", r.driver, args)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: log driver uri: %w", err)
-	}
-	cfg.Stdout, cfg.Stderr = uri.String(), uri.String()
-	return func(string) (cio.IO, error) { return &shimIO{cfg: cfg}, nil }, nil
-}
-
-// shimIO is stdio the shim handles on its own; the agent copies nothing.
-type shimIO struct{ cfg cio.Config }
-
-func (s *shimIO) Config() cio.Config { return s.cfg }
-func (s *shimIO) Cancel()            {}
-func (s *shimIO) Wait()              {}
-func (s *shimIO) Close() error       { return nil }
 
 func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, c ContainerConfig) error {
 	if c.LogPath != "" {
@@ -239,14 +194,17 @@ func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, c Con
 			return fmt.Errorf("runtime: log dir: %w", err)
 		}
 	}
-	creator, err := r.taskIO(c, ctr.ID())
+	ci, err := r.openContainerIO(ctr.ID(), c)
 	if err != nil {
 		return err
 	}
-	task, err := ctr.NewTask(ctx, creator)
+	task, err := ctr.NewTask(ctx, func(string) (containerdcio.IO, error) { return &shimIO{cfg: ci.cfg}, nil })
 	if err != nil {
+		ci.close()
 		return fmt.Errorf("runtime: create task for %s: %w", c.Name, err)
 	}
+	// The shim has opened the FIFOs' write ends: copy from now on.
+	r.logs.start(ctr.ID(), c.LogPath, ci)
 	// Taken before Start: a quick process may have exited when Start returns.
 	startedAt := time.Now()
 	if err := task.Start(ctx); err != nil {
@@ -267,10 +225,12 @@ func (r *Runtime) loadSkiff(ctx context.Context, id string) (containerd.Containe
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: container %s: %w", id, err)
 	}
-	labels, err := ctr.Labels(ctx)
+	// LoadContainer read the record: no second round trip for the labels.
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: container %s: %w", id, err)
 	}
+	labels := info.Labels
 	if labels[labelKind] == "" {
 		return nil, nil, fmt.Errorf("runtime: container %s is not skiff's: %w", id, ErrNotFound)
 	}
@@ -366,6 +326,7 @@ func (r *Runtime) removeCtr(ctx context.Context, ctr containerd.Container) error
 	if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("runtime: delete container %s: %w", id, err)
 	}
+	r.logs.stop(id)
 	os.RemoveAll(r.ioDir(id))
 	return nil
 }
@@ -419,7 +380,7 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 	}
 	st.Attempt, _ = strconv.Atoi(l[labelAttempt])
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[labelStartedAt])
-	task, err := ctr.Task(ctx, nil)
+	ts, err := r.taskState(ctx, ctr.ID())
 	if err != nil && !errdefs.IsNotFound(err) {
 		return ContainerStatus{}, err
 	}
@@ -436,13 +397,6 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 		}
 		return st, nil
 	}
-	ts, err := task.Status(ctx)
-	if err != nil {
-		if errdefs.IsNotFound(err) {
-			return st, nil
-		}
-		return ContainerStatus{}, err
-	}
 	switch ts.Status {
 	case containerd.Running, containerd.Paused, containerd.Pausing:
 		st.State = StateRunning
@@ -456,6 +410,38 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 		st.Reason = exitReason(st.ExitCode, oom)
 	default:
 		st.State = StateUnknown
+	}
+	return st, nil
+}
+
+// taskState asks containerd once for a container's task and its process
+// state (the client's Task and then Status would ask twice).
+func (r *Runtime) taskState(ctx context.Context, id string) (containerd.Status, error) {
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: id})
+	if err != nil {
+		return containerd.Status{}, errdefs.FromGRPC(err)
+	}
+	p := resp.Process
+	if p == nil {
+		return containerd.Status{}, fmt.Errorf("runtime: task of %s: %w", id, errdefs.ErrNotFound)
+	}
+	st := containerd.Status{ExitStatus: p.ExitStatus}
+	switch p.Status {
+	case tasktypes.Status_CREATED:
+		st.Status = containerd.Created
+	case tasktypes.Status_RUNNING:
+		st.Status = containerd.Running
+	case tasktypes.Status_STOPPED:
+		st.Status = containerd.Stopped
+	case tasktypes.Status_PAUSED:
+		st.Status = containerd.Paused
+	case tasktypes.Status_PAUSING:
+		st.Status = containerd.Pausing
+	default:
+		st.Status = containerd.Unknown
+	}
+	if p.ExitedAt != nil {
+		st.ExitTime = p.ExitedAt.AsTime()
 	}
 	return st, nil
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
+	contentproxy "github.com/containerd/containerd/content/proxy"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,9 +36,6 @@ type Options struct {
 	// PauseImage, when set, runs as each pod's sandbox container whose IPC
 	// namespace the pod's containers join.
 	PauseImage string
-	// LogDriverBinary is the executable the containerd shim runs as each
-	// container's log writer (see LogDriverMain). Default: os.Executable().
-	LogDriverBinary string
 	// Snapshotter overrides containerd's default snapshotter (overlayfs).
 	Snapshotter string
 }
@@ -49,7 +48,7 @@ type Runtime struct {
 	address string
 	managed bool // address is the socket of a containerd skiff starts
 	regs    *registries
-	driver  string // path of the log driver link handed to shims
+	logs    logCopies // containers' output into their logs
 	mu      sync.Mutex
 	child   int // pid of the containerd this Runtime started, 0 if none
 	closed  bool
@@ -68,9 +67,6 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{opts: o, regs: regs, ctrDir: filepath.Join(o.Dir, "containerd")}
-	if err := r.installLogDriver(); err != nil {
-		return nil, err
-	}
 	if o.Endpoint != "" {
 		r.address = strings.TrimPrefix(o.Endpoint, "unix://")
 	} else {
@@ -82,15 +78,28 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 			return nil, err
 		}
 	}
-	client, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second))
+	// Image manifests and configs are read once (blobCache); the cache
+	// reads through the client's own connection.
+	blobs := &blobCache{blobs: map[string][]byte{}}
+	client, err := containerd.New(r.address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second),
+		containerd.WithServices(containerd.WithContentStore(blobs)))
 	if err != nil {
 		return nil, fmt.Errorf("runtime: connect to containerd at %s: %w", r.address, err)
 	}
+	blobs.Store = contentproxy.NewContentStore(contentapi.NewContentClient(client.Conn()))
 	r.client = client
 	if _, err := r.Version(ctx); err != nil {
 		client.Close()
 		return nil, err
 	}
+	// First, before the images: containers that wrote while no agent ran
+	// may be blocked on a full FIFO.
+	ctrs, err := r.skiffContainers(ctx)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	r.reattachLogs(ctrs)
 	if err := r.ImportImages(ctx, filepath.Join(o.Dir, "images")); err != nil {
 		client.Close()
 		return nil, err
@@ -296,8 +305,9 @@ func (r *Runtime) reapBlocking() {
 	}
 }
 
-// Close closes the connection to containerd. It never stops containerd or
-// the containers.
+// Close stops copying container output (it waits in the containers' FIFOs
+// for the next agent) and closes the connection to containerd. It never
+// stops containerd or the containers.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -305,7 +315,25 @@ func (r *Runtime) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.logs.closeAll()
 	return r.client.Close()
+}
+
+// skiffContainers lists the ids and labels of skiff's pod containers.
+func (r *Runtime) skiffContainers(ctx context.Context) ([]containerLabels, error) {
+	ctrs, err := r.client.Containers(ctx, `labels."`+labelKind+`"==`+kindContainer)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list containers: %w", err)
+	}
+	out := make([]containerLabels, 0, len(ctrs))
+	for _, ctr := range ctrs {
+		info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil {
+			continue
+		}
+		out = append(out, containerLabels{id: ctr.ID(), labels: info.Labels})
+	}
+	return out, nil
 }
 
 // Version returns the runtime version as the node status reports it, e.g.

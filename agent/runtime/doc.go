@@ -5,10 +5,11 @@
 // their events, execs into and attaches to them. It owns the containers and
 // sandboxes it labels io.skiff.* in the "k8s.io" containerd namespace.
 //
-// Container output is written in the CRI log format by a log driver the
-// containerd shim runs (the skiff binary under the name LogDriverName), so
-// logs keep flowing while the agent is down; the agent's main must call
-// IsLogDriver/LogDriverMain before anything else.
+// Container output reaches the agent through FIFOs the containerd shim
+// writes; the Runtime copies them into CRI log files (logcopy.go) and
+// reopens them when it starts again, so output written while the agent was
+// down is drained then. IsLogDriver/LogDriverMain serve the log-writer
+// processes of containers an earlier agent started.
 //
 // It must not import server/...; what to run is decided elsewhere
 // (agent/plan), this package only carries it out.

@@ -154,11 +154,7 @@ func (r *Runtime) unrecordedExits(ctx context.Context) ([]ContainerEvent, error)
 		if err != nil || info.Labels[labelFinishedAt] != "" {
 			continue
 		}
-		task, err := ctr.Task(ctx, nil)
-		if err != nil {
-			continue
-		}
-		st, err := task.Status(ctx)
+		st, err := r.taskState(ctx, ctr.ID())
 		if err != nil || st.Status != containerd.Stopped {
 			continue
 		}

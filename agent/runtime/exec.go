@@ -163,10 +163,9 @@ func (r *Runtime) forwardResize(ctx context.Context, ch <-chan TermSize, resize 
 }
 
 // Attach streams the running container's output live (read from its log as
-// the log driver writes it) and, for a container with stdin and a TTY, feeds
+// the agent writes it) and, for a container with stdin and a TTY, feeds
 // s.Stdin to it. It returns when the container exits or ctx ends. Stdin of
-// containers without a TTY is not connected (the shim's log driver path
-// does not carry it).
+// containers without a TTY is not connected.
 func (r *Runtime) Attach(ctx context.Context, id string, s Streams) error {
 	ctr, labels, err := r.loadSkiff(ctx, id)
 	if err != nil {

@@ -14,59 +14,24 @@ import (
 	"time"
 )
 
-// LogDriverName is the name the skiff binary is invoked under when a
-// containerd shim runs it as a container's log driver.
-//
-// Why a log driver: the shim owns a container's stdio. With FIFOs the
-// agent would have to be running to drain them, and a container blocks on
-// a full pipe while the agent is down. containerd's "binary" log URI
-// instead makes the shim start a process of ours, next to the container
-// and outliving the agent, reading the container's stdout and stderr
-// pipes. That process writes the CRI log file and rotates it, whether or
-// not the agent runs.
+// LogDriverName is the name under which containerd shims ran the skiff
+// binary as a container's log writer, before the agent copied container
+// output itself (logcopy.go). Such writers of containers started by an
+// earlier agent keep running until their container ends; no new ones are
+// started.
 const LogDriverName = "skiff-cri-log"
 
-// IsLogDriver reports whether this process was started as the log driver.
-// The agent's main calls it first thing:
+// IsLogDriver reports whether this process was started as a log writer by
+// a shim of a container an earlier agent created. main calls it first:
 //
 //	if runtime.IsLogDriver() { os.Exit(runtime.LogDriverMain()) }
+//
+// It can go once no node runs containers of such an agent.
 func IsLogDriver() bool {
 	return filepath.Base(os.Args[0]) == LogDriverName
 }
 
-// installLogDriver links Dir/bin/skiff-cri-log to the skiff binary: the
-// shim runs the link, and its name tells main to act as the log driver.
-func (r *Runtime) installLogDriver() error {
-	bin := r.opts.LogDriverBinary
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("runtime: locate own binary for the log driver: %w", err)
-		}
-		bin = exe
-	}
-	dir := filepath.Join(r.opts.Dir, "bin")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("runtime: %w", err)
-	}
-	link := filepath.Join(dir, LogDriverName)
-	if cur, err := os.Readlink(link); err == nil && cur == bin {
-		r.driver = link
-		return nil
-	}
-	tmp := link + ".tmp"
-	os.Remove(tmp)
-	if err := os.Symlink(bin, tmp); err != nil {
-		return fmt.Errorf("runtime: install log driver: %w", err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		return fmt.Errorf("runtime: install log driver: %w", err)
-	}
-	r.driver = link
-	return nil
-}
-
-// LogDriverMain runs the log driver: the shim passes the container's stdout
+// LogDriverMain runs the log writer: the shim passes the container's stdout
 // and stderr pipes as fds 3 and 4 and a readiness pipe as fd 5, and the
 // URI's query as "key value" argument pairs. It returns the exit code.
 func LogDriverMain() int {
@@ -79,7 +44,6 @@ func LogDriverMain() int {
 	ready := os.NewFile(5, "ready")
 
 	if fifo := args["stdin-hold"]; fifo != "" {
-		// O_RDWR never blocks on a FIFO; kept open until we exit.
 		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
 			defer f.Close()
 		}
@@ -101,6 +65,9 @@ func LogDriverMain() int {
 		f    *os.File
 		name string
 	}{{stdout, "stdout"}, {stderr, "stderr"}} {
+		if s.f == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -112,36 +79,6 @@ func LogDriverMain() int {
 		w.Close()
 	}
 	return 0
-}
-
-// maxLogLine is the longest line written whole; longer ones are split into
-// partial ("P") entries, as the kubelet does at 16 KiB.
-const maxLogLine = 16 << 10
-
-// copyCRI reads one stream to its end and writes it line by line. Without a
-// writer it drains the stream so the container never blocks.
-func copyCRI(f *os.File, stream string, w *criWriter) {
-	if f == nil {
-		return
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, maxLogLine)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 && w != nil {
-			switch {
-			case err == bufio.ErrBufferFull:
-				w.WriteEntry(time.Now(), stream, true, line)
-			case line[len(line)-1] == '\n':
-				w.WriteEntry(time.Now(), stream, false, line[:len(line)-1])
-			default: // the last line, without newline
-				w.WriteEntry(time.Now(), stream, false, line)
-			}
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return
-		}
-	}
 }
 
 // criWriter writes CRI log entries, "<RFC3339Nano> <stream> <F|P> <text>\n",

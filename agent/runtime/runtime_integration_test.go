@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,15 +27,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
-
-func TestMain(m *testing.M) {
-	// The shims of the test's containers run this test binary as their log
-	// driver, the way they run the skiff binary in production.
-	if IsLogDriver() {
-		os.Exit(LogDriverMain())
-	}
-	os.Exit(m.Run())
-}
 
 const (
 	testImage  = "docker.io/skiff/busybox:test"
@@ -143,9 +135,7 @@ func TestContainerd(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(dir, "images"), 0o755))
 	buildBusyboxImage(t, filepath.Join(dir, "images", "busybox.tar"), testImage)
 	buildBusyboxImage(t, filepath.Join(dir, "images", "pause.tar"), pauseImage, "sleep", "2147483647")
-	exe, err := os.Executable()
-	must(t, err)
-	opts := Options{Dir: dir, LogDriverBinary: exe}
+	opts := Options{Dir: dir}
 
 	top := t
 	r, err := Start(ctx, opts)
@@ -475,6 +465,37 @@ func TestContainerd(t *testing.T) {
 		if self, _ := os.Readlink("/proc/self/ns/ipc"); self == sbIPC {
 			t.Error("the sandbox shares the host's IPC namespace")
 		}
+		// One shim hosts the pod: every task's parent is the same process,
+		// and a container of another pod has another.
+		shimOf := func(rt *Runtime, id string) int {
+			t.Helper()
+			ctr, err := rt.client.LoadContainer(ctx, id)
+			must(t, err)
+			task, err := ctr.Task(ctx, nil)
+			must(t, err)
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", task.Pid()))
+			must(t, err)
+			var ppid int
+			fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+			ppid, err = strconv.Atoi(fields[1])
+			must(t, err)
+			return ppid
+		}
+		shim := shimOf(rp, SandboxID(uid))
+		for _, id := range ids {
+			if got := shimOf(rp, id); got != shim {
+				t.Errorf("container %s runs under shim %d, the sandbox under %d", id, got, shim)
+			}
+		}
+		other := cfg("other", "sleep", "1000")
+		other.PodUID = randomUID(t)
+		otherID, err := r.CreateContainer(ctx, other) // r runs pods without sandboxes
+		must(t, err)
+		if got := shimOf(r, otherID); got == shim {
+			t.Errorf("a container of another pod shares the pod's shim %d", shim)
+		}
+		must(t, r.RemoveContainer(ctx, otherID))
+		must(t, r.RemoveSandbox(ctx, other.PodUID))
 		all, err := rp.Containers(ctx)
 		must(t, err)
 		for _, c := range all {
@@ -529,10 +550,13 @@ func TestContainerd(t *testing.T) {
 		stopRun()
 		runWG.Wait()
 		must(t, r.Close())
+		// While no agent runs the output waits in the FIFO; the container
+		// is not blocked (it writes far less than the FIFO holds).
 		n := len(logText(t, c.LogPath, "stdout"))
-		waitFor(t, "ticks while no agent runs", 10*time.Second, func() (bool, error) {
-			return len(logText(t, c.LogPath, "stdout")) > n+5, nil
-		})
+		time.Sleep(2 * time.Second) // the agent's downtime, not a wait for a condition
+		if got := len(logText(t, c.LogPath, "stdout")); got != n {
+			t.Errorf("%d lines were written while no agent ran", got-n)
+		}
 
 		r2, err := Start(ctx, opts)
 		must(t, err)
@@ -540,6 +564,16 @@ func TestContainerd(t *testing.T) {
 		if r2.childPID() != 0 {
 			t.Fatal("a second Start started another containerd instead of reusing the running one")
 		}
+		// The restarted agent drains what the container wrote meanwhile
+		// (about 20 ticks) at once, and the output flows on.
+		waitFor(t, "ticks written while no agent ran", 3*time.Second, func() (bool, error) {
+			return len(logText(t, c.LogPath, "stdout")) >= n+15, nil
+		})
+		m := len(logText(t, c.LogPath, "stdout"))
+		waitFor(t, "ticks after the restart", 10*time.Second, func() (bool, error) {
+			return len(logText(t, c.LogPath, "stdout")) > m+5, nil
+		})
+		assertTicksInOrder(t, c.LogPath)
 		all, err := r2.Containers(ctx)
 		must(t, err)
 		var st *ContainerStatus
@@ -772,6 +806,17 @@ func checkNoPodCgroup(t *testing.T, podUID string) {
 		p := filepath.Join("/sys/fs/cgroup", d, cgroupParent(podUID))
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("pod cgroup %s left behind", p)
+		}
+	}
+}
+
+// assertTicksInOrder checks that a ticker's log holds "tick 0", "tick 1", …
+// with none missing or repeated.
+func assertTicksInOrder(t *testing.T, path string) {
+	t.Helper()
+	for i, l := range logText(t, path, "stdout") {
+		if want := fmt.Sprintf("tick %d", i); l != want {
+			t.Fatalf("line %d is %q, want %q", i, l, want)
 		}
 	}
 }

@@ -47,7 +47,8 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, podUID, namespace, name, ne
 		if err != nil {
 			return fmt.Errorf("runtime: pause image: %w", err)
 		}
-		opts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithHostname(name), oci.WithCgroup(cgroupParent(podUID) + "/" + id)}
+		opts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithHostname(name), oci.WithCgroup(cgroupParent(podUID) + "/" + id),
+			oci.WithAnnotations(map[string]string{shimGroupAnnotation: shimGroup(podUID)})}
 		if netnsPath != "" {
 			opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath}))
 		} else {

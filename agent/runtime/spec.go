@@ -26,6 +26,18 @@ func cgroupParent(podUID string) string {
 	return "/skiff/pod" + podUID
 }
 
+// shimGroupAnnotation makes containerd's runc v2 shim host every container
+// whose OCI spec carries the same value: the first such container starts
+// the shim, later ones join it (containerd's CRI plugin groups a pod's
+// containers the same way, by sandbox id).
+const shimGroupAnnotation = "io.containerd.runc.v2.group"
+
+// shimGroup is the shim a pod's containers (and its sandbox) share: one shim
+// per pod. See docs/agent.md for why not one per node.
+func shimGroup(podUID string) string {
+	return "skiff-pod-" + podUID
+}
+
 // processArgs applies the Kubernetes rules for command and args over the
 // image's entrypoint and cmd.
 func processArgs(c ContainerConfig, ic ocispec.ImageConfig) []string {
@@ -94,6 +106,7 @@ func (r *Runtime) specOpts(c ContainerConfig, img containerd.Image, ic ocispec.I
 	}
 
 	opts = append(opts, oci.WithCgroup(cgroupParent(c.PodUID)+"/"+id))
+	opts = append(opts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: shimGroup(c.PodUID)}))
 	opts = append(opts, resourceOpts(c.Resources)...)
 	sec, err := securityOpts(c.SecurityContext, c.PodSecurityContext)
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/skiff-io/skiff/protocol"
 )
@@ -10,23 +11,82 @@ import (
 // Enqueue adds a status item to the outbox under key, replacing an unsent
 // item with the same key (latest wins: a pod's newest status, the node's
 // newest status). The item gets a new sequence number, so the outbox stays
-// in the order things last changed. Events take unique keys.
+// in the order things last changed. Events take unique keys. It returns
+// once the item is committed.
+//
+// Items queued while a commit runs are committed together in the next
+// transaction (group commit): when a node starts many pods at once, their
+// status and events share fsyncs instead of waiting for one each.
 func (s *Store) Enqueue(ctx context.Context, key string, it protocol.StatusItem) error {
 	it.Seq = 0
 	b, err := json.Marshal(it)
 	if err != nil {
 		return err
 	}
+	req := &enqueued{key: key, item: b, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	g := &s.group
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leading {
+		g.mu.Unlock()
+		select {
+		case err := <-req.done: // committed in another caller's batch
+			return err
+		case <-req.lead: // handed the lead: commit what waits, this item first
+		}
+		g.mu.Lock()
+	}
+	g.leading = true
+	batch := g.queue
+	g.queue = nil
+	g.mu.Unlock()
+	// Not the caller's context: the batch holds others' items too.
+	err = s.commitOutbox(context.WithoutCancel(ctx), batch)
+	for _, r := range batch {
+		r.done <- err
+	}
+	// Each caller commits at most one batch: the next waiting one leads.
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		g.queue[0].lead <- struct{}{}
+	} else {
+		g.leading = false
+	}
+	g.mu.Unlock()
+	return <-req.done
+}
+
+// enqueued is an item waiting for the group commit.
+type enqueued struct {
+	key  string
+	item []byte
+	done chan error    // the commit's result
+	lead chan struct{} // this caller is to commit the next batch
+}
+
+// groupCommit is the outbox items waiting to be committed, and whether a
+// caller is committing them (the leader, which hands the lead to the first
+// item queued meanwhile).
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*enqueued
+	leading bool
+}
+
+// commitOutbox writes a batch of items in one transaction, in order.
+func (s *Store) commitOutbox(ctx context.Context, batch []*enqueued) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE key = ?`, key); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(key, item) VALUES(?, ?)`, key, b); err != nil {
-		return err
+	for _, r := range batch {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE key = ?`, r.key); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(key, item) VALUES(?, ?)`, r.key, r.item); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

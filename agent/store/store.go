@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 // Store is the agent's SQLite database.
 type Store struct {
-	db *sql.DB
+	db    *sql.DB
+	group groupCommit // outbox items waiting to be committed
 }
 
 // Open opens (creating if needed) the database at path.

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/skiff-io/skiff/protocol"
@@ -111,5 +113,59 @@ func TestSetWritesOnlyChanges(t *testing.T) {
 	}
 	if after := changes(); after != before {
 		t.Fatalf("setting an unchanged value wrote %d rows", after-before)
+	}
+}
+
+// Concurrent callers share commits; every item is stored once, each
+// caller's items in its order, and the same key keeps the latest.
+func TestOutboxGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const workers, each = 20, 10
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				it := protocol.StatusItem{Kind: protocol.ItemEvent, Name: fmt.Sprintf("w%d-%d", w, i)}
+				if err := s.Enqueue(ctx, fmt.Sprintf("event/%d/%d", w, i), it); err != nil {
+					t.Error(err)
+				}
+				// One key per worker rewritten each time: only the last stays.
+				st := protocol.StatusItem{Kind: protocol.ItemPodStatus, Name: fmt.Sprintf("w%d-%d", w, i)}
+				if err := s.Enqueue(ctx, fmt.Sprintf("pod/%d", w), st); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	items, err := s.Pending(ctx, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != workers*each+workers {
+		t.Fatalf("%d items, want %d", len(items), workers*each+workers)
+	}
+	next := map[int]int{}
+	for _, it := range items {
+		var w, i int
+		fmt.Sscanf(it.Name, "w%d-%d", &w, &i)
+		switch it.Kind {
+		case protocol.ItemEvent:
+			if i != next[w] {
+				t.Fatalf("worker %d: event %d after %d", w, i, next[w]-1)
+			}
+			next[w]++
+		default:
+			if i != each-1 {
+				t.Errorf("worker %d's status is its item %d, want the last (%d)", w, i, each-1)
+			}
+		}
 	}
 }

@@ -61,6 +61,8 @@ type config struct {
 	out          string
 	agentDebug   bool
 	agentLog     string
+	noScheduled  bool
+	agentBin     string
 }
 
 func main() {
@@ -75,6 +77,8 @@ func main() {
 	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: go build the module into a temp dir)")
 	flag.StringVar(&cfg.overlay, "overlay", "", "passed to `go build -overlay` when building skiff")
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
+	flag.StringVar(&cfg.agentBin, "agent-skiff", "", "run the agent from this binary instead of -skiff (e.g. a build without the server, to see what its code costs the agent)")
+	flag.BoolVar(&cfg.noScheduled, "no-scheduled", false, "skip the second round (through the scheduler)")
 	flag.BoolVar(&cfg.agentDebug, "agent-debug", false, "start the agent with --debug")
 	flag.StringVar(&cfg.agentLog, "agent-log", "", "copy the agent's log to this file at the end")
 	flag.Parse()
@@ -186,7 +190,11 @@ func run(ctx context.Context, cfg config) (err error) {
 		args = append(args, "--debug")
 	}
 	logf("starting skiff agent %s through the counting proxy %s …", nodeName, proxy.Addr())
-	agent, err := skiffproc.StartAgent(bin, agentDir, filepath.Join(root, "agent.log"), "https://"+proxy.Addr(), token, nodeName, args...)
+	agentBin := bin
+	if cfg.agentBin != "" {
+		agentBin = cfg.agentBin
+	}
+	agent, err := skiffproc.StartAgent(agentBin, agentDir, filepath.Join(root, "agent.log"), "https://"+proxy.Addr(), token, nodeName, args...)
 	if err != nil {
 		return err
 	}
@@ -259,6 +267,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		{"podstart-bound", nodeName, "spec.nodeName set (agent alone)"},
 		{"podstart-scheduled", "", "scheduled (scheduler + agent)"},
 	} {
+		if r.node == "" && cfg.noScheduled {
+			continue
+		}
 		logf("round %q: %d pods …", r.name, cfg.n)
 		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu)
 		if err != nil {
