@@ -33,20 +33,8 @@ func readyPod(t *testing.T, c kubernetes.Interface, name, node string, lbls map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	setPodReady(t, c, p, true)
-}
-
-func setPodReady(t *testing.T, c kubernetes.Interface, p *corev1.Pod, ready bool) {
-	t.Helper()
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
 	p.Status.Phase = corev1.PodRunning
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.Now()}}
-	if _, err := c.CoreV1().Pods(p.Namespace).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	setPodReady(t, c, p, true)
 }
 
 func createPDB(t *testing.T, c kubernetes.Interface, name string, spec policyv1.PodDisruptionBudgetSpec) {

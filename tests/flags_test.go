@@ -59,6 +59,7 @@ var serverFlagChecks = map[string]string{
 	"container-runtime-endpoint":  "TestAgentJoinRefusals",
 	"pause-image":                 "inline",
 	"private-registry":            "TestServerFlags",
+	"terminated-pod-gc-threshold": "TestPodGC",
 }
 
 // TestServerFlagWalk walks `skiff server --help`: every flag has a check.

@@ -14,15 +14,16 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
-// fakeKubelet plays the kubelet of API-only nodes for the DaemonSet and
+// setsKubelet plays the kubelet of API-only nodes for the DaemonSet and
 // StatefulSet tests: pods bound to a node turn Running and Ready after
 // readyDelay, pods being deleted go away after the same delay. It logs,
 // in the order its watch saw them, "add <pod>", "ready <pod>",
 // "terminating <pod>" and "gone <pod>", and calls observe (if set) with
 // its cache after every change.
-type fakeKubelet struct {
+type setsKubelet struct {
 	c          kubernetes.Interface
 	readyDelay time.Duration
 	informer   cache.SharedIndexInformer
@@ -35,9 +36,9 @@ type fakeKubelet struct {
 	observe func(pods []*corev1.Pod)
 }
 
-func startFakeKubelet(t *testing.T, c kubernetes.Interface, readyDelay time.Duration) *fakeKubelet {
+func startSetsKubelet(t *testing.T, c kubernetes.Interface, readyDelay time.Duration) *setsKubelet {
 	t.Helper()
-	k := &fakeKubelet{c: c, readyDelay: readyDelay, ready: map[types.UID]bool{}, term: map[types.UID]bool{}, started: map[types.UID]bool{}}
+	k := &setsKubelet{c: c, readyDelay: readyDelay, ready: map[types.UID]bool{}, term: map[types.UID]bool{}, started: map[types.UID]bool{}}
 	lw := cache.NewListWatchFromClient(c.CoreV1().RESTClient(), "pods", metav1.NamespaceAll, fields.Everything())
 	k.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})
 	_, _ = k.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -63,16 +64,7 @@ func startFakeKubelet(t *testing.T, c kubernetes.Interface, readyDelay time.Dura
 	return k
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func (k *fakeKubelet) changed(p *corev1.Pod, added bool) {
+func (k *setsKubelet) changed(p *corev1.Pod, added bool) {
 	k.mu.Lock()
 	if added {
 		k.log = append(k.log, "add "+p.Name+" "+p.Spec.NodeName+" rv "+p.ResourceVersion)
@@ -119,7 +111,7 @@ func (k *fakeKubelet) changed(p *corev1.Pod, added bool) {
 			}
 			for _, c := range cur.Spec.Containers {
 				cur.Status.ContainerStatuses = append(cur.Status.ContainerStatuses, corev1.ContainerStatus{
-					Name: c.Name, Image: c.Image, Ready: true, Started: ptr(true),
+					Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(true),
 					State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}})
 			}
 			if _, err := pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -129,9 +121,7 @@ func (k *fakeKubelet) changed(p *corev1.Pod, added bool) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
-func (k *fakeKubelet) notify() {
+func (k *setsKubelet) notify() {
 	k.mu.Lock()
 	obs := k.observe
 	k.mu.Unlock()
@@ -146,14 +136,14 @@ func (k *fakeKubelet) notify() {
 }
 
 // setObserve installs (or with nil removes) the observer.
-func (k *fakeKubelet) setObserve(f func(pods []*corev1.Pod)) {
+func (k *setsKubelet) setObserve(f func(pods []*corev1.Pod)) {
 	k.mu.Lock()
 	k.observe = f
 	k.mu.Unlock()
 }
 
 // events returns a copy of the log.
-func (k *fakeKubelet) events() []string {
+func (k *setsKubelet) events() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return append([]string(nil), k.log...)
