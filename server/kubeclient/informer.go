@@ -3,11 +3,15 @@ package kubeclient
 import (
 	"context"
 	"sync"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
 )
 
 // NewInformer returns a shared informer of c's objects; example is an
@@ -68,4 +72,35 @@ func RunWorkers(ctx context.Context, wg *sync.WaitGroup, n int, next func(contex
 		}()
 	}
 	<-ctx.Done()
+}
+
+// SyncFunc reconciles the object named key once and says when it wants to
+// see it again regardless of events (0: only on events).
+type SyncFunc func(ctx context.Context, key string) (time.Duration, error)
+
+// ProcessNext takes one key from queue and syncs it, as every controller's
+// worker does: a failure sends the key back with the queue's rate limit
+// (and is logged with what and the key under keyName, except conflicts,
+// which only mean the cache was behind); a success resets the key's
+// back-off and, when sync asks, schedules another look. It returns false
+// once the queue has shut down. Use it as RunWorkers' next.
+func ProcessNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], sync SyncFunc, what, keyName string) bool {
+	key, quit := queue.Get()
+	if quit {
+		return false
+	}
+	defer queue.Done(key)
+	after, err := sync(ctx, key)
+	if err != nil {
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
+			klog.ErrorS(err, what, keyName, key)
+		}
+		queue.AddRateLimited(key)
+		return true
+	}
+	queue.Forget(key)
+	if after > 0 {
+		queue.AddAfter(key, after)
+	}
+	return true
 }

@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // Component names the controller in its Events.
@@ -241,25 +240,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.Sync(ctx, key)
-	switch {
-	case err != nil:
-		if ctx.Err() == nil {
-			klog.ErrorS(err, "daemonset sync", "daemonset", key)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		c.queue.Forget(key)
-		if after > 0 {
-			c.queue.AddAfter(key, after)
-		}
-	}
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, c.Sync, "syncing DaemonSet", "daemonset")
 }
 
 // Sync reconciles the DaemonSet with key namespace/name once, and says

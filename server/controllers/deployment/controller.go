@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // Tuning, kube-controller-manager's where it has one.
@@ -208,25 +207,7 @@ func (c *Controller) podGone(pod *corev1.Pod) {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	recheck, err := c.Sync(ctx, key)
-	switch {
-	case err != nil:
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			klog.ErrorS(err, "deployment sync", "deployment", key)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		c.queue.Forget(key)
-		if recheck > 0 {
-			c.queue.AddAfter(key, recheck)
-		}
-	}
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, c.Sync, "syncing Deployment", "deployment")
 }
 
 // Sync brings the Deployment key (namespace/name) one step closer to its

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 const (
@@ -129,25 +128,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.Reconcile(ctx, key)
-	switch {
-	case err != nil:
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			klog.ErrorS(err, "pod disruption budget", "key", key)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		c.queue.Forget(key)
-		if after > 0 {
-			c.queue.AddAfter(key, after)
-		}
-	}
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, c.Reconcile, "syncing PodDisruptionBudget", "key")
 }
 
 // Reconcile computes the status of the budget with key (namespace/name)

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // FieldManager is the manager name of this controller's writes; an
@@ -138,20 +137,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.Sync(ctx, key); err != nil {
-		if ctx.Err() == nil {
-			klog.ErrorS(err, "syncing Endpoints", "service", key)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, func(ctx context.Context, key string) (time.Duration, error) { return 0, c.Sync(ctx, key) }, "syncing Endpoints", "service")
 }
 
 // Sync brings the Endpoints of the Service namespace/name in line with its

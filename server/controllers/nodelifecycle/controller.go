@@ -194,24 +194,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	after, err := c.Sync(ctx, name)
-	if err != nil {
-		if ctx.Err() == nil {
-			klog.ErrorS(err, "node lifecycle", "node", name)
-		}
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	if after > 0 {
-		c.queue.AddAfter(name, after)
-	}
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, c.Sync, "node lifecycle", "node")
 }
 
 // Sync looks at one node: its health, taints, pods' readiness and

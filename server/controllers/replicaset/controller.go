@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // Tuning, kube-controller-manager's where it has one.
@@ -229,26 +228,7 @@ func (c *Controller) podDeleted(obj any) {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	recheck, err := c.Sync(ctx, key)
-	switch {
-	case err != nil:
-		// A conflict only means the cache was behind: retried at once.
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			klog.ErrorS(err, "replicaset sync", "replicaset", key)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		c.queue.Forget(key)
-		if recheck > 0 {
-			c.queue.AddAfter(key, recheck)
-		}
-	}
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, c.Sync, "syncing ReplicaSet", "replicaset")
 }
 
 // Sync brings the ReplicaSet key (namespace/name) one step closer to its

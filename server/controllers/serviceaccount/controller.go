@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +14,6 @@ import (
 	"k8s.io/client-go/listers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // Names and the annotation kube uses.
@@ -108,20 +108,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	if err := c.Reconcile(ctx, name); err != nil {
-		if ctx.Err() == nil {
-			klog.ErrorS(err, "service account controller", "namespace", name)
-		}
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, func(ctx context.Context, ns string) (time.Duration, error) { return 0, c.Reconcile(ctx, ns) }, "service account controller", "namespace")
 }
 
 // Reconcile makes sure namespace name, if active, holds the default

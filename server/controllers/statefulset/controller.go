@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // Component names the controller in its Events.
@@ -190,24 +189,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.Sync(ctx, key)
-	if err != nil {
-		if ctx.Err() == nil {
-			klog.ErrorS(err, "statefulset sync", "statefulset", key)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	if after > 0 {
-		c.queue.AddAfter(key, after)
-	}
-	return true
+	return kubeclient.ProcessNext(ctx, c.queue, c.Sync, "syncing StatefulSet", "statefulset")
 }
 
 // Sync reconciles the set with key namespace/name once, and says when it
