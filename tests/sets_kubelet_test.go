@@ -149,16 +149,6 @@ func (k *setsKubelet) events() []string {
 	return append([]string(nil), k.log...)
 }
 
-// index is the position of entry in the log, -1 if absent.
-func index(log []string, entry string) int {
-	for i, e := range log {
-		if e == entry {
-			return i
-		}
-	}
-	return -1
-}
-
 // taintedNode is schedNode with labels and taints.
 func taintedNode(t *testing.T, c kubernetes.Interface, name string, labels map[string]string, taints ...corev1.Taint) {
 	t.Helper()

@@ -35,8 +35,6 @@ type Group struct {
 	Endpoints   []discoveryv1.Endpoint
 }
 
-func (g *Group) key() string { return groupKey(g.AddressType, g.Ports) }
-
 func groupKey(at discoveryv1.AddressType, ports []discoveryv1.EndpointPort) string {
 	parts := make([]string, len(ports))
 	for i, p := range ports {
