@@ -1,0 +1,373 @@
+// Command scheduler measures skiff's scheduler and workload controllers at
+// fleet scale (issue 15's benchmark), with Node objects and no agents:
+//
+//   - the pure decision: scheduler.Schedule on a snapshot of the nodes,
+//     decisions per second in this process;
+//   - binding through the API: pending pods bound by skiff's scheduler,
+//     pods/s from the first binding to the last, against the same number
+//     of bindings posted by this benchmark itself (no decisions, only the
+//     API and the datastore) in the same run: the ratio says how much the
+//     scheduler adds to the write path;
+//   - a Deployment of many replicas: time from create until every pod is
+//     bound;
+//   - the server's RSS with all those pods.
+//
+// It prints figures and ratios, never pass/fail. See hack/bench/README.md.
+//
+//	go run ./hack/bench/scheduler [-nodes 1000] [-pods 10000] [-replicas 1000] [-skiff path] [-out results.md]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
+	"github.com/skiff-io/skiff/server/scheduler"
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+)
+
+type config struct {
+	nodes, pods, replicas, conc int
+	skiff, out                  string
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.nodes, "nodes", 1000, "Node objects (no agents behind them)")
+	flag.IntVar(&cfg.pods, "pods", 10000, "pending pods bound by the scheduler, and bound directly for the baseline")
+	flag.IntVar(&cfg.replicas, "replicas", 1000, "replicas of the Deployment timed until every pod is bound")
+	flag.IntVar(&cfg.conc, "conc", 32, "client goroutines creating objects and posting the baseline's bindings")
+	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: build it with hack/build into a temp dir)")
+	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "scheduler bench:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the results table.
+type row struct{ figure, value, note string }
+
+func run(ctx context.Context, cfg config) error {
+	var rows []row
+	add := func(figure, value, note string) {
+		rows = append(rows, row{figure, value, note})
+		fmt.Printf("%-58s %s  %s\n", figure, value, note)
+	}
+
+	// The pure decision, in this process.
+	rate, perNode := pureRate(cfg.nodes, 5*cfg.nodes, 3000)
+	add(fmt.Sprintf("pure Schedule, %d nodes, %d pods running", cfg.nodes, 5*cfg.nodes), fmt.Sprintf("%.0f decisions/s", rate),
+		fmt.Sprintf("%.1f µs per node per decision", perNode))
+
+	dir, err := os.MkdirTemp("", "skiff-sched-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := cfg.skiff
+	if bin == "" {
+		fmt.Println("building skiff …")
+		if bin, err = skiffproc.Build(ctx, dir, ""); err != nil {
+			return err
+		}
+	}
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"))
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	rc.QPS, rc.Burst = 100000, 100000
+	c, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	if err := parallel(ctx, cfg.conc, cfg.nodes, func(i int) error { return createNode(ctx, c, fmt.Sprintf("node-%04d", i)) }); err != nil {
+		return fmt.Errorf("nodes: %w", err)
+	}
+	add(fmt.Sprintf("%d Ready nodes (with Leases) created", cfg.nodes), fmt.Sprintf("%.1f s", time.Since(start).Seconds()), "")
+
+	// Baseline: the same number of bindings, posted by this benchmark to
+	// pods no scheduler takes (spec.schedulerName names no scheduler).
+	if err := createPods(ctx, c, "base", cfg.pods, cfg.conc, "bench-no-scheduler"); err != nil {
+		return err
+	}
+	start = time.Now()
+	if err := parallel(ctx, cfg.conc, cfg.pods, func(i int) error {
+		return c.CoreV1().Pods("base").Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%05d", i)},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: fmt.Sprintf("node-%04d", i%cfg.nodes)},
+		}, metav1.CreateOptions{})
+	}); err != nil {
+		return fmt.Errorf("baseline bindings: %w", err)
+	}
+	baseRate := float64(cfg.pods) / time.Since(start).Seconds()
+	add(fmt.Sprintf("baseline: %d bindings posted directly, %d at a time", cfg.pods, cfg.conc), fmt.Sprintf("%.0f pods/s", baseRate), "the API and datastore alone")
+
+	// The scheduler: pods created while it runs; the rate counts from the
+	// first binding it makes to the last.
+	bound := watchBound(ctx, c, "sched", cfg.pods)
+	start = time.Now()
+	if err := createPods(ctx, c, "sched", cfg.pods, cfg.conc, ""); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	res := <-bound
+	if res.err != nil {
+		return res.err
+	}
+	schedRate := float64(cfg.pods) / res.last.Sub(res.first).Seconds()
+	add(fmt.Sprintf("scheduler: %d pods created (%.0f/s), all bound", cfg.pods, float64(cfg.pods)/created.Seconds()),
+		fmt.Sprintf("%.0f pods/s", schedRate), fmt.Sprintf("first to last binding %.1f s; ÷ baseline %.2f", res.last.Sub(res.first).Seconds(), schedRate/baseRate))
+	add("scheduler: create of the first pod → last pod bound", fmt.Sprintf("%.1f s", res.last.Sub(start).Seconds()), "creation and binding overlap")
+
+	// A Deployment of many replicas, through the ReplicaSet controller.
+	bound = watchBound(ctx, c, "deploy", cfg.replicas)
+	start = time.Now()
+	if err := createDeployment(ctx, c, "deploy", int32(cfg.replicas)); err != nil {
+		return err
+	}
+	res = <-bound
+	if res.err != nil {
+		return res.err
+	}
+	add(fmt.Sprintf("Deployment of %d replicas: create → every pod bound", cfg.replicas), fmt.Sprintf("%.1f s", res.last.Sub(start).Seconds()),
+		fmt.Sprintf("%.0f pods/s", float64(cfg.replicas)/res.last.Sub(start).Seconds()))
+
+	mem, err := skiffproc.ReadMemory(srv.PID())
+	if err != nil {
+		return err
+	}
+	total := 2*cfg.pods + cfg.replicas
+	add(fmt.Sprintf("server RSS with %d nodes and %d pods (VmRSS; RssAnon)", cfg.nodes, total),
+		fmt.Sprintf("%d MiB; %d MiB", mem.RSS>>20, mem.Anon>>20), fmt.Sprintf("peak %d MiB", mem.HWM>>20))
+
+	if cfg.out != "" {
+		var b strings.Builder
+		b.WriteString("| figure | value | note |\n| --- | --- | --- |\n")
+		for _, r := range rows {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", r.figure, r.value, r.note)
+		}
+		if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pureRate times scheduler.Schedule on nodes nodes with running pods
+// already placed, over n decisions.
+func pureRate(nodes, running, n int) (perSecond, usPerNode float64) {
+	ns := make([]*corev1.Node, nodes)
+	for i := range ns {
+		ns[i] = benchNode(fmt.Sprintf("node-%04d", i))
+	}
+	snap := scheduler.NewSnapshot(ns, nil)
+	for i := 0; i < running; i++ {
+		snap.AddPod(benchPod("run", i, fmt.Sprintf("rs-%d", i%50)), ns[i%nodes].Name)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		p := benchPod("new", i, "rs-new")
+		r, err := scheduler.Schedule(snap, p)
+		if err != nil {
+			panic(err)
+		}
+		snap.AddPod(p, r.NodeName)
+	}
+	el := time.Since(start)
+	return float64(n) / el.Seconds(), float64(el.Microseconds()) / float64(n) / float64(nodes)
+}
+
+func benchNode(name string) *corev1.Node {
+	list := corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("64Gi"),
+		corev1.ResourcePods: resource.MustParse("110"), corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}},
+		Status: corev1.NodeStatus{Capacity: list, Allocatable: list,
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+				LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}},
+	}
+}
+
+func benchPod(prefix string, i int, owner string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: "default", UID: types.UID(fmt.Sprintf("%s-%d", prefix, i)),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: owner, UID: types.UID(owner), Controller: ptr.To(true)}}},
+		Spec: podSpec(""),
+	}
+}
+
+func podSpec(schedulerName string) corev1.PodSpec {
+	return corev1.PodSpec{SchedulerName: schedulerName, Containers: []corev1.Container{{Name: "c", Image: "busybox",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}}}}}
+}
+
+// createNode registers a Ready node as an agent would, with a Lease long
+// enough that node lifecycle leaves it Ready for the whole run.
+func createNode(ctx context.Context, c kubernetes.Interface, name string) error {
+	n := benchNode(name)
+	status := n.Status
+	created, err := c.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	created.Status = status
+	if _, err := c.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return err
+	}
+	now := metav1.NewMicroTime(time.Now())
+	_, err = c.CoordinationV1().Leases("kube-node-lease").Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name), LeaseDurationSeconds: ptr.To(int32(3600)),
+			RenewTime: &now, AcquireTime: &now},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+func createPods(ctx context.Context, c kubernetes.Interface, ns string, n, conc int, schedulerName string) error {
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return parallel(ctx, conc, n, func(i int) error {
+		_, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%05d", i), Labels: map[string]string{"app": ns}},
+			Spec:       podSpec(schedulerName),
+		}, metav1.CreateOptions{})
+		return err
+	})
+}
+
+func createDeployment(ctx context.Context, c kubernetes.Interface, ns string, replicas int32) error {
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	labels := map[string]string{"app": "fleet"}
+	_, err := c.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet"},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: podSpec("")}},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+type boundResult struct {
+	first, last time.Time
+	err         error
+}
+
+// watchBound reports when n pods of namespace ns have a node: the times
+// of the first and the last binding seen.
+func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <-chan boundResult {
+	out := make(chan boundResult, 1)
+	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String()})
+	if err != nil {
+		out <- boundResult{err: err}
+		return out
+	}
+	go func() {
+		defer w.Stop()
+		seen := map[types.UID]bool{}
+		var r boundResult
+		timeout := time.NewTimer(20 * time.Minute)
+		defer timeout.Stop()
+		for len(seen) < n {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					out <- boundResult{err: errors.New("watch closed")}
+					return
+				}
+				if ev.Type == watch.Error {
+					out <- boundResult{err: fmt.Errorf("watch: %v", ev.Object)}
+					return
+				}
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok || p.Spec.NodeName == "" || seen[p.UID] {
+					continue
+				}
+				now := time.Now()
+				if len(seen) == 0 {
+					r.first = now
+				}
+				seen[p.UID] = true
+				r.last = now
+			case <-timeout.C:
+				out <- boundResult{err: fmt.Errorf("%d of %d pods in %s bound after 20 minutes", len(seen), n, ns)}
+				return
+			case <-ctx.Done():
+				out <- boundResult{err: ctx.Err()}
+				return
+			}
+		}
+		out <- r
+	}()
+	return out
+}
+
+// parallel runs f(0..n-1) on conc goroutines and returns the first error.
+func parallel(ctx context.Context, conc, n int, f func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conc)
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []string
+	for err := range errs {
+		all = append(all, err.Error())
+	}
+	sort.Strings(all)
+	if len(all) > 0 {
+		return errors.New(all[0])
+	}
+	return ctx.Err()
+}
