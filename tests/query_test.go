@@ -25,3 +25,17 @@ func TestBooleanQueryParameters(t *testing.T) {
 		t.Fatalf("watch=False did not list: %d %s", l.code, tail(l.body, 400))
 	}
 }
+
+// TestDiscoveryRootsWithSlash: /api/ and /apis/ answer as /api and /apis,
+// as kube-apiserver's do.
+func TestDiscoveryRootsWithSlash(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	c := s.adminHTTP(t)
+	for path, want := range map[string]string{"/api/": `"kind":"APIVersions"`, "/apis/": `"kind":"APIGroupList"`} {
+		r := do(t, c, http.MethodGet, s.url()+path, "", "application/json", nil)
+		if r.code != http.StatusOK || !strings.Contains(r.body, want) {
+			t.Errorf("GET %s: %d %s", path, r.code, tail(r.body, 300))
+		}
+	}
+}

@@ -16,6 +16,16 @@ import (
 
 // serveAPI routes /api/... and /apis/... requests.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	// /api/ and /apis/ are the discovery roots, as kube-apiserver answers
+	// them (kubectl proxy and discovery clients ask with the slash).
+	switch r.URL.Path {
+	case "/api/":
+		s.serveCoreVersions(w, r)
+		return
+	case "/apis/":
+		s.serveGroups(w, r)
+		return
+	}
 	ri, ok := parseResourcePath(r)
 	if !ok {
 		if !s.serveDiscoveryPath(w, r) {
