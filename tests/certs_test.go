@@ -2,9 +2,15 @@ package tests
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/keyutil"
 )
 
 // TestCertificates runs a server whose leaf certificates live 20 seconds
@@ -167,6 +174,65 @@ func TestCertificateCheckCommand(t *testing.T) {
 	}
 	if strings.Contains(string(out), "due for renewal") {
 		t.Errorf("fresh certificates reported due:\n%s", out)
+	}
+}
+
+// TestCertificateClientAuthRequired signs two admin certificates with the
+// server's own CA, one without extended key usages: the TLS handshake
+// accepts both, the API only the one issued for client auth.
+func TestCertificateClientAuthRequired(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	tlsDir := filepath.Join(s.dataDir, "server", "tls")
+	caPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKeyPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := firstCert(t, caPEM)
+	caKey, err := keyutil.ParsePrivateKeyPEM(caKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	for _, tt := range []struct {
+		name   string
+		usages []x509.ExtKeyUsage
+		want   int
+	}{
+		{"client auth", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, http.StatusOK},
+		{"no extended key usage", nil, http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+				SerialNumber: big.NewInt(time.Now().UnixNano()),
+				Subject:      pkix.Name{CommonName: "system:admin", Organization: []string{"system:masters"}},
+				NotBefore:    time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: tt.usages,
+			}, ca, &key.PublicKey, caKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+				Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(s.url() + "/api/v1/namespaces")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
 	}
 }
 
