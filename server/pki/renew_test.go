@@ -186,3 +186,40 @@ func TestRenewerSwapsServingCert(t *testing.T) {
 		t.Error("controller.crt differs from the renewed certificate")
 	}
 }
+
+func TestInspect(t *testing.T) {
+	dir := t.TempDir()
+	mustEnsure(t, testOptions(dir))
+	now := time.Now()
+	tests := []struct {
+		at       time.Duration
+		wantLeaf string
+		wantCA   string
+	}{
+		{at: 0, wantLeaf: "ok", wantCA: "ok"},
+		{at: 300 * day, wantLeaf: "due for renewal", wantCA: "ok"},
+		{at: 366 * day, wantLeaf: "expired", wantCA: "ok"},
+		{at: 3600 * day, wantLeaf: "expired", wantCA: "expires soon: replace by hand"},
+		{at: 3651 * day, wantLeaf: "expired", wantCA: "expired"},
+	}
+	for _, tt := range tests {
+		certs, err := Inspect(dir, now.Add(tt.at), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range certs {
+			names = append(names, c.Name)
+			want := tt.wantLeaf
+			if c.Name == "ca" {
+				want = tt.wantCA
+			}
+			if c.Status != want {
+				t.Errorf("at +%s: %s status %q, want %q", tt.at, c.Name, c.Status, want)
+			}
+		}
+		if want := []string{"admin", "ca", "controller", "serving"}; !slices.Equal(names, want) {
+			t.Errorf("certificates %v, want %v", names, want)
+		}
+	}
+}
