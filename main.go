@@ -35,7 +35,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(servercmd.New(version, localAgent{}), agentcmd.New(version))
+	root.AddCommand(servercmd.New(version, localAgent{}), servercmd.NewCertificate(), agentcmd.New(version))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -3,10 +3,12 @@ package tunnel
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,12 +45,18 @@ func NewHub(nodeName func(*http.Request) (string, bool), keepAlive time.Duration
 }
 
 // NodeFromRequest names the node of a request authenticated with a node
-// client certificate: CN "system:node:<name>" in group (O) system:nodes.
+// client certificate: CN "system:node:<name>" in group (O) system:nodes,
+// with the client-auth extended key usage.
 func NodeFromRequest(r *http.Request) (string, bool) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		return "", false
 	}
 	c := r.TLS.VerifiedChains[0][0]
+	if !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+		// Only a certificate issued for client auth names a node; the TLS
+		// handshake also admits one without extended key usages.
+		return "", false
+	}
 	name, ok := strings.CutPrefix(c.Subject.CommonName, "system:node:")
 	if !ok || name == "" {
 		return "", false

@@ -249,13 +249,18 @@ func (s *Server) authenticate(r *http.Request) (*User, error) {
 	return nil, nil
 }
 
+// hasClientAuth reports whether c is meant for client authentication. The
+// TLS handshake lets a certificate without extended key usages (or with
+// "any") through as a client certificate; the API does not: every client
+// certificate skiff signs names client auth, and a serving certificate
+// must never pass for a user.
 func hasClientAuth(c *x509.Certificate) bool {
 	for _, u := range c.ExtKeyUsage {
-		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+		if u == x509.ExtKeyUsageClientAuth {
 			return true
 		}
 	}
-	return len(c.ExtKeyUsage) == 0
+	return false
 }
 
 func (s *Server) authorize(a Attributes) (bool, string) {

@@ -63,10 +63,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.BindAddress != "" && cfg.BindAddress != "0.0.0.0" && cfg.BindAddress != "::" {
 		sans = append(sans, cfg.BindAddress)
 	}
-	bundle, err := pki.Ensure(pki.Options{Dir: filepath.Join(serverDir, "tls"), SANs: sans, Hostname: hostname})
+	validity, renewBefore, err := CertLifetimes()
+	if err != nil {
+		return err
+	}
+	bundle, err := pki.Ensure(pki.Options{Dir: filepath.Join(serverDir, "tls"), SANs: sans, Hostname: hostname,
+		LeafValidity: validity, RenewBefore: renewBefore})
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
+	logSoonestExpiry(bundle)
 	token, err := pki.EnsureToken(filepath.Join(serverDir, "token"), bundle.CACertPEM, cfg.Token)
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
@@ -117,12 +123,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// The controller certificate is renewed while the server runs; the
+	// transport swaps it in without disturbing open watches.
+	controllerCert, controllerKey := bundle.Controller()
+	loopbackTLS, err := newLoopbackTransport(bundle.CACertPEM, controllerCert, controllerKey)
+	if err != nil {
+		return err
+	}
 	loopback := &rest.Config{
-		Host: "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
-		TLSClientConfig: rest.TLSClientConfig{
-			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
-		},
-		QPS: 200, Burst: 400,
+		Host:      "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
+		Transport: loopbackTLS,
+		QPS:       200, Burst: 400,
 		UserAgent: "skiff-controllers",
 	}
 	nodeClient, err := kubeclient.NewForConfig(withUserAgent(loopback, "skiff-node-sync"))
@@ -206,6 +217,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	})
 	g.Go(func() error { return api.Run(gctx) })
+	renewer := pki.NewRenewer(bundle, 0, swapRenewed(bundle, loopbackTLS, kubeconfig, serverURL, cfg.WriteKubeconfigMode))
+	g.Go(func() error { return renewer.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
 	le := LeaderElection{
 		Enabled:       backend.Kind != kineconfig.KindSQLite,

@@ -28,7 +28,9 @@ import (
 )
 
 // controllerContext is what every housekeeping controller gets: a client
-// of this server's own API over loopback, authenticated as system:admin.
+// of this server's own API over loopback, authenticated with the
+// controller certificate (system:skiff-controller in system:masters), which
+// is renewed while the server runs.
 type controllerContext struct {
 	Config *rest.Config
 	Client kubeclient.Interface

@@ -15,8 +15,9 @@ import (
 const DefaultKubeconfigMode os.FileMode = 0o600
 
 // WriteKubeconfig writes an admin kubeconfig for serverURL to path, with
-// the CA and the admin client certificate embedded so the file is usable
-// on its own (copied to a laptop, say). A zero mode means
+// the CA and the current admin client certificate embedded so the file is
+// usable on its own (copied to a laptop, say); the server calls it again
+// after Renew re-issued the admin certificate. A zero mode means
 // DefaultKubeconfigMode.
 func (b *Bundle) WriteKubeconfig(path, serverURL string, mode os.FileMode) error {
 	if mode == 0 {
@@ -27,9 +28,10 @@ func (b *Bundle) WriteKubeconfig(path, serverURL string, mode os.FileMode) error
 		Server:                   serverURL,
 		CertificateAuthorityData: b.CACertPEM,
 	}
+	certPEM, keyPEM := b.Admin()
 	cfg.AuthInfos["default"] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: b.AdminCertPEM,
-		ClientKeyData:         b.AdminKeyPEM,
+		ClientCertificateData: certPEM,
+		ClientKeyData:         keyPEM,
 	}
 	cfg.Contexts["default"] = &clientcmdapi.Context{
 		Cluster:  "default",

@@ -13,15 +13,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 const (
-	caValidity   = 10 * 365 * 24 * time.Hour
-	leafValidity = 365 * 24 * time.Hour
-	// renewBefore is how long before expiry Ensure re-issues a leaf, so a
-	// server restarted at least once a quarter never serves an expired cert.
-	renewBefore = 90 * 24 * time.Hour
+	caValidity = 10 * 365 * 24 * time.Hour
+	// DefaultLeafValidity is how long the serving, admin and controller
+	// certificates are valid.
+	DefaultLeafValidity = 365 * 24 * time.Hour
+	// DefaultRenewBefore is how long before expiry a leaf is re-issued, at
+	// start or by the running server's Renewer.
+	DefaultRenewBefore = 90 * 24 * time.Hour
 
 	// DefaultServiceIP is the first address of the default service CIDR
 	// (10.43.0.0/16, as in k3s): the ClusterIP of the "kubernetes" Service,
@@ -32,6 +35,9 @@ const (
 	// system:masters is the group Kubernetes authorizers let do anything.
 	AdminUser  = "system:admin"
 	AdminGroup = "system:masters"
+	// ControllerUser is the loopback client certificate's user: the
+	// server's own controllers and node sync hub (group AdminGroup).
+	ControllerUser = "system:skiff-controller"
 
 	dirMode  os.FileMode = 0o700
 	keyMode  os.FileMode = 0o600
@@ -57,15 +63,21 @@ type Options struct {
 	HostIPs func() ([]net.IP, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LeafValidity and RenewBefore set the lifetime of the leaf
+	// certificates and how long before expiry they are re-issued; zero
+	// means DefaultLeafValidity and DefaultRenewBefore. Only tests shorten
+	// them.
+	LeafValidity, RenewBefore time.Duration
 }
 
 // Bundle is the server's loaded credentials and the paths of their files.
 type Bundle struct {
 	Dir string
 
-	CAFile, CAKeyFile               string
-	ServingCertFile, ServingKeyFile string
-	AdminCertFile, AdminKeyFile     string
+	CAFile, CAKeyFile                     string
+	ServingCertFile, ServingKeyFile       string
+	AdminCertFile, AdminKeyFile           string
+	ControllerCertFile, ControllerKeyFile string
 
 	// CA is the cluster CA; CACertPEM is its file's contents, whose
 	// SHA-256 is the hash in join tokens.
@@ -73,17 +85,30 @@ type Bundle struct {
 	CACertPEM []byte
 	// ServingCert is the API serving certificate as Ensure left it.
 	ServingCert *x509.Certificate
-	// AdminCertPEM and AdminKeyPEM are the admin client credential.
+	// AdminCertPEM and AdminKeyPEM are the admin client credential as
+	// Ensure left it; Admin returns the current one once Renew has run.
 	AdminCertPEM, AdminKeyPEM []byte
 
 	caKey crypto.Signer
 	now   func() time.Time
+	opts  Options
+
+	// mu guards leaves and serialises Renew.
+	mu     sync.Mutex
+	leaves map[string]leafPair
+}
+
+// leafPair is one leaf certificate as last loaded or issued.
+type leafPair struct {
+	certPEM, keyPEM []byte
+	cert            *x509.Certificate
 }
 
 // Ensure loads the credentials in o.Dir, creating what is missing and
 // re-issuing leaf certificates that are stale: SANs changed, expiring
-// within 90 days, or not signed by the current CA. The CA itself is never
-// replaced once it exists, since nodes and kubeconfigs pin it.
+// within o.RenewBefore (90 days), or not signed by the current CA. The CA
+// itself is never replaced once it exists, since nodes and kubeconfigs pin
+// it.
 func Ensure(o Options) (*Bundle, error) {
 	if o.Dir == "" {
 		return nil, errors.New("pki: no directory given")
@@ -91,6 +116,15 @@ func Ensure(o Options) (*Bundle, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
+	}
+	if o.LeafValidity <= 0 {
+		o.LeafValidity = DefaultLeafValidity
+	}
+	if o.RenewBefore <= 0 {
+		o.RenewBefore = DefaultRenewBefore
+	}
+	if o.RenewBefore >= o.LeafValidity {
+		return nil, fmt.Errorf("pki: renew-before %s must be shorter than the validity %s", o.RenewBefore, o.LeafValidity)
 	}
 	if err := os.MkdirAll(o.Dir, dirMode); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
@@ -107,35 +141,18 @@ func Ensure(o Options) (*Bundle, error) {
 		AdminCertFile:   filepath.Join(o.Dir, "admin.crt"),
 		AdminKeyFile:    filepath.Join(o.Dir, "admin.key"),
 		now:             now,
+		opts:            o,
 	}
+	b.ControllerCertFile = filepath.Join(o.Dir, "controller.crt")
+	b.ControllerKeyFile = filepath.Join(o.Dir, "controller.key")
 	if err := b.ensureCA(); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
-
-	dnsNames, ips, err := servingSANs(o)
-	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+	if _, err := b.Renew(); err != nil {
+		return nil, err
 	}
-	_, _, serving, err := b.ensureLeaf(b.ServingCertFile, b.ServingKeyFile, leafSpec{
-		subject:  pkix.Name{CommonName: "skiff"},
-		usage:    x509.ExtKeyUsageServerAuth,
-		dnsNames: dnsNames,
-		ips:      ips,
-		validity: leafValidity,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pki: serving certificate: %w", err)
-	}
-	b.ServingCert = serving
-
-	b.AdminCertPEM, b.AdminKeyPEM, _, err = b.ensureLeaf(b.AdminCertFile, b.AdminKeyFile, leafSpec{
-		subject:  pkix.Name{CommonName: AdminUser, Organization: []string{AdminGroup}},
-		usage:    x509.ExtKeyUsageClientAuth,
-		validity: leafValidity,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pki: admin certificate: %w", err)
-	}
+	b.ServingCert = b.leaves[CertServing].cert
+	b.AdminCertPEM, b.AdminKeyPEM = b.leaves[CertAdmin].certPEM, b.leaves[CertAdmin].keyPEM
 	return b, nil
 }
 
@@ -251,7 +268,7 @@ func (b *Bundle) current(c *x509.Certificate, spec leafSpec) bool {
 	if c.CheckSignatureFrom(b.CA) != nil {
 		return false
 	}
-	if c.NotAfter.Sub(b.now()) < renewBefore {
+	if Due(b.now(), c.NotAfter, b.CA.NotAfter, b.opts.RenewBefore) {
 		return false
 	}
 	if c.Subject.CommonName != spec.subject.CommonName ||

@@ -38,7 +38,7 @@ func mustEnsure(t *testing.T, o Options) *Bundle {
 func readFiles(t *testing.T, b *Bundle) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, p := range []string{b.CAFile, b.CAKeyFile, b.ServingCertFile, b.ServingKeyFile, b.AdminCertFile, b.AdminKeyFile} {
+	for _, p := range []string{b.CAFile, b.CAKeyFile, b.ServingCertFile, b.ServingKeyFile, b.AdminCertFile, b.AdminKeyFile, b.ControllerCertFile, b.ControllerKeyFile} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -69,6 +69,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 		{b.ServingKeyFile, 0o600},
 		{b.AdminCertFile, 0o644},
 		{b.AdminKeyFile, 0o600},
+		{b.ControllerCertFile, 0o644},
+		{b.ControllerKeyFile, 0o600},
 	}
 	for _, m := range modes {
 		st, err := os.Stat(m.path)
@@ -84,8 +86,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 6 {
-		t.Errorf("dir has %d entries, want 6 (no temp files left): %v", len(entries), entries)
+	if len(entries) != 8 {
+		t.Errorf("dir has %d entries, want 8 (no temp files left): %v", len(entries), entries)
 	}
 
 	ca := b.CA
@@ -197,7 +199,7 @@ func TestEnsureRenewsLeavesNearExpiry(t *testing.T) {
 	after := readFiles(t, b)
 	for name := range before {
 		changed := !bytes.Equal(before[name], after[name])
-		want := name == "serving.crt" || name == "admin.crt"
+		want := name == "serving.crt" || name == "admin.crt" || name == "controller.crt"
 		if changed != want {
 			t.Errorf("%s changed=%v, want %v", name, changed, want)
 		}
