@@ -39,3 +39,30 @@ func TestDiscoveryRootsWithSlash(t *testing.T) {
 		}
 	}
 }
+
+// TestPodTemplates: core/v1 PodTemplates are served (charts and the API
+// chunking conformance test use them), with kubectl's columns.
+func TestPodTemplates(t *testing.T) {
+	needIntegration(t, "kubectl")
+	s := startServer(t)
+	s.mustKubectlStdin(`apiVersion: v1
+kind: PodTemplate
+metadata: {name: tpl}
+template:
+  metadata: {labels: {app: web}}
+  spec:
+    containers: [{name: web, image: nginx}]
+`, "apply", "-f", "-")
+	out := s.mustKubectl("get", "podtemplates")
+	for _, want := range []string{"NAME", "CONTAINERS", "IMAGES", "POD LABELS", "tpl", "nginx", "app=web"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("kubectl get podtemplates lacks %q:\n%s", want, out)
+		}
+	}
+	if out := s.mustKubectl("explain", "podtemplate.template"); !strings.Contains(out, "PodTemplateSpec") {
+		t.Fatalf("kubectl explain podtemplate.template:\n%s", out)
+	}
+	if _, err := s.kubectlStdin("apiVersion: v1\nkind: PodTemplate\nmetadata: {name: bad}\ntemplate: {spec: {containers: []}}\n", "create", "-f", "-"); err == nil {
+		t.Fatal("a PodTemplate without containers was accepted")
+	}
+}

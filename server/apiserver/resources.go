@@ -97,6 +97,8 @@ func catalogue() []*resource {
 			newObj: func() runtime.Object { return &corev1.Service{} }, newList: func() runtime.Object { return &corev1.ServiceList{} }},
 		{gvk: core("Endpoints", "endpoints"), plural: "endpoints", namespaced: true, shortNames: []string{"ep"}, createOnUpdate: true,
 			newObj: func() runtime.Object { return &corev1.Endpoints{} }, newList: func() runtime.Object { return &corev1.EndpointsList{} }},
+		{gvk: core("PodTemplate", "podtemplates"), plural: "podtemplates", namespaced: true,
+			newObj: func() runtime.Object { return &corev1.PodTemplate{} }, newList: func() runtime.Object { return &corev1.PodTemplateList{} }},
 		{gvk: core("ConfigMap", "configmaps"), plural: "configmaps", namespaced: true, shortNames: []string{"cm"},
 			newObj: func() runtime.Object { return &corev1.ConfigMap{} }, newList: func() runtime.Object { return &corev1.ConfigMapList{} }},
 		{gvk: core("Secret", "secrets"), plural: "secrets", namespaced: true,

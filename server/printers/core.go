@@ -435,3 +435,16 @@ func containerCells(containers []corev1.Container) (names, images string) {
 	}
 	return strings.Join(n, ","), strings.Join(i, ",")
 }
+
+var podTemplatePrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{
+		nameColumn,
+		{Name: "Containers", Type: "string", Description: "Names of each container in the template."},
+		{Name: "Images", Type: "string", Description: "Images referenced by each container in the template."},
+		{Name: "Pod Labels", Type: "string", Description: "The labels for the pod template."},
+	},
+	Row: rowOf(func(pt *corev1.PodTemplate, now time.Time) []interface{} {
+		names, images := containerCells(pt.Template.Spec.Containers)
+		return []interface{}{pt.Name, names, images, labels.FormatLabels(pt.Template.Labels)}
+	}),
+}

@@ -29,6 +29,7 @@ type Printer struct {
 // registry holds every kind with a printer of its own. The core group is "".
 var registry = map[schema.GroupKind]Printer{
 	{Group: "", Kind: "ConfigMap"}:                     configMapPrinter,
+	{Group: "", Kind: "PodTemplate"}:                   podTemplatePrinter,
 	{Group: "", Kind: "Endpoints"}:                     endpointsPrinter,
 	{Group: "", Kind: "Event"}:                         eventPrinter,
 	{Group: "", Kind: "Namespace"}:                     namespacePrinter,

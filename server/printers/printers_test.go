@@ -72,6 +72,16 @@ func kindCases() []kindCase {
 			want: []interface{}{"cm", int64(3), "5m"},
 		},
 		{
+			gk:   schema.GroupKind{Kind: "PodTemplate"},
+			zero: &corev1.PodTemplate{},
+			full: &corev1.PodTemplate{
+				ObjectMeta: om("tpl"),
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}, {Name: "log", Image: "busybox"}}}},
+			},
+			want: []interface{}{"tpl", "web,log", "nginx,busybox", "app=web"},
+		},
+		{
 			gk:   schema.GroupKind{Kind: "Secret"},
 			zero: &corev1.Secret{},
 			full: &corev1.Secret{
