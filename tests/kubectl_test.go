@@ -318,4 +318,16 @@ type: Normal
 	if got := jsonpath(s, "get", "events.v1.", "test-ev", "-o", "jsonpath={.message} {.involvedObject.name} {.source.component}"); !strings.HasPrefix(got, "hello from events.k8s.io x") {
 		t.Fatalf("core view: %q", got)
 	}
+	// events.k8s.io's own field labels, as kube-apiserver serves them.
+	for sel, want := range map[string]string{
+		"reportingController=example.com/ctl":                "test-ev",
+		"regarding.kind=ConfigMap,regarding.name=x":          "test-ev",
+		"reason=Tested,type=Normal":                          "test-ev",
+		"regarding.name=y":                                   "",
+		"reportingController=other,regarding.kind=ConfigMap": "",
+	} {
+		if got := jsonpath(s, "get", "events.v1.events.k8s.io", "--field-selector", sel, "-o", "jsonpath={.items[*].metadata.name}"); got != want {
+			t.Errorf("--field-selector %s: %q, want %q", sel, got, want)
+		}
+	}
 }

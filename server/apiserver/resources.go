@@ -172,7 +172,7 @@ func catalogue() []*resource {
 			newObj: func() runtime.Object { return &storagev1.VolumeAttachment{} }, newList: func() runtime.Object { return &storagev1.VolumeAttachmentList{} }},
 		{gvk: eventsv1.SchemeGroupVersion.WithKind("Event"), plural: "events", namespaced: true, createOnUpdate: true, ttl: time.Hour,
 			newObj: func() runtime.Object { return &eventsv1.Event{} }, newList: func() runtime.Object { return &eventsv1.EventList{} },
-			storage: eventsView},
+			storage: eventsView, fieldSet: eventsV1Fields},
 	}
 	rs = append(rs, policyResources()...)
 	for _, r := range rs {
@@ -203,6 +203,32 @@ func podFields(o runtime.Object) fields.Set {
 		"status.phase":             string(p.Status.Phase),
 		"status.podIP":             p.Status.PodIP,
 		"status.nominatedNodeName": p.Status.NominatedNodeName,
+	}
+}
+
+// eventsV1Fields are the field labels of events.k8s.io/v1 Events, as
+// kube-apiserver converts them (regarding.* for involvedObject.*,
+// reportingController). It reads either the served or the stored type.
+func eventsV1Fields(o runtime.Object) fields.Set {
+	var ref corev1.ObjectReference
+	var reason, controller, typ string
+	switch e := o.(type) {
+	case *eventsv1.Event:
+		ref, reason, controller, typ = e.Regarding, e.Reason, e.ReportingController, e.Type
+	case *corev1.Event:
+		ref, reason, controller, typ = e.InvolvedObject, e.Reason, e.ReportingController, e.Type
+	}
+	return fields.Set{
+		"regarding.kind":            ref.Kind,
+		"regarding.namespace":       ref.Namespace,
+		"regarding.name":            ref.Name,
+		"regarding.uid":             string(ref.UID),
+		"regarding.apiVersion":      ref.APIVersion,
+		"regarding.resourceVersion": ref.ResourceVersion,
+		"regarding.fieldPath":       ref.FieldPath,
+		"reason":                    reason,
+		"reportingController":       controller,
+		"type":                      typ,
 	}
 }
 
