@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,16 +38,18 @@ func TestPodBindingStatusAndLog(t *testing.T) {
 	if err := pods.Bind(ctx, bind, metav1.CreateOptions{}); !apierrors.IsConflict(err) {
 		t.Fatalf("second binding: %v, want 409", err)
 	}
-	// Status writes keep the spec; spec writes keep the status.
+	// Status writes keep the spec (and, as kube-apiserver, take the label
+	// and annotation changes they carry); spec writes keep the status.
 	got.Status.Phase = corev1.PodRunning
-	got.Spec.ActiveDeadlineSeconds = nil
-	got.Labels = map[string]string{"ignored-by-status": "yes"}
+	got.Spec.ActiveDeadlineSeconds = ptrTo(int64(5))
+	got.Labels = map[string]string{"set-by-status": "yes"}
+	got.Annotations = map[string]string{"note": "from status"}
 	upd, err := pods.UpdateStatus(ctx, got, metav1.UpdateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if upd.Status.Phase != corev1.PodRunning || upd.Labels["ignored-by-status"] != "" {
-		t.Fatalf("after status update: phase %s labels %v", upd.Status.Phase, upd.Labels)
+	if upd.Status.Phase != corev1.PodRunning || upd.Labels["set-by-status"] != "yes" || upd.Annotations["note"] != "from status" || upd.Spec.ActiveDeadlineSeconds != nil {
+		t.Fatalf("after status update: phase %s labels %v annotations %v deadline %v", upd.Status.Phase, upd.Labels, upd.Annotations, upd.Spec.ActiveDeadlineSeconds)
 	}
 	upd.Status.Phase = corev1.PodFailed
 	upd.Labels = map[string]string{"kept": "yes"}
@@ -137,5 +140,44 @@ func TestBindingWritePath(t *testing.T) {
 	}
 	if got, _ := pods.Get(ctx, "b", metav1.GetOptions{}); got.Spec.NodeName != "node-a" {
 		t.Fatalf("not bound: %q", got.Spec.NodeName)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// TestDeploymentStatusKeepsLabels: a Deployment's status write keeps its
+// stored labels and takes annotation changes, as kube-apiserver's
+// deployment status strategy does.
+func TestDeploymentStatusKeepsLabels(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	ctx := context.Background()
+	c := s.client().AppsV1().Deployments("default")
+	lbl := map[string]string{"app": "d"}
+	d, err := c.Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Labels: lbl},
+		Spec: appsv1.DeploymentSpec{Replicas: ptrTo(int32(0)), Selector: &metav1.LabelSelector{MatchLabels: lbl},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: lbl}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d.Labels = map[string]string{"app": "d", "extra": "ignored"}
+		d.Annotations = map[string]string{"note": "kept"}
+		upd, err := c.UpdateStatus(ctx, d, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			// The deployment controller wrote status meanwhile.
+			if d, err = c.Get(ctx, "d", metav1.GetOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if upd.Labels["extra"] != "" || upd.Annotations["note"] != "kept" {
+			t.Fatalf("after a Deployment status write: labels %v annotations %v", upd.Labels, upd.Annotations)
+		}
+		return
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
 
@@ -58,6 +59,12 @@ func prepareNamed(obj runtime.Object) {
 // prepareUpdate carries over what a client may not change with this
 // request: server-owned metadata, and status or spec depending on whether
 // the status subresource is being written. It returns the object to store.
+// statusResetsLabels are the kinds whose status writes keep the stored
+// labels, as their kube-apiserver status strategies do (Deployments only).
+var statusResetsLabels = map[schema.GroupKind]bool{
+	{Group: "apps", Kind: "Deployment"}: true,
+}
+
 func prepareUpdate(res *resource, obj, old runtime.Object, sub string) runtime.Object {
 	if sub == "status" {
 		// Only status changes: start from the stored object.
@@ -69,6 +76,13 @@ func prepareUpdate(res *resource, obj, old runtime.Object, sub string) runtime.O
 		macc, _ := meta.Accessor(merged)
 		macc.SetResourceVersion(nacc.GetResourceVersion())
 		macc.SetManagedFields(nacc.GetManagedFields())
+		// kube-apiserver's status strategies reset the spec (and, for
+		// Deployments, the labels) but keep the label and annotation
+		// changes a status write carries.
+		macc.SetAnnotations(nacc.GetAnnotations())
+		if !statusResetsLabels[res.gvk.GroupKind()] {
+			macc.SetLabels(nacc.GetLabels())
+		}
 		return merged
 	}
 	acc, _ := meta.Accessor(obj)
