@@ -88,7 +88,7 @@ func TestServerFlagWalk(t *testing.T) {
 			body, found := sources[where]
 			if !found {
 				t.Errorf("--%s: check %s does not exist", name, where)
-			} else if !strings.Contains(body, `"--`+name+`"`) && !strings.Contains(body, name) {
+			} else if !strings.Contains(body, "--"+name) {
 				t.Errorf("--%s: %s does not use the flag", name, where)
 			}
 		}

@@ -264,7 +264,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 		return expectationTTL, nil
 	}
 
-	if adopted, err := c.adoptOrphans(ctx, ds, ds.Spec.Selector, func(*corev1.Pod) bool { return true }); err != nil || adopted {
+	if adopted, err := history.AdoptFromCaches(ctx, c.client, c.podInformer.GetIndexer(), c.revInformer.GetIndexer(), ds, kind, ds.Spec.Selector, func(*corev1.Pod) bool { return true }); err != nil || adopted {
 		// Look again once the cache shows the adopted objects.
 		return adoptRecheck, err
 	}

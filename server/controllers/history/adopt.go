@@ -13,7 +13,27 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 )
+
+// AdoptFromCaches is AdoptOrphans over the pods and revisions of owner's
+// namespace in the given informer indexers (namespace-indexed, as
+// kubeclient's informers are).
+func AdoptFromCaches(ctx context.Context, client kubeclient.Interface, pods, revs cache.Indexer, owner metav1.Object, kind schema.GroupVersionKind,
+	selector *metav1.LabelSelector, want func(*corev1.Pod) bool) (bool, error) {
+	ns := owner.GetNamespace()
+	podObjs, _ := pods.ByIndex(cache.NamespaceIndex, ns)
+	ps := make([]*corev1.Pod, 0, len(podObjs))
+	for _, o := range podObjs {
+		ps = append(ps, o.(*corev1.Pod))
+	}
+	revObjs, _ := revs.ByIndex(cache.NamespaceIndex, ns)
+	rs := make([]*appsv1.ControllerRevision, 0, len(revObjs))
+	for _, o := range revObjs {
+		rs = append(rs, o.(*appsv1.ControllerRevision))
+	}
+	return AdoptOrphans(ctx, client, owner, kind, selector, ps, rs, want)
+}
 
 // AdoptOrphans makes owner (of kind) the controller of the pods and
 // revisions given (the owner's namespace, from the caller's caches) that

@@ -206,7 +206,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	ns := set.Namespace
 	revClient := c.client.ControllerRevisions(ns)
 
-	if adopted, err := c.adoptOrphans(ctx, set, set.Spec.Selector, func(p *corev1.Pod) bool { return ordinalOf(set, p) >= 0 }); err != nil || adopted {
+	if adopted, err := history.AdoptFromCaches(ctx, c.client, c.podInformer.GetIndexer(), c.revInformer.GetIndexer(), set, kind, set.Spec.Selector, func(p *corev1.Pod) bool { return ordinalOf(set, p) >= 0 }); err != nil || adopted {
 		// Look again once the cache shows the adopted objects.
 		return adoptRecheck, err
 	}
