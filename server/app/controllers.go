@@ -45,6 +45,9 @@ type controllerContext struct {
 	Tuning controllerTuning
 	// DataDir is the server's --data-dir.
 	DataDir string
+	// Informers are shared by the controllers of one leadership term, so
+	// that each object is decoded and cached once.
+	Informers *kubeclient.Informers
 }
 
 // controllerTuning is what the server's flags set in the controllers.
@@ -84,47 +87,47 @@ var controllers = []controller{
 		return kubernetesservice.New(cc.API, cc.Client).Run(ctx)
 	}},
 	{"scheduler", func(ctx context.Context, cc controllerContext) error {
-		return scheduler.New(cc.Client, scheduler.Options{}).Run(ctx)
+		return scheduler.New(cc.Client, scheduler.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"disruption", func(ctx context.Context, cc controllerContext) error {
-		return disruption.New(cc.Client, disruption.Options{}).Run(ctx)
+		return disruption.New(cc.Client, disruption.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"job", func(ctx context.Context, cc controllerContext) error {
-		return job.New(cc.Client, job.Options{}).Run(ctx)
+		return job.New(cc.Client, job.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"cronjob", func(ctx context.Context, cc controllerContext) error {
-		return cronjob.New(cc.Client, cronjob.Options{}).Run(ctx)
+		return cronjob.New(cc.Client, cronjob.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"replicaset", func(ctx context.Context, cc controllerContext) error {
-		return replicaset.New(cc.Client, replicaset.Options{}).Run(ctx)
+		return replicaset.New(cc.Client, replicaset.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"deployment", func(ctx context.Context, cc controllerContext) error {
-		return deployment.New(cc.Client, deployment.Options{}).Run(ctx)
+		return deployment.New(cc.Client, deployment.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"daemonset", func(ctx context.Context, cc controllerContext) error {
-		return daemonset.New(cc.Client, daemonset.Options{}).Run(ctx)
+		return daemonset.New(cc.Client, daemonset.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"statefulset", func(ctx context.Context, cc controllerContext) error {
-		return statefulset.New(cc.Client, statefulset.Options{}).Run(ctx)
+		return statefulset.New(cc.Client, statefulset.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"endpoints", func(ctx context.Context, cc controllerContext) error {
-		return endpoints.New(cc.Client, endpoints.Options{}).Run(ctx)
+		return endpoints.New(cc.Client, endpoints.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"endpointslice", func(ctx context.Context, cc controllerContext) error {
-		return endpointslice.New(cc.Client).Run(ctx)
+		return endpointslice.New(cc.Client, cc.Informers).Run(ctx)
 	}},
 	{"endpointslice-mirroring", func(ctx context.Context, cc controllerContext) error {
-		return endpointslice.NewMirroring(cc.Client).Run(ctx)
+		return endpointslice.NewMirroring(cc.Client, cc.Informers).Run(ctx)
 	}},
 	{"node-lifecycle", func(ctx context.Context, cc controllerContext) error {
-		return nodelifecycle.New(cc.Client, nodelifecycle.Options{}).Run(ctx)
+		return nodelifecycle.New(cc.Client, nodelifecycle.Options{Informers: cc.Informers}).Run(ctx)
 	}},
 	{"pod-gc", func(ctx context.Context, cc controllerContext) error {
 		threshold := cc.Tuning.TerminatedPodGCThreshold
 		if threshold <= 0 {
 			threshold = -1 // keep them all
 		}
-		return podgc.New(cc.Client, podgc.Options{Threshold: threshold}).Run(ctx)
+		return podgc.New(cc.Client, podgc.Options{Threshold: threshold, Informers: cc.Informers}).Run(ctx)
 	}},
 	{"persistentvolume", func(ctx context.Context, cc controllerContext) error {
 		// As k3s's default local storage path: <data-dir>/storage.
@@ -132,6 +135,6 @@ var controllers = []controller{
 		if err != nil {
 			return err
 		}
-		return persistentvolume.New(cc.Client, persistentvolume.Options{StorageDir: dir}).Run(ctx)
+		return persistentvolume.New(cc.Client, persistentvolume.Options{StorageDir: dir, Informers: cc.Informers}).Run(ctx)
 	}},
 }

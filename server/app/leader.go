@@ -94,6 +94,9 @@ func startControllers(ctx context.Context, g *errgroup.Group, cfg *rest.Config, 
 }
 
 func runAll(ctx context.Context, g *errgroup.Group, cc controllerContext) {
+	// One set of informers per term: an informer stopped with the last
+	// term's ctx cannot run again.
+	cc.Informers = kubeclient.NewInformers(cc.Client)
 	for _, c := range controllers {
 		c := c
 		g.Go(func() error {

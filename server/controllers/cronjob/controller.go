@@ -26,7 +26,7 @@ const (
 	workers    = 2
 	retryBase  = 100 * time.Millisecond
 	retryMax   = 30 * time.Second
-	byCronJob  = "cronjob"
+	byCronJob  = "owner-cronjob" // shared informer: a name of its own
 	jobAPIKind = "Job"
 )
 
@@ -34,6 +34,8 @@ const (
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller starts CronJobs' Jobs on schedule.
@@ -41,6 +43,8 @@ type Controller struct {
 	client kubeclient.Interface
 	now    func() time.Time
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	cronInformer cache.SharedIndexInformer
 	jobInformer  cache.SharedIndexInformer
@@ -60,16 +64,14 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob"}),
 	}
-	c.cronInformer = kubeclient.NewInformer(client.CronJobs(metav1.NamespaceAll), &batchv1.CronJob{}, nil, nil)
-	c.jobInformer = kubeclient.NewInformer(client.Jobs(metav1.NamespaceAll), &batchv1.Job{}, nil,
-		cache.Indexers{byCronJob: func(obj any) ([]string, error) {
-			if key := ownerKey(obj.(*batchv1.Job)); key != "" {
-				return []string{key}, nil
-			}
-			return nil, nil
-		}})
-	_ = c.cronInformer.SetTransform(dropManagedFields)
-	_ = c.jobInformer.SetTransform(slimJob)
+	c.informers = kubeclient.OrNew(opts.Informers, client)
+	c.cronInformer, c.jobInformer = c.informers.CronJobs(), c.informers.Jobs()
+	kubeclient.AddIndexers(c.jobInformer, cache.Indexers{byCronJob: func(obj any) ([]string, error) {
+		if key := ownerKey(obj.(*batchv1.Job)); key != "" {
+			return []string{key}, nil
+		}
+		return nil, nil
+	}})
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -97,31 +99,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	return c
 }
 
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
-// slimJob keeps of a Job what the controller reads: the cache holds
-// every Job of the cluster, and their pod templates are most of them.
-func slimJob(obj any) (any, error) {
-	j, ok := obj.(*batchv1.Job)
-	if !ok || ownerKey(j) == "" {
-		// Jobs of no CronJob only need their owner to be indexed.
-		if ok {
-			return &batchv1.Job{TypeMeta: j.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-				Name: j.Name, Namespace: j.Namespace, UID: j.UID, ResourceVersion: j.ResourceVersion}}, nil
-		}
-		return obj, nil
-	}
-	return &batchv1.Job{TypeMeta: j.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-		Name: j.Name, Namespace: j.Namespace, UID: j.UID, ResourceVersion: j.ResourceVersion,
-		OwnerReferences: j.OwnerReferences, DeletionTimestamp: j.DeletionTimestamp, CreationTimestamp: j.CreationTimestamp,
-	}, Status: batchv1.JobStatus{Conditions: j.Status.Conditions, StartTime: j.Status.StartTime, CompletionTime: j.Status.CompletionTime}}, nil
-}
-
 // ownerKey is "namespace/name" of the CronJob controlling j, or "".
 func ownerKey(j *batchv1.Job) string {
 	ref := metav1.GetControllerOf(j)
@@ -142,7 +119,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.cronInformer, c.jobInformer) {
+	if !c.informers.Start(ctx, &wg, c.cronInformer, c.jobInformer) {
 		return nil
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)

@@ -38,8 +38,6 @@ const (
 	expectationTTL = time.Minute
 	// adoptRecheck is when a set that adopted orphans is looked at again.
 	adoptRecheck = 200 * time.Millisecond
-	// byController indexes pods and revisions by their controller's UID.
-	byController = "controller"
 )
 
 var kind = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
@@ -48,6 +46,8 @@ var kind = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller reconciles DaemonSets.
@@ -55,6 +55,8 @@ type Controller struct {
 	client kubeclient.Interface
 	now    func() time.Time
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	dsInformer, podInformer, nodeInformer, revInformer cache.SharedIndexInformer
 	queue                                              workqueue.TypedRateLimitingInterface[string]
@@ -77,15 +79,12 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		failed: flowcontrol.NewBackOff(failedBase, failedMax),
 		expect: newExpectations(opts.Now),
 	}
-	idx := cache.Indexers{byController: controllerIndex, cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
-	c.dsInformer = kubeclient.NewInformer(client.DaemonSets(metav1.NamespaceAll), &appsv1.DaemonSet{}, nil, nil)
-	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx)
-	c.nodeInformer = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
-	c.revInformer = kubeclient.NewInformer(client.ControllerRevisions(metav1.NamespaceAll), &appsv1.ControllerRevision{}, nil, idx)
-	for _, inf := range []cache.SharedIndexInformer{c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer} {
-		_ = inf.SetTransform(dropManagedFields)
-	}
-	_ = c.podInformer.SetTransform(slimPod)
+	inf := kubeclient.OrNew(opts.Informers, client)
+	c.informers = inf
+	c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer = inf.DaemonSets(), inf.Pods(), inf.Nodes(), inf.ControllerRevisions()
+	byController := cache.Indexers{kubeclient.IndexController: kubeclient.ControllerIndexFunc}
+	kubeclient.AddIndexers(c.podInformer, byController)
+	kubeclient.AddIndexers(c.revInformer, byController)
 
 	_, _ = c.dsInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -148,44 +147,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	return c
 }
 
-// slimPod keeps of a pod what the controller reads (identity, labels,
-// owners, deletion, where it runs, phase and conditions), so that the cache
-// of every pod in the cluster stays small.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	return &corev1.Pod{
-		TypeMeta: p.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, OwnerReferences: p.OwnerReferences, CreationTimestamp: p.CreationTimestamp,
-			DeletionTimestamp: p.DeletionTimestamp,
-		},
-		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, Affinity: p.Spec.Affinity},
-		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
-	}, nil
-}
-
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
-func controllerIndex(obj any) ([]string, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, nil
-	}
-	if ref := metav1.GetControllerOf(m); ref != nil {
-		return []string{string(ref.UID)}, nil
-	}
-	return nil, nil
-}
-
 // ownerKey is the key of the DaemonSet controlling obj.
 func ownerKey(obj any) (string, bool) {
 	m, ok := obj.(metav1.Object)
@@ -232,7 +193,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer) {
+	if !c.informers.Start(ctx, &wg, c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer) {
 		return nil
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
@@ -331,7 +292,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 func backoffKey(ds *appsv1.DaemonSet, node string) string { return string(ds.UID) + "/" + node }
 
 func (c *Controller) revisions(ds *appsv1.DaemonSet) []*appsv1.ControllerRevision {
-	objs, _ := c.revInformer.GetIndexer().ByIndex(byController, string(ds.UID))
+	objs, _ := c.revInformer.GetIndexer().ByIndex(kubeclient.IndexController, string(ds.UID))
 	out := make([]*appsv1.ControllerRevision, 0, len(objs))
 	for _, o := range objs {
 		out = append(out, o.(*appsv1.ControllerRevision))
@@ -340,7 +301,7 @@ func (c *Controller) revisions(ds *appsv1.DaemonSet) []*appsv1.ControllerRevisio
 }
 
 func (c *Controller) pods(ds *appsv1.DaemonSet) []*corev1.Pod {
-	objs, _ := c.podInformer.GetIndexer().ByIndex(byController, string(ds.UID))
+	objs, _ := c.podInformer.GetIndexer().ByIndex(kubeclient.IndexController, string(ds.UID))
 	out := make([]*corev1.Pod, 0, len(objs))
 	for _, o := range objs {
 		out = append(out, o.(*corev1.Pod))

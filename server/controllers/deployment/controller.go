@@ -32,12 +32,15 @@ const (
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller rolls out Deployments through ReplicaSets.
 type Controller struct {
 	client      kubeclient.Interface
 	now         func() time.Time
+	informers   *kubeclient.Informers
 	dInformer   cache.SharedIndexInformer
 	rsInformer  cache.SharedIndexInformer
 	podInformer cache.SharedIndexInformer
@@ -50,23 +53,19 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	byNS := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	inf := kubeclient.OrNew(opts.Informers, client)
 	c := &Controller{
 		client:      client,
 		now:         opts.Now,
-		dInformer:   kubeclient.NewInformer(client.Deployments(metav1.NamespaceAll), &appsv1.Deployment{}, nil, byNS),
-		rsInformer:  kubeclient.NewInformer(client.ReplicaSets(metav1.NamespaceAll), &appsv1.ReplicaSet{}, nil, byNS),
-		podInformer: kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, byNS),
+		informers:   inf,
+		dInformer:   inf.Deployments(),
+		rsInformer:  inf.ReplicaSets(),
+		podInformer: inf.Pods(),
 		events:      events.New(client, "deployment-controller", events.Options{Now: opts.Now}),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](backoffBase, backoffMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
 	}
-	_ = c.dInformer.SetTransform(dropManagedFields)
-	_ = c.rsInformer.SetTransform(dropManagedFields)
-	// Only which ReplicaSet owns a pod and its phase matter here
-	// (Recreate waits for old pods to be gone).
-	_ = c.podInformer.SetTransform(slimPod)
 	_, _ = c.dInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
@@ -103,25 +102,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	return c
 }
 
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, OwnerReferences: p.OwnerReferences, DeletionTimestamp: p.DeletionTimestamp},
-		Status: corev1.PodStatus{Phase: p.Status.Phase},
-	}, nil
-}
-
 // Run syncs Deployments until ctx ends, and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
@@ -133,7 +113,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.dInformer, c.rsInformer, c.podInformer) {
+	if !c.informers.Start(ctx, &wg, c.dInformer, c.rsInformer, c.podInformer) {
 		return nil // ctx ended first
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)

@@ -33,6 +33,8 @@ const (
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller keeps the status of every PodDisruptionBudget.
@@ -40,39 +42,32 @@ type Controller struct {
 	client kubeclient.Interface
 	now    func() time.Time
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	pdbs, pods, replicaSets, deployments, statefulSets cache.SharedIndexInformer
 	queue                                              workqueue.TypedRateLimitingInterface[string]
 }
-
-var byNamespace = cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
 
 // New builds the controller.
 func New(client kubeclient.Interface, opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	all := metav1.NamespaceAll
+	inf := kubeclient.OrNew(opts.Informers, client)
 	c := &Controller{
-		client: client,
-		now:    opts.Now,
-		events: events.New(client, component, events.Options{Now: opts.Now}),
-		pdbs: kubeclient.NewInformer[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList](
-			client.PodDisruptionBudgets(all), &policyv1.PodDisruptionBudget{}, nil, byNamespace),
-		pods: kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(all), &corev1.Pod{}, nil, byNamespace),
-		replicaSets: kubeclient.NewInformer[*appsv1.ReplicaSet, *appsv1.ReplicaSetList](
-			client.ReplicaSets(all), &appsv1.ReplicaSet{}, nil, nil),
-		deployments: kubeclient.NewInformer[*appsv1.Deployment, *appsv1.DeploymentList](
-			client.Deployments(all), &appsv1.Deployment{}, nil, nil),
-		statefulSets: kubeclient.NewInformer[*appsv1.StatefulSet, *appsv1.StatefulSetList](
-			client.StatefulSets(all), &appsv1.StatefulSet{}, nil, nil),
+		client:       client,
+		now:          opts.Now,
+		events:       events.New(client, component, events.Options{Now: opts.Now}),
+		informers:    inf,
+		pdbs:         inf.PodDisruptionBudgets(),
+		pods:         inf.Pods(),
+		replicaSets:  inf.ReplicaSets(),
+		deployments:  inf.Deployments(),
+		statefulSets: inf.StatefulSets(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](backoffBase, backoffMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption"}),
-	}
-	_ = c.pods.SetTransform(slimPod)
-	for _, inf := range []cache.SharedIndexInformer{c.pdbs, c.replicaSets, c.deployments, c.statefulSets} {
-		_ = inf.SetTransform(dropManagedFields)
 	}
 
 	enqueue := func(obj any) {
@@ -120,7 +115,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.pdbs, c.pods, c.replicaSets, c.deployments, c.statefulSets) {
+	if !c.informers.Start(ctx, &wg, c.pdbs, c.pods, c.replicaSets, c.deployments, c.statefulSets) {
 		return nil // ctx ended first
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
@@ -291,33 +286,4 @@ func replicas(obj any) int32 {
 		return deref(o.Spec.Replicas)
 	}
 	return 0
-}
-
-// slimPod keeps of a pod what budgets read.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	out := &corev1.Pod{
-		TypeMeta: p.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, OwnerReferences: p.OwnerReferences, DeletionTimestamp: p.DeletionTimestamp,
-		},
-		Status: corev1.PodStatus{Phase: p.Status.Phase},
-	}
-	for _, cond := range p.Status.Conditions {
-		if cond.Type == corev1.PodReady {
-			out.Status.Conditions = []corev1.PodCondition{cond}
-		}
-	}
-	return out, nil
-}
-
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }

@@ -26,12 +26,15 @@ const workers = 2
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller keeps the Endpoints of Services with selectors.
 type Controller struct {
 	client    kubeclient.Interface
 	now       func() time.Time
+	informers *kubeclient.Informers
 	services  cache.SharedIndexInformer
 	pods      cache.SharedIndexInformer
 	endpoints cache.SharedIndexInformer
@@ -43,18 +46,17 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	nsIndex := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	inf := kubeclient.OrNew(opts.Informers, client)
 	c := &Controller{
 		client:    client,
 		now:       opts.Now,
-		services:  kubeclient.NewInformer(client.Services(metav1.NamespaceAll), &corev1.Service{}, nil, nsIndex),
-		pods:      kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, nsIndex),
-		endpoints: kubeclient.NewInformer(client.Endpoints(metav1.NamespaceAll), &corev1.Endpoints{}, nil, nil),
+		informers: inf,
+		services:  inf.Services(),
+		pods:      inf.Pods(),
+		endpoints: inf.Endpoints(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoints"}),
 	}
-	_ = c.pods.SetTransform(SlimPod)
-	_ = c.services.SetTransform(dropManagedFields)
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -73,14 +75,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		DeleteFunc: func(obj any) { c.podChanged(nil, obj) },
 	})
 	return c
-}
-
-// dropManagedFields keeps the informers' copies small.
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }
 
 func asPod(obj any) *corev1.Pod {
@@ -125,7 +119,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	if !kubeclient.StartInformers(ctx, &wg, c.services, c.pods, c.endpoints) {
+	if !c.informers.Start(ctx, &wg, c.services, c.pods, c.endpoints) {
 		return nil
 	}
 	// Endpoints whose Service went away while no controller ran.

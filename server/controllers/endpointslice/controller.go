@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/skiff-io/skiff/server/controllers/endpoints"
 	"github.com/skiff-io/skiff/server/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -25,6 +24,7 @@ const workers = 2
 type Controller struct {
 	client    kubeclient.Interface
 	managedBy string
+	informers *kubeclient.Informers
 	services  cache.SharedIndexInformer
 	slices    cache.SharedIndexInformer
 	// pods and nodes (New) or endpoints (NewMirroring) feed the desired
@@ -33,30 +33,36 @@ type Controller struct {
 	queue                  workqueue.TypedRateLimitingInterface[string]
 }
 
-const byService = "service"
+// byManagedService indexes slices by "<manager>|<namespace>/<service>":
+// the slice informer is shared by both managers (and with anyone else
+// reading slices), and each reads only its own slices.
+const byManagedService = "managed-by/service"
 
-func newController(client kubeclient.Interface, managedBy string) *Controller {
+func managedServiceKey(manager, serviceKey string) string { return manager + "|" + serviceKey }
+
+func managedServiceIndex(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	if n := s.Labels[discoveryv1.LabelServiceName]; n != "" {
+		return []string{managedServiceKey(s.Labels[discoveryv1.LabelManagedBy], s.Namespace+"/"+n)}, nil
+	}
+	return nil, nil
+}
+
+func newController(client kubeclient.Interface, managedBy string, informers *kubeclient.Informers) *Controller {
+	inf := kubeclient.OrNew(informers, client)
 	c := &Controller{
 		client:    client,
 		managedBy: managedBy,
-		services: kubeclient.NewInformer(client.Services(metav1.NamespaceAll), &corev1.Service{}, nil,
-			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}),
-		slices: kubeclient.NewInformer(client.EndpointSlices(metav1.NamespaceAll), &discoveryv1.EndpointSlice{},
-			func(o *metav1.ListOptions) {
-				o.LabelSelector = labels.SelectorFromSet(labels.Set{discoveryv1.LabelManagedBy: managedBy}).String()
-			},
-			cache.Indexers{byService: func(obj any) ([]string, error) {
-				s := obj.(*discoveryv1.EndpointSlice)
-				if n := s.Labels[discoveryv1.LabelServiceName]; n != "" {
-					return []string{s.Namespace + "/" + n}, nil
-				}
-				return nil, nil
-			}}),
+		informers: inf,
+		services:  inf.Services(),
+		slices:    inf.EndpointSlices(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: managedBy}),
 	}
-	_ = c.services.SetTransform(dropManagedFields)
-	_ = c.slices.SetTransform(dropManagedFields)
+	kubeclient.AddIndexers(c.slices, cache.Indexers{byManagedService: managedServiceIndex})
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -69,7 +75,8 @@ func newController(client kubeclient.Interface, managedBy string) *Controller {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
-		if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
+		if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" &&
+			s.Labels[discoveryv1.LabelManagedBy] == c.managedBy {
 			c.queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
 		}
 	}
@@ -80,14 +87,11 @@ func newController(client kubeclient.Interface, managedBy string) *Controller {
 }
 
 // New returns the EndpointSlice controller: slices from the pods of
-// Services with a selector.
-func New(client kubeclient.Interface) *Controller {
-	c := newController(client, ControllerName)
-	c.pods = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil,
-		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-	c.nodes = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
-	_ = c.pods.SetTransform(endpoints.SlimPod)
-	_ = c.nodes.SetTransform(dropManagedFields)
+// Services with a selector. informers are shared with the other
+// controllers (its own when nil).
+func New(client kubeclient.Interface, informers *kubeclient.Informers) *Controller {
+	c := newController(client, ControllerName, informers)
+	c.pods, c.nodes = c.informers.Pods(), c.informers.Nodes()
 	podChanged := func(objs ...any) {
 		for _, obj := range objs {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -124,10 +128,9 @@ func New(client kubeclient.Interface) *Controller {
 
 // NewMirroring returns the mirroring controller: slices from the
 // Endpoints of Services without a selector.
-func NewMirroring(client kubeclient.Interface) *Controller {
-	c := newController(client, MirroringName)
-	c.endpoints = kubeclient.NewInformer(client.Endpoints(metav1.NamespaceAll), &corev1.Endpoints{}, nil, nil)
-	_ = c.endpoints.SetTransform(dropManagedFields)
+func NewMirroring(client kubeclient.Interface, informers *kubeclient.Informers) *Controller {
+	c := newController(client, MirroringName, informers)
+	c.endpoints = c.informers.Endpoints()
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -137,13 +140,6 @@ func NewMirroring(client kubeclient.Interface) *Controller {
 		AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }, DeleteFunc: enqueue,
 	})
 	return c
-}
-
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }
 
 // Run keeps slices until ctx ends and returns after its informers and
@@ -158,7 +154,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			infs = append(infs, inf)
 		}
 	}
-	if !kubeclient.StartInformers(ctx, &wg, infs...) {
+	if !c.informers.Start(ctx, &wg, infs...) {
 		return nil
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
@@ -189,7 +185,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		return nil
 	}
 	var existing []*discoveryv1.EndpointSlice
-	objs, _ := c.slices.GetIndexer().ByIndex(byService, key)
+	objs, _ := c.slices.GetIndexer().ByIndex(byManagedService, managedServiceKey(c.managedBy, key))
 	for _, o := range objs {
 		existing = append(existing, o.(*discoveryv1.EndpointSlice))
 	}

@@ -29,13 +29,15 @@ const (
 	expectationsTTL = 5 * time.Minute
 	retryBase       = 50 * time.Millisecond
 	retryMax        = 30 * time.Second
-	byJobIndex      = "job"
+	byJobIndex      = "owner-job" // shared informer: a name of its own
 )
 
 // Options tune a Controller; the zero value is the default.
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller runs Jobs' pods and deletes finished Jobs after their TTL.
@@ -43,6 +45,8 @@ type Controller struct {
 	client kubeclient.Interface
 	now    func() time.Time
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	jobInformer cache.SharedIndexInformer
 	podInformer cache.SharedIndexInformer
@@ -74,16 +78,14 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job"}),
 	}
-	c.jobInformer = kubeclient.NewInformer(client.Jobs(metav1.NamespaceAll), &batchv1.Job{}, nil, nil)
-	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil,
-		cache.Indexers{byJobIndex: func(obj any) ([]string, error) {
-			if key := ownerJobKey(obj.(*corev1.Pod)); key != "" {
-				return []string{key}, nil
-			}
-			return nil, nil
-		}})
-	_ = c.jobInformer.SetTransform(dropManagedFields)
-	_ = c.podInformer.SetTransform(dropManagedFields)
+	c.informers = kubeclient.OrNew(opts.Informers, client)
+	c.jobInformer, c.podInformer = c.informers.Jobs(), c.informers.Pods()
+	kubeclient.AddIndexers(c.podInformer, cache.Indexers{byJobIndex: func(obj any) ([]string, error) {
+		if key := ownerJobKey(obj.(*corev1.Pod)); key != "" {
+			return []string{key}, nil
+		}
+		return nil, nil
+	}})
 	_, _ = c.jobInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueJob,
 		UpdateFunc: func(_, obj any) { c.enqueueJob(obj) },
@@ -105,13 +107,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		DeleteFunc: podChanged,
 	})
 	return c
-}
-
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }
 
 func (c *Controller) enqueueJob(obj any) {
@@ -140,7 +135,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.jobInformer, c.podInformer) {
+	if !c.informers.Start(ctx, &wg, c.jobInformer, c.podInformer) {
 		return nil
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)

@@ -28,7 +28,6 @@ const (
 	// resync looks at every node this often even without a change, in
 	// case a wake-up computed from the clock was lost.
 	resync = time.Minute
-	byNode = "node"
 )
 
 // Options tune a Controller; the zero value is the default.
@@ -38,6 +37,8 @@ type Options struct {
 	// GracePeriod applies to nodes without a Lease (DefaultGracePeriod
 	// when zero); a node with a Lease gets its leaseDurationSeconds.
 	GracePeriod time.Duration
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller watches nodes' heartbeats, taints silent nodes and evicts
@@ -48,6 +49,8 @@ type Controller struct {
 	grace  time.Duration
 	start  time.Time
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	nodes, leases, pods cache.SharedIndexInformer
 	queue               workqueue.TypedRateLimitingInterface[string]
@@ -61,26 +64,22 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	if opts.GracePeriod <= 0 {
 		opts.GracePeriod = DefaultGracePeriod
 	}
+	inf := kubeclient.OrNew(opts.Informers, client)
 	c := &Controller{
-		client: client,
-		now:    opts.Now,
-		grace:  opts.GracePeriod,
-		events: events.New(client, Component, events.Options{Now: opts.Now}),
-		nodes:  kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil),
+		client:    client,
+		now:       opts.Now,
+		grace:     opts.GracePeriod,
+		events:    events.New(client, Component, events.Options{Now: opts.Now}),
+		informers: inf,
+		nodes:     inf.Nodes(),
+		// Only this controller reads node Leases.
 		leases: kubeclient.NewInformer(client.Leases(corev1.NamespaceNodeLease), &coordinationv1.Lease{}, nil, nil),
-		pods: kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil,
-			cache.Indexers{byNode: func(obj any) ([]string, error) {
-				if p := obj.(*corev1.Pod); p.Spec.NodeName != "" {
-					return []string{p.Spec.NodeName}, nil
-				}
-				return nil, nil
-			}}),
+		pods:   inf.Pods(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodelifecycle"}),
 	}
-	_ = c.nodes.SetTransform(dropManagedFields)
-	_ = c.leases.SetTransform(dropManagedFields)
-	_ = c.pods.SetTransform(slimPod)
+	_ = c.leases.SetTransform(kubeclient.DropManagedFields)
+	kubeclient.AddIndexers(c.pods, cache.Indexers{kubeclient.IndexNodeName: kubeclient.NodeNameIndexFunc})
 	_, _ = c.nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			n := obj.(*corev1.Node)
@@ -136,28 +135,6 @@ func hasNoExecute(n *corev1.Node) bool {
 	return false
 }
 
-// slimPod keeps of a pod what readiness and eviction decisions read, so
-// that the cache of every pod stays small.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			DeletionTimestamp: p.DeletionTimestamp},
-		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, Tolerations: p.Spec.Tolerations},
-		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
-	}, nil
-}
-
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
 // Run watches nodes until ctx ends and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
@@ -170,7 +147,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		_ = c.events.Run(ctx)
 	}()
 	c.start = c.now()
-	if !kubeclient.StartInformers(ctx, &wg, c.nodes, c.leases, c.pods) {
+	if !c.informers.Start(ctx, &wg, c.nodes, c.leases, c.pods) {
 		return nil
 	}
 	wg.Add(1)
@@ -246,7 +223,7 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 	}
 
 	var pods []*corev1.Pod
-	objs, _ := c.pods.GetIndexer().ByIndex(byNode, name)
+	objs, _ := c.pods.GetIndexer().ByIndex(kubeclient.IndexNodeName, name)
 	for _, o := range objs {
 		pods = append(pods, o.(*corev1.Pod))
 	}

@@ -33,6 +33,8 @@ type Options struct {
 	StorageDir string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller binds claims to volumes, provisions local-path volumes and
@@ -41,6 +43,8 @@ type Controller struct {
 	client kubeclient.Interface
 	dir    string
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	claims, volumes, classes, nodes cache.SharedIndexInformer
 	queue                           workqueue.TypedRateLimitingInterface[string]
@@ -60,19 +64,9 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](backoffBase, backoffMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "persistentvolume"}),
 	}
-	c.claims = kubeclient.NewInformer[*corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaimList](
-		client.PersistentVolumeClaims(metav1.NamespaceAll), &corev1.PersistentVolumeClaim{}, nil, nil)
-	c.volumes = kubeclient.NewInformer(client.PersistentVolumes(), &corev1.PersistentVolume{}, nil, nil)
-	c.classes = kubeclient.NewInformer(client.StorageClasses(), &storagev1.StorageClass{}, nil, nil)
-	c.nodes = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
-	for _, inf := range []cache.SharedIndexInformer{c.claims, c.volumes, c.classes, c.nodes} {
-		_ = inf.SetTransform(func(obj any) (any, error) {
-			if m, ok := obj.(metav1.Object); ok {
-				m.SetManagedFields(nil)
-			}
-			return obj, nil
-		})
-	}
+	c.informers = kubeclient.OrNew(opts.Informers, client)
+	c.claims, c.volumes = c.informers.PersistentVolumeClaims(), c.informers.PersistentVolumes()
+	c.classes, c.nodes = c.informers.StorageClasses(), c.informers.Nodes()
 	_, _ = c.claims.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.claimChanged(obj) },
 		UpdateFunc: func(_, obj any) { c.claimChanged(obj) },
@@ -105,7 +99,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.claims, c.volumes, c.classes, c.nodes) {
+	if !c.informers.Start(ctx, &wg, c.claims, c.volumes, c.classes, c.nodes) {
 		return nil
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)

@@ -33,6 +33,8 @@ type Options struct {
 	Quarantine time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller deletes orphaned, excess finished and unscheduled
@@ -40,6 +42,7 @@ type Options struct {
 type Controller struct {
 	client  kubeclient.Interface
 	opts    Options
+	inf     *kubeclient.Informers
 	pods    cache.SharedIndexInformer
 	nodes   cache.SharedIndexInformer
 	queue   workqueue.TypedRateLimitingInterface[string]
@@ -58,22 +61,17 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	inf := kubeclient.OrNew(opts.Informers, client)
 	c := &Controller{
 		client:  client,
 		opts:    opts,
-		pods:    kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, nil),
-		nodes:   kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil),
+		inf:     inf,
+		pods:    inf.Pods(),
+		nodes:   inf.Nodes(),
 		missing: map[string]time.Time{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "podgc"}),
 	}
-	_ = c.pods.SetTransform(slimPod)
-	_ = c.nodes.SetTransform(func(obj any) (any, error) {
-		if n, ok := obj.(*corev1.Node); ok {
-			return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion}}, nil
-		}
-		return obj, nil
-	})
 	_, _ = c.nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(any) { c.queue.Add(key) }})
 	podChanged := func(obj any) {
 		p, ok := obj.(*corev1.Pod)
@@ -89,27 +87,13 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	return c
 }
 
-// slimPod keeps what the decisions read.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			CreationTimestamp: p.CreationTimestamp, DeletionTimestamp: p.DeletionTimestamp},
-		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName},
-		Status: corev1.PodStatus{Phase: p.Status.Phase},
-	}, nil
-}
-
 // Run collects pods until ctx ends and returns after its informers and
 // worker have stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	if !kubeclient.StartInformers(ctx, &wg, c.pods, c.nodes) {
+	if !c.inf.Start(ctx, &wg, c.pods, c.nodes) {
 		return nil
 	}
 	wg.Add(1)

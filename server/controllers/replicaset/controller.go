@@ -43,12 +43,15 @@ const (
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller keeps ReplicaSets' pods.
 type Controller struct {
 	client       kubeclient.Interface
 	now          func() time.Time
+	informers    *kubeclient.Informers
 	rsInformer   cache.SharedIndexInformer
 	podInformer  cache.SharedIndexInformer
 	queue        workqueue.TypedRateLimitingInterface[string]
@@ -61,20 +64,19 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	byNS := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	inf := kubeclient.OrNew(opts.Informers, client)
 	c := &Controller{
 		client:       client,
 		now:          opts.Now,
-		rsInformer:   kubeclient.NewInformer(client.ReplicaSets(metav1.NamespaceAll), &appsv1.ReplicaSet{}, nil, byNS),
-		podInformer:  kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, byNS),
+		informers:    inf,
+		rsInformer:   inf.ReplicaSets(),
+		podInformer:  inf.Pods(),
 		expectations: NewExpectations(),
 		events:       events.New(client, "replicaset-controller", events.Options{Now: opts.Now}),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](backoffBase, backoffMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
 	}
-	_ = c.rsInformer.SetTransform(dropManagedFields)
-	_ = c.podInformer.SetTransform(slimPod)
 	_, _ = c.rsInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
@@ -93,38 +95,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	return c
 }
 
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
-// slimPod keeps of a pod what counting, adopting and ranking it reads, so
-// that the cache of every pod stays small.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	out := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, OwnerReferences: p.OwnerReferences,
-			CreationTimestamp: p.CreationTimestamp, DeletionTimestamp: p.DeletionTimestamp,
-		},
-		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName},
-		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
-	}
-	if v, ok := p.Annotations[PodDeletionCostAnnotation]; ok {
-		out.Annotations = map[string]string{PodDeletionCostAnnotation: v}
-	}
-	for _, cs := range p.Status.ContainerStatuses {
-		out.Status.ContainerStatuses = append(out.Status.ContainerStatuses, corev1.ContainerStatus{Name: cs.Name, RestartCount: cs.RestartCount})
-	}
-	return out, nil
-}
-
 // Run syncs ReplicaSets until ctx ends, and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
@@ -136,7 +106,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.rsInformer, c.podInformer) {
+	if !c.informers.Start(ctx, &wg, c.rsInformer, c.podInformer) {
 		return nil // ctx ended first
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)

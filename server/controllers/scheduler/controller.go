@@ -10,8 +10,6 @@ import (
 	"github.com/skiff-io/skiff/server/scheduler"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -43,12 +41,16 @@ type Options struct {
 	Now func() time.Time
 	// Instance names this scheduler in its Events (hostname when empty).
 	Instance string
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller schedules the pods of the default scheduler.
 type Controller struct {
 	client kubeclient.Interface
 	now    func() time.Time
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	podInformer  cache.SharedIndexInformer
 	nodeInformer cache.SharedIndexInformer
@@ -111,18 +113,11 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		assumed:       map[types.UID]string{},
 		unschedulable: map[string]waiting{},
 	}
-	// Finished pods hold no resources: kube-scheduler does not watch them.
-	active := func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.AndSelectors(
-			fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
-			fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed))).String()
-	}
-	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, active, nil)
-	c.nodeInformer = kubeclient.NewInformer(client.Nodes(), &corev1.Node{}, nil, nil)
-	c.nsInformer = kubeclient.NewInformer[*corev1.Namespace, *corev1.NamespaceList](client.Namespaces(), &corev1.Namespace{}, nil, nil)
-	_ = c.podInformer.SetTransform(slimPod)
-	_ = c.nodeInformer.SetTransform(dropManagedFields)
-	_ = c.nsInformer.SetTransform(dropManagedFields)
+	// The pod informer is shared with the controllers, so it holds
+	// finished pods too (kube-scheduler's own does not watch them): they
+	// hold no resources, and podChanged treats them as gone.
+	c.informers = kubeclient.OrNew(opts.Informers, client)
+	c.podInformer, c.nodeInformer, c.nsInformer = c.informers.Pods(), c.informers.Nodes(), c.informers.Namespaces()
 	c.snap.NamespaceLabels = map[string]map[string]string{}
 	c.watchVolumes()
 
@@ -177,68 +172,13 @@ func (c *Controller) namespaceChanged(old, ns *corev1.Namespace) {
 	}
 }
 
-// slimPod keeps of a pod what scheduling reads, so that the informer's
-// cache of every pod stays small: most of a pod (volumes, env, probes,
-// container statuses, annotations) does not bear on where it runs.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	out := &corev1.Pod{
-		TypeMeta: p.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, OwnerReferences: p.OwnerReferences,
-			DeletionTimestamp: p.DeletionTimestamp, CreationTimestamp: p.CreationTimestamp,
-		},
-		Spec: corev1.PodSpec{
-			NodeName: p.Spec.NodeName, SchedulerName: p.Spec.SchedulerName, SchedulingGates: p.Spec.SchedulingGates,
-			Priority: p.Spec.Priority, PriorityClassName: p.Spec.PriorityClassName,
-			NodeSelector: p.Spec.NodeSelector, Affinity: p.Spec.Affinity, Tolerations: p.Spec.Tolerations,
-			TopologySpreadConstraints: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead,
-			Containers: slimContainers(p.Spec.Containers), InitContainers: slimContainers(p.Spec.InitContainers),
-			Volumes: claimVolumes(p.Spec.Volumes),
-		},
-		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
-	}
-	return out, nil
-}
-
-func slimContainers(cs []corev1.Container) []corev1.Container {
-	if len(cs) == 0 {
-		return nil
-	}
-	out := make([]corev1.Container, len(cs))
-	for i := range cs {
-		c := &cs[i]
-		out[i] = corev1.Container{Name: c.Name, Image: c.Image, RestartPolicy: c.RestartPolicy,
-			Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests}}
-		for _, port := range c.Ports {
-			if port.HostPort > 0 {
-				out[i].Ports = append(out[i].Ports, port)
-			}
-		}
-	}
-	return out
-}
-
-// dropManagedFields keeps the informers' copies small: the scheduler never
-// reads managedFields, and they are often the larger part of an object.
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
 // Run schedules until ctx ends and returns after its informers, its
 // scheduling loop and its binders have stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.queue.ShutDown()
-	if !kubeclient.StartInformers(ctx, &wg, c.podInformer, c.nodeInformer, c.nsInformer,
+	if !c.informers.Start(ctx, &wg, c.podInformer, c.nodeInformer, c.nsInformer,
 		c.claimInformer, c.volumeInformer, c.classInformer) {
 		return nil // ctx ended first
 	}

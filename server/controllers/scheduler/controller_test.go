@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/skiff-io/skiff/server/kubeclient/kubeclienttest"
-	"github.com/skiff-io/skiff/server/scheduler"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -171,36 +170,5 @@ func TestControllerBindsAndReports(t *testing.T) {
 	}
 	if binds() != 5 {
 		t.Fatalf("%d bindings, want 5", binds())
-	}
-}
-
-// TestSlimPodKeepsWhatSchedulingReads: the informer's trimmed copy gives
-// the same requests and host ports, and drops the rest.
-func TestSlimPodKeepsWhatSchedulingReads(t *testing.T) {
-	always := corev1.ContainerRestartPolicyAlways
-	p := testPod("full", "1")
-	p.Labels = map[string]string{"app": "x"}
-	p.Annotations = map[string]string{"big": strings.Repeat("x", 1000)}
-	p.Spec.Volumes = []corev1.Volume{{Name: "v"}}
-	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
-	p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81}}
-	p.Spec.InitContainers = []corev1.Container{{Name: "side", RestartPolicy: &always, Resources: corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}
-	p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse}}
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c"}}
-	obj, _ := slimPod(p)
-	s := obj.(*corev1.Pod)
-	if got, want := scheduler.PodRequests(s), scheduler.PodRequests(p); got.MilliCPU != want.MilliCPU || got.Memory != want.Memory {
-		t.Fatalf("requests %+v, want %+v", got, want)
-	}
-	if len(s.Spec.Containers[0].Ports) != 1 || s.Spec.Containers[0].Ports[0].HostPort != 8080 {
-		t.Fatalf("host ports %+v", s.Spec.Containers[0].Ports)
-	}
-	if s.Labels["app"] != "x" || len(s.Spec.Tolerations) != 1 || s.UID != p.UID || len(s.Status.Conditions) != 1 {
-		t.Fatalf("lost scheduling fields: %+v", s)
-	}
-	if s.Annotations != nil || s.Spec.Volumes != nil || s.Spec.Containers[0].Env != nil || s.Status.ContainerStatuses != nil {
-		t.Fatalf("kept fields scheduling does not read: %+v", s)
 	}
 }

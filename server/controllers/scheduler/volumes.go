@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/scheduler"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -18,10 +17,9 @@ import (
 // VolumeBinding filter: a change to any of them may let a waiting pod fit
 // (its claim got bound, or created).
 func (c *Controller) watchVolumes() {
-	c.claimInformer = kubeclient.NewInformer[*corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaimList](
-		c.client.PersistentVolumeClaims(metav1.NamespaceAll), &corev1.PersistentVolumeClaim{}, nil, nil)
-	c.volumeInformer = kubeclient.NewInformer(c.client.PersistentVolumes(), &corev1.PersistentVolume{}, nil, nil)
-	c.classInformer = kubeclient.NewInformer(c.client.StorageClasses(), &storagev1.StorageClass{}, nil, nil)
+	c.claimInformer = c.informers.PersistentVolumeClaims()
+	c.volumeInformer = c.informers.PersistentVolumes()
+	c.classInformer = c.informers.StorageClasses()
 	moved := func(any) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -30,7 +28,6 @@ func (c *Controller) watchVolumes() {
 	}
 	h := cache.ResourceEventHandlerFuncs{AddFunc: moved, UpdateFunc: func(_, o any) { moved(o) }, DeleteFunc: moved}
 	for _, inf := range []cache.SharedIndexInformer{c.claimInformer, c.volumeInformer, c.classInformer} {
-		_ = inf.SetTransform(dropManagedFields)
 		_, _ = inf.AddEventHandler(h)
 	}
 	get := func(inf cache.SharedIndexInformer, key string) any {
@@ -56,18 +53,6 @@ func (c *Controller) watchVolumes() {
 	}
 	c.lookup = lookup
 	c.snap.Volumes = func(pod *corev1.Pod) scheduler.PodVolumes { return scheduler.ClaimVolumes(pod, lookup) }
-}
-
-// claimVolumes keeps of a pod's volumes the claims, all the scheduler
-// reads of them.
-func claimVolumes(vs []corev1.Volume) []corev1.Volume {
-	var out []corev1.Volume
-	for _, v := range vs {
-		if v.PersistentVolumeClaim != nil {
-			out = append(out, corev1.Volume{Name: v.Name, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: v.PersistentVolumeClaim}})
-		}
-	}
-	return out
 }
 
 // selectNode records node on the pod's unbound WaitForFirstConsumer

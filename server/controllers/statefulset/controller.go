@@ -30,14 +30,14 @@ const (
 	retryMax  = 30 * time.Second
 	// adoptRecheck is when a set that adopted orphans is looked at again.
 	adoptRecheck = 200 * time.Millisecond
-	// byController indexes pods and revisions by their controller's UID.
-	byController = "controller"
 )
 
 // Options tune a Controller; the zero value is the default.
 type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Informers are shared with the other controllers (its own when nil).
+	Informers *kubeclient.Informers
 }
 
 // Controller reconciles StatefulSets.
@@ -45,6 +45,8 @@ type Controller struct {
 	client kubeclient.Interface
 	now    func() time.Time
 	events *events.Recorder
+	// informers are shared with the other controllers.
+	informers *kubeclient.Informers
 
 	setInformer, podInformer, claimInformer, revInformer cache.SharedIndexInformer
 	queue                                                workqueue.TypedRateLimitingInterface[string]
@@ -63,16 +65,12 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset"}),
 	}
-	idx := cache.Indexers{byController: controllerIndex, cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
-	c.setInformer = kubeclient.NewInformer(client.StatefulSets(metav1.NamespaceAll), &appsv1.StatefulSet{}, nil, nil)
-	c.podInformer = kubeclient.NewInformer[*corev1.Pod, *corev1.PodList](client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx)
-	c.claimInformer = kubeclient.NewInformer(client.PersistentVolumeClaims(metav1.NamespaceAll), &corev1.PersistentVolumeClaim{}, nil,
-		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-	c.revInformer = kubeclient.NewInformer(client.ControllerRevisions(metav1.NamespaceAll), &appsv1.ControllerRevision{}, nil, idx)
-	for _, inf := range []cache.SharedIndexInformer{c.setInformer, c.podInformer, c.claimInformer, c.revInformer} {
-		_ = inf.SetTransform(dropManagedFields)
-	}
-	_ = c.podInformer.SetTransform(slimPod)
+	inf := kubeclient.OrNew(opts.Informers, client)
+	c.informers = inf
+	c.setInformer, c.podInformer, c.claimInformer, c.revInformer = inf.StatefulSets(), inf.Pods(), inf.PersistentVolumeClaims(), inf.ControllerRevisions()
+	byController := cache.Indexers{kubeclient.IndexController: kubeclient.ControllerIndexFunc}
+	kubeclient.AddIndexers(c.podInformer, byController)
+	kubeclient.AddIndexers(c.revInformer, byController)
 	_, _ = c.setInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
@@ -114,44 +112,6 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 	return c
 }
 
-// slimPod keeps of a pod what the controller reads (identity, labels,
-// owners, deletion, where it runs, phase and conditions), so that the cache
-// of every pod in the cluster stays small.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	return &corev1.Pod{
-		TypeMeta: p.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			Labels: p.Labels, OwnerReferences: p.OwnerReferences, CreationTimestamp: p.CreationTimestamp,
-			DeletionTimestamp: p.DeletionTimestamp,
-		},
-		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, Affinity: p.Spec.Affinity},
-		Status: corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions},
-	}, nil
-}
-
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
-func controllerIndex(obj any) ([]string, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, nil
-	}
-	if ref := metav1.GetControllerOf(m); ref != nil {
-		return []string{string(ref.UID)}, nil
-	}
-	return nil, nil
-}
-
 func ownerKey(obj any) (string, bool) {
 	m, ok := obj.(metav1.Object)
 	if !ok {
@@ -181,7 +141,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = c.events.Run(ctx)
 	}()
-	if !kubeclient.StartInformers(ctx, &wg, c.setInformer, c.podInformer, c.claimInformer, c.revInformer) {
+	if !c.informers.Start(ctx, &wg, c.setInformer, c.podInformer, c.claimInformer, c.revInformer) {
 		return nil
 	}
 	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
@@ -274,7 +234,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 }
 
 func (c *Controller) revisions(set *appsv1.StatefulSet) []*appsv1.ControllerRevision {
-	objs, _ := c.revInformer.GetIndexer().ByIndex(byController, string(set.UID))
+	objs, _ := c.revInformer.GetIndexer().ByIndex(kubeclient.IndexController, string(set.UID))
 	out := make([]*appsv1.ControllerRevision, 0, len(objs))
 	for _, o := range objs {
 		out = append(out, o.(*appsv1.ControllerRevision))
@@ -283,7 +243,7 @@ func (c *Controller) revisions(set *appsv1.StatefulSet) []*appsv1.ControllerRevi
 }
 
 func (c *Controller) pods(set *appsv1.StatefulSet) []*corev1.Pod {
-	objs, _ := c.podInformer.GetIndexer().ByIndex(byController, string(set.UID))
+	objs, _ := c.podInformer.GetIndexer().ByIndex(kubeclient.IndexController, string(set.UID))
 	out := make([]*corev1.Pod, 0, len(objs))
 	for _, o := range objs {
 		out = append(out, o.(*corev1.Pod))
