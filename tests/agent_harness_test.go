@@ -133,6 +133,7 @@ func procRunning(marker string) bool {
 // agentProc is a `skiff agent` process of a test.
 type agentProc struct {
 	t       *testing.T
+	bin     string // skiffBin or agentOnlyBin
 	cmd     *exec.Cmd
 	dataDir string
 	args    []string
@@ -151,11 +152,17 @@ func startAgent(t *testing.T, s *server, dataDir string, extra ...string) *agent
 // the server at url.
 func startAgentVia(t *testing.T, s *server, url string, wrap []string, dataDir string, extra ...string) *agentProc {
 	t.Helper()
+	return startAgentBinVia(t, skiffBin, s, url, wrap, dataDir, extra...)
+}
+
+// startAgentBinVia is startAgentVia with the agent run from bin.
+func startAgentBinVia(t *testing.T, bin string, s *server, url string, wrap []string, dataDir string, extra ...string) *agentProc {
+	t.Helper()
 	token, err := os.ReadFile(filepath.Join(s.dataDir, "server", "token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{t: t, dataDir: dataDir, wrap: wrap, args: append([]string{"agent", "--data-dir", dataDir, "--server", url,
+	a := &agentProc{t: t, bin: bin, dataDir: dataDir, wrap: wrap, args: append([]string{"agent", "--data-dir", dataDir, "--server", url,
 		"--token", strings.TrimSpace(string(token)), "--config", ""}, extra...)}
 	a.start()
 	t.Cleanup(func() {
@@ -169,7 +176,7 @@ func startAgentVia(t *testing.T, s *server, url string, wrap []string, dataDir s
 
 func (a *agentProc) start() {
 	a.t.Helper()
-	argv := append(append(append([]string{}, a.wrap...), skiffBin), a.args...)
+	argv := append(append(append([]string{}, a.wrap...), a.bin), a.args...)
 	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.log = &lockedBuffer{}
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log

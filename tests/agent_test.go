@@ -234,7 +234,8 @@ func cleanupAgentProcesses(dir string) { cleanupAgent(nil, dir) }
 // TestAgentSecondNodeAndRegistry: an agent on a second test host (its own
 // network namespace) joins next to the server's own node; both are Ready
 // with their addresses and versions, a pod runs on each, and an image
-// pushed to a registry on loopback is pulled and runs.
+// pushed to a registry on loopback is pulled and runs. The second node
+// runs the agent-only build, which has no server in it.
 func TestAgentSecondNodeAndRegistry(t *testing.T) {
 	needAgent(t)
 	needIntegration(t, "nsenter", "docker-registry")
@@ -243,7 +244,10 @@ func TestAgentSecondNodeAndRegistry(t *testing.T) {
 	s := startServer(t, withAgent(), withArgs("--bind-address", "0.0.0.0", "--tls-san", "10.199.0.1"))
 	agentDir := t.TempDir()
 	prepareAgentDir(t, agentDir)
-	startAgentVia(t, s, "https://10.199.0.1:"+strconv.Itoa(s.port), []string{"nsenter", "--net=/run/netns/" + host, "--"},
+	if out, err := exec.Command(agentOnlyBin, "server").CombinedOutput(); err == nil || !strings.Contains(string(out), `unknown command "server"`) {
+		t.Fatalf("the agent-only build runs a server: %v %s", err, out)
+	}
+	startAgentBinVia(t, agentOnlyBin, s, "https://10.199.0.1:"+strconv.Itoa(s.port), []string{"nsenter", "--net=/run/netns/" + host, "--"},
 		agentDir, "--node-name", "node2", "--node-label", "site=lab")
 	local := localNode(t)
 	waitNodeReady(t, s, local, 90*time.Second)

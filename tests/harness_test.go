@@ -21,8 +21,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// skiffBin is the binary under test, built once by TestMain.
-var skiffBin string
+// skiffBin is the binary under test, built once by TestMain, and
+// agentOnlyBin the agent-only build (AGENT_ONLY=1 hack/build).
+var skiffBin, agentOnlyBin string
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -42,6 +43,14 @@ func TestMain(m *testing.M) {
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building skiff:", err)
+			return 1
+		}
+		agentOnlyBin = filepath.Join(dir, "skiff-agent")
+		build = exec.Command("../hack/build")
+		build.Env = append(os.Environ(), "OUT="+agentOnlyBin, "AGENT_ONLY=1")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the agent-only skiff:", err)
 			return 1
 		}
 		return m.Run()
