@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
 )
 
 // maxSecretSize bounds the payload of a ConfigMap or Secret: etcd's request
@@ -216,7 +217,7 @@ func validateNode(n *corev1.Node) field.ErrorList {
 			errs = append(errs, utilvalidation.IsValidCIDR(fp.Index(i), c)...)
 		}
 		if len(n.Spec.PodCIDRs) > 1 {
-			if dual, ok := isDualStackCIDRs(n.Spec.PodCIDRs); ok && (!dual || len(n.Spec.PodCIDRs) > 2) {
+			if dual, err := netutils.IsDualStackCIDRStrings(n.Spec.PodCIDRs); err == nil && (!dual || len(n.Spec.PodCIDRs) > 2) {
 				errs = append(errs, field.Invalid(fp, n.Spec.PodCIDRs, "may specify no more than one CIDR for each IP family"))
 			}
 			seen := sets.New[string]()
@@ -337,8 +338,8 @@ func endpointAddress(a *corev1.EndpointAddress, fldPath *field.Path) field.Error
 
 // nonSpecialIP rejects addresses that make no sense as a service backend.
 func nonSpecialIP(addr string, fldPath *field.Path) field.ErrorList {
-	ip, ok := parseIPSloppy(addr)
-	if !ok {
+	ip := netutils.ParseIPSloppy(addr)
+	if ip == nil {
 		return field.ErrorList{field.Invalid(fldPath, addr, "must be a valid IP address")}
 	}
 	var errs field.ErrorList

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
 )
 
 var (
@@ -277,7 +278,7 @@ func clusterIPsRelatedFields(s *corev1.Service) field.ErrorList {
 		return errs
 	}
 	if len(spec.ClusterIPs) > 1 {
-		if dual, ok := isDualStackIPs(spec.ClusterIPs); ok && !dual {
+		if dual, err := netutils.IsDualStackIPStrings(spec.ClusterIPs); err == nil && !dual {
 			errs = append(errs, field.Invalid(ipsPath, spec.ClusterIPs, "may specify no more than one IP for each IP family"))
 		}
 	}
@@ -286,10 +287,10 @@ func clusterIPsRelatedFields(s *corev1.Service) field.ErrorList {
 			if i >= len(spec.IPFamilies) {
 				break
 			}
-			if spec.IPFamilies[i] == corev1.IPv4Protocol && isIPv6String(ip) {
+			if spec.IPFamilies[i] == corev1.IPv4Protocol && netutils.IsIPv6String(ip) {
 				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv4 value as indicated by `ipFamilies[%v]`", i)))
 			}
-			if spec.IPFamilies[i] == corev1.IPv6Protocol && !isIPv6String(ip) {
+			if spec.IPFamilies[i] == corev1.IPv6Protocol && !netutils.IsIPv6String(ip) {
 				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv6 value as indicated by `ipFamilies[%v]`", i)))
 			}
 		}
