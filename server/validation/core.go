@@ -518,6 +518,9 @@ func pvSource(s *corev1.PersistentVolumeSpec, fldPath *field.Path) field.ErrorLi
 	one(src.ISCSI != nil, "iscsi", nil)
 	one(src.Cinder != nil, "cinder", nil)
 	one(src.FC != nil, "fc", nil)
+	// kube counts a flexVolume but never names it as the extra source, so
+	// it accepts one beside another source; skiff refuses that (see
+	// docs/control-plane.md).
 	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.AzureFile != nil, "azureFile", nil)
 	one(src.VsphereVolume != nil, "vsphereVolume", nil)
@@ -584,10 +587,10 @@ const (
 )
 
 // validateCoreEvent is kube's legacy event validation, which is all core/v1
-// gets (for compatibility), plus the generic registry's metadata check.
+// gets (for compatibility); Create adds the generic registry's metadata
+// check when it finds nothing.
 func validateCoreEvent(e *corev1.Event) field.ErrorList {
-	errs := legacyEvent(e)
-	return append(errs, apivalidation.ValidateObjectMetaAccessor(e, true, pathSegmentName, metaPath)...)
+	return legacyEvent(e)
 }
 
 func validateCoreEventUpdate(e, old *corev1.Event) field.ErrorList {
@@ -601,7 +604,7 @@ func legacyEvent(e *corev1.Event) field.ErrorList {
 	if !e.EventTime.IsZero() {
 		errs = append(errs, eventReportingFields(e.ReportingController, e.ReportingInstance, e.Action, e.Reason, e.Message, "reportingComponent")...)
 	}
-	return append(errs, eventNamespaceName(e.Namespace)...)
+	return errs
 }
 
 // eventNamespaceMatches checks an event's namespace against its involved
@@ -622,14 +625,6 @@ func eventNamespaceMatches(ns, involvedNS string, hasEventTime bool) field.Error
 		return field.ErrorList{field.Invalid(field.NewPath("involvedObject", "namespace"), involvedNS, "does not match event.namespace")}
 	}
 	return nil
-}
-
-func eventNamespaceName(ns string) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range utilvalidation.IsDNS1123Subdomain(ns) {
-		errs = append(errs, field.Invalid(field.NewPath("namespace"), ns, msg))
-	}
-	return errs
 }
 
 func eventReportingFields(controller, instance, action, reason, message, controllerField string) field.ErrorList {

@@ -365,9 +365,15 @@ func slicePorts(ports []discoveryv1.EndpointPort, fldPath *field.Path) field.Err
 
 var validLeaseStrategies = []coordinationv1.CoordinatedLeaseStrategy{coordinationv1.OldestEmulationVersion}
 
+// validateLease checks the metadata with apimachinery's rules, which unlike
+// core's accept any qualified finalizer name.
 func validateLease(l *coordinationv1.Lease) field.ErrorList {
-	errs := objectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
-	s := &l.Spec
+	errs := apivalidation.ValidateObjectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	return append(errs, leaseSpec(&l.Spec)...)
+}
+
+func leaseSpec(s *coordinationv1.LeaseSpec) field.ErrorList {
+	var errs field.ErrorList
 	if s.LeaseDurationSeconds != nil && *s.LeaseDurationSeconds <= 0 {
 		errs = append(errs, field.Invalid(specPath.Child("leaseDurationSeconds"), s.LeaseDurationSeconds, "must be greater than 0"))
 	}
@@ -427,7 +433,7 @@ func eventsV1Legacy(e *eventsv1.Event) field.ErrorList {
 	if !e.EventTime.IsZero() {
 		errs = append(errs, eventReportingFields(e.ReportingController, e.ReportingInstance, e.Action, e.Reason, e.Note, "reportingController")...)
 	}
-	return append(errs, eventNamespaceName(e.Namespace)...)
+	return errs
 }
 
 func eventSeries(s *eventsv1.EventSeries) field.ErrorList {

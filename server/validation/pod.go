@@ -471,8 +471,9 @@ func volumes(vs []corev1.Volume, podMeta *metav1.ObjectMeta, fldPath *field.Path
 	return out, errs
 }
 
-// volumeSource checks that exactly one source is set, in kube's order, and
-// validates the common ones in detail.
+// volumeSource checks that exactly one source is set, in kube's order (which
+// decides the member a "more than 1" error names), and validates the common
+// ones in detail.
 func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string, podMeta *metav1.ObjectMeta) field.ErrorList {
 	u := union{fldPath: fldPath, kind: "volume type"}
 	one := func(set bool, name string, check func() field.ErrorList) {
@@ -505,6 +506,7 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.NFS != nil, "nfs", func() field.ErrorList { return nfsSource(src.NFS, fldPath.Child("nfs")) })
 	one(src.ISCSI != nil, "iscsi", nil)
 	one(src.Glusterfs != nil, "glusterfs", nil)
+	one(src.Flocker != nil, "flocker", nil)
 	one(src.PersistentVolumeClaim != nil, "persistentVolumeClaim", func() field.ErrorList {
 		if src.PersistentVolumeClaim.ClaimName == "" {
 			return field.ErrorList{field.Required(fldPath.Child("persistentVolumeClaim", "claimName"), "")}
@@ -512,11 +514,11 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 		return nil
 	})
 	one(src.RBD != nil, "rbd", nil)
-	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.Cinder != nil, "cinder", nil)
 	one(src.CephFS != nil, "cephFS", nil)
-	one(src.Flocker != nil, "flocker", nil)
-	one(src.DownwardAPI != nil, "downwardAPI", func() field.ErrorList {
+	one(src.Quobyte != nil, "quobyte", nil)
+	// "downwarAPI" is how kube spells this member in its "more than 1" error.
+	one(src.DownwardAPI != nil, "downwarAPI", func() field.ErrorList {
 		p := fldPath.Child("downwardAPI")
 		e := fileMode(src.DownwardAPI.DefaultMode, p.Child("defaultMode"))
 		for i := range src.DownwardAPI.Items {
@@ -525,18 +527,18 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 		return e
 	})
 	one(src.FC != nil, "fc", nil)
-	one(src.AzureFile != nil, "azureFile", nil)
+	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.ConfigMap != nil, "configMap", func() field.ErrorList {
 		return keyedSource(src.ConfigMap.Name, "name", src.ConfigMap.DefaultMode, src.ConfigMap.Items, fldPath.Child("configMap"))
 	})
+	one(src.AzureFile != nil, "azureFile", nil)
 	one(src.VsphereVolume != nil, "vsphereVolume", nil)
-	one(src.Quobyte != nil, "quobyte", nil)
-	one(src.AzureDisk != nil, "azureDisk", nil)
 	one(src.PhotonPersistentDisk != nil, "photonPersistentDisk", nil)
-	one(src.Projected != nil, "projected", func() field.ErrorList { return projected(src.Projected, fldPath.Child("projected")) })
 	one(src.PortworxVolume != nil, "portworxVolume", nil)
-	one(src.ScaleIO != nil, "scaleIO", nil)
+	one(src.AzureDisk != nil, "azureDisk", nil)
 	one(src.StorageOS != nil, "storageos", nil)
+	one(src.Projected != nil, "projected", func() field.ErrorList { return projected(src.Projected, fldPath.Child("projected")) })
+	one(src.ScaleIO != nil, "scaleIO", nil)
 	one(src.CSI != nil, "csi", func() field.ErrorList {
 		if src.CSI.Driver == "" {
 			return field.ErrorList{field.Required(fldPath.Child("csi", "driver"), "")}

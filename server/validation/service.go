@@ -39,7 +39,9 @@ func needsHealthCheck(s *corev1.Service) bool {
 }
 
 func validateService(s *corev1.Service) field.ErrorList {
-	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNS1035Label, metaPath)
+	// kube's RelaxedServiceNameValidation (on by default) allows any DNS
+	// label, "1web" included.
+	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSLabel, metaPath)
 	spec := &s.Spec
 	if len(spec.Ports) == 0 && !isHeadless(s) && spec.Type != corev1.ServiceTypeExternalName {
 		errs = append(errs, field.Required(specPath.Child("ports"), ""))

@@ -379,8 +379,9 @@ func TestCreateInvalid(t *testing.T) {
 		// services
 		{"service without ports", mutate(validService(), func(s *corev1.Service) { s.Spec.Ports = nil }),
 			[]want{required("spec.ports")}},
-		{"service name not a DNS-1035 label", mutate(validService(), func(s *corev1.Service) { s.Name = "1web" }),
-			[]want{invalid("metadata.name", "a DNS-1035 label must consist of")}},
+		{"service name not a DNS label", mutate(validService(), func(s *corev1.Service) { s.Name = "Web" }),
+			[]want{invalid("metadata.name", "a lowercase RFC 1123 label must consist of")}},
+		{"service name with a leading digit, as kube allows", mutate(validService(), func(s *corev1.Service) { s.Name = "1web" }), nil},
 		{"service unnamed ports", mutate(validService(), func(s *corev1.Service) { s.Spec.Ports[0].Name = ""; s.Spec.Ports[1].Name = "" }),
 			[]want{required("spec.ports[0].name"), required("spec.ports[1].name")}},
 		{"service duplicate port names", mutate(validService(), func(s *corev1.Service) { s.Spec.Ports[1].Name = "http" }),
@@ -456,7 +457,7 @@ func TestCreateInvalid(t *testing.T) {
 			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "node-role.kubernetes.io/edge", Effect: corev1.TaintEffectNoSchedule},
 				corev1.Taint{Key: "x", Effect: "Evict"})
 		}), []want{duplicate("metadata.taints[1]"), notSupported("metadata.taints[2].effect")}},
-		{"node pod CIDR", mutate(validNode(), func(n *corev1.Node) { n.Spec.PodCIDRs = []string{"10.42.0.0/33"} }),
+		{"node pod CIDR", mutate(validNode(), func(n *corev1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = "10.42.0.0/33", []string{"10.42.0.0/33"} }),
 			[]want{invalid("spec.podCIDRs[0]")}},
 		{"core event namespace mismatch", mutate(validCoreEvent(), func(e *corev1.Event) { e.InvolvedObject.Namespace = "other" }),
 			[]want{invalid("involvedObject.namespace", "does not match event.namespace")}},
@@ -685,7 +686,7 @@ func TestUpdate(t *testing.T) {
 	add("namespace labels", o, p)
 	o, p = update(validNode(), func(n *corev1.Node) { n.Spec.Unschedulable = true; n.Spec.Taints = nil })
 	add("node cordon", o, p)
-	o, p = update(validNode(), func(n *corev1.Node) { n.Spec.PodCIDRs = []string{"10.42.1.0/24"} })
+	o, p = update(validNode(), func(n *corev1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = "10.42.1.0/24", []string{"10.42.1.0/24"} })
 	add("node pod CIDR", o, p, forbidden("spec.podCIDRs", "node updates may not change podCIDR except from \"\" to valid"))
 	o, p = update(validPVC(), func(c *corev1.PersistentVolumeClaim) { c.Spec.StorageClassName = ptr.To("fast") })
 	add("pvc storage class", o, p, forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))

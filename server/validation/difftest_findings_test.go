@@ -1,0 +1,89 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+)
+
+// Cases hack/difftest found where skiff and kube-apiserver v1.37.2 parted;
+// each expects what kube does.
+func TestKubeParity(t *testing.T) {
+	pv := func(fn func(*corev1.PersistentVolume)) runtime.Object {
+		v := validPV()
+		fn(v)
+		return v
+	}
+	upd := func(obj, old runtime.Object) func() string { return func() string { return joined(Update(obj, old)) } }
+	crt := func(obj runtime.Object) func() string { return func() string { return joined(Create(obj)) } }
+	prio := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high", ResourceVersion: "1"}, Value: 10}
+	prioNS := prio.DeepCopy()
+	prioNS.Namespace = "default"
+	ns := validNamespace()
+	nsFin := ns.DeepCopy()
+	nsFin.Spec.Finalizers = []corev1.FinalizerName{"mine"}
+	lease := validLease()
+	leaseFin := lease.DeepCopy()
+	leaseFin.Finalizers = []string{"cleanup"}
+	tests := []struct {
+		name string
+		got  func() string
+		want string // "" for accepted, else a substring of the errors
+	}{
+		{"second volume source named in kube's order", crt(mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.Volumes[2].ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "x"}}
+		})), "spec.volumes[2].configMap: Forbidden: may not specify more than 1 volume type"},
+		{"downwardAPI second, with kube's spelling", crt(mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.Volumes[1].DownwardAPI = &corev1.DownwardAPIVolumeSource{}
+		})), "spec.volumes[1].downwarAPI: Forbidden"},
+		{"pv sources in kube's order", crt(pv(func(v *corev1.PersistentVolume) {
+			v.Spec.NFS = &corev1.NFSVolumeSource{Server: "nas", Path: "/x"}
+			v.Spec.Glusterfs = &corev1.GlusterfsPersistentVolumeSource{EndpointsName: "g", Path: "p"}
+		})), "spec.glusterfs: Forbidden: may not specify more than 1 volume type, spec.nfs: Forbidden"},
+		{"pdb name checked only as a path segment", crt(&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "Web", Namespace: "default"}}), ""},
+		{"pdb name that is no path segment", crt(&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "a/b", Namespace: "default"}}),
+			`metadata.name: Invalid value: "a/b"`},
+		{"lease finalizers need only be qualified names", crt(leaseFin), ""},
+		{"event namespace is not checked as a DNS subdomain by the event rules", crt(mutate(validCoreEvent(), func(e *corev1.Event) {
+			e.Namespace, e.InvolvedObject.Namespace = "Team_A", "Team_A"
+		})), `metadata.namespace: Invalid value: "Team_A"`},
+		{"cluster-scoped object with a namespace, on update", upd(prioNS, prio), "metadata.namespace: Forbidden: not allowed on this type"},
+		{"namespace spec.finalizers are not checked on update", upd(nsFin, ns), ""},
+		{"storage class binding mode is immutable", upd(func() runtime.Object {
+			sc := validStorageClass()
+			sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)
+			return sc
+		}(), validStorageClass()), "volumeBindingMode: Invalid value"},
+		{"lease update keeps its rules", upd(func() runtime.Object {
+			l := lease.DeepCopy()
+			l.Spec.LeaseDurationSeconds = ptr.To[int32](0)
+			return l
+		}(), lease), "spec.leaseDurationSeconds: Invalid value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.got()
+			if tt.want == "" && got != "" {
+				t.Fatalf("refused: %s", got)
+			}
+			if !strings.Contains(got, tt.want) {
+				t.Fatalf("errors %q lack %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func joined(errs field.ErrorList) string {
+	if agg := errs.ToAggregate(); agg != nil {
+		return agg.Error()
+	}
+	return ""
+}
