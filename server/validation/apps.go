@@ -18,11 +18,12 @@ import (
 const selectorMismatch = "`selector` does not match template `labels`"
 
 // workloadSelector checks a required, non-empty selector and returns the
-// parsed form (nil when it cannot be parsed) for matching the template.
+// parsed form (nil when it cannot be parsed) for matching the template. A
+// missing selector matches nothing, so kube also reports the template.
 func workloadSelector(sel *metav1.LabelSelector, kind string, fldPath *field.Path) (klabels.Selector, field.ErrorList) {
 	p := fldPath.Child("selector")
 	if sel == nil {
-		return nil, field.ErrorList{field.Required(p, "")}
+		return klabels.Nothing(), field.ErrorList{field.Required(p, "")}
 	}
 	errs := labelSelector(sel, p)
 	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
@@ -194,12 +195,13 @@ func validateReplicaSetUpdate(rs, old *appsv1.ReplicaSet) field.ErrorList {
 func validateDaemonSet(ds *appsv1.DaemonSet) field.ErrorList {
 	errs := objectMeta(&ds.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
 	spec := &ds.Spec
-	sel, serrs := workloadSelector(spec.Selector, "daemonset", specPath)
-	errs = append(errs, serrs...)
-	if sel == nil && spec.Selector == nil {
-		// kube's DaemonSet check matches a nil selector against the
-		// template (it matches nothing) after asking for the selector.
-		sel = klabels.Nothing()
+	// kube does not ask a DaemonSet for its selector: a missing one matches
+	// nothing, which the template check reports.
+	sel := klabels.Nothing()
+	if spec.Selector != nil {
+		var serrs field.ErrorList
+		sel, serrs = workloadSelector(spec.Selector, "daemonset", specPath)
+		errs = append(errs, serrs...)
 	}
 	tp := specPath.Child("template")
 	if sel != nil && !sel.Matches(klabels.Set(spec.Template.Labels)) {
@@ -256,6 +258,11 @@ func validateDaemonSetUpdate(ds, old *appsv1.DaemonSet) field.ErrorList {
 
 func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	errs := objectMeta(&ss.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	return append(errs, statefulSetSpec(ss)...)
+}
+
+func statefulSetSpec(ss *appsv1.StatefulSet) field.ErrorList {
+	var errs field.ErrorList
 	spec := &ss.Spec
 	switch spec.PodManagementPolicy {
 	case "":
@@ -320,7 +327,14 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 		errs = append(errs, labels(ct.Labels, cp.Child("metadata", "labels"))...)
 		errs = append(errs, pvcSpec(&ct.Spec, cp.Child("spec"))...)
 	}
-	errs = append(errs, templateForController(&spec.Template, sel, "StatefulSet", specPath.Child("template"), podOpts{claimVolumes: claims})...)
+	// The controller sets each pod's hostname and subdomain, so kube does
+	// not check the template's.
+	t := &spec.Template
+	if t.Spec.Hostname != "" || t.Spec.Subdomain != "" {
+		t = t.DeepCopy()
+		t.Spec.Hostname, t.Spec.Subdomain = "", ""
+	}
+	errs = append(errs, templateForController(t, sel, "StatefulSet", specPath.Child("template"), podOpts{claimVolumes: claims})...)
 	return errs
 }
 
@@ -335,19 +349,12 @@ func retentionPolicyType(t appsv1.PersistentVolumeClaimRetentionPolicyType, fldP
 }
 
 func validateStatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
+	// The name is not checked again: kube once allowed names that are now
+	// invalid, and such a set must still take a finalizer's removal.
 	errs := metaUpdate(&ss.ObjectMeta, &old.ObjectMeta)
-	errs = append(errs, validateStatefulSet(ss)...)
-	// Everything but these fields is fixed at creation; kube names them all.
-	clone := ss.Spec.DeepCopy()
-	clone.Replicas = old.Spec.Replicas
-	clone.Ordinals = old.Spec.Ordinals
-	clone.Template = old.Spec.Template
-	clone.UpdateStrategy = old.Spec.UpdateStrategy
-	clone.RevisionHistoryLimit = old.Spec.RevisionHistoryLimit
-	clone.PersistentVolumeClaimRetentionPolicy = old.Spec.PersistentVolumeClaimRetentionPolicy
-	clone.MinReadySeconds = old.Spec.MinReadySeconds
-	if !semanticEqual(*clone, old.Spec) {
-		errs = append(errs, field.Forbidden(specPath, "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
-	}
-	return errs
+	errs = append(errs, statefulSetSpec(ss)...)
+	errs = append(errs, immutable(ss.Spec.Selector, old.Spec.Selector, specPath.Child("selector"))...)
+	errs = append(errs, immutable(ss.Spec.VolumeClaimTemplates, old.Spec.VolumeClaimTemplates, specPath.Child("volumeClaimTemplates"))...)
+	errs = append(errs, immutable(ss.Spec.ServiceName, old.Spec.ServiceName, specPath.Child("serviceName"))...)
+	return append(errs, immutable(ss.Spec.PodManagementPolicy, old.Spec.PodManagementPolicy, specPath.Child("podManagementPolicy"))...)
 }

@@ -159,7 +159,7 @@ func jobSpecCommon(s *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
 			errs = append(errs, field.Forbidden(fldPath.Child("backoffLimitPerIndex"), "requires indexed completion mode"))
 		}
 		if s.MaxFailedIndexes != nil {
-			errs = append(errs, field.Forbidden(fldPath.Child("maxFailedIndexes"), "requires indexed completion mode"))
+			errs = append(errs, field.Invalid(fldPath.Child("maxFailedIndexes"), *s.MaxFailedIndexes, "requires indexed completion mode"))
 		}
 	}
 	if s.PodFailurePolicy != nil {
@@ -225,7 +225,9 @@ func podFailurePolicy(s *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
 		}
 		if ec := r.OnExitCodes; ec != nil {
 			ep := p.Child("onExitCodes")
-			if !supportedExitCodesOperators.Has(ec.Operator) {
+			if ec.Operator == "" {
+				errs = append(errs, field.Required(ep.Child("operator"), fmt.Sprintf("valid values: %q", sets.List(supportedExitCodesOperators))))
+			} else if !supportedExitCodesOperators.Has(ec.Operator) {
 				errs = append(errs, field.NotSupported(ep.Child("operator"), ec.Operator, sets.List(supportedExitCodesOperators)))
 			}
 			if len(ec.Values) == 0 {
@@ -363,9 +365,8 @@ func cronJobSpec(s, old *batchv1.CronJobSpec, fldPath *field.Path) field.ErrorLi
 		errs = append(errs, field.NotSupported(cp, s.ConcurrencyPolicy, []batchv1.ConcurrencyPolicy{
 			batchv1.AllowConcurrent, batchv1.ForbidConcurrent, batchv1.ReplaceConcurrent}))
 	}
+	// kube leaves the job template's metadata to the Job it becomes.
 	jp := fldPath.Child("jobTemplate")
-	errs = append(errs, labels(s.JobTemplate.Labels, jp.Child("metadata", "labels"))...)
-	errs = append(errs, apivalidation.ValidateAnnotations(s.JobTemplate.Annotations, jp.Child("metadata", "annotations"))...)
 	errs = append(errs, jobSpecCommon(&s.JobTemplate.Spec, jp.Child("spec"))...)
 	if s.JobTemplate.Spec.Selector != nil {
 		// The Job controller generates a selector for every Job it creates.

@@ -34,7 +34,11 @@ func validateNamespace(ns *corev1.Namespace) field.ErrorList {
 }
 
 func validateReplicationController(rc *corev1.ReplicationController) field.ErrorList {
-	errs := objectMeta(&rc.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	// kube's declarative name rule for controllers checks the name only,
+	// not generateName.
+	m := rc.ObjectMeta.DeepCopy()
+	m.GenerateName = ""
+	errs := objectMeta(m, true, apivalidation.NameIsDNSSubdomain, metaPath)
 	spec := &rc.Spec
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	if len(spec.Selector) == 0 {
@@ -494,7 +498,25 @@ func validatePV(pv *corev1.PersistentVolume) field.ErrorList {
 	if s.PersistentVolumeReclaimPolicy != "" && !supportedReclaimPolicy.Has(s.PersistentVolumeReclaimPolicy) {
 		errs = append(errs, field.NotSupported(specPath.Child("persistentVolumeReclaimPolicy"), s.PersistentVolumeReclaimPolicy, sets.List(supportedReclaimPolicy)))
 	}
+	if na := s.NodeAffinity; na != nil {
+		if na.Required == nil {
+			errs = append(errs, field.Required(specPath.Child("nodeAffinity", "required"), "must specify required node constraints"))
+		} else {
+			errs = append(errs, nodeSelector(na.Required, specPath.Child("nodeAffinity", "required"))...)
+		}
+	}
 	errs = append(errs, pvSource(s, specPath)...)
+	if c := s.VolumeAttributesClassName; c != nil {
+		cp := specPath.Child("volumeAttributesClassName")
+		if *c == "" {
+			errs = append(errs, field.Required(cp, "an empty string is disallowed"))
+		} else {
+			errs = append(errs, nameErrs(apivalidation.NameIsDNSSubdomain, *c, cp)...)
+		}
+		if s.CSI == nil {
+			errs = append(errs, field.Required(specPath.Child("csi"), "has to be specified when using volumeAttributesClassName"))
+		}
+	}
 	if s.HostPath != nil && path.Clean(s.HostPath.Path) == "/" && s.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimRecycle {
 		errs = append(errs, field.Forbidden(specPath.Child("persistentVolumeReclaimPolicy"), "may not be 'recycle' for a hostPath mount of '/'"))
 	}

@@ -28,8 +28,8 @@ func TestKubeParity(t *testing.T) {
 	prioNS := prio.DeepCopy()
 	prioNS.Namespace = "default"
 	ns := validNamespace()
-	nsFin := ns.DeepCopy()
-	nsFin.Spec.Finalizers = []corev1.FinalizerName{"mine"}
+	nsGen := ns.DeepCopy()
+	nsGen.GenerateName = "Team-"
 	lease := validLease()
 	leaseFin := lease.DeepCopy()
 	leaseFin.Finalizers = []string{"cleanup"}
@@ -56,7 +56,7 @@ func TestKubeParity(t *testing.T) {
 			e.Namespace, e.InvolvedObject.Namespace = "Team_A", "Team_A"
 		})), `metadata.namespace: Invalid value: "Team_A"`},
 		{"cluster-scoped object with a namespace, on update", upd(prioNS, prio), "metadata.namespace: Forbidden: not allowed on this type"},
-		{"namespace spec.finalizers are not checked on update", upd(nsFin, ns), ""},
+		{"namespace metadata checked in full on update", upd(nsGen, ns), `metadata.generateName: Invalid value: "Team-"`},
 		{"storage class binding mode is immutable", upd(func() runtime.Object {
 			sc := validStorageClass()
 			sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)

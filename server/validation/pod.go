@@ -332,14 +332,17 @@ func podSpec(s *corev1.PodSpec, podMeta *metav1.ObjectMeta, fldPath *field.Path,
 		errs = append(errs, resourceRequirements(&corev1.ResourceRequirements{Limits: s.Overhead}, nil, fldPath.Child("overhead"), containerResourceName)...)
 	}
 	if s.OS != nil {
-		op := fldPath.Child("os", "name")
 		switch s.OS.Name {
 		case corev1.Linux, corev1.Windows:
 		case "":
-			errs = append(errs, field.Required(op, ""))
+			errs = append(errs, field.Required(fldPath.Child("os", "name"), ""))
 		default:
-			errs = append(errs, field.NotSupported(op, s.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows}))
+			// kube reports an unknown name on os itself.
+			errs = append(errs, field.NotSupported(fldPath.Child("os"), s.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows}))
 		}
+	}
+	if h := s.HostnameOverride; h != nil {
+		errs = append(errs, dns1123Subdomain(*h, fldPath.Child("hostnameOverride"))...)
 	}
 	return errs
 }
@@ -1069,7 +1072,22 @@ func objectFieldSelector(fs *corev1.ObjectFieldSelector, valid sets.Set[string],
 		return field.ErrorList{field.Invalid(fldPath.Child("fieldPath"), fs.FieldPath,
 			fmt.Sprintf("error converting fieldPath: unsupported pod version: %s", fs.APIVersion))}
 	}
-	p, subscript, ok := splitSubscript(fs.FieldPath)
+	// kube first converts the path to its internal name, which fails (as
+	// Invalid) for anything it cannot name; only then does it check the
+	// paths allowed in this place (NotSupported).
+	fieldPath := fs.FieldPath
+	if p, _, ok := splitSubscript(fieldPath); ok {
+		if p != "metadata.annotations" && p != "metadata.labels" {
+			return field.ErrorList{field.Invalid(fldPath.Child("fieldPath"), fs.FieldPath,
+				"error converting fieldPath: field label does not support subscript: "+fs.FieldPath)}
+		}
+	} else if fieldPath == "spec.host" {
+		fieldPath = "spec.nodeName"
+	} else if !convertibleFieldPaths.Has(fieldPath) {
+		return field.ErrorList{field.Invalid(fldPath.Child("fieldPath"), fs.FieldPath,
+			"error converting fieldPath: field label not supported: "+fs.FieldPath)}
+	}
+	p, subscript, ok := splitSubscript(fieldPath)
 	if ok {
 		switch p {
 		case "metadata.annotations":
@@ -1085,6 +1103,11 @@ func objectFieldSelector(fs *corev1.ObjectFieldSelector, valid sets.Set[string],
 	}
 	return nil
 }
+
+// convertibleFieldPaths are the pod fields kube's downward API can name.
+var convertibleFieldPaths = sets.New("metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace",
+	"metadata.uid", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
+	"status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs")
 
 // splitSubscript splits "metadata.labels['key']" into path and key.
 func splitSubscript(fp string) (string, string, bool) {
@@ -1465,6 +1488,18 @@ func podSecurityContext(s *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 			errs = append(errs, field.NotSupported(fldPath.Child("fsGroupChangePolicy"), p, sets.List(supported)))
 		}
 	}
+	if p := sc.SupplementalGroupsPolicy; p != nil {
+		supported := sets.New(corev1.SupplementalGroupsPolicyMerge, corev1.SupplementalGroupsPolicyStrict)
+		if !supported.Has(*p) {
+			errs = append(errs, field.NotSupported(fldPath.Child("supplementalGroupsPolicy"), p, sets.List(supported)))
+		}
+	}
+	if p := sc.SELinuxChangePolicy; p != nil {
+		supported := sets.New(corev1.SELinuxChangePolicyRecursive, corev1.SELinuxChangePolicyMountOption)
+		if !supported.Has(*p) {
+			errs = append(errs, field.NotSupported(fldPath.Child("seLinuxChangePolicy"), *p, sets.List(supported)))
+		}
+	}
 	errs = append(errs, seccompProfile(sc.SeccompProfile, fldPath.Child("seccompProfile"))...)
 	errs = append(errs, appArmorProfile(sc.AppArmorProfile, fldPath.Child("appArmorProfile"))...)
 	return errs
@@ -1606,6 +1641,19 @@ func taintEffect(e corev1.TaintEffect, fldPath *field.Path) field.ErrorList {
 	return requiredOneOf(e, fldPath, corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute)
 }
 
+// nodeSelector is kube's ValidateNodeSelector.
+func nodeSelector(s *corev1.NodeSelector, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	tp := fldPath.Child("nodeSelectorTerms")
+	if len(s.NodeSelectorTerms) == 0 {
+		errs = append(errs, field.Required(tp, "must have at least one node selector term"))
+	}
+	for i, t := range s.NodeSelectorTerms {
+		errs = append(errs, nodeSelectorTerm(t, tp.Index(i))...)
+	}
+	return errs
+}
+
 func affinity(a *corev1.Affinity, fldPath *field.Path) field.ErrorList {
 	if a == nil {
 		return nil
@@ -1614,13 +1662,7 @@ func affinity(a *corev1.Affinity, fldPath *field.Path) field.ErrorList {
 	if na := a.NodeAffinity; na != nil {
 		np := fldPath.Child("nodeAffinity")
 		if r := na.RequiredDuringSchedulingIgnoredDuringExecution; r != nil {
-			tp := np.Child("requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
-			if len(r.NodeSelectorTerms) == 0 {
-				errs = append(errs, field.Required(tp, "must have at least one node selector term"))
-			}
-			for i, t := range r.NodeSelectorTerms {
-				errs = append(errs, nodeSelectorTerm(t, tp.Index(i))...)
-			}
+			errs = append(errs, nodeSelector(r, np.Child("requiredDuringSchedulingIgnoredDuringExecution"))...)
 		}
 		for i, t := range na.PreferredDuringSchedulingIgnoredDuringExecution {
 			pp := np.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
@@ -1711,7 +1753,10 @@ func podAffinityTerm(t corev1.PodAffinityTerm, fldPath *field.Path) field.ErrorL
 	return append(errs, metavalidation.ValidateLabelName(t.TopologyKey, fldPath.Child("topologyKey"))...)
 }
 
-var supportedScheduleActions = sets.New(corev1.DoNotSchedule, corev1.ScheduleAnyway)
+var (
+	supportedScheduleActions       = sets.New(corev1.DoNotSchedule, corev1.ScheduleAnyway)
+	supportedNodeInclusionPolicies = sets.New(corev1.NodeInclusionPolicyHonor, corev1.NodeInclusionPolicyIgnore)
+)
 
 func topologySpreadConstraints(cs []corev1.TopologySpreadConstraint, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -1722,8 +1767,14 @@ func topologySpreadConstraints(cs []corev1.TopologySpreadConstraint, fldPath *fi
 		}
 		if c.TopologyKey == "" {
 			errs = append(errs, field.Required(p.Child("topologyKey"), "can not be empty"))
-		} else {
-			errs = append(errs, metavalidation.ValidateLabelName(c.TopologyKey, p.Child("topologyKey"))...)
+		}
+		for _, pol := range []struct {
+			name string
+			v    *corev1.NodeInclusionPolicy
+		}{{"nodeAffinityPolicy", c.NodeAffinityPolicy}, {"nodeTaintsPolicy", c.NodeTaintsPolicy}} {
+			if pol.v != nil && !supportedNodeInclusionPolicies.Has(*pol.v) {
+				errs = append(errs, field.NotSupported(p.Child(pol.name), pol.v, sets.List(supportedNodeInclusionPolicies)))
+			}
 		}
 		if !supportedScheduleActions.Has(c.WhenUnsatisfiable) {
 			errs = append(errs, field.NotSupported(p.Child("whenUnsatisfiable"), c.WhenUnsatisfiable, sets.List(supportedScheduleActions)))

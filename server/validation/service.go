@@ -42,6 +42,11 @@ func validateService(s *corev1.Service) field.ErrorList {
 	// kube's RelaxedServiceNameValidation (on by default) allows any DNS
 	// label, "1web" included.
 	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSLabel, metaPath)
+	return append(errs, serviceFields(s)...)
+}
+
+func serviceFields(s *corev1.Service) field.ErrorList {
+	var errs field.ErrorList
 	spec := &s.Spec
 	if len(spec.Ports) == 0 && !isHeadless(s) && spec.Type != corev1.ServiceTypeExternalName {
 		errs = append(errs, field.Required(specPath.Child("ports"), ""))
@@ -310,7 +315,8 @@ func validateServiceUpdate(s, old *corev1.Service) field.ErrorList {
 	if needsHealthCheck(old) && needsHealthCheck(s) && s.Spec.HealthCheckNodePort != old.Spec.HealthCheckNodePort {
 		errs = append(errs, field.Forbidden(specPath.Child("healthCheckNodePort"), "field is immutable"))
 	}
-	return append(errs, validateService(s)...)
+	// The name is not checked again: it cannot change.
+	return append(errs, serviceFields(s)...)
 }
 
 // clusterIPsUpdate allows adding or releasing a secondary cluster IP but

@@ -57,8 +57,10 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 	case !supportedBindingModes.Has(*sc.VolumeBindingMode):
 		errs = append(errs, field.NotSupported(bp, *sc.VolumeBindingMode, sets.List(supportedBindingModes)))
 	}
-	// kube allows an empty term, but not two terms with the same
-	// requirements, nor a key twice in one term.
+	// kube refuses two terms with the same requirements, and a key twice in
+	// one term. An empty term counts as a repeat even when it is the only
+	// one: kube compares each term with a list that starts with an empty
+	// entry per term.
 	tp := field.NewPath("allowedTopologies")
 	var terms []map[string]sets.Set[string]
 	for i, t := range sc.AllowedTopologies {
@@ -79,6 +81,9 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 			if semanticEqual(term, prev) {
 				errs = append(errs, field.Duplicate(ip.Child("matchLabelExpressions"), ""))
 			}
+		}
+		if len(term) == 0 {
+			errs = append(errs, field.Duplicate(ip.Child("matchLabelExpressions"), ""))
 		}
 		terms = append(terms, term)
 	}

@@ -35,7 +35,8 @@ func TestStorageClass(t *testing.T) {
 			[]string{`reclaimPolicy: Unsupported value: "Recycle": supported values: "Delete", "Retain"`}},
 		{"binding mode", mut(func(sc *storagev1.StorageClass) { sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingMode("Later")) }),
 			[]string{`volumeBindingMode: Unsupported value: "Later": supported values: "Immediate", "WaitForFirstConsumer"`}},
-		{"empty topology, as kube allows", mut(func(sc *storagev1.StorageClass) { sc.AllowedTopologies = []corev1.TopologySelectorTerm{{}} }), nil},
+		{"empty topology, which kube calls a repeat", mut(func(sc *storagev1.StorageClass) { sc.AllowedTopologies = []corev1.TopologySelectorTerm{{}} }),
+			[]string{"allowedTopologies[0].matchLabelExpressions: Duplicate value"}},
 		{"repeated topology", mut(func(sc *storagev1.StorageClass) {
 			term := corev1.TopologySelectorTerm{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{{Key: "zone", Values: []string{"a"}}}}
 			sc.AllowedTopologies = []corev1.TopologySelectorTerm{term, term}

@@ -116,8 +116,7 @@ func Update(obj, old runtime.Object) field.ErrorList {
 		}
 	case *corev1.Namespace:
 		if p, ok := old.(*corev1.Namespace); ok {
-			// spec.finalizers changes only through /finalize.
-			errs = metaUpdate(&o.ObjectMeta, &p.ObjectMeta)
+			errs = append(metaUpdate(&o.ObjectMeta, &p.ObjectMeta), validateNamespace(o)...)
 		}
 	case *corev1.Service:
 		if p, ok := old.(*corev1.Service); ok {

@@ -239,6 +239,10 @@ func TestCreateInvalid(t *testing.T) {
 		{"env fieldRef path", mutate(validPod(), func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{
 				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.containers"}}}}
+		}), []want{invalid("spec.containers[0].env[0].valueFrom.fieldRef.fieldPath", "field label not supported")}},
+		{"env fieldRef path not allowed here", mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}
 		}), []want{notSupported("spec.containers[0].env[0].valueFrom.fieldRef.fieldPath")}},
 		{"image with whitespace", mutate(validPod(), func(p *corev1.Pod) { p.Spec.Containers[0].Image = " nginx " }),
 			[]want{invalid("spec.containers[0].image", "must not have leading or trailing whitespace")}},
@@ -276,7 +280,7 @@ func TestCreateInvalid(t *testing.T) {
 
 		// workloads
 		{"deployment without selector", mutate(validDeployment(), func(d *appsv1.Deployment) { d.Spec.Selector = nil }),
-			[]want{required("spec.selector")}},
+			[]want{required("spec.selector"), invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"deployment with empty selector", mutate(validDeployment(), func(d *appsv1.Deployment) { d.Spec.Selector = &metav1.LabelSelector{} }),
 			[]want{invalid("spec.selector", "empty selector is invalid for deployment")}},
 		{"deployment selector mismatch", mutate(validDeployment(), func(d *appsv1.Deployment) { d.Spec.Template.Labels = map[string]string{"app": "other"} }),
@@ -304,7 +308,7 @@ func TestCreateInvalid(t *testing.T) {
 			d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}
 		}), []want{invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"daemonset without selector", mutate(validDaemonSet(), func(d *appsv1.DaemonSet) { d.Spec.Selector = nil }),
-			[]want{required("spec.selector"), invalid("spec.template.metadata.labels", selectorMismatch)}},
+			[]want{invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"daemonset surge and unavailable", mutate(validDaemonSet(), func(d *appsv1.DaemonSet) {
 			d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(intstr.FromInt32(1))}
 		}), []want{invalid("spec.updateStrategy.rollingUpdate.maxSurge", "may not be set when maxUnavailable is non-zero")}},
@@ -319,7 +323,7 @@ func TestCreateInvalid(t *testing.T) {
 			s.Spec.Replicas = ptr.To[int32](-2)
 		}), []want{notSupported("spec.template.spec.restartPolicy", `supported values: "Always"`), invalid("spec.replicas", "must be greater than or equal to 0")}},
 		{"statefulset without selector", mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.Selector = nil }),
-			[]want{required("spec.selector")}},
+			[]want{required("spec.selector"), invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"statefulset pod management policy", mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = "Random" }),
 			[]want{invalid("spec.podManagementPolicy", "must be 'OrderedReady' or 'Parallel'")}},
 		{"statefulset selector mismatch", mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.Template.Labels = nil }),
@@ -508,7 +512,7 @@ func TestCreateInvalid(t *testing.T) {
 			[]want{notSupported("addressType", `supported values: "FQDN", "IPv4", "IPv6"`)}},
 		{"endpointslice endpoints", mutate(validEndpointSlice(), func(s *discoveryv1.EndpointSlice) {
 			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{}, discoveryv1.Endpoint{Addresses: []string{"fd00::1"}})
-		}), []want{required("endpoints[1].addresses", "must contain at least 1 address"), invalid("endpoints[2].addresses[0]", "must be an IPv4 address")}},
+		}), []want{required("endpoints[1].addresses", "must contain at least 1 address"), invalid("endpoints[2].addresses", "must be an IPv4 address")}},
 		{"endpointslice ports", mutate(validEndpointSlice(), func(s *discoveryv1.EndpointSlice) {
 			s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr.To("http"), Protocol: ptr.To[corev1.Protocol]("QUIC")})
 		}), []want{duplicate("ports[1].name"), notSupported("ports[1].protocol")}},
@@ -598,11 +602,16 @@ func TestUpdate(t *testing.T) {
 	})
 	add("statefulset scale and image", o, p)
 	o, p = update(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.ServiceName = "pg" })
-	add("statefulset service name", o, p, forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template'"))
+	add("statefulset service name", o, p, invalid("spec.serviceName", "field is immutable"))
 	o, p = update(validStatefulSet(), func(s *appsv1.StatefulSet) {
 		s.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("20Gi")
 	})
-	add("statefulset claim template", o, p, forbidden("spec"))
+	add("statefulset claim template", o, p, invalid("spec.volumeClaimTemplates", "field is immutable"))
+	o, p = update(validStatefulSet(), func(s *appsv1.StatefulSet) {
+		s.Spec.MinReadySeconds = 10
+		s.Spec.RevisionHistoryLimit = ptr.To[int32](3)
+	})
+	add("statefulset minReadySeconds and history", o, p)
 
 	o, p = update(validPod(), func(pod *corev1.Pod) { pod.Spec.Containers[0].Image = "ghcr.io/example/app:2.0" })
 	add("pod image", o, p)
