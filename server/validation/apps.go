@@ -144,14 +144,13 @@ func positiveIntOrPercent(v intstr.IntOrString, fldPath *field.Path) field.Error
 
 // intOrPercentValue returns the number in 3 or "3%", or -1 if unparsable.
 func intOrPercentValue(v intstr.IntOrString) int {
-	if v.Type == intstr.Int {
-		return v.IntValue()
+	if v.Type == intstr.String && len(utilvalidation.IsValidPercent(v.StrVal)) == 0 {
+		n, _ := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
+		return n
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
-	if err != nil {
-		return -1
-	}
-	return n
+	// Like kube: a string that is no percentage counts as its integer
+	// value, 0 when it has none (its format is reported separately).
+	return v.IntValue()
 }
 
 func notMoreThan100Percent(v intstr.IntOrString, fldPath *field.Path) field.ErrorList {

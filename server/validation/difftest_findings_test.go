@@ -4,12 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 )
@@ -62,6 +66,27 @@ func TestKubeParity(t *testing.T) {
 			sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)
 			return sc
 		}(), validStorageClass()), "volumeBindingMode: Invalid value"},
+		{"downward API divisor", crt(mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "M", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+				Resource: "limits.memory", Divisor: resource.MustParse("5Gi")}}}}
+		})), "valueFrom.resourceFieldRef.divisor: Invalid value"},
+		{"volume defaultUser", crt(mutate(validPod(), func(p *corev1.Pod) { p.Spec.Volumes[1].Secret.DefaultUser = ptr.To[int64](-1) })),
+			"spec.volumes[1].secret.defaultUser: Invalid value: -1"},
+		{"topology spread node policies", crt(mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "any key%",
+				WhenUnsatisfiable: corev1.ScheduleAnyway, NodeTaintsPolicy: ptr.To[corev1.NodeInclusionPolicy]("Sometimes")}}
+		})), "spec.topologySpreadConstraints[0].nodeTaintsPolicy: Unsupported value"},
+		{"success policy needs an Indexed job", crt(mutate(validJob(), func(j *batchv1.Job) {
+			j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededCount: ptr.To[int32](1)}}}
+		})), "spec.successPolicy: Invalid value"},
+		{"success policy indexes", crt(mutate(validJob(), func(j *batchv1.Job) {
+			j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+			j.Spec.Completions = ptr.To[int32](4)
+			j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr.To("0-2,2")}}}
+		})), "error parsing succeededIndexes: non-increasing order, previous: 2, current: 2"},
+		{"daemonset maxUnavailable that is no number counts as 0", crt(mutate(validDaemonSet(), func(d *appsv1.DaemonSet) {
+			d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromString("x")), MaxSurge: ptr.To(intstr.FromInt32(0))}
+		})), "spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"},
 		{"lease update keeps its rules", upd(func() runtime.Object {
 			l := lease.DeepCopy()
 			l.Spec.LeaseDurationSeconds = ptr.To[int32](0)

@@ -504,7 +504,8 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.GCEPersistentDisk != nil, "gcePersistentDisk", nil)
 	one(src.AWSElasticBlockStore != nil, "awsElasticBlockStore", nil)
 	one(src.Secret != nil, "secret", func() field.ErrorList {
-		return keyedSource(src.Secret.SecretName, "secretName", src.Secret.DefaultMode, src.Secret.Items, fldPath.Child("secret"))
+		return append(keyedSource(src.Secret.SecretName, "secretName", src.Secret.DefaultMode, src.Secret.Items, fldPath.Child("secret")),
+			userID(src.Secret.DefaultUser, fldPath.Child("secret", "defaultUser"))...)
 	})
 	one(src.NFS != nil, "nfs", func() field.ErrorList { return nfsSource(src.NFS, fldPath.Child("nfs")) })
 	one(src.ISCSI != nil, "iscsi", nil)
@@ -524,6 +525,7 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.DownwardAPI != nil, "downwarAPI", func() field.ErrorList {
 		p := fldPath.Child("downwardAPI")
 		e := fileMode(src.DownwardAPI.DefaultMode, p.Child("defaultMode"))
+		e = append(e, userID(src.DownwardAPI.DefaultUser, p.Child("defaultUser"))...)
 		for i := range src.DownwardAPI.Items {
 			e = append(e, downwardAPIFile(&src.DownwardAPI.Items[i], p)...)
 		}
@@ -532,7 +534,8 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.FC != nil, "fc", nil)
 	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.ConfigMap != nil, "configMap", func() field.ErrorList {
-		return keyedSource(src.ConfigMap.Name, "name", src.ConfigMap.DefaultMode, src.ConfigMap.Items, fldPath.Child("configMap"))
+		return append(keyedSource(src.ConfigMap.Name, "name", src.ConfigMap.DefaultMode, src.ConfigMap.Items, fldPath.Child("configMap")),
+			userID(src.ConfigMap.DefaultUser, fldPath.Child("configMap", "defaultUser"))...)
 	})
 	one(src.AzureFile != nil, "azureFile", nil)
 	one(src.VsphereVolume != nil, "vsphereVolume", nil)
@@ -587,6 +590,18 @@ func hostPathSource(h *corev1.HostPathVolumeSource, fldPath *field.Path) field.E
 	errs := pathNoBacksteps(h.Path, fldPath.Child("path"))
 	if h.Type != nil && !supportedHostPathTypes.Has(*h.Type) {
 		errs = append(errs, field.NotSupported(fldPath.Child("type"), h.Type, sets.List(supportedHostPathTypes)))
+	}
+	return errs
+}
+
+// userID checks an optional user ID, such as a volume's defaultUser.
+func userID(u *int64, fldPath *field.Path) field.ErrorList {
+	if u == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsValidUserID(*u) {
+		errs = append(errs, field.Invalid(fldPath, *u, msg))
 	}
 	return errs
 }
@@ -1132,7 +1147,43 @@ func resourceFieldSelector(fs *corev1.ResourceFieldSelector, fldPath *field.Path
 		!strings.HasPrefix(fs.Resource, "requests.hugepages-") && !strings.HasPrefix(fs.Resource, "limits.hugepages-"):
 		errs = append(errs, field.NotSupported(fldPath.Child("resource"), fs.Resource, sets.List(validContainerResourceFieldPaths)))
 	}
-	return errs
+	return append(errs, resourceDivisor(fs.Resource, fs.Divisor, fldPath)...)
+}
+
+var (
+	cpuDivisors    = sets.New("1m", "1")
+	memoryDivisors = sets.New("1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei")
+)
+
+// resourceDivisor is kube's validateContainerResourceDivisor.
+func resourceDivisor(name string, d resource.Quantity, fldPath *field.Path) field.ErrorList {
+	if d.IsZero() {
+		return nil
+	}
+	const sizes = "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei"
+	var msg string
+	switch {
+	case name == "limits.cpu" || name == "requests.cpu":
+		if !cpuDivisors.Has(d.String()) {
+			msg = "only divisor's values 1m and 1 are supported with the cpu resource"
+		}
+	case name == "limits.memory" || name == "requests.memory":
+		if !memoryDivisors.Has(d.String()) {
+			msg = "only divisor's values " + sizes + " are supported with the memory resource"
+		}
+	case name == "limits.ephemeral-storage" || name == "requests.ephemeral-storage":
+		if !memoryDivisors.Has(d.String()) {
+			msg = "only divisor's values " + sizes + " are supported with the local ephemeral storage resource"
+		}
+	case strings.HasPrefix(name, "requests.hugepages-") || strings.HasPrefix(name, "limits.hugepages-"):
+		if !memoryDivisors.Has(d.String()) {
+			msg = "only divisor's values " + sizes + " are supported with the hugepages resource"
+		}
+	}
+	if msg == "" {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(fldPath.Child("divisor"), name, msg)}
 }
 
 func envFrom(vars []corev1.EnvFromSource, fldPath *field.Path) field.ErrorList {
