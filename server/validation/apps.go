@@ -38,12 +38,21 @@ func workloadSelector(sel *metav1.LabelSelector, kind string, fldPath *field.Pat
 
 // templateForController is kube's ValidatePodTemplateSpecForReplicaSet: the
 // selector must match the template and pods must always restart.
+//
+// A selector that does not parse (sel is nil) is reported on its own, and
+// like kube the template is then not checked at all, except for a
+// StatefulSet's restart policy and deadline.
 func templateForController(t *corev1.PodTemplateSpec, sel klabels.Selector, kind string, fldPath *field.Path, opts podOpts) field.ErrorList {
 	var errs field.ErrorList
-	if sel != nil && !sel.Empty() && !sel.Matches(klabels.Set(t.Labels)) {
-		errs = append(errs, field.Invalid(fldPath.Child("metadata", "labels"), t.Labels, selectorMismatch))
+	if sel == nil && kind != "StatefulSet" {
+		return nil
 	}
-	errs = append(errs, podTemplateSpec(t, fldPath, opts)...)
+	if sel != nil {
+		if !sel.Empty() && !sel.Matches(klabels.Set(t.Labels)) {
+			errs = append(errs, field.Invalid(fldPath.Child("metadata", "labels"), t.Labels, selectorMismatch))
+		}
+		errs = append(errs, podTemplateSpec(t, fldPath, opts)...)
+	}
 	if t.Spec.RestartPolicy != corev1.RestartPolicyAlways {
 		errs = append(errs, field.NotSupported(fldPath.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
 	}
@@ -257,10 +266,12 @@ func validateDaemonSetUpdate(ds, old *appsv1.DaemonSet) field.ErrorList {
 
 func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	errs := objectMeta(&ss.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
-	return append(errs, statefulSetSpec(ss)...)
+	return append(errs, statefulSetSpec(ss, true)...)
 }
 
-func statefulSetSpec(ss *appsv1.StatefulSet) field.ErrorList {
+// statefulSetSpec checks the spec; claim templates only on create, as they
+// cannot change afterwards.
+func statefulSetSpec(ss *appsv1.StatefulSet, claimTemplates bool) field.ErrorList {
 	var errs field.ErrorList
 	spec := &ss.Spec
 	switch spec.PodManagementPolicy {
@@ -313,6 +324,9 @@ func statefulSetSpec(ss *appsv1.StatefulSet) field.ErrorList {
 	}
 	sel, serrs := workloadSelector(spec.Selector, "statefulset", specPath)
 	errs = append(errs, serrs...)
+	if spec.ServiceName != "" {
+		errs = append(errs, dns1123Label(spec.ServiceName, specPath.Child("serviceName"))...)
+	}
 
 	// kube validates only the template's metadata here (volume mounts may
 	// name claim templates); skiff checks the pod spec as well, treating
@@ -322,6 +336,9 @@ func statefulSetSpec(ss *appsv1.StatefulSet) field.ErrorList {
 	for i := range spec.VolumeClaimTemplates {
 		ct := &spec.VolumeClaimTemplates[i]
 		claims = append(claims, ct.Name)
+		if !claimTemplates {
+			continue
+		}
 		cp := specPath.Child("volumeClaimTemplates").Index(i)
 		errs = append(errs, labels(ct.Labels, cp.Child("metadata", "labels"))...)
 		errs = append(errs, pvcSpec(&ct.Spec, cp.Child("spec"))...)
@@ -351,7 +368,7 @@ func validateStatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
 	// The name is not checked again: kube once allowed names that are now
 	// invalid, and such a set must still take a finalizer's removal.
 	errs := metaUpdate(&ss.ObjectMeta, &old.ObjectMeta)
-	errs = append(errs, statefulSetSpec(ss)...)
+	errs = append(errs, statefulSetSpec(ss, false)...)
 	errs = append(errs, immutable(ss.Spec.Selector, old.Spec.Selector, specPath.Child("selector"))...)
 	errs = append(errs, immutable(ss.Spec.VolumeClaimTemplates, old.Spec.VolumeClaimTemplates, specPath.Child("volumeClaimTemplates"))...)
 	errs = append(errs, immutable(ss.Spec.ServiceName, old.Spec.ServiceName, specPath.Child("serviceName"))...)

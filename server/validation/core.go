@@ -220,16 +220,11 @@ func validateNode(n *corev1.Node) field.ErrorList {
 		for i, c := range n.Spec.PodCIDRs {
 			errs = append(errs, utilvalidation.IsValidCIDR(fp.Index(i), c)...)
 		}
+		// A list with an entry that does not parse also fails the family
+		// rule, as in kube (which adds an internal error on top).
 		if len(n.Spec.PodCIDRs) > 1 {
-			if dual, err := netutils.IsDualStackCIDRStrings(n.Spec.PodCIDRs); err == nil && (!dual || len(n.Spec.PodCIDRs) > 2) {
+			if dual, _ := netutils.IsDualStackCIDRStrings(n.Spec.PodCIDRs); !dual || len(n.Spec.PodCIDRs) > 2 {
 				errs = append(errs, field.Invalid(fp, n.Spec.PodCIDRs, "may specify no more than one CIDR for each IP family"))
-			}
-			seen := sets.New[string]()
-			for i, c := range n.Spec.PodCIDRs {
-				if seen.Has(c) {
-					errs = append(errs, field.Duplicate(fp.Index(i), c))
-				}
-				seen.Insert(c)
 			}
 		}
 	}
@@ -425,6 +420,9 @@ func pvcSpec(s *corev1.PersistentVolumeClaimSpec, fldPath *field.Path) field.Err
 		}
 		if (ds.APIGroup == nil || *ds.APIGroup == "") && ds.Kind != "PersistentVolumeClaim" {
 			errs = append(errs, field.Invalid(dp, ds.Kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
+		}
+		if ds.APIGroup != nil && *ds.APIGroup != "" {
+			errs = append(errs, dns1123Subdomain(*ds.APIGroup, dp.Child("apiGroup"))...)
 		}
 	}
 	if s.VolumeAttributesClassName != nil && *s.VolumeAttributesClassName != "" {

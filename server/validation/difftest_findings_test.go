@@ -87,6 +87,15 @@ func TestKubeParity(t *testing.T) {
 		{"daemonset maxUnavailable that is no number counts as 0", crt(mutate(validDaemonSet(), func(d *appsv1.DaemonSet) {
 			d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromString("x")), MaxSurge: ptr.To(intstr.FromInt32(0))}
 		})), "spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"},
+		{"template not checked when the selector does not parse", crt(mutate(validDeployment(), func(d *appsv1.Deployment) {
+			d.Spec.Selector.MatchExpressions[0].Operator = "Near"
+			d.Spec.Template.Spec.Containers[0].Image = ""
+		})), "spec.selector: Invalid value"},
+		{"statefulset serviceName is a DNS label", crt(mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.ServiceName = "DB" })),
+			`spec.serviceName: Invalid value: "DB"`},
+		{"node pod CIDRs of one family, not a duplicate", crt(mutate(validNode(), func(n *corev1.Node) {
+			n.Spec.PodCIDR, n.Spec.PodCIDRs = "", []string{"10.42.0.0/24", "10.42.0.0/24"}
+		})), "may specify no more than one CIDR for each IP family"},
 		{"lease update keeps its rules", upd(func() runtime.Object {
 			l := lease.DeepCopy()
 			l.Spec.LeaseDurationSeconds = ptr.To[int32](0)
