@@ -1,6 +1,7 @@
 package difftest
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -301,10 +302,13 @@ func deepCopy(v reflect.Value) reflect.Value {
 	return v
 }
 
+// show renders a value as JSON, so that case names are the same on every
+// run (no pointer addresses).
 func show(v reflect.Value) string {
-	s := fmt.Sprintf("%+v", v.Interface())
-	if v.Kind() == reflect.Pointer && !v.IsNil() {
-		s = "&" + fmt.Sprintf("%+v", v.Elem().Interface())
+	b, err := json.Marshal(v.Interface())
+	s := string(b)
+	if err != nil {
+		s = fmt.Sprintf("%v", v.Interface())
 	}
 	if len(s) > 120 {
 		s = s[:117] + "..."
