@@ -151,7 +151,7 @@ func positiveIntOrPercent(v intstr.IntOrString, fldPath *field.Path) field.Error
 	}
 }
 
-// intOrPercentValue returns the number in 3 or "3%", or -1 if unparsable.
+// intOrPercentValue returns the number in 3 or "3%", as kube reads it.
 func intOrPercentValue(v intstr.IntOrString) int {
 	if v.Type == intstr.String && len(utilvalidation.IsValidPercent(v.StrVal)) == 0 {
 		n, _ := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
