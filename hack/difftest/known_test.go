@@ -46,8 +46,6 @@ var knownDifferences = []knownDifference{
 		reason: "for a pod CIDR that does not parse, kube adds an internal error to the Invalid ones; skiff reports the Invalid ones only"},
 	{side: "upstream", path: re(podPath + `\.(initContainers|containers|ephemeralContainers)\[\d+\]\.env\[\d+\]\.valueFrom\.fileKeyRef`),
 		reason: "not yet validated by skiff: env values from files (fileKeyRef, kube's EnvFiles feature)"},
-	{side: "upstream", path: re(podPath + `\.(initContainers|containers)\[\d+\]\.(restartPolicyRules|restartPolicy$)`),
-		reason: "not yet validated by skiff: per-container restart rules (restartPolicyRules, kube's ContainerRestartRules feature)"},
 	{side: "upstream", path: re(podPath + `(\.(securityContext|(initContainers|containers|ephemeralContainers)\[\d+\]\.securityContext)\.(windowsOptions|privileged)|\.hostNetwork|)$|windowsOptions`),
 		reason: "not validated by skiff, whose nodes run Linux: Windows pod options (windowsOptions, hostProcess and the rules that follow from it)"},
 	{side: "upstream", path: re(`(matchLabelKeys|mismatchLabelKeys)(\[\d+\])?$`),

@@ -96,6 +96,14 @@ func TestKubeParity(t *testing.T) {
 		{"node pod CIDRs of one family, not a duplicate", crt(mutate(validNode(), func(n *corev1.Node) {
 			n.Spec.PodCIDR, n.Spec.PodCIDRs = "", []string{"10.42.0.0/24", "10.42.0.0/24"}
 		})), "may specify no more than one CIDR for each IP family"},
+		{"container restart rules", crt(mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.Containers[0].RestartPolicyRules = []corev1.ContainerRestartRule{{Action: "Retry"}}
+		})), "spec.containers[0].restartPolicy: Required value: must specify restartPolicy when restart rules are used, " +
+			`spec.containers[0].restartPolicyRules[0].action: Unsupported value: "Retry": supported values: "Restart", "RestartAllContainers", ` +
+			"spec.containers[0].restartPolicyRules[0].exitCodes: Required value"},
+		{"init container restart rules without a policy", crt(mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].RestartPolicyRules = []corev1.ContainerRestartRule{{Action: "Retry"}}
+		})), "spec.initContainers[0].restartPolicy: Required value"},
 		{"lease update keeps its rules", upd(func() runtime.Object {
 			l := lease.DeepCopy()
 			l.Spec.LeaseDurationSeconds = ptr.To[int32](0)

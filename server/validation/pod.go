@@ -773,8 +773,59 @@ func containers(cs []corev1.Container, vols map[string]corev1.VolumeSource, clai
 			// ContainerRestartRules; only the values themselves are checked.
 			errs = append(errs, containerRestartPolicy(*c.RestartPolicy, p.Child("restartPolicy"))...)
 		}
+		errs = append(errs, restartRules(c.RestartPolicy, c.RestartPolicyRules, p, false)...)
 	}
 	return append(errs, hostPortConflicts(cs, fldPath)...)
+}
+
+var (
+	supportedRestartRuleActions   = sets.New(corev1.ContainerRestartRuleActionRestart, corev1.ContainerRestartRuleActionRestartAllContainers)
+	supportedRestartRuleOperators = sets.New(corev1.ContainerRestartRuleOnExitCodesOpIn, corev1.ContainerRestartRuleOnExitCodesOpNotIn)
+)
+
+// Bounds on a container's restart rules, as in kube.
+const (
+	maxRestartRules         = 20
+	maxRestartRuleExitCodes = 255
+)
+
+// restartRules checks a container's restartPolicyRules, the rules of kube's
+// ContainerRestartRules and RestartAllContainersOnContainerExits (both on
+// by default in kube 1.37). fldPath is the container's path; for an init
+// container without a policy kube reports only the missing policy.
+func restartRules(policy *corev1.ContainerRestartPolicy, rules []corev1.ContainerRestartRule, fldPath *field.Path, init bool) field.ErrorList {
+	if len(rules) == 0 {
+		return nil
+	}
+	var errs field.ErrorList
+	if policy == nil {
+		errs = append(errs, field.Required(fldPath.Child("restartPolicy"), "must specify restartPolicy when restart rules are used"))
+		if init {
+			return errs
+		}
+	}
+	rp := fldPath.Child("restartPolicyRules")
+	if len(rules) > maxRestartRules {
+		errs = append(errs, field.TooMany(rp, len(rules), maxRestartRules))
+	}
+	for i, r := range rules {
+		p := rp.Index(i)
+		if !supportedRestartRuleActions.Has(r.Action) {
+			errs = append(errs, field.NotSupported(p.Child("action"), r.Action, sets.List(supportedRestartRuleActions)))
+		}
+		if r.ExitCodes == nil {
+			errs = append(errs, field.Required(p.Child("exitCodes"), "must be specified"))
+			continue
+		}
+		ep := p.Child("exitCodes")
+		if !supportedRestartRuleOperators.Has(r.ExitCodes.Operator) {
+			errs = append(errs, field.NotSupported(ep.Child("operator"), r.ExitCodes.Operator, sets.List(supportedRestartRuleOperators)))
+		}
+		if len(r.ExitCodes.Values) > maxRestartRuleExitCodes {
+			errs = append(errs, field.TooMany(ep.Child("values"), len(r.ExitCodes.Values), maxRestartRuleExitCodes))
+		}
+	}
+	return errs
 }
 
 func containerRestartPolicy(p corev1.ContainerRestartPolicy, fldPath *field.Path) field.ErrorList {
@@ -803,6 +854,7 @@ func initContainers(cs, regular []corev1.Container, vols map[string]corev1.Volum
 			errs = append(errs, containerRestartPolicy(*c.RestartPolicy, p.Child("restartPolicy"))...)
 			sidecar = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		}
+		errs = append(errs, restartRules(c.RestartPolicy, c.RestartPolicyRules, p, true)...)
 		if names.Has(c.Name) {
 			errs = append(errs, field.Duplicate(p.Child("name"), c.Name))
 		} else if c.Name != "" {
