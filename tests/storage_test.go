@@ -100,7 +100,7 @@ func TestStorageClassAPI(t *testing.T) {
 		t.Errorf("defaults: %v %v", *sc.ReclaimPolicy, *sc.VolumeBindingMode)
 	}
 	out, err = s.kubectlStdin(strings.Replace(good, "example.com/x", "example.com/y", 1), "apply", "-f", "-")
-	if err == nil || !strings.Contains(out, "updates to provisioner are forbidden") {
+	if err == nil || !strings.Contains(out, "provisioner: Invalid value") || !strings.Contains(out, "field is immutable") {
 		t.Errorf("provisioner update: %v\n%s", err, out)
 	}
 }

@@ -72,8 +72,11 @@ func Apply(obj runtime.Object) {
 }
 
 // namespace adds the immutable kubernetes.io/metadata.name label kube puts on
-// every named namespace. status.phase is the server's business.
+// every named namespace, and the Active phase of a new one.
 func namespace(ns *corev1.Namespace) {
+	if ns.Status.Phase == "" {
+		ns.Status.Phase = corev1.NamespaceActive
+	}
 	if ns.Name == "" {
 		// generateName: the label is added once the server has picked a name
 		// and calls Apply again.
@@ -102,8 +105,16 @@ func secret(s *corev1.Secret) {
 	s.StringData = nil
 }
 
-// node copies capacity into allocatable when the kubelet did not report it.
+// node copies capacity into allocatable when the kubelet did not report it,
+// and keeps spec.podCIDR and spec.podCIDRs in step the way kube's v1
+// conversion does: podCIDR, which old clients write, wins over a
+// different first podCIDRs entry (and then stands alone).
 func node(n *corev1.Node) {
+	if s := &n.Spec; s.PodCIDR != "" && (len(s.PodCIDRs) == 0 || s.PodCIDRs[0] != s.PodCIDR) {
+		s.PodCIDRs = []string{s.PodCIDR}
+	} else if len(s.PodCIDRs) > 0 {
+		s.PodCIDR = s.PodCIDRs[0]
+	}
 	if n.Status.Allocatable == nil && n.Status.Capacity != nil {
 		n.Status.Allocatable = n.Status.Capacity.DeepCopy()
 	}

@@ -97,9 +97,14 @@ func statefulSet(ss *appsv1.StatefulSet) {
 	}
 	// Like kube, an explicit RollingUpdate type with no rollingUpdate block
 	// is left without one.
-	if ru := spec.UpdateStrategy.RollingUpdate; spec.UpdateStrategy.Type == appsv1.RollingUpdateStatefulSetStrategyType &&
-		ru != nil && ru.Partition == nil {
-		ru.Partition = ptr.To[int32](0)
+	if ru := spec.UpdateStrategy.RollingUpdate; spec.UpdateStrategy.Type == appsv1.RollingUpdateStatefulSetStrategyType && ru != nil {
+		if ru.Partition == nil {
+			ru.Partition = ptr.To[int32](0)
+		}
+		// kube's MaxUnavailableStatefulSet feature, on by default.
+		if ru.MaxUnavailable == nil {
+			ru.MaxUnavailable = ptr.To(intstr.FromInt32(1))
+		}
 	}
 	if spec.PersistentVolumeClaimRetentionPolicy == nil {
 		spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{}
@@ -119,8 +124,12 @@ func statefulSet(ss *appsv1.StatefulSet) {
 	podTemplateSpec(&spec.Template)
 	for i := range spec.VolumeClaimTemplates {
 		// Claim templates get the whole PVC defaulter, status.phase included,
-		// which is why kube shows "status: {phase: Pending}" in them.
-		persistentVolumeClaim(&spec.VolumeClaimTemplates[i])
+		// which is why kube shows "status: {phase: Pending}" in them. kube's
+		// conversion also names their kind, as its reflective conversion
+		// did before 1.17.
+		t := &spec.VolumeClaimTemplates[i]
+		persistentVolumeClaim(t)
+		t.APIVersion, t.Kind = "v1", "PersistentVolumeClaim"
 	}
 }
 

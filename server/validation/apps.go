@@ -18,11 +18,12 @@ import (
 const selectorMismatch = "`selector` does not match template `labels`"
 
 // workloadSelector checks a required, non-empty selector and returns the
-// parsed form (nil when it cannot be parsed) for matching the template.
+// parsed form (nil when it cannot be parsed) for matching the template. A
+// missing selector matches nothing, so kube also reports the template.
 func workloadSelector(sel *metav1.LabelSelector, kind string, fldPath *field.Path) (klabels.Selector, field.ErrorList) {
 	p := fldPath.Child("selector")
 	if sel == nil {
-		return nil, field.ErrorList{field.Required(p, "")}
+		return klabels.Nothing(), field.ErrorList{field.Required(p, "")}
 	}
 	errs := labelSelector(sel, p)
 	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
@@ -37,12 +38,21 @@ func workloadSelector(sel *metav1.LabelSelector, kind string, fldPath *field.Pat
 
 // templateForController is kube's ValidatePodTemplateSpecForReplicaSet: the
 // selector must match the template and pods must always restart.
+//
+// A selector that does not parse (sel is nil) is reported on its own, and
+// like kube the template is then not checked at all, except for a
+// StatefulSet's restart policy and deadline.
 func templateForController(t *corev1.PodTemplateSpec, sel klabels.Selector, kind string, fldPath *field.Path, opts podOpts) field.ErrorList {
 	var errs field.ErrorList
-	if sel != nil && !sel.Empty() && !sel.Matches(klabels.Set(t.Labels)) {
-		errs = append(errs, field.Invalid(fldPath.Child("metadata", "labels"), t.Labels, selectorMismatch))
+	if sel == nil && kind != "StatefulSet" {
+		return nil
 	}
-	errs = append(errs, podTemplateSpec(t, fldPath, opts)...)
+	if sel != nil {
+		if !sel.Empty() && !sel.Matches(klabels.Set(t.Labels)) {
+			errs = append(errs, field.Invalid(fldPath.Child("metadata", "labels"), t.Labels, selectorMismatch))
+		}
+		errs = append(errs, podTemplateSpec(t, fldPath, opts)...)
+	}
 	if t.Spec.RestartPolicy != corev1.RestartPolicyAlways {
 		errs = append(errs, field.NotSupported(fldPath.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
 	}
@@ -141,16 +151,15 @@ func positiveIntOrPercent(v intstr.IntOrString, fldPath *field.Path) field.Error
 	}
 }
 
-// intOrPercentValue returns the number in 3 or "3%", or -1 if unparsable.
+// intOrPercentValue returns the number in 3 or "3%", as kube reads it.
 func intOrPercentValue(v intstr.IntOrString) int {
-	if v.Type == intstr.Int {
-		return v.IntValue()
+	if v.Type == intstr.String && len(utilvalidation.IsValidPercent(v.StrVal)) == 0 {
+		n, _ := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
+		return n
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
-	if err != nil {
-		return -1
-	}
-	return n
+	// Like kube: a string that is no percentage counts as its integer
+	// value, 0 when it has none (its format is reported separately).
+	return v.IntValue()
 }
 
 func notMoreThan100Percent(v intstr.IntOrString, fldPath *field.Path) field.ErrorList {
@@ -194,12 +203,13 @@ func validateReplicaSetUpdate(rs, old *appsv1.ReplicaSet) field.ErrorList {
 func validateDaemonSet(ds *appsv1.DaemonSet) field.ErrorList {
 	errs := objectMeta(&ds.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
 	spec := &ds.Spec
-	sel, serrs := workloadSelector(spec.Selector, "daemonset", specPath)
-	errs = append(errs, serrs...)
-	if sel == nil && spec.Selector == nil {
-		// kube's DaemonSet check matches a nil selector against the
-		// template (it matches nothing) after asking for the selector.
-		sel = klabels.Nothing()
+	// kube does not ask a DaemonSet for its selector: a missing one matches
+	// nothing, which the template check reports.
+	sel := klabels.Nothing()
+	if spec.Selector != nil {
+		var serrs field.ErrorList
+		sel, serrs = workloadSelector(spec.Selector, "daemonset", specPath)
+		errs = append(errs, serrs...)
 	}
 	tp := specPath.Child("template")
 	if sel != nil && !sel.Matches(klabels.Set(spec.Template.Labels)) {
@@ -256,6 +266,13 @@ func validateDaemonSetUpdate(ds, old *appsv1.DaemonSet) field.ErrorList {
 
 func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	errs := objectMeta(&ss.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	return append(errs, statefulSetSpec(ss, true)...)
+}
+
+// statefulSetSpec checks the spec; claim templates only on create, as they
+// cannot change afterwards.
+func statefulSetSpec(ss *appsv1.StatefulSet, claimTemplates bool) field.ErrorList {
+	var errs field.ErrorList
 	spec := &ss.Spec
 	switch spec.PodManagementPolicy {
 	case "":
@@ -307,6 +324,9 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	}
 	sel, serrs := workloadSelector(spec.Selector, "statefulset", specPath)
 	errs = append(errs, serrs...)
+	if spec.ServiceName != "" {
+		errs = append(errs, dns1123Label(spec.ServiceName, specPath.Child("serviceName"))...)
+	}
 
 	// kube validates only the template's metadata here (volume mounts may
 	// name claim templates); skiff checks the pod spec as well, treating
@@ -316,11 +336,21 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	for i := range spec.VolumeClaimTemplates {
 		ct := &spec.VolumeClaimTemplates[i]
 		claims = append(claims, ct.Name)
+		if !claimTemplates {
+			continue
+		}
 		cp := specPath.Child("volumeClaimTemplates").Index(i)
 		errs = append(errs, labels(ct.Labels, cp.Child("metadata", "labels"))...)
 		errs = append(errs, pvcSpec(&ct.Spec, cp.Child("spec"))...)
 	}
-	errs = append(errs, templateForController(&spec.Template, sel, "StatefulSet", specPath.Child("template"), podOpts{claimVolumes: claims})...)
+	// The controller sets each pod's hostname and subdomain, so kube does
+	// not check the template's.
+	t := &spec.Template
+	if t.Spec.Hostname != "" || t.Spec.Subdomain != "" {
+		t = t.DeepCopy()
+		t.Spec.Hostname, t.Spec.Subdomain = "", ""
+	}
+	errs = append(errs, templateForController(t, sel, "StatefulSet", specPath.Child("template"), podOpts{claimVolumes: claims})...)
 	return errs
 }
 
@@ -335,19 +365,12 @@ func retentionPolicyType(t appsv1.PersistentVolumeClaimRetentionPolicyType, fldP
 }
 
 func validateStatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
+	// The name is not checked again: kube once allowed names that are now
+	// invalid, and such a set must still take a finalizer's removal.
 	errs := metaUpdate(&ss.ObjectMeta, &old.ObjectMeta)
-	errs = append(errs, validateStatefulSet(ss)...)
-	// Everything but these fields is fixed at creation; kube names them all.
-	clone := ss.Spec.DeepCopy()
-	clone.Replicas = old.Spec.Replicas
-	clone.Ordinals = old.Spec.Ordinals
-	clone.Template = old.Spec.Template
-	clone.UpdateStrategy = old.Spec.UpdateStrategy
-	clone.RevisionHistoryLimit = old.Spec.RevisionHistoryLimit
-	clone.PersistentVolumeClaimRetentionPolicy = old.Spec.PersistentVolumeClaimRetentionPolicy
-	clone.MinReadySeconds = old.Spec.MinReadySeconds
-	if !semanticEqual(*clone, old.Spec) {
-		errs = append(errs, field.Forbidden(specPath, "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
-	}
-	return errs
+	errs = append(errs, statefulSetSpec(ss, false)...)
+	errs = append(errs, immutable(ss.Spec.Selector, old.Spec.Selector, specPath.Child("selector"))...)
+	errs = append(errs, immutable(ss.Spec.VolumeClaimTemplates, old.Spec.VolumeClaimTemplates, specPath.Child("volumeClaimTemplates"))...)
+	errs = append(errs, immutable(ss.Spec.ServiceName, old.Spec.ServiceName, specPath.Child("serviceName"))...)
+	return append(errs, immutable(ss.Spec.PodManagementPolicy, old.Spec.PodManagementPolicy, specPath.Child("podManagementPolicy"))...)
 }

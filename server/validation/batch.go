@@ -3,6 +3,7 @@ package validation
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -106,6 +107,95 @@ func optNonNegative(v *int32, fldPath *field.Path) field.ErrorList {
 	return nonNegative(int64(*v), fldPath)
 }
 
+const (
+	maxSuccessPolicyRules         = 20
+	maxSucceededIndexesFieldBytes = 64 * 1024
+)
+
+// successPolicy is kube's validateSuccessPolicy for an Indexed Job.
+func successPolicy(s *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rp := fldPath.Child("rules")
+	if len(s.SuccessPolicy.Rules) == 0 {
+		errs = append(errs, field.Required(rp, "at least one rules must be specified when the successPolicy is specified"))
+	}
+	if len(s.SuccessPolicy.Rules) > maxSuccessPolicyRules {
+		errs = append(errs, field.TooMany(rp, len(s.SuccessPolicy.Rules), maxSuccessPolicyRules))
+	}
+	if s.Completions == nil {
+		// Reported on completions already; the rules are counted against it.
+		return errs
+	}
+	completions := *s.Completions
+	for i, r := range s.SuccessPolicy.Rules {
+		p := rp.Index(i)
+		if r.SucceededCount == nil && r.SucceededIndexes == nil {
+			errs = append(errs, field.Required(p, "at least one of succeededCount or succeededIndexes must be specified"))
+		}
+		var total int32
+		if r.SucceededIndexes != nil {
+			ip := p.Child("succeededIndexes")
+			if len(*r.SucceededIndexes) > maxSucceededIndexesFieldBytes {
+				errs = append(errs, field.TooLong(ip, "", maxSucceededIndexesFieldBytes))
+			}
+			var err error
+			if total, err = indexesTotal(*r.SucceededIndexes, completions); err != nil {
+				errs = append(errs, field.Invalid(ip, *r.SucceededIndexes, "error parsing succeededIndexes: "+err.Error()))
+			}
+		}
+		if c := r.SucceededCount; c != nil {
+			cp := p.Child("succeededCount")
+			errs = append(errs, nonNegative(int64(*c), cp)...)
+			if *c > completions {
+				errs = append(errs, field.Invalid(cp, *c, fmt.Sprintf("must be less than or equal to %d (the number of specified completions)", completions)))
+			}
+			if r.SucceededIndexes != nil && *c > total {
+				errs = append(errs, field.Invalid(cp, *c, fmt.Sprintf("must be less than or equal to %d (the number of indexes in the specified succeededIndexes field)", total)))
+			}
+		}
+	}
+	return errs
+}
+
+// indexesTotal parses an index list such as "1,3-5,7" below completions and
+// counts the indexes it names.
+func indexesTotal(list string, completions int32) (int32, error) {
+	if list == "" {
+		return 0, nil
+	}
+	var total int32
+	last := int32(-1)
+	for _, interval := range strings.Split(list, ",") {
+		limits := strings.Split(interval, "-")
+		if len(limits) > 2 {
+			return 0, fmt.Errorf("the fragment %q violates the requirement that an index interval can have at most two parts separated by '-'", interval)
+		}
+		var bounds [2]int32
+		for j, l := range limits {
+			n, err := strconv.Atoi(l)
+			if err != nil {
+				return 0, fmt.Errorf("cannot convert string to integer for index: %q", l)
+			}
+			if n >= int(completions) {
+				return 0, fmt.Errorf("too large index: %q", l)
+			}
+			bounds[j] = int32(n)
+		}
+		x, y := bounds[0], bounds[0]
+		if len(limits) == 2 {
+			if y = bounds[1]; x >= y {
+				return 0, fmt.Errorf("non-increasing order, previous: %d, current: %d", x, y)
+			}
+		}
+		if last >= x {
+			return 0, fmt.Errorf("non-increasing order, previous: %d, current: %d", last, x)
+		}
+		total += y - x + 1
+		last = y
+	}
+	return total, nil
+}
+
 // jobSpecCommon is what Jobs and CronJob job templates share.
 func jobSpecCommon(s *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -156,14 +246,21 @@ func jobSpecCommon(s *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
 	}
 	if !indexed {
 		if s.BackoffLimitPerIndex != nil {
-			errs = append(errs, field.Forbidden(fldPath.Child("backoffLimitPerIndex"), "requires indexed completion mode"))
+			errs = append(errs, field.Invalid(fldPath.Child("backoffLimitPerIndex"), *s.BackoffLimitPerIndex, "requires indexed completion mode"))
 		}
 		if s.MaxFailedIndexes != nil {
-			errs = append(errs, field.Forbidden(fldPath.Child("maxFailedIndexes"), "requires indexed completion mode"))
+			errs = append(errs, field.Invalid(fldPath.Child("maxFailedIndexes"), *s.MaxFailedIndexes, "requires indexed completion mode"))
 		}
 	}
 	if s.PodFailurePolicy != nil {
 		errs = append(errs, podFailurePolicy(s, fldPath.Child("podFailurePolicy"))...)
+	}
+	if s.SuccessPolicy != nil {
+		if !indexed {
+			errs = append(errs, field.Invalid(fldPath.Child("successPolicy"), *s.SuccessPolicy, "requires indexed completion mode"))
+		} else {
+			errs = append(errs, successPolicy(s, fldPath.Child("successPolicy"))...)
+		}
 	}
 	if r := s.PodReplacementPolicy; r != nil {
 		rp := fldPath.Child("podReplacementPolicy")
@@ -225,7 +322,9 @@ func podFailurePolicy(s *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
 		}
 		if ec := r.OnExitCodes; ec != nil {
 			ep := p.Child("onExitCodes")
-			if !supportedExitCodesOperators.Has(ec.Operator) {
+			if ec.Operator == "" {
+				errs = append(errs, field.Required(ep.Child("operator"), fmt.Sprintf("valid values: %q", sets.List(supportedExitCodesOperators))))
+			} else if !supportedExitCodesOperators.Has(ec.Operator) {
 				errs = append(errs, field.NotSupported(ep.Child("operator"), ec.Operator, sets.List(supportedExitCodesOperators)))
 			}
 			if len(ec.Values) == 0 {
@@ -363,9 +462,8 @@ func cronJobSpec(s, old *batchv1.CronJobSpec, fldPath *field.Path) field.ErrorLi
 		errs = append(errs, field.NotSupported(cp, s.ConcurrencyPolicy, []batchv1.ConcurrencyPolicy{
 			batchv1.AllowConcurrent, batchv1.ForbidConcurrent, batchv1.ReplaceConcurrent}))
 	}
+	// kube leaves the job template's metadata to the Job it becomes.
 	jp := fldPath.Child("jobTemplate")
-	errs = append(errs, labels(s.JobTemplate.Labels, jp.Child("metadata", "labels"))...)
-	errs = append(errs, apivalidation.ValidateAnnotations(s.JobTemplate.Annotations, jp.Child("metadata", "annotations"))...)
 	errs = append(errs, jobSpecCommon(&s.JobTemplate.Spec, jp.Child("spec"))...)
 	if s.JobTemplate.Spec.Selector != nil {
 		// The Job controller generates a selector for every Job it creates.

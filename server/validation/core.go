@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
 )
 
 // maxSecretSize bounds the payload of a ConfigMap or Secret: etcd's request
@@ -33,7 +34,11 @@ func validateNamespace(ns *corev1.Namespace) field.ErrorList {
 }
 
 func validateReplicationController(rc *corev1.ReplicationController) field.ErrorList {
-	errs := objectMeta(&rc.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	// kube's declarative name rule for controllers checks the name only,
+	// not generateName.
+	m := rc.ObjectMeta.DeepCopy()
+	m.GenerateName = ""
+	errs := objectMeta(m, true, apivalidation.NameIsDNSSubdomain, metaPath)
 	spec := &rc.Spec
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	if len(spec.Selector) == 0 {
@@ -215,16 +220,11 @@ func validateNode(n *corev1.Node) field.ErrorList {
 		for i, c := range n.Spec.PodCIDRs {
 			errs = append(errs, utilvalidation.IsValidCIDR(fp.Index(i), c)...)
 		}
+		// A list with an entry that does not parse also fails the family
+		// rule, as in kube (which adds an internal error on top).
 		if len(n.Spec.PodCIDRs) > 1 {
-			if dual, ok := isDualStackCIDRs(n.Spec.PodCIDRs); ok && (!dual || len(n.Spec.PodCIDRs) > 2) {
+			if dual, _ := netutils.IsDualStackCIDRStrings(n.Spec.PodCIDRs); !dual || len(n.Spec.PodCIDRs) > 2 {
 				errs = append(errs, field.Invalid(fp, n.Spec.PodCIDRs, "may specify no more than one CIDR for each IP family"))
-			}
-			seen := sets.New[string]()
-			for i, c := range n.Spec.PodCIDRs {
-				if seen.Has(c) {
-					errs = append(errs, field.Duplicate(fp.Index(i), c))
-				}
-				seen.Insert(c)
 			}
 		}
 	}
@@ -337,8 +337,8 @@ func endpointAddress(a *corev1.EndpointAddress, fldPath *field.Path) field.Error
 
 // nonSpecialIP rejects addresses that make no sense as a service backend.
 func nonSpecialIP(addr string, fldPath *field.Path) field.ErrorList {
-	ip, ok := parseIPSloppy(addr)
-	if !ok {
+	ip := netutils.ParseIPSloppy(addr)
+	if ip == nil {
 		return field.ErrorList{field.Invalid(fldPath, addr, "must be a valid IP address")}
 	}
 	var errs field.ErrorList
@@ -421,6 +421,9 @@ func pvcSpec(s *corev1.PersistentVolumeClaimSpec, fldPath *field.Path) field.Err
 		if (ds.APIGroup == nil || *ds.APIGroup == "") && ds.Kind != "PersistentVolumeClaim" {
 			errs = append(errs, field.Invalid(dp, ds.Kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
 		}
+		if ds.APIGroup != nil && *ds.APIGroup != "" {
+			errs = append(errs, dns1123Subdomain(*ds.APIGroup, dp.Child("apiGroup"))...)
+		}
 	}
 	if s.VolumeAttributesClassName != nil && *s.VolumeAttributesClassName != "" {
 		errs = append(errs, nameErrs(apivalidation.NameIsDNSSubdomain, *s.VolumeAttributesClassName, fldPath.Child("volumeAttributesClassName"))...)
@@ -493,7 +496,25 @@ func validatePV(pv *corev1.PersistentVolume) field.ErrorList {
 	if s.PersistentVolumeReclaimPolicy != "" && !supportedReclaimPolicy.Has(s.PersistentVolumeReclaimPolicy) {
 		errs = append(errs, field.NotSupported(specPath.Child("persistentVolumeReclaimPolicy"), s.PersistentVolumeReclaimPolicy, sets.List(supportedReclaimPolicy)))
 	}
+	if na := s.NodeAffinity; na != nil {
+		if na.Required == nil {
+			errs = append(errs, field.Required(specPath.Child("nodeAffinity", "required"), "must specify required node constraints"))
+		} else {
+			errs = append(errs, nodeSelector(na.Required, specPath.Child("nodeAffinity", "required"))...)
+		}
+	}
 	errs = append(errs, pvSource(s, specPath)...)
+	if c := s.VolumeAttributesClassName; c != nil {
+		cp := specPath.Child("volumeAttributesClassName")
+		if *c == "" {
+			errs = append(errs, field.Required(cp, "an empty string is disallowed"))
+		} else {
+			errs = append(errs, nameErrs(apivalidation.NameIsDNSSubdomain, *c, cp)...)
+		}
+		if s.CSI == nil {
+			errs = append(errs, field.Required(specPath.Child("csi"), "has to be specified when using volumeAttributesClassName"))
+		}
+	}
 	if s.HostPath != nil && path.Clean(s.HostPath.Path) == "/" && s.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimRecycle {
 		errs = append(errs, field.Forbidden(specPath.Child("persistentVolumeReclaimPolicy"), "may not be 'recycle' for a hostPath mount of '/'"))
 	}
@@ -517,6 +538,9 @@ func pvSource(s *corev1.PersistentVolumeSpec, fldPath *field.Path) field.ErrorLi
 	one(src.ISCSI != nil, "iscsi", nil)
 	one(src.Cinder != nil, "cinder", nil)
 	one(src.FC != nil, "fc", nil)
+	// kube counts a flexVolume but never names it as the extra source, so
+	// it accepts one beside another source; skiff refuses that (see
+	// docs/control-plane.md).
 	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.AzureFile != nil, "azureFile", nil)
 	one(src.VsphereVolume != nil, "vsphereVolume", nil)
@@ -583,10 +607,10 @@ const (
 )
 
 // validateCoreEvent is kube's legacy event validation, which is all core/v1
-// gets (for compatibility), plus the generic registry's metadata check.
+// gets (for compatibility); Create adds the generic registry's metadata
+// check when it finds nothing.
 func validateCoreEvent(e *corev1.Event) field.ErrorList {
-	errs := legacyEvent(e)
-	return append(errs, apivalidation.ValidateObjectMetaAccessor(e, true, pathSegmentName, metaPath)...)
+	return legacyEvent(e)
 }
 
 func validateCoreEventUpdate(e, old *corev1.Event) field.ErrorList {
@@ -600,7 +624,7 @@ func legacyEvent(e *corev1.Event) field.ErrorList {
 	if !e.EventTime.IsZero() {
 		errs = append(errs, eventReportingFields(e.ReportingController, e.ReportingInstance, e.Action, e.Reason, e.Message, "reportingComponent")...)
 	}
-	return append(errs, eventNamespaceName(e.Namespace)...)
+	return errs
 }
 
 // eventNamespaceMatches checks an event's namespace against its involved
@@ -621,14 +645,6 @@ func eventNamespaceMatches(ns, involvedNS string, hasEventTime bool) field.Error
 		return field.ErrorList{field.Invalid(field.NewPath("involvedObject", "namespace"), involvedNS, "does not match event.namespace")}
 	}
 	return nil
-}
-
-func eventNamespaceName(ns string) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range utilvalidation.IsDNS1123Subdomain(ns) {
-		errs = append(errs, field.Invalid(field.NewPath("namespace"), ns, msg))
-	}
-	return errs
 }
 
 func eventReportingFields(controller, instance, action, reason, message, controllerField string) field.ErrorList {

@@ -262,7 +262,7 @@ func sliceEndpoints(eps []discoveryv1.Endpoint, addrType discoveryv1.AddressType
 			errs = append(errs, field.TooMany(ap, len(ep.Addresses), maxAddresses))
 		}
 		for j, a := range ep.Addresses {
-			errs = append(errs, sliceAddress(a, addrType, ap.Index(j))...)
+			errs = append(errs, sliceAddress(a, addrType, ap, j)...)
 		}
 		if ep.NodeName != nil {
 			errs = append(errs, nameErrs(apivalidation.NameIsDNSSubdomain, *ep.NodeName, p.Child("nodeName"))...)
@@ -271,7 +271,6 @@ func sliceEndpoints(eps []discoveryv1.Endpoint, addrType discoveryv1.AddressType
 		if len(ep.DeprecatedTopology) > maxTopologyLabels {
 			errs = append(errs, field.TooMany(tp, len(ep.DeprecatedTopology), maxTopologyLabels))
 		}
-		errs = append(errs, labels(ep.DeprecatedTopology, tp)...)
 		if ep.Hostname != nil {
 			errs = append(errs, dns1123Label(*ep.Hostname, p.Child("hostname"))...)
 		}
@@ -308,20 +307,23 @@ func sliceEndpoints(eps []discoveryv1.Endpoint, addrType discoveryv1.AddressType
 	return errs
 }
 
-func sliceAddress(a string, addrType discoveryv1.AddressType, fldPath *field.Path) field.ErrorList {
+// sliceAddress checks addresses[i]; kube reports a wrong family on the list.
+func sliceAddress(a string, addrType discoveryv1.AddressType, listPath *field.Path, i int) field.ErrorList {
+	fldPath := listPath.Index(i)
 	switch addrType {
 	case discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6:
 		if errs := utilvalidation.IsValidIP(fldPath, a); len(errs) > 0 {
 			return errs
 		}
+		var errs field.ErrorList
 		addr, _ := netip.ParseAddr(a)
 		if addrType == discoveryv1.AddressTypeIPv4 && !addr.Is4() {
-			return field.ErrorList{field.Invalid(fldPath, a, "must be an IPv4 address")}
+			errs = append(errs, field.Invalid(listPath, a, "must be an IPv4 address"))
 		}
 		if addrType == discoveryv1.AddressTypeIPv6 && !addr.Is6() {
-			return field.ErrorList{field.Invalid(fldPath, a, "must be an IPv6 address")}
+			errs = append(errs, field.Invalid(listPath, a, "must be an IPv6 address"))
 		}
-		return nonSpecialIP(a, fldPath)
+		return append(errs, nonSpecialIP(a, fldPath)...)
 	case discoveryv1.AddressTypeFQDN:
 		return utilvalidation.IsFullyQualifiedDomainName(fldPath, a)
 	}
@@ -365,9 +367,15 @@ func slicePorts(ports []discoveryv1.EndpointPort, fldPath *field.Path) field.Err
 
 var validLeaseStrategies = []coordinationv1.CoordinatedLeaseStrategy{coordinationv1.OldestEmulationVersion}
 
+// validateLease checks the metadata with apimachinery's rules, which unlike
+// core's accept any qualified finalizer name.
 func validateLease(l *coordinationv1.Lease) field.ErrorList {
-	errs := objectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
-	s := &l.Spec
+	errs := apivalidation.ValidateObjectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	return append(errs, leaseSpec(&l.Spec)...)
+}
+
+func leaseSpec(s *coordinationv1.LeaseSpec) field.ErrorList {
+	var errs field.ErrorList
 	if s.LeaseDurationSeconds != nil && *s.LeaseDurationSeconds <= 0 {
 		errs = append(errs, field.Invalid(specPath.Child("leaseDurationSeconds"), s.LeaseDurationSeconds, "must be greater than 0"))
 	}
@@ -427,7 +435,7 @@ func eventsV1Legacy(e *eventsv1.Event) field.ErrorList {
 	if !e.EventTime.IsZero() {
 		errs = append(errs, eventReportingFields(e.ReportingController, e.ReportingInstance, e.Action, e.Reason, e.Note, "reportingController")...)
 	}
-	return append(errs, eventNamespaceName(e.Namespace)...)
+	return errs
 }
 
 func eventSeries(s *eventsv1.EventSeries) field.ErrorList {

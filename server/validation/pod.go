@@ -332,14 +332,17 @@ func podSpec(s *corev1.PodSpec, podMeta *metav1.ObjectMeta, fldPath *field.Path,
 		errs = append(errs, resourceRequirements(&corev1.ResourceRequirements{Limits: s.Overhead}, nil, fldPath.Child("overhead"), containerResourceName)...)
 	}
 	if s.OS != nil {
-		op := fldPath.Child("os", "name")
 		switch s.OS.Name {
 		case corev1.Linux, corev1.Windows:
 		case "":
-			errs = append(errs, field.Required(op, ""))
+			errs = append(errs, field.Required(fldPath.Child("os", "name"), ""))
 		default:
-			errs = append(errs, field.NotSupported(op, s.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows}))
+			// kube reports an unknown name on os itself.
+			errs = append(errs, field.NotSupported(fldPath.Child("os"), s.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows}))
 		}
+	}
+	if h := s.HostnameOverride; h != nil {
+		errs = append(errs, dns1123Subdomain(*h, fldPath.Child("hostnameOverride"))...)
 	}
 	return errs
 }
@@ -471,8 +474,9 @@ func volumes(vs []corev1.Volume, podMeta *metav1.ObjectMeta, fldPath *field.Path
 	return out, errs
 }
 
-// volumeSource checks that exactly one source is set, in kube's order, and
-// validates the common ones in detail.
+// volumeSource checks that exactly one source is set, in kube's order (which
+// decides the member a "more than 1" error names), and validates the common
+// ones in detail.
 func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string, podMeta *metav1.ObjectMeta) field.ErrorList {
 	u := union{fldPath: fldPath, kind: "volume type"}
 	one := func(set bool, name string, check func() field.ErrorList) {
@@ -500,11 +504,13 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 	one(src.GCEPersistentDisk != nil, "gcePersistentDisk", nil)
 	one(src.AWSElasticBlockStore != nil, "awsElasticBlockStore", nil)
 	one(src.Secret != nil, "secret", func() field.ErrorList {
-		return keyedSource(src.Secret.SecretName, "secretName", src.Secret.DefaultMode, src.Secret.Items, fldPath.Child("secret"))
+		return append(keyedSource(src.Secret.SecretName, "secretName", src.Secret.DefaultMode, src.Secret.Items, fldPath.Child("secret")),
+			userID(src.Secret.DefaultUser, fldPath.Child("secret", "defaultUser"))...)
 	})
 	one(src.NFS != nil, "nfs", func() field.ErrorList { return nfsSource(src.NFS, fldPath.Child("nfs")) })
 	one(src.ISCSI != nil, "iscsi", nil)
 	one(src.Glusterfs != nil, "glusterfs", nil)
+	one(src.Flocker != nil, "flocker", nil)
 	one(src.PersistentVolumeClaim != nil, "persistentVolumeClaim", func() field.ErrorList {
 		if src.PersistentVolumeClaim.ClaimName == "" {
 			return field.ErrorList{field.Required(fldPath.Child("persistentVolumeClaim", "claimName"), "")}
@@ -512,31 +518,33 @@ func volumeSource(src *corev1.VolumeSource, fldPath *field.Path, volName string,
 		return nil
 	})
 	one(src.RBD != nil, "rbd", nil)
-	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.Cinder != nil, "cinder", nil)
 	one(src.CephFS != nil, "cephFS", nil)
-	one(src.Flocker != nil, "flocker", nil)
-	one(src.DownwardAPI != nil, "downwardAPI", func() field.ErrorList {
+	one(src.Quobyte != nil, "quobyte", nil)
+	// "downwarAPI" is how kube spells this member in its "more than 1" error.
+	one(src.DownwardAPI != nil, "downwarAPI", func() field.ErrorList {
 		p := fldPath.Child("downwardAPI")
 		e := fileMode(src.DownwardAPI.DefaultMode, p.Child("defaultMode"))
+		e = append(e, userID(src.DownwardAPI.DefaultUser, p.Child("defaultUser"))...)
 		for i := range src.DownwardAPI.Items {
 			e = append(e, downwardAPIFile(&src.DownwardAPI.Items[i], p)...)
 		}
 		return e
 	})
 	one(src.FC != nil, "fc", nil)
-	one(src.AzureFile != nil, "azureFile", nil)
+	one(src.FlexVolume != nil, "flexVolume", nil)
 	one(src.ConfigMap != nil, "configMap", func() field.ErrorList {
-		return keyedSource(src.ConfigMap.Name, "name", src.ConfigMap.DefaultMode, src.ConfigMap.Items, fldPath.Child("configMap"))
+		return append(keyedSource(src.ConfigMap.Name, "name", src.ConfigMap.DefaultMode, src.ConfigMap.Items, fldPath.Child("configMap")),
+			userID(src.ConfigMap.DefaultUser, fldPath.Child("configMap", "defaultUser"))...)
 	})
+	one(src.AzureFile != nil, "azureFile", nil)
 	one(src.VsphereVolume != nil, "vsphereVolume", nil)
-	one(src.Quobyte != nil, "quobyte", nil)
-	one(src.AzureDisk != nil, "azureDisk", nil)
 	one(src.PhotonPersistentDisk != nil, "photonPersistentDisk", nil)
-	one(src.Projected != nil, "projected", func() field.ErrorList { return projected(src.Projected, fldPath.Child("projected")) })
 	one(src.PortworxVolume != nil, "portworxVolume", nil)
-	one(src.ScaleIO != nil, "scaleIO", nil)
+	one(src.AzureDisk != nil, "azureDisk", nil)
 	one(src.StorageOS != nil, "storageos", nil)
+	one(src.Projected != nil, "projected", func() field.ErrorList { return projected(src.Projected, fldPath.Child("projected")) })
+	one(src.ScaleIO != nil, "scaleIO", nil)
 	one(src.CSI != nil, "csi", func() field.ErrorList {
 		if src.CSI.Driver == "" {
 			return field.ErrorList{field.Required(fldPath.Child("csi", "driver"), "")}
@@ -582,6 +590,18 @@ func hostPathSource(h *corev1.HostPathVolumeSource, fldPath *field.Path) field.E
 	errs := pathNoBacksteps(h.Path, fldPath.Child("path"))
 	if h.Type != nil && !supportedHostPathTypes.Has(*h.Type) {
 		errs = append(errs, field.NotSupported(fldPath.Child("type"), h.Type, sets.List(supportedHostPathTypes)))
+	}
+	return errs
+}
+
+// userID checks an optional user ID, such as a volume's defaultUser.
+func userID(u *int64, fldPath *field.Path) field.ErrorList {
+	if u == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsValidUserID(*u) {
+		errs = append(errs, field.Invalid(fldPath, *u, msg))
 	}
 	return errs
 }
@@ -753,8 +773,59 @@ func containers(cs []corev1.Container, vols map[string]corev1.VolumeSource, clai
 			// ContainerRestartRules; only the values themselves are checked.
 			errs = append(errs, containerRestartPolicy(*c.RestartPolicy, p.Child("restartPolicy"))...)
 		}
+		errs = append(errs, restartRules(c.RestartPolicy, c.RestartPolicyRules, p, false)...)
 	}
 	return append(errs, hostPortConflicts(cs, fldPath)...)
+}
+
+var (
+	supportedRestartRuleActions   = sets.New(corev1.ContainerRestartRuleActionRestart, corev1.ContainerRestartRuleActionRestartAllContainers)
+	supportedRestartRuleOperators = sets.New(corev1.ContainerRestartRuleOnExitCodesOpIn, corev1.ContainerRestartRuleOnExitCodesOpNotIn)
+)
+
+// Bounds on a container's restart rules, as in kube.
+const (
+	maxRestartRules         = 20
+	maxRestartRuleExitCodes = 255
+)
+
+// restartRules checks a container's restartPolicyRules, the rules of kube's
+// ContainerRestartRules and RestartAllContainersOnContainerExits (both on
+// by default in kube 1.37). fldPath is the container's path; for an init
+// container without a policy kube reports only the missing policy.
+func restartRules(policy *corev1.ContainerRestartPolicy, rules []corev1.ContainerRestartRule, fldPath *field.Path, init bool) field.ErrorList {
+	if len(rules) == 0 {
+		return nil
+	}
+	var errs field.ErrorList
+	if policy == nil {
+		errs = append(errs, field.Required(fldPath.Child("restartPolicy"), "must specify restartPolicy when restart rules are used"))
+		if init {
+			return errs
+		}
+	}
+	rp := fldPath.Child("restartPolicyRules")
+	if len(rules) > maxRestartRules {
+		errs = append(errs, field.TooMany(rp, len(rules), maxRestartRules))
+	}
+	for i, r := range rules {
+		p := rp.Index(i)
+		if !supportedRestartRuleActions.Has(r.Action) {
+			errs = append(errs, field.NotSupported(p.Child("action"), r.Action, sets.List(supportedRestartRuleActions)))
+		}
+		if r.ExitCodes == nil {
+			errs = append(errs, field.Required(p.Child("exitCodes"), "must be specified"))
+			continue
+		}
+		ep := p.Child("exitCodes")
+		if !supportedRestartRuleOperators.Has(r.ExitCodes.Operator) {
+			errs = append(errs, field.NotSupported(ep.Child("operator"), r.ExitCodes.Operator, sets.List(supportedRestartRuleOperators)))
+		}
+		if len(r.ExitCodes.Values) > maxRestartRuleExitCodes {
+			errs = append(errs, field.TooMany(ep.Child("values"), len(r.ExitCodes.Values), maxRestartRuleExitCodes))
+		}
+	}
+	return errs
 }
 
 func containerRestartPolicy(p corev1.ContainerRestartPolicy, fldPath *field.Path) field.ErrorList {
@@ -783,6 +854,7 @@ func initContainers(cs, regular []corev1.Container, vols map[string]corev1.Volum
 			errs = append(errs, containerRestartPolicy(*c.RestartPolicy, p.Child("restartPolicy"))...)
 			sidecar = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		}
+		errs = append(errs, restartRules(c.RestartPolicy, c.RestartPolicyRules, p, true)...)
 		if names.Has(c.Name) {
 			errs = append(errs, field.Duplicate(p.Child("name"), c.Name))
 		} else if c.Name != "" {
@@ -1067,7 +1139,22 @@ func objectFieldSelector(fs *corev1.ObjectFieldSelector, valid sets.Set[string],
 		return field.ErrorList{field.Invalid(fldPath.Child("fieldPath"), fs.FieldPath,
 			fmt.Sprintf("error converting fieldPath: unsupported pod version: %s", fs.APIVersion))}
 	}
-	p, subscript, ok := splitSubscript(fs.FieldPath)
+	// kube first converts the path to its internal name, which fails (as
+	// Invalid) for anything it cannot name; only then does it check the
+	// paths allowed in this place (NotSupported).
+	fieldPath := fs.FieldPath
+	if p, _, ok := splitSubscript(fieldPath); ok {
+		if p != "metadata.annotations" && p != "metadata.labels" {
+			return field.ErrorList{field.Invalid(fldPath.Child("fieldPath"), fs.FieldPath,
+				"error converting fieldPath: field label does not support subscript: "+fs.FieldPath)}
+		}
+	} else if fieldPath == "spec.host" {
+		fieldPath = "spec.nodeName"
+	} else if !convertibleFieldPaths.Has(fieldPath) {
+		return field.ErrorList{field.Invalid(fldPath.Child("fieldPath"), fs.FieldPath,
+			"error converting fieldPath: field label not supported: "+fs.FieldPath)}
+	}
+	p, subscript, ok := splitSubscript(fieldPath)
 	if ok {
 		switch p {
 		case "metadata.annotations":
@@ -1083,6 +1170,11 @@ func objectFieldSelector(fs *corev1.ObjectFieldSelector, valid sets.Set[string],
 	}
 	return nil
 }
+
+// convertibleFieldPaths are the pod fields kube's downward API can name.
+var convertibleFieldPaths = sets.New("metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace",
+	"metadata.uid", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
+	"status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs")
 
 // splitSubscript splits "metadata.labels['key']" into path and key.
 func splitSubscript(fp string) (string, string, bool) {
@@ -1107,7 +1199,43 @@ func resourceFieldSelector(fs *corev1.ResourceFieldSelector, fldPath *field.Path
 		!strings.HasPrefix(fs.Resource, "requests.hugepages-") && !strings.HasPrefix(fs.Resource, "limits.hugepages-"):
 		errs = append(errs, field.NotSupported(fldPath.Child("resource"), fs.Resource, sets.List(validContainerResourceFieldPaths)))
 	}
-	return errs
+	return append(errs, resourceDivisor(fs.Resource, fs.Divisor, fldPath)...)
+}
+
+var (
+	cpuDivisors    = sets.New("1m", "1")
+	memoryDivisors = sets.New("1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei")
+)
+
+// resourceDivisor is kube's validateContainerResourceDivisor.
+func resourceDivisor(name string, d resource.Quantity, fldPath *field.Path) field.ErrorList {
+	if d.IsZero() {
+		return nil
+	}
+	const sizes = "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei"
+	var msg string
+	switch {
+	case name == "limits.cpu" || name == "requests.cpu":
+		if !cpuDivisors.Has(d.String()) {
+			msg = "only divisor's values 1m and 1 are supported with the cpu resource"
+		}
+	case name == "limits.memory" || name == "requests.memory":
+		if !memoryDivisors.Has(d.String()) {
+			msg = "only divisor's values " + sizes + " are supported with the memory resource"
+		}
+	case name == "limits.ephemeral-storage" || name == "requests.ephemeral-storage":
+		if !memoryDivisors.Has(d.String()) {
+			msg = "only divisor's values " + sizes + " are supported with the local ephemeral storage resource"
+		}
+	case strings.HasPrefix(name, "requests.hugepages-") || strings.HasPrefix(name, "limits.hugepages-"):
+		if !memoryDivisors.Has(d.String()) {
+			msg = "only divisor's values " + sizes + " are supported with the hugepages resource"
+		}
+	}
+	if msg == "" {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(fldPath.Child("divisor"), name, msg)}
 }
 
 func envFrom(vars []corev1.EnvFromSource, fldPath *field.Path) field.ErrorList {
@@ -1463,6 +1591,18 @@ func podSecurityContext(s *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 			errs = append(errs, field.NotSupported(fldPath.Child("fsGroupChangePolicy"), p, sets.List(supported)))
 		}
 	}
+	if p := sc.SupplementalGroupsPolicy; p != nil {
+		supported := sets.New(corev1.SupplementalGroupsPolicyMerge, corev1.SupplementalGroupsPolicyStrict)
+		if !supported.Has(*p) {
+			errs = append(errs, field.NotSupported(fldPath.Child("supplementalGroupsPolicy"), p, sets.List(supported)))
+		}
+	}
+	if p := sc.SELinuxChangePolicy; p != nil {
+		supported := sets.New(corev1.SELinuxChangePolicyRecursive, corev1.SELinuxChangePolicyMountOption)
+		if !supported.Has(*p) {
+			errs = append(errs, field.NotSupported(fldPath.Child("seLinuxChangePolicy"), *p, sets.List(supported)))
+		}
+	}
 	errs = append(errs, seccompProfile(sc.SeccompProfile, fldPath.Child("seccompProfile"))...)
 	errs = append(errs, appArmorProfile(sc.AppArmorProfile, fldPath.Child("appArmorProfile"))...)
 	return errs
@@ -1604,6 +1744,19 @@ func taintEffect(e corev1.TaintEffect, fldPath *field.Path) field.ErrorList {
 	return requiredOneOf(e, fldPath, corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute)
 }
 
+// nodeSelector is kube's ValidateNodeSelector.
+func nodeSelector(s *corev1.NodeSelector, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	tp := fldPath.Child("nodeSelectorTerms")
+	if len(s.NodeSelectorTerms) == 0 {
+		errs = append(errs, field.Required(tp, "must have at least one node selector term"))
+	}
+	for i, t := range s.NodeSelectorTerms {
+		errs = append(errs, nodeSelectorTerm(t, tp.Index(i))...)
+	}
+	return errs
+}
+
 func affinity(a *corev1.Affinity, fldPath *field.Path) field.ErrorList {
 	if a == nil {
 		return nil
@@ -1612,13 +1765,7 @@ func affinity(a *corev1.Affinity, fldPath *field.Path) field.ErrorList {
 	if na := a.NodeAffinity; na != nil {
 		np := fldPath.Child("nodeAffinity")
 		if r := na.RequiredDuringSchedulingIgnoredDuringExecution; r != nil {
-			tp := np.Child("requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
-			if len(r.NodeSelectorTerms) == 0 {
-				errs = append(errs, field.Required(tp, "must have at least one node selector term"))
-			}
-			for i, t := range r.NodeSelectorTerms {
-				errs = append(errs, nodeSelectorTerm(t, tp.Index(i))...)
-			}
+			errs = append(errs, nodeSelector(r, np.Child("requiredDuringSchedulingIgnoredDuringExecution"))...)
 		}
 		for i, t := range na.PreferredDuringSchedulingIgnoredDuringExecution {
 			pp := np.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
@@ -1709,7 +1856,10 @@ func podAffinityTerm(t corev1.PodAffinityTerm, fldPath *field.Path) field.ErrorL
 	return append(errs, metavalidation.ValidateLabelName(t.TopologyKey, fldPath.Child("topologyKey"))...)
 }
 
-var supportedScheduleActions = sets.New(corev1.DoNotSchedule, corev1.ScheduleAnyway)
+var (
+	supportedScheduleActions       = sets.New(corev1.DoNotSchedule, corev1.ScheduleAnyway)
+	supportedNodeInclusionPolicies = sets.New(corev1.NodeInclusionPolicyHonor, corev1.NodeInclusionPolicyIgnore)
+)
 
 func topologySpreadConstraints(cs []corev1.TopologySpreadConstraint, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -1720,8 +1870,14 @@ func topologySpreadConstraints(cs []corev1.TopologySpreadConstraint, fldPath *fi
 		}
 		if c.TopologyKey == "" {
 			errs = append(errs, field.Required(p.Child("topologyKey"), "can not be empty"))
-		} else {
-			errs = append(errs, metavalidation.ValidateLabelName(c.TopologyKey, p.Child("topologyKey"))...)
+		}
+		for _, pol := range []struct {
+			name string
+			v    *corev1.NodeInclusionPolicy
+		}{{"nodeAffinityPolicy", c.NodeAffinityPolicy}, {"nodeTaintsPolicy", c.NodeTaintsPolicy}} {
+			if pol.v != nil && !supportedNodeInclusionPolicies.Has(*pol.v) {
+				errs = append(errs, field.NotSupported(p.Child(pol.name), pol.v, sets.List(supportedNodeInclusionPolicies)))
+			}
 		}
 		if !supportedScheduleActions.Has(c.WhenUnsatisfiable) {
 			errs = append(errs, field.NotSupported(p.Child("whenUnsatisfiable"), c.WhenUnsatisfiable, sets.List(supportedScheduleActions)))

@@ -80,8 +80,10 @@ func validatePriorityClassUpdate(pc, old *schedulingv1.PriorityClass) field.Erro
 
 // --- PodDisruptionBudget ----------------------------------------------------
 
+// validatePDB checks the spec and status only: kube has no metadata rules
+// for budgets beyond the generic ones Create and Update add.
 func validatePDB(pdb *policyv1.PodDisruptionBudget, allowInvalidLabelValue bool) field.ErrorList {
-	errs := objectMeta(&pdb.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath)
+	var errs field.ErrorList
 	s := &pdb.Spec
 	if s.MinAvailable != nil && s.MaxUnavailable != nil {
 		errs = append(errs, field.Invalid(specPath, s, "minAvailable and maxUnavailable cannot be both set"))
@@ -119,5 +121,5 @@ func pdbStatus(st *policyv1.PodDisruptionBudgetStatus) field.ErrorList {
 func validatePDBUpdate(pdb, old *policyv1.PodDisruptionBudget) field.ErrorList {
 	// A selector an older server accepted stays acceptable.
 	allowInvalid := len(metavalidation.ValidateLabelSelector(old.Spec.Selector, metavalidation.LabelSelectorValidationOptions{}, specPath.Child("selector"))) > 0
-	return append(metaUpdate(&pdb.ObjectMeta, &old.ObjectMeta), validatePDB(pdb, allowInvalid)...)
+	return validatePDB(pdb, allowInvalid)
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
 )
 
 var (
@@ -38,7 +39,14 @@ func needsHealthCheck(s *corev1.Service) bool {
 }
 
 func validateService(s *corev1.Service) field.ErrorList {
-	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNS1035Label, metaPath)
+	// kube's RelaxedServiceNameValidation (on by default) allows any DNS
+	// label, "1web" included.
+	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSLabel, metaPath)
+	return append(errs, serviceFields(s)...)
+}
+
+func serviceFields(s *corev1.Service) field.ErrorList {
+	var errs field.ErrorList
 	spec := &s.Spec
 	if len(spec.Ports) == 0 && !isHeadless(s) && spec.Type != corev1.ServiceTypeExternalName {
 		errs = append(errs, field.Required(specPath.Child("ports"), ""))
@@ -277,7 +285,7 @@ func clusterIPsRelatedFields(s *corev1.Service) field.ErrorList {
 		return errs
 	}
 	if len(spec.ClusterIPs) > 1 {
-		if dual, ok := isDualStackIPs(spec.ClusterIPs); ok && !dual {
+		if dual, err := netutils.IsDualStackIPStrings(spec.ClusterIPs); err == nil && !dual {
 			errs = append(errs, field.Invalid(ipsPath, spec.ClusterIPs, "may specify no more than one IP for each IP family"))
 		}
 	}
@@ -286,10 +294,10 @@ func clusterIPsRelatedFields(s *corev1.Service) field.ErrorList {
 			if i >= len(spec.IPFamilies) {
 				break
 			}
-			if spec.IPFamilies[i] == corev1.IPv4Protocol && isIPv6String(ip) {
+			if spec.IPFamilies[i] == corev1.IPv4Protocol && netutils.IsIPv6String(ip) {
 				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv4 value as indicated by `ipFamilies[%v]`", i)))
 			}
-			if spec.IPFamilies[i] == corev1.IPv6Protocol && !isIPv6String(ip) {
+			if spec.IPFamilies[i] == corev1.IPv6Protocol && !netutils.IsIPv6String(ip) {
 				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv6 value as indicated by `ipFamilies[%v]`", i)))
 			}
 		}
@@ -307,7 +315,8 @@ func validateServiceUpdate(s, old *corev1.Service) field.ErrorList {
 	if needsHealthCheck(old) && needsHealthCheck(s) && s.Spec.HealthCheckNodePort != old.Spec.HealthCheckNodePort {
 		errs = append(errs, field.Forbidden(specPath.Child("healthCheckNodePort"), "field is immutable"))
 	}
-	return append(errs, validateService(s)...)
+	// The name is not checked again: it cannot change.
+	return append(errs, serviceFields(s)...)
 }
 
 // clusterIPsUpdate allows adding or releasing a secondary cluster IP but

@@ -57,34 +57,44 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 	case !supportedBindingModes.Has(*sc.VolumeBindingMode):
 		errs = append(errs, field.NotSupported(bp, *sc.VolumeBindingMode, sets.List(supportedBindingModes)))
 	}
+	// kube refuses two terms with the same requirements, and a key twice in
+	// one term. An empty term counts as a repeat even when it is the only
+	// one: kube compares each term with a list that starts with an empty
+	// entry per term.
 	tp := field.NewPath("allowedTopologies")
+	var terms []map[string]sets.Set[string]
 	for i, t := range sc.AllowedTopologies {
 		ip := tp.Index(i)
-		if len(t.MatchLabelExpressions) == 0 {
-			errs = append(errs, field.Required(ip.Child("matchLabelExpressions"), "must contain at least one requirement"))
-		}
+		term := map[string]sets.Set[string]{}
 		for j, r := range t.MatchLabelExpressions {
 			rp := ip.Child("matchLabelExpressions").Index(j)
 			errs = append(errs, qualifiedName(r.Key, rp.Child("key"))...)
 			if len(r.Values) == 0 {
 				errs = append(errs, field.Required(rp.Child("values"), "must specify as least one value"))
 			}
+			if _, dup := term[r.Key]; dup {
+				errs = append(errs, field.Duplicate(rp.Child("key"), r.Key))
+			}
+			term[r.Key] = sets.New(r.Values...)
 		}
+		for _, prev := range terms {
+			if semanticEqual(term, prev) {
+				errs = append(errs, field.Duplicate(ip.Child("matchLabelExpressions"), ""))
+			}
+		}
+		if len(term) == 0 {
+			errs = append(errs, field.Duplicate(ip.Child("matchLabelExpressions"), ""))
+		}
+		terms = append(terms, term)
 	}
 	return errs
 }
 
 func validateStorageClassUpdate(sc, old *storagev1.StorageClass) field.ErrorList {
 	errs := append(metaUpdate(&sc.ObjectMeta, &old.ObjectMeta), validateStorageClass(sc)...)
-	if !semanticEqual(sc.Parameters, old.Parameters) {
-		errs = append(errs, field.Forbidden(field.NewPath("parameters"), "updates to parameters are forbidden."))
-	}
-	if sc.Provisioner != old.Provisioner {
-		errs = append(errs, field.Forbidden(field.NewPath("provisioner"), "updates to provisioner are forbidden."))
-	}
-	if !semanticEqual(sc.ReclaimPolicy, old.ReclaimPolicy) {
-		errs = append(errs, field.Forbidden(field.NewPath("reclaimPolicy"), "updates to reclaimPolicy are forbidden."))
-	}
+	errs = append(errs, immutable(sc.Parameters, old.Parameters, field.NewPath("parameters"))...)
+	errs = append(errs, immutable(sc.Provisioner, old.Provisioner, field.NewPath("provisioner"))...)
+	errs = append(errs, immutable(sc.ReclaimPolicy, old.ReclaimPolicy, field.NewPath("reclaimPolicy"))...)
 	errs = append(errs, immutable(sc.VolumeBindingMode, old.VolumeBindingMode, field.NewPath("volumeBindingMode"))...)
 	return errs
 }

@@ -35,8 +35,12 @@ func TestStorageClass(t *testing.T) {
 			[]string{`reclaimPolicy: Unsupported value: "Recycle": supported values: "Delete", "Retain"`}},
 		{"binding mode", mut(func(sc *storagev1.StorageClass) { sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingMode("Later")) }),
 			[]string{`volumeBindingMode: Unsupported value: "Later": supported values: "Immediate", "WaitForFirstConsumer"`}},
-		{"empty topology", mut(func(sc *storagev1.StorageClass) { sc.AllowedTopologies = []corev1.TopologySelectorTerm{{}} }),
-			[]string{"allowedTopologies[0].matchLabelExpressions: Required value: must contain at least one requirement"}},
+		{"empty topology, which kube calls a repeat", mut(func(sc *storagev1.StorageClass) { sc.AllowedTopologies = []corev1.TopologySelectorTerm{{}} }),
+			[]string{"allowedTopologies[0].matchLabelExpressions: Duplicate value"}},
+		{"repeated topology", mut(func(sc *storagev1.StorageClass) {
+			term := corev1.TopologySelectorTerm{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{{Key: "zone", Values: []string{"a"}}}}
+			sc.AllowedTopologies = []corev1.TopologySelectorTerm{term, term}
+		}), []string{"allowedTopologies[1].matchLabelExpressions: Duplicate value"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,10 +74,10 @@ func TestStorageClass(t *testing.T) {
 	}); got != "" {
 		t.Errorf("annotation update refused: %s", got)
 	}
-	if got := upd(func(sc *storagev1.StorageClass) { sc.Provisioner = "example.com/other" }); got != "provisioner: Forbidden: updates to provisioner are forbidden." {
+	if got := upd(func(sc *storagev1.StorageClass) { sc.Provisioner = "example.com/other" }); got != `provisioner: Invalid value: "example.com/other": field is immutable` {
 		t.Errorf("provisioner update: %q", got)
 	}
-	if got := upd(func(sc *storagev1.StorageClass) { sc.Parameters = nil }); got != "parameters: Forbidden: updates to parameters are forbidden." {
+	if got := upd(func(sc *storagev1.StorageClass) { sc.Parameters = nil }); got != "parameters: Invalid value: null: field is immutable" {
 		t.Errorf("parameters update: %q", got)
 	}
 	if got := upd(func(sc *storagev1.StorageClass) {

@@ -87,6 +87,12 @@ func Create(obj runtime.Object) field.ErrorList {
 	default:
 		errs = genericMeta(obj)
 	}
+	if len(errs) == 0 {
+		// kube's generic registry checks the metadata once more, only when
+		// the kind's own rules found nothing: a PodDisruptionBudget, which
+		// has no metadata rules of its own, is checked only here.
+		errs = genericMeta(obj)
+	}
 	return dedupe(errs)
 }
 
@@ -175,7 +181,7 @@ func Update(obj, old runtime.Object) field.ErrorList {
 		}
 	case *coordinationv1.Lease:
 		if p, ok := old.(*coordinationv1.Lease); ok {
-			errs = append(metaUpdate(&o.ObjectMeta, &p.ObjectMeta), validateLease(o)...)
+			errs = append(apivalidation.ValidateObjectMetaUpdate(&o.ObjectMeta, &p.ObjectMeta, metaPath), leaseSpec(&o.Spec)...)
 		}
 	case *discoveryv1.EndpointSlice:
 		if p, ok := old.(*discoveryv1.EndpointSlice); ok {
@@ -202,14 +208,15 @@ func Update(obj, old runtime.Object) field.ErrorList {
 			errs = validateStorageClassUpdate(o, p)
 		}
 	default:
-		errs = genericMetaUpdate(obj, old)
-		return dedupe(errs)
+		return dedupe(genericMetaUpdate(obj, old))
 	}
 	if errs == nil && !sameType(obj, old) {
 		return field.ErrorList{field.InternalError(field.NewPath(""),
 			fmt.Errorf("cannot update %T with %T", old, obj))}
 	}
-	return dedupe(errs)
+	// kube's generic registry checks every update's metadata as on create
+	// (names as URL path segments) before the kind's own update rules.
+	return dedupe(append(genericMetaUpdate(obj, old), errs...))
 }
 
 func sameType(a, b runtime.Object) bool {
@@ -223,7 +230,18 @@ func genericMeta(obj runtime.Object) field.ErrorList {
 	if !ok {
 		return nil
 	}
-	return apivalidation.ValidateObjectMetaAccessor(acc, acc.GetNamespace() != "", pathSegmentName, metaPath)
+	return apivalidation.ValidateObjectMetaAccessor(acc, !clusterScoped(obj), pathSegmentName, metaPath)
+}
+
+// clusterScoped reports whether obj is of a kind that has no namespace.
+func clusterScoped(obj runtime.Object) bool {
+	switch obj.(type) {
+	case *corev1.Namespace, *corev1.Node, *corev1.PersistentVolume, *schedulingv1.PriorityClass,
+		*storagev1.StorageClass, *storagev1.CSIDriver, *storagev1.CSINode, *storagev1.VolumeAttachment,
+		*networkingv1.IngressClass:
+		return true
+	}
+	return false
 }
 
 func genericMetaUpdate(obj, old runtime.Object) field.ErrorList {

@@ -239,6 +239,10 @@ func TestCreateInvalid(t *testing.T) {
 		{"env fieldRef path", mutate(validPod(), func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{
 				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.containers"}}}}
+		}), []want{invalid("spec.containers[0].env[0].valueFrom.fieldRef.fieldPath", "field label not supported")}},
+		{"env fieldRef path not allowed here", mutate(validPod(), func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}
 		}), []want{notSupported("spec.containers[0].env[0].valueFrom.fieldRef.fieldPath")}},
 		{"image with whitespace", mutate(validPod(), func(p *corev1.Pod) { p.Spec.Containers[0].Image = " nginx " }),
 			[]want{invalid("spec.containers[0].image", "must not have leading or trailing whitespace")}},
@@ -276,7 +280,7 @@ func TestCreateInvalid(t *testing.T) {
 
 		// workloads
 		{"deployment without selector", mutate(validDeployment(), func(d *appsv1.Deployment) { d.Spec.Selector = nil }),
-			[]want{required("spec.selector")}},
+			[]want{required("spec.selector"), invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"deployment with empty selector", mutate(validDeployment(), func(d *appsv1.Deployment) { d.Spec.Selector = &metav1.LabelSelector{} }),
 			[]want{invalid("spec.selector", "empty selector is invalid for deployment")}},
 		{"deployment selector mismatch", mutate(validDeployment(), func(d *appsv1.Deployment) { d.Spec.Template.Labels = map[string]string{"app": "other"} }),
@@ -304,7 +308,7 @@ func TestCreateInvalid(t *testing.T) {
 			d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}
 		}), []want{invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"daemonset without selector", mutate(validDaemonSet(), func(d *appsv1.DaemonSet) { d.Spec.Selector = nil }),
-			[]want{required("spec.selector"), invalid("spec.template.metadata.labels", selectorMismatch)}},
+			[]want{invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"daemonset surge and unavailable", mutate(validDaemonSet(), func(d *appsv1.DaemonSet) {
 			d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(intstr.FromInt32(1))}
 		}), []want{invalid("spec.updateStrategy.rollingUpdate.maxSurge", "may not be set when maxUnavailable is non-zero")}},
@@ -319,7 +323,7 @@ func TestCreateInvalid(t *testing.T) {
 			s.Spec.Replicas = ptr.To[int32](-2)
 		}), []want{notSupported("spec.template.spec.restartPolicy", `supported values: "Always"`), invalid("spec.replicas", "must be greater than or equal to 0")}},
 		{"statefulset without selector", mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.Selector = nil }),
-			[]want{required("spec.selector")}},
+			[]want{required("spec.selector"), invalid("spec.template.metadata.labels", selectorMismatch)}},
 		{"statefulset pod management policy", mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = "Random" }),
 			[]want{invalid("spec.podManagementPolicy", "must be 'OrderedReady' or 'Parallel'")}},
 		{"statefulset selector mismatch", mutate(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.Template.Labels = nil }),
@@ -379,8 +383,9 @@ func TestCreateInvalid(t *testing.T) {
 		// services
 		{"service without ports", mutate(validService(), func(s *corev1.Service) { s.Spec.Ports = nil }),
 			[]want{required("spec.ports")}},
-		{"service name not a DNS-1035 label", mutate(validService(), func(s *corev1.Service) { s.Name = "1web" }),
-			[]want{invalid("metadata.name", "a DNS-1035 label must consist of")}},
+		{"service name not a DNS label", mutate(validService(), func(s *corev1.Service) { s.Name = "Web" }),
+			[]want{invalid("metadata.name", "a lowercase RFC 1123 label must consist of")}},
+		{"service name with a leading digit, as kube allows", mutate(validService(), func(s *corev1.Service) { s.Name = "1web" }), nil},
 		{"service unnamed ports", mutate(validService(), func(s *corev1.Service) { s.Spec.Ports[0].Name = ""; s.Spec.Ports[1].Name = "" }),
 			[]want{required("spec.ports[0].name"), required("spec.ports[1].name")}},
 		{"service duplicate port names", mutate(validService(), func(s *corev1.Service) { s.Spec.Ports[1].Name = "http" }),
@@ -456,7 +461,7 @@ func TestCreateInvalid(t *testing.T) {
 			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "node-role.kubernetes.io/edge", Effect: corev1.TaintEffectNoSchedule},
 				corev1.Taint{Key: "x", Effect: "Evict"})
 		}), []want{duplicate("metadata.taints[1]"), notSupported("metadata.taints[2].effect")}},
-		{"node pod CIDR", mutate(validNode(), func(n *corev1.Node) { n.Spec.PodCIDRs = []string{"10.42.0.0/33"} }),
+		{"node pod CIDR", mutate(validNode(), func(n *corev1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = "10.42.0.0/33", []string{"10.42.0.0/33"} }),
 			[]want{invalid("spec.podCIDRs[0]")}},
 		{"core event namespace mismatch", mutate(validCoreEvent(), func(e *corev1.Event) { e.InvolvedObject.Namespace = "other" }),
 			[]want{invalid("involvedObject.namespace", "does not match event.namespace")}},
@@ -507,7 +512,7 @@ func TestCreateInvalid(t *testing.T) {
 			[]want{notSupported("addressType", `supported values: "FQDN", "IPv4", "IPv6"`)}},
 		{"endpointslice endpoints", mutate(validEndpointSlice(), func(s *discoveryv1.EndpointSlice) {
 			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{}, discoveryv1.Endpoint{Addresses: []string{"fd00::1"}})
-		}), []want{required("endpoints[1].addresses", "must contain at least 1 address"), invalid("endpoints[2].addresses[0]", "must be an IPv4 address")}},
+		}), []want{required("endpoints[1].addresses", "must contain at least 1 address"), invalid("endpoints[2].addresses", "must be an IPv4 address")}},
 		{"endpointslice ports", mutate(validEndpointSlice(), func(s *discoveryv1.EndpointSlice) {
 			s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr.To("http"), Protocol: ptr.To[corev1.Protocol]("QUIC")})
 		}), []want{duplicate("ports[1].name"), notSupported("ports[1].protocol")}},
@@ -597,11 +602,16 @@ func TestUpdate(t *testing.T) {
 	})
 	add("statefulset scale and image", o, p)
 	o, p = update(validStatefulSet(), func(s *appsv1.StatefulSet) { s.Spec.ServiceName = "pg" })
-	add("statefulset service name", o, p, forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template'"))
+	add("statefulset service name", o, p, invalid("spec.serviceName", "field is immutable"))
 	o, p = update(validStatefulSet(), func(s *appsv1.StatefulSet) {
 		s.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("20Gi")
 	})
-	add("statefulset claim template", o, p, forbidden("spec"))
+	add("statefulset claim template", o, p, invalid("spec.volumeClaimTemplates", "field is immutable"))
+	o, p = update(validStatefulSet(), func(s *appsv1.StatefulSet) {
+		s.Spec.MinReadySeconds = 10
+		s.Spec.RevisionHistoryLimit = ptr.To[int32](3)
+	})
+	add("statefulset minReadySeconds and history", o, p)
 
 	o, p = update(validPod(), func(pod *corev1.Pod) { pod.Spec.Containers[0].Image = "ghcr.io/example/app:2.0" })
 	add("pod image", o, p)
@@ -685,7 +695,7 @@ func TestUpdate(t *testing.T) {
 	add("namespace labels", o, p)
 	o, p = update(validNode(), func(n *corev1.Node) { n.Spec.Unschedulable = true; n.Spec.Taints = nil })
 	add("node cordon", o, p)
-	o, p = update(validNode(), func(n *corev1.Node) { n.Spec.PodCIDRs = []string{"10.42.1.0/24"} })
+	o, p = update(validNode(), func(n *corev1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = "10.42.1.0/24", []string{"10.42.1.0/24"} })
 	add("node pod CIDR", o, p, forbidden("spec.podCIDRs", "node updates may not change podCIDR except from \"\" to valid"))
 	o, p = update(validPVC(), func(c *corev1.PersistentVolumeClaim) { c.Spec.StorageClassName = ptr.To("fast") })
 	add("pvc storage class", o, p, forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
