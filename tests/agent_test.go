@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -166,8 +167,21 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 		r := podField(s, "default", "nosuch", "{.status.containerStatuses[0].state.waiting.reason}")
 		return r == "ErrImagePull" || r == "ImagePullBackOff"
 	})
-	s.mustKubectl("run", "done", "--image="+TestImage, "--image-pull-policy=Never", "--restart=Never", "--", "sh", "-c", "exit 0")
+	s.mustKubectl("run", "done", "--image="+TestImage, "--image-pull-policy=Never", "--restart=Never", "--", "sh", "-c", "echo finished; exit 0")
 	waitPodPhase(t, s, "default", "done", "Succeeded", 60*time.Second)
+	// A finished pod gives back its network namespace (and with it its
+	// IP) as the kubelet does; its status and logs stay until it is deleted.
+	uid := podField(s, "default", "done", "{.metadata.uid}")
+	eventually(t, 30*time.Second, "the finished pod's network namespace to be released", func() bool {
+		_, err := os.Stat(filepath.Join("/run/skiff/netns", uid))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if out := s.mustKubectl("logs", "done"); strings.TrimSpace(out) != "finished" {
+		t.Fatalf("logs of the finished pod: %q", out)
+	}
+	if got := podField(s, "default", "done", "{.status.phase} {.status.containerStatuses[0].state.terminated.exitCode}"); got != "Succeeded 0" {
+		t.Fatalf("status of the finished pod after its release: %q", got)
+	}
 }
 
 // TestAgentOffline: a separate agent keeps its pod running while the server

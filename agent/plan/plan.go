@@ -44,6 +44,10 @@ type Observed struct {
 	Waiting map[string]Waiting
 	// Network: the pod's sandbox (network namespace, IP) is in place.
 	Network bool
+	// Released: a finished pod's sandbox, network and volumes have been
+	// released (by this agent process; after a restart it releases again,
+	// which finds nothing to do).
+	Released bool
 	PodIPs  []string
 	HostIP  string
 }
@@ -66,6 +70,11 @@ const (
 	Remove                  // remove a stopped instance ID
 	TeardownPod             // remove network and volumes
 	Gone                    // tell the server the pod has stopped on this node
+	// ReleasePod frees what a finished pod no longer uses (its sandbox,
+	// IP, network namespace and volumes, an emptyDir's tmpfs) while its
+	// containers and logs stay for `kubectl logs` until it is deleted, as
+	// the kubelet does.
+	ReleasePod
 )
 
 // Action is one step for the caller to carry out.
@@ -104,6 +113,9 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 			}
 		}
 		if !deleting {
+			if !running && !obs.Released {
+				acts = append(acts, Action{Kind: ReleasePod})
+			}
 			return acts, time.Time{}
 		}
 		if running {

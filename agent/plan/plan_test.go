@@ -33,7 +33,7 @@ func exited(name string, attempt, code int, finished time.Time) Container {
 
 // kinds renders actions as "Kind:container:attempt" for comparison.
 func kinds(acts []Action) string {
-	names := map[Kind]string{SetupPod: "Setup", Start: "Start", Stop: "Stop", Remove: "Remove", TeardownPod: "Teardown", Gone: "Gone"}
+	names := map[Kind]string{SetupPod: "Setup", Start: "Start", Stop: "Stop", Remove: "Remove", TeardownPod: "Teardown", Gone: "Gone", ReleasePod: "Release"}
 	var out []string
 	for _, a := range acts {
 		s := names[a.Kind]
@@ -73,10 +73,14 @@ func TestPlan(t *testing.T) {
 			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(10 * time.Second), want: "Start:a:1"},
 		{name: "the back-off doubles per restart", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 2, 3, t0)}}, now: t0.Add(39 * time.Second), want: "", wantWake: time.Second},
-		{name: "OnFailure does not restart a success", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0)}}, now: t0.Add(time.Hour), want: ""},
+		{name: "OnFailure does not restart a success, and frees the finished pod's sandbox", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0)}}, now: t0.Add(time.Hour), want: "Release"},
 		{name: "Never does not restart a failure", pod: pod(corev1.RestartPolicyNever, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0)}}, now: t0.Add(time.Hour), want: ""},
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0)}}, now: t0.Add(time.Hour), want: "Release"},
+		{name: "a released finished pod has nothing left to do", pod: pod(corev1.RestartPolicyNever, nil, "a"),
+			obs: Observed{Released: true, Instances: []Container{exited("a", 0, 1, t0)}}, now: t0.Add(time.Hour), want: ""},
+		{name: "a pod with a container still running has not finished", pod: pod(corev1.RestartPolicyNever, nil, "a", "b"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0), running("b", 0)}}, now: t0.Add(time.Hour), want: ""},
 		{name: "a failed image pull waits for its retry", pod: pod("", nil, "a"),
 			obs: Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ErrImagePull", Retry: t0.Add(20 * time.Second)}}}, now: t0, want: "", wantWake: 20 * time.Second},
 		{name: "old instances beyond the previous one are removed", pod: pod("", nil, "a"),

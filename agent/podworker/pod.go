@@ -47,6 +47,7 @@ type pod struct {
 	status     *corev1.PodStatus // last reported
 	reported   []byte
 	net        bool // network and volumes are set up
+	released   bool // a finished pod's network and volumes are freed
 	netns      string
 	podIPs     []string
 	volumes    *volumes.PodVolumes
@@ -215,7 +216,7 @@ func (p *pod) forget(id string) {
 
 func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now time.Time) plan.Observed {
 	obs := plan.Observed{
-		Network: p.net, PodIPs: p.podIPs, HostIP: p.w.cfg.NodeIP,
+		Network: p.net, Released: p.released, PodIPs: p.podIPs, HostIP: p.w.cfg.NodeIP,
 		Ready: map[string]bool{}, Started: map[string]bool{}, Waiting: map[string]plan.Waiting{},
 	}
 	for name, wt := range p.waiting {
@@ -305,7 +306,13 @@ func (p *pod) do(ctx context.Context, spec *corev1.Pod, acts []plan.Action) bool
 				p.forget(a.ID)
 			}
 		case plan.TeardownPod:
-			if !p.teardown(ctx, spec) {
+			if !p.teardown(ctx, spec, false) {
+				progress = false
+			}
+		case plan.ReleasePod:
+			if p.teardown(ctx, spec, true) {
+				p.released = true
+			} else {
 				progress = false
 			}
 		case plan.Gone:
@@ -571,7 +578,7 @@ func (p *pod) logPath(spec *corev1.Pod, container string, attempt int) string {
 	return filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID), container, fmt.Sprintf("%d.log", attempt))
 }
 
-func (p *pod) teardown(ctx context.Context, spec *corev1.Pod) bool {
+func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, keepLogs bool) bool {
 	ok := true
 	uid := string(spec.UID)
 	if err := p.w.rt.RemoveSandbox(ctx, uid); err != nil {
@@ -593,7 +600,9 @@ func (p *pod) teardown(ctx context.Context, spec *corev1.Pod) bool {
 		}
 	}
 	if ok {
-		_ = os.RemoveAll(filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID)))
+		if !keepLogs {
+			_ = os.RemoveAll(filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID)))
+		}
 		p.net = false
 	}
 	return ok
