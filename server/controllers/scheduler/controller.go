@@ -33,6 +33,12 @@ const (
 	// flight at once: binding is a round trip to the datastore, scheduling
 	// is not, so decisions go on while earlier pods are being bound.
 	binders = 16
+	// eventWriters write the Scheduled Events, off the binders' path: a
+	// binding is what a pod waits for, its Event is not. scheduledBacklog
+	// bounds the Events waiting; beyond it they are dropped, as client-go's
+	// event broadcaster drops them when the API cannot keep up.
+	eventWriters     = 2
+	scheduledBacklog = 1000
 )
 
 // Options tune a Controller; the zero value is the default.
@@ -67,6 +73,8 @@ type Controller struct {
 	events  *recorder
 	// effects carries bindings and failure reports to the binders.
 	effects chan func(context.Context)
+	// scheduled carries Scheduled Events to the event writers.
+	scheduled chan func(context.Context)
 
 	mu   sync.Mutex
 	snap *scheduler.Snapshot
@@ -109,6 +117,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		now:           opts.Now,
 		events:        newRecorder(client, opts.Instance, opts.Now),
 		effects:       make(chan func(context.Context), binders),
+		scheduled:     make(chan func(context.Context), scheduledBacklog),
 		snap:          scheduler.NewSnapshot(nil, nil),
 		assumed:       map[types.UID]string{},
 		unschedulable: map[string]waiting{},
@@ -192,11 +201,24 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	var writerWG sync.WaitGroup
+	for i := 0; i < eventWriters; i++ {
+		writerWG.Add(1)
+		go func() {
+			defer writerWG.Done()
+			for write := range c.scheduled {
+				write(ctx)
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		// The binders end once the scheduling loop, their only sender,
-		// has ended and every effect it sent has run.
+		// has ended and every effect it sent has run; the event writers
+		// end after the binders, theirs.
+		defer writerWG.Wait()
+		defer close(c.scheduled)
 		defer binderWG.Wait()
 		defer close(c.effects)
 		for c.scheduleNext(ctx) {

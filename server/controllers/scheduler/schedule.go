@@ -109,11 +109,18 @@ func (c *Controller) bind(ctx context.Context, key string, pod *corev1.Pod, node
 	c.queue.Forget(key)
 	klog.V(2).InfoS("pod bound", "pod", key, "node", node)
 	msg := fmt.Sprintf("Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
-	if err := c.events.emit(ctx, pod, corev1.EventTypeNormal, "Scheduled", "Binding", msg); err != nil && ctx.Err() == nil {
-		klog.V(2).InfoS("recording event", "pod", key, "err", err)
+	write := func(ctx context.Context) {
+		if err := c.events.emit(ctx, pod, corev1.EventTypeNormal, "Scheduled", "Binding", msg); err != nil && ctx.Err() == nil {
+			klog.V(2).InfoS("recording event", "pod", key, "err", err)
+		}
+		c.events.forget(pod.UID) // a pod is scheduled once: nothing to aggregate
 	}
-	c.events.forget(pod.UID) // a pod is scheduled once: nothing to aggregate
-
+	select {
+	case c.scheduled <- write:
+	default:
+		klog.V(2).InfoS("Scheduled event dropped: too many waiting", "pod", key)
+		c.events.forget(pod.UID)
+	}
 }
 
 // failed reports that no node fits pod, then parks it until the cluster
