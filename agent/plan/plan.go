@@ -48,8 +48,8 @@ type Observed struct {
 	// released (by this agent process; after a restart it releases again,
 	// which finds nothing to do).
 	Released bool
-	PodIPs  []string
-	HostIP  string
+	PodIPs   []string
+	HostIP   string
 }
 
 // Waiting is why a container is not running yet.
