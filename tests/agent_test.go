@@ -566,3 +566,37 @@ func httpGet(url string) (string, error) {
 	}
 	return string(b), err
 }
+
+// TestAgentMemoryPressure: an agent whose --eviction-hard threshold the
+// node is under reports MemoryPressure, the server taints the node against
+// new pods, and the scheduler says why a pod stays Pending. A malformed
+// threshold is refused with one line.
+func TestAgentMemoryPressure(t *testing.T) {
+	needAgent(t)
+	out, err := exec.Command(skiffBin, "agent", "--eviction-hard", "memory.free<1Gi", "--server", "https://127.0.0.1:1", "--token", "x").CombinedOutput()
+	if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || !strings.Contains(string(out), `unknown signal "memory.free"`) {
+		t.Fatalf("a bad --eviction-hard: %v %q", err, out)
+	}
+	s := startServer(t)
+	agentDir := t.TempDir()
+	prepareAgentDir(t, agentDir)
+	// No node has an exbibyte available: the threshold is always crossed.
+	startAgent(t, s, agentDir, "--node-name", "squeezed", "--eviction-hard", "memory.available<1Ei")
+	waitNodeReady(t, s, "squeezed", 60*time.Second)
+	eventually(t, 30*time.Second, "MemoryPressure and its taint", func() bool {
+		got := s.mustKubectl("get", "node", "squeezed", "-o",
+			`jsonpath={.status.conditions[?(@.type=="MemoryPressure")].status} {.status.conditions[?(@.type=="MemoryPressure")].reason} {.spec.taints[*].key}`)
+		return strings.HasPrefix(got, "True KubeletHasInsufficientMemory ") && strings.Contains(got, "node.kubernetes.io/memory-pressure")
+	})
+	if got := s.mustKubectl("get", "node", "squeezed", "-o", `jsonpath={.status.conditions[?(@.type=="DiskPressure")].status}`); got != "False" {
+		t.Fatalf("DiskPressure %q with only memory short", got)
+	}
+	s.mustKubectl("run", "wants-room", "--image="+TestImage, "--image-pull-policy=Never", "--", "sleep", "3600")
+	eventually(t, 30*time.Second, "FailedScheduling for the memory-pressure taint", func() bool {
+		ev, _ := s.kubectl("get", "events", "--field-selector", "involvedObject.name=wants-room,reason=FailedScheduling", "-o", "jsonpath={.items[*].message}")
+		return strings.Contains(ev, "node.kubernetes.io/memory-pressure")
+	})
+	if node := podField(s, "default", "wants-room", "{.spec.nodeName}"); node != "" {
+		t.Fatalf("a pod was scheduled onto a node under memory pressure: %q", node)
+	}
+}

@@ -119,7 +119,12 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 	})
 	g.Go(func() error { return out.run(gctx, conn, cfg.NodeName) })
-	g.Go(func() error { return reportNode(gctx, out, rt, facts, cfg.NodeName, nodeIP) })
+	imageFS := filepath.Join(dir, "containerd")
+	if cfg.Runtime != "" {
+		imageFS = "/var/lib/containerd" // a containerd of the host's own
+	}
+	readPressure := func() [pressureKinds]bool { return pressures(cfg.EvictionHard, observeNode(dir, imageFS)) }
+	g.Go(func() error { return reportNode(gctx, out, rt, facts, cfg.NodeName, nodeIP, readPressure) })
 	g.Go(func() error { return renewLoop(gctx, creds, jcfg) })
 	g.Go(func() error {
 		host := strings.TrimPrefix(base, "https://")
@@ -186,19 +191,26 @@ type imagesLister interface {
 	Images(ctx context.Context) ([]runtime.Image, error)
 }
 
-// nodeStatusEvery is how often the node's status is looked at.
-var nodeStatusEvery = time.Minute
+// nodeStatusEvery is how often the node's status is looked at: the
+// container runtime and its images, and the pressure signals (the
+// kubelet's eviction manager looks every 10 s).
+var nodeStatusEvery = 10 * time.Second
+
+// pressureReader reads the eviction signals and says which kinds of
+// pressure they show.
+type pressureReader func() [pressureKinds]bool
 
 // reportNode queues the node's status at start and whenever it changes
-// (images pulled or removed, the container runtime down or back), checked
-// every minute. An unchanged status is not sent: the Lease is the
-// heartbeat.
-func reportNode(ctx context.Context, out *Outbox, rt imagesLister, facts hostFacts, name, ip string) error {
+// (images pulled or removed, the container runtime down or back, memory,
+// disk or PID pressure), checked every nodeStatusEvery. An unchanged
+// status is not sent: the Lease is the heartbeat. readPressure may be nil.
+func reportNode(ctx context.Context, out *Outbox, rt imagesLister, facts hostFacts, name, ip string, readPressure pressureReader) error {
 	var (
 		last      string
 		imgs      []corev1.ContainerImage
 		lastReady = true
 		since     = metav1.Now()
+		pressure  pressureState
 	)
 	t := time.NewTicker(nodeStatusEvery)
 	defer t.Stop()
@@ -217,8 +229,11 @@ func reportNode(ctx context.Context, out *Outbox, rt imagesLister, facts hostFac
 		if ready != lastReady {
 			since, lastReady = metav1.Now(), ready
 		}
-		st := nodeStatus(facts, name, ip, imgs, ready, msg, since)
-		key := fmt.Sprint(ready, st.Images, st.Addresses, st.Capacity)
+		if readPressure != nil {
+			pressure.update(readPressure(), time.Now())
+		}
+		st := nodeStatus(facts, name, ip, imgs, ready, msg, since, &pressure)
+		key := fmt.Sprint(ready, pressure.on, st.Images, st.Addresses, st.Capacity)
 		if key != last && ctx.Err() == nil {
 			if err := out.Put(ctx, "node", protocol.StatusItem{Kind: protocol.ItemNodeStatus, Name: name, NodeStatus: &st}); err != nil {
 				return err

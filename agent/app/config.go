@@ -36,7 +36,10 @@ type Config struct {
 	// PollWait is how long a desired-state poll waits for a change: the
 	// longest an idle node stays silent.
 	PollWait time.Duration
-	Debug    bool
+	// EvictionHard are the thresholds under which the node reports
+	// memory, disk or PID pressure (ParseEvictionHard).
+	EvictionHard []Threshold
+	Debug        bool
 }
 
 // Dir is where the agent keeps its own state.

@@ -37,10 +37,15 @@ func FromLocal(l LocalConfig) (Config, error) {
 	if server != "" && !strings.HasPrefix(server, "https://") {
 		server = "https://" + server
 	}
+	eviction, err := ParseEvictionHard(DefaultEvictionHard)
+	if err != nil {
+		return Config{}, err
+	}
 	cfg := Config{
 		Version: l.Version, Server: server, Token: l.Token, DataDir: l.DataDir, NodeName: l.NodeName,
 		NodeIP: l.NodeIP, Labels: labels, Taints: taints, Runtime: l.Runtime, Pause: l.PauseImage,
 		ResolvConf: l.ResolvConf, Registries: l.Registries, ControlPlane: true, Debug: l.Debug,
+		EvictionHard: eviction,
 	}
 	return cfg, cfg.Check()
 }

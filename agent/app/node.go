@@ -1,12 +1,10 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"net"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/skiff-io/skiff/protocol"
@@ -64,8 +62,8 @@ func readHostFacts(dataDir, runtimeVersion, version string) hostFacts {
 		corev1.ResourceCPU:  *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
 		corev1.ResourcePods: *resource.NewQuantity(maxPods, resource.DecimalSI),
 	}}
-	if kb := memTotalKiB(); kb > 0 {
-		f.capacity[corev1.ResourceMemory] = *resource.NewQuantity(kb*1024, resource.BinarySI)
+	if _, total := memAvailable(); total > 0 {
+		f.capacity[corev1.ResourceMemory] = *resource.NewQuantity(total, resource.BinarySI)
 	}
 	var st unix.Statfs_t
 	if unix.Statfs(dataDir, &st) == nil {
@@ -94,22 +92,36 @@ func readHostFacts(dataDir, runtimeVersion, version string) hostFacts {
 // nodeStatus is what the agent reports: it changes only when something
 // about the node does, so an idle node sends nothing (its Lease is the
 // heartbeat).
-func nodeStatus(f hostFacts, nodeName, nodeIP string, images []corev1.ContainerImage, ready bool, readyMsg string, since metav1.Time) corev1.NodeStatus {
-	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+func nodeStatus(f hostFacts, nodeName, nodeIP string, images []corev1.ContainerImage, ready bool, readyMsg string, since metav1.Time, pressure *pressureState) corev1.NodeStatus {
+	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string, since metav1.Time) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: since, LastTransitionTime: since}
 	}
-	readyCond := cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "skiff agent is posting ready status")
+	readyCond := cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "skiff agent is posting ready status", since)
 	if !ready {
-		readyCond = cond(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", readyMsg)
+		readyCond = cond(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", readyMsg, since)
+	}
+	// The pressure conditions, in the kubelet's words.
+	pressureCond := func(k pressureKind, t corev1.NodeConditionType, onReason, onMsg, offReason, offMsg string) corev1.NodeCondition {
+		at := since
+		if pressure != nil && !pressure.since[k].IsZero() {
+			at = metav1.NewTime(pressure.since[k])
+		}
+		if pressure != nil && pressure.on[k] {
+			return cond(t, corev1.ConditionTrue, onReason, onMsg, at)
+		}
+		return cond(t, corev1.ConditionFalse, offReason, offMsg, at)
 	}
 	st := corev1.NodeStatus{
 		Capacity:    f.capacity.DeepCopy(),
 		Allocatable: f.capacity.DeepCopy(),
 		Phase:       corev1.NodeRunning,
 		Conditions: []corev1.NodeCondition{
-			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "skiff agent has sufficient memory available"),
-			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "skiff agent has no disk pressure"),
-			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "skiff agent has sufficient PID available"),
+			pressureCond(memoryPressure, corev1.NodeMemoryPressure, "KubeletHasInsufficientMemory", "skiff agent has insufficient memory available",
+				"KubeletHasSufficientMemory", "skiff agent has sufficient memory available"),
+			pressureCond(diskPressure, corev1.NodeDiskPressure, "KubeletHasDiskPressure", "skiff agent has disk pressure",
+				"KubeletHasNoDiskPressure", "skiff agent has no disk pressure"),
+			pressureCond(pidPressure, corev1.NodePIDPressure, "KubeletHasInsufficientPID", "skiff agent has insufficient PID available",
+				"KubeletHasSufficientPID", "skiff agent has sufficient PID available"),
 			readyCond,
 		},
 		NodeInfo: f.info,
@@ -147,25 +159,6 @@ func detectNodeIP(server string) string {
 		}
 	}
 	return "127.0.0.1"
-}
-
-func memTotalKiB() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "MemTotal:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) > 0 {
-				n, _ := strconv.ParseInt(fields[0], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
 }
 
 func firstLine(path string) string {

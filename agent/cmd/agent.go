@@ -19,10 +19,11 @@ const DefaultRegistries = "/etc/skiff/registries.yaml"
 func New(version string) *cobra.Command {
 	cfg := app.Config{Version: version}
 	var (
-		configFile string
-		tokenFile  string
-		labels     []string
-		taints     []string
+		configFile   string
+		tokenFile    string
+		labels       []string
+		taints       []string
+		evictionHard string
 	)
 	c := &cobra.Command{
 		Use:   "agent",
@@ -57,6 +58,9 @@ the file.`,
 			if cfg.Server != "" && !strings.HasPrefix(cfg.Server, "https://") {
 				return fmt.Errorf("--server %q: want https://host:port", cfg.Server)
 			}
+			if cfg.EvictionHard, err = app.ParseEvictionHard(evictionHard); err != nil {
+				return err
+			}
 			if cfg.Labels, err = app.ParseLabels(labels); err != nil {
 				return err
 			}
@@ -84,6 +88,7 @@ the file.`,
 	f.StringVar(&cfg.Pause, "pause-image", "", "image for each pod's sandbox container (default: none; pods share a network namespace without one)")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "resolv.conf for pods with host DNS (default /etc/resolv.conf)")
 	f.StringVar(&cfg.Registries, "private-registry", DefaultRegistries, "registries.yaml: mirrors, credentials, plain-HTTP registries")
+	f.StringVar(&evictionHard, "eviction-hard", app.DefaultEvictionHard, "thresholds under which the node reports memory, disk or PID pressure and is tainted against new pods (the kubelet's syntax: signal<quantity or signal<percent%, comma separated)")
 	f.DurationVar(&cfg.PollWait, "sync-interval", time.Minute, "longest time an idle node goes without contacting the server (long-poll wait)")
 	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
 	return c

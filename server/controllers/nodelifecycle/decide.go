@@ -134,15 +134,33 @@ var (
 	TaintNotReadyNoExecute     = corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoExecute}
 )
 
-func lifecycleTaint(key string) bool {
-	return key == corev1.TaintNodeUnreachable || key == corev1.TaintNodeNotReady
+// conditionTaints are the NoSchedule taints a node's conditions other than
+// Ready put on it while they are True (Kubernetes' TaintNodesByCondition):
+// the scheduler keeps new pods off a node under pressure unless they
+// tolerate it, as DaemonSet pods do.
+var conditionTaints = map[corev1.NodeConditionType]string{
+	corev1.NodeMemoryPressure:     corev1.TaintNodeMemoryPressure,
+	corev1.NodeDiskPressure:       corev1.TaintNodeDiskPressure,
+	corev1.NodePIDPressure:        corev1.TaintNodePIDPressure,
+	corev1.NodeNetworkUnavailable: corev1.TaintNodeNetworkUnavailable,
 }
 
-// Taints returns the node's taints as its Ready condition wants them:
-// unreachable for Unknown, not-ready for False, neither for True or no
-// condition. Other taints are kept, and so is the timeAdded of a taint
-// already there (eviction deadlines count from it). changed is false
-// when taints is already right.
+func lifecycleTaint(key string) bool {
+	switch key {
+	case corev1.TaintNodeUnreachable, corev1.TaintNodeNotReady, corev1.TaintNodeUnschedulable,
+		corev1.TaintNodeMemoryPressure, corev1.TaintNodeDiskPressure, corev1.TaintNodePIDPressure,
+		corev1.TaintNodeNetworkUnavailable:
+		return true
+	}
+	return false
+}
+
+// Taints returns the node's taints as its conditions want them:
+// unreachable for Ready Unknown, not-ready for Ready False, a NoSchedule
+// taint for each pressure (and NetworkUnavailable) condition that is True,
+// and unschedulable for a cordoned node. Other taints are kept, and so is
+// the timeAdded of a taint already there (eviction deadlines count from
+// it). changed is false when taints is already right.
 func Taints(node *corev1.Node, now time.Time) (taints []corev1.Taint, changed bool) {
 	var want []corev1.Taint
 	if r := ReadyCondition(&node.Status); r != nil {
@@ -152,6 +170,14 @@ func Taints(node *corev1.Node, now time.Time) (taints []corev1.Taint, changed bo
 		case corev1.ConditionFalse:
 			want = []corev1.Taint{TaintNotReadyNoSchedule, TaintNotReadyNoExecute}
 		}
+	}
+	for _, c := range node.Status.Conditions {
+		if key, ok := conditionTaints[c.Type]; ok && c.Status == corev1.ConditionTrue {
+			want = append(want, corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule})
+		}
+	}
+	if node.Spec.Unschedulable {
+		want = append(want, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule})
 	}
 	has := func(t corev1.Taint) bool {
 		for _, w := range want {

@@ -92,17 +92,40 @@ func TestTaints(t *testing.T) {
 		taints  []corev1.Taint
 		want    []string
 		changed bool
+		// edit, when set, changes the node before Taints runs.
+		edit func(*corev1.Node)
 	}{
-		{"ready, nothing to do", corev1.ConditionTrue, []corev1.Taint{user}, []string{"dedicated:NoSchedule"}, false},
-		{"unknown", corev1.ConditionUnknown, []corev1.Taint{user}, []string{"dedicated:NoSchedule", "node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"}, true},
-		{"not ready replaces unreachable", corev1.ConditionFalse, []corev1.Taint{TaintUnreachableNoSchedule, TaintUnreachableNoExecute}, []string{"node.kubernetes.io/not-ready:NoSchedule", "node.kubernetes.io/not-ready:NoExecute"}, true},
-		{"back to ready", corev1.ConditionTrue, []corev1.Taint{user, TaintUnreachableNoSchedule, {Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &old}}, []string{"dedicated:NoSchedule"}, true},
-		{"unknown already tainted", corev1.ConditionUnknown, []corev1.Taint{TaintUnreachableNoSchedule, {Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &old}}, []string{"node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"}, false},
+		{"ready, nothing to do", corev1.ConditionTrue, []corev1.Taint{user}, []string{"dedicated:NoSchedule"}, false, nil},
+		{"unknown", corev1.ConditionUnknown, []corev1.Taint{user}, []string{"dedicated:NoSchedule", "node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"}, true, nil},
+		{"not ready replaces unreachable", corev1.ConditionFalse, []corev1.Taint{TaintUnreachableNoSchedule, TaintUnreachableNoExecute}, []string{"node.kubernetes.io/not-ready:NoSchedule", "node.kubernetes.io/not-ready:NoExecute"}, true, nil},
+		{"back to ready", corev1.ConditionTrue, []corev1.Taint{user, TaintUnreachableNoSchedule, {Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &old}}, []string{"dedicated:NoSchedule"}, true, nil},
+		{"unknown already tainted", corev1.ConditionUnknown, []corev1.Taint{TaintUnreachableNoSchedule, {Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &old}}, []string{"node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"}, false, nil},
+		{"memory and disk pressure", corev1.ConditionTrue, []corev1.Taint{user}, []string{"dedicated:NoSchedule", "node.kubernetes.io/memory-pressure:NoSchedule", "node.kubernetes.io/disk-pressure:NoSchedule"}, true,
+			func(n *corev1.Node) {
+				n.Status.Conditions = append(n.Status.Conditions,
+					corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionTrue},
+					corev1.NodeCondition{Type: corev1.NodeDiskPressure, Status: corev1.ConditionTrue},
+					corev1.NodeCondition{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse})
+			}},
+		{"pressure gone", corev1.ConditionTrue, []corev1.Taint{{Key: corev1.TaintNodeMemoryPressure, Effect: corev1.TaintEffectNoSchedule}}, nil, true,
+			func(n *corev1.Node) {
+				n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse})
+			}},
+		{"a stale pressure condition of an unreachable node taints nothing", corev1.ConditionUnknown, nil, []string{"node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"}, true,
+			func(n *corev1.Node) {
+				n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeDiskPressure, Status: corev1.ConditionUnknown})
+			}},
+		{"cordoned", corev1.ConditionTrue, nil, []string{"node.kubernetes.io/unschedulable:NoSchedule"}, true,
+			func(n *corev1.Node) { n.Spec.Unschedulable = true }},
+		{"uncordoned", corev1.ConditionTrue, []corev1.Taint{{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}}, nil, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := readyNode(tt.ready, t0)
 			n.Spec.Taints = tt.taints
+			if tt.edit != nil {
+				tt.edit(n)
+			}
 			got, changed := Taints(n, t0)
 			var keys []string
 			for _, g := range got {
