@@ -47,6 +47,22 @@ func TestDiscoveryRootsWithSlash(t *testing.T) {
 	}
 }
 
+// TestUnknownPathsNotFound: a group, version or path nothing is served at
+// gets kube-apiserver's 404 Status, which discovery clients and kubectl
+// print ("the server could not find the requested resource").
+func TestUnknownPathsNotFound(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t)
+	c := s.adminHTTP(t)
+	for _, path := range []string{"/apis/nosuch.k8s.io/v1", "/apis/nosuch.k8s.io", "/apis/apps/v9", "/apis/apps/v1/nosuch", "/nosuch"} {
+		r := do(t, c, http.MethodGet, s.url()+path, "", "application/json", nil)
+		if r.code != http.StatusNotFound || !strings.Contains(r.body, `"reason":"NotFound"`) ||
+			!strings.Contains(r.body, `"message":"the server could not find the requested resource"`) {
+			t.Errorf("GET %s: %d %s", path, r.code, tail(r.body, 300))
+		}
+	}
+}
+
 // TestPodTemplates: core/v1 PodTemplates are served (charts and the API
 // chunking conformance test use them), with kubectl's columns.
 func TestPodTemplates(t *testing.T) {
