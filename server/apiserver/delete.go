@@ -276,13 +276,13 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, res *r
 		return
 	}
 	lo.limit, lo.continueTok = 0, ""
-	items, rev, _, err := s.listObjects(r, res, ri.namespace, lo)
+	page, err := s.listObjects(r, res, ri.namespace, lo)
 	if err != nil {
 		writeError(w, err, gr, "")
 		return
 	}
 	var out []runtime.Object
-	for _, it := range items {
+	for _, it := range page.items {
 		acc, _ := meta.Accessor(it)
 		if res.gvk.Kind == "Namespace" && systemNamespaces[acc.GetName()] {
 			continue
@@ -300,7 +300,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, res *r
 	list := res.newList()
 	_ = meta.SetList(list, out)
 	lm, _ := meta.ListAccessor(list)
-	lm.SetResourceVersion(strconv.FormatInt(rev, 10))
+	lm.SetResourceVersion(strconv.FormatInt(page.rev, 10))
 	b, err := encodeObject(list, res.gvk.GroupVersion().WithKind(res.gvk.Kind+"List"))
 	if err != nil {
 		writeError(w, err, gr, "")

@@ -10,9 +10,18 @@ import (
 	"github.com/skiff-io/skiff/server/openapi"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// pathNotFound is the 404 for a path nothing is served at (an unknown
+// group, version or resource), worded as kube-apiserver's.
+func pathNotFound() *metav1.Status {
+	st := apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus
+	st.Message = "the server could not find the requested resource"
+	return &st
+}
 
 // serveAPI routes /api/... and /apis/... requests.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -29,15 +38,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	ri, ok := parseResourcePath(r)
 	if !ok {
 		if !s.serveDiscoveryPath(w, r) {
-			writeStatus(w, &apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus)
+			writeStatus(w, pathNotFound())
 		}
 		return
 	}
 	res := s.byGVR[schema.GroupVersionResource{Group: ri.group, Version: ri.version, Resource: ri.resource}]
 	if res == nil {
-		st := apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus
-		st.Message = "the server could not find the requested resource"
-		writeStatus(w, &st)
+		writeStatus(w, pathNotFound())
 		return
 	}
 	gr := groupResource(res)

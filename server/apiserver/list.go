@@ -33,7 +33,9 @@ func decodeContinue(s, prefix string) (continueToken, error) {
 	if err != nil {
 		return t, apierrors.NewBadRequest("continue key is not valid: " + err.Error())
 	}
-	if err := json.Unmarshal(b, &t); err != nil || t.APIVersion != "meta.k8s.io/v1" || t.Revision <= 0 || strings.Contains(t.Start, "..") {
+	// Revision -1 is the token of an inconsistent continuation (see
+	// expiredContinue): the rest of the list at the current revision.
+	if err := json.Unmarshal(b, &t); err != nil || t.APIVersion != "meta.k8s.io/v1" || (t.Revision <= 0 && t.Revision != -1) || strings.Contains(t.Start, "..") {
 		return t, apierrors.NewBadRequest("continue key is not valid")
 	}
 	t.Start = prefix + t.Start
@@ -108,35 +110,35 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res *resource, ri 
 		writeError(w, err, gr, "")
 		return
 	}
-	items, rev, cont, err := s.listObjects(r, res, ri.namespace, opts)
+	page, err := s.listObjects(r, res, ri.namespace, opts)
 	if err != nil {
 		writeError(w, err, gr, "")
 		return
 	}
 	if out == outputTable {
-		s.writeTable(w, r, res, items, rev, cont)
+		writeObjectJSON(w, http.StatusOK, s.buildTable(r, res, page.items, page.listMeta()))
 		return
 	}
 	if out == outputPartial {
 		pl := &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"}}
-		pl.ResourceVersion = strconv.FormatInt(rev, 10)
-		pl.Continue = cont
-		for _, it := range items {
+		pl.ListMeta = page.listMeta()
+		for _, it := range page.items {
 			pl.Items = append(pl.Items, *partialMetadata(it, res))
 		}
 		writeObjectJSON(w, http.StatusOK, pl)
 		return
 	}
 	list := res.newList()
-	if err := meta.SetList(list, items); err != nil {
+	if err := meta.SetList(list, page.items); err != nil {
 		writeError(w, err, gr, "")
 		return
 	}
 	lm, _ := meta.ListAccessor(list)
-	lm.SetResourceVersion(strconv.FormatInt(rev, 10))
-	lm.SetContinue(cont)
+	lm.SetResourceVersion(strconv.FormatInt(page.rev, 10))
+	lm.SetContinue(page.cont)
+	lm.SetRemainingItemCount(page.remaining)
 	// Items inside a list carry no apiVersion/kind, as kube-apiserver's.
-	for _, it := range items {
+	for _, it := range page.items {
 		it.GetObjectKind().SetGroupVersionKind(res.gvk.GroupVersion().WithKind(""))
 	}
 	b, err := encodeObject(list, res.gvk.GroupVersion().WithKind(res.gvk.Kind+"List"))
@@ -147,9 +149,24 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res *resource, ri 
 	writeJSON(w, http.StatusOK, b)
 }
 
+// listPage is what one list request returns.
+type listPage struct {
+	items []runtime.Object
+	rev   int64  // the revision every item was read at
+	cont  string // where the next page starts; empty on the last page
+	// remaining counts the objects after this page, set only when no
+	// selector filters them (the datastore's count would be wrong then),
+	// as kube-apiserver sets metadata.remainingItemCount.
+	remaining *int64
+}
+
+func (p listPage) listMeta() metav1.ListMeta {
+	return metav1.ListMeta{ResourceVersion: strconv.FormatInt(p.rev, 10), Continue: p.cont, RemainingItemCount: p.remaining}
+}
+
 // listObjects reads matching objects page by page: a page is filled up to
 // the limit with objects that pass the selectors.
-func (s *Server) listObjects(r *http.Request, res *resource, ns string, o listOptions) ([]runtime.Object, int64, string, error) {
+func (s *Server) listObjects(r *http.Request, res *resource, ns string, o listOptions) (listPage, error) {
 	ctx := r.Context()
 	prefix := res.listPrefix(ns)
 	start, end := prefix, prefixEnd(prefix)
@@ -157,17 +174,17 @@ func (s *Server) listObjects(r *http.Request, res *resource, ns string, o listOp
 	if o.continueTok != "" {
 		t, err := decodeContinue(o.continueTok, prefix)
 		if err != nil {
-			return nil, 0, "", err
+			return listPage{}, err
 		}
-		start, rev = t.Start, t.Revision
+		start, rev = t.Start, max(t.Revision, 0)
 	} else if o.resourceVersion != "" && o.resourceVersion != "0" {
 		want, _ := strconv.ParseInt(o.resourceVersion, 10, 64)
 		cur, err := s.store.Revision(ctx)
 		if err != nil {
-			return nil, 0, "", err
+			return listPage{}, err
 		}
 		if want > cur {
-			return nil, 0, "", apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", want, cur), 1)
+			return listPage{}, apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", want, cur), 1)
 		}
 		if o.resourceVersionMatch == string(metav1.ResourceVersionMatchExact) {
 			rev = want
@@ -182,6 +199,7 @@ func (s *Server) listObjects(r *http.Request, res *resource, ns string, o listOp
 			end = start + "\x00"
 		}
 	}
+	from := start
 	var items []runtime.Object
 	pageSize := o.limit
 	if pageSize > 0 && !o.sel.empty() && pageSize < 100 {
@@ -192,11 +210,11 @@ func (s *Server) listObjects(r *http.Request, res *resource, ns string, o listOp
 		if err != nil {
 			if apierrors.IsResourceExpired(err) || isGone(err) {
 				if o.continueTok != "" {
-					return nil, 0, "", apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+					return listPage{}, expiredContinue(from, prefix)
 				}
-				return nil, 0, "", apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rev))
+				return listPage{}, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rev))
 			}
-			return nil, 0, "", err
+			return listPage{}, err
 		}
 		if rev == 0 {
 			rev = page.Revision
@@ -204,21 +222,37 @@ func (s *Server) listObjects(r *http.Request, res *resource, ns string, o listOp
 		for i, kv := range page.KVs {
 			obj, err := res.decodeStored(kv)
 			if err != nil {
-				return nil, 0, "", err
+				return listPage{}, err
 			}
 			if !o.sel.matches(obj, res) {
 				continue
 			}
 			items = append(items, obj)
 			if o.limit > 0 && int64(len(items)) >= o.limit && (i < len(page.KVs)-1 || page.More) {
-				return items, rev, encodeContinue(rev, kv.Key+"\x00", prefix), nil
+				p := listPage{items: items, rev: rev, cont: encodeContinue(rev, kv.Key+"\x00", prefix)}
+				// Without a selector every key is an item, and the
+				// page's count runs from its first key to the end.
+				if n := page.Count - int64(i+1); o.sel.empty() && n > 0 {
+					p.remaining = &n
+				}
+				return p, nil
 			}
 		}
 		if !page.More || len(page.KVs) == 0 {
-			return items, rev, "", nil
+			return listPage{items: items, rev: rev}, nil
 		}
 		start = page.KVs[len(page.KVs)-1].Key + "\x00"
 	}
+}
+
+// expiredContinue is the 410 for a continue token whose revision has been
+// compacted away. As kube-apiserver's, it carries a token that lists the
+// rest at the current revision, for clients that accept an inconsistent
+// list (the "resourceVersion: -1" continuation).
+func expiredContinue(start, prefix string) error {
+	err := apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+	err.ErrStatus.ListMeta.Continue = encodeContinue(-1, start, prefix)
+	return err
 }
 
 // prefixEnd is the first key after every key with the prefix.

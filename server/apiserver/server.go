@@ -177,7 +177,7 @@ func (s *Server) routes() {
 			s.serveRootPaths(w, r)
 			return
 		}
-		writeStatus(w, &apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus)
+		writeStatus(w, pathNotFound())
 	})
 }
 

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/skiff-io/skiff/server/printers"
@@ -16,7 +15,7 @@ import (
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, res *resource, out outputKind, code int, obj runtime.Object) {
 	switch out {
 	case outputTable:
-		t := s.buildTable(r, res, []runtime.Object{obj}, 0, "")
+		t := s.buildTable(r, res, []runtime.Object{obj}, metav1.ListMeta{})
 		writeObjectJSON(w, code, t)
 		return
 	case outputPartial:
@@ -38,17 +37,14 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, res *resour
 // buildTable renders objects with the kind's printer. Each row carries the
 // object's metadata (includeObject=Metadata, the default), the whole object
 // (Object) or nothing (None).
-func (s *Server) buildTable(r *http.Request, res *resource, items []runtime.Object, rev int64, cont string) *metav1.Table {
+func (s *Server) buildTable(r *http.Request, res *resource, items []runtime.Object, lm metav1.ListMeta) *metav1.Table {
 	p, ok := printers.For(res.gvk.GroupKind())
 	if !ok {
 		p = printers.Default()
 	}
 	include := r.URL.Query().Get("includeObject")
 	t := &metav1.Table{TypeMeta: metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"}, ColumnDefinitions: p.Columns}
-	if rev > 0 {
-		t.ResourceVersion = strconv.FormatInt(rev, 10)
-	}
-	t.Continue = cont
+	t.ListMeta = lm
 	now := time.Now()
 	t.Rows = make([]metav1.TableRow, 0, len(items))
 	for _, it := range items {
@@ -65,8 +61,4 @@ func (s *Server) buildTable(r *http.Request, res *resource, items []runtime.Obje
 		t.Rows = append(t.Rows, row)
 	}
 	return t
-}
-
-func (s *Server) writeTable(w http.ResponseWriter, r *http.Request, res *resource, items []runtime.Object, rev int64, cont string) {
-	writeObjectJSON(w, http.StatusOK, s.buildTable(r, res, items, rev, cont))
 }

@@ -45,7 +45,7 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	var err error
 	switch {
 	case ws.table && (typ == watch.Added || typ == watch.Modified || typ == watch.Deleted):
-		t := ws.s.buildTable(ws.r, ws.res, []runtime.Object{obj}, 0, "")
+		t := ws.s.buildTable(ws.r, ws.res, []runtime.Object{obj}, metav1.ListMeta{})
 		if !ws.first {
 			// Column definitions are sent once, as kube-apiserver does.
 			t.ColumnDefinitions = nil
@@ -114,11 +114,12 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 		} else {
 			lo.resourceVersion = ""
 		}
-		items, startRev, _, err = s.listObjects(r.WithContext(ctx), res, ri.namespace, lo)
+		page, err := s.listObjects(r.WithContext(ctx), res, ri.namespace, lo)
 		if err != nil {
 			writeError(w, err, gr, "")
 			return
 		}
+		items, startRev = page.items, page.rev
 	} else if startRev == 0 {
 		if startRev, err = s.store.Revision(ctx); err != nil {
 			writeError(w, err, gr, "")
