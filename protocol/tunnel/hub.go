@@ -28,7 +28,16 @@ type Hub struct {
 
 	mu    sync.Mutex
 	nodes map[string]*yamux.Session
+	// joined is closed (and replaced) whenever a tunnel is registered, to
+	// wake DialNode calls waiting for one.
+	joined chan struct{}
 }
+
+// DialWait is how long DialNode waits for a node without a tunnel to open
+// one: an agent that has just started, or is reconnecting after a network
+// blip, is back within a few seconds, and kubectl exec or logs at that
+// moment should not fail for it.
+const DialWait = 5 * time.Second
 
 // NewHub returns a Hub that names a tunnel's node with nodeName
 // (NodeFromRequest when nil). keepAlive is the agents' ping interval
@@ -41,7 +50,7 @@ func NewHub(nodeName func(*http.Request) (string, bool), keepAlive time.Duration
 	if keepAlive <= 0 {
 		keepAlive = DefaultKeepAlive
 	}
-	return &Hub{nodeName: nodeName, keepAlive: keepAlive, nodes: map[string]*yamux.Session{}}
+	return &Hub{nodeName: nodeName, keepAlive: keepAlive, nodes: map[string]*yamux.Session{}, joined: make(chan struct{})}
 }
 
 // NodeFromRequest names the node of a request authenticated with a node
@@ -110,6 +119,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	old := h.nodes[node]
 	h.nodes[node] = sess
+	close(h.joined)
+	h.joined = make(chan struct{})
 	h.mu.Unlock()
 	if old != nil {
 		old.Close()
@@ -126,14 +137,32 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 }
 
-// DialNode opens a stream to node's agent. The error wraps ErrNoTunnel when
-// the node has no tunnel.
+// DialNode opens a stream to node's agent, waiting up to DialWait (or
+// until ctx ends) for a node without a tunnel to open one. The error wraps
+// ErrNoTunnel when the node has none.
 func (h *Hub) DialNode(ctx context.Context, node string) (net.Conn, error) {
-	h.mu.Lock()
-	sess := h.nodes[node]
-	h.mu.Unlock()
-	if sess == nil || sess.IsClosed() {
-		return nil, fmt.Errorf("node %q: %w", node, ErrNoTunnel)
+	var deadline <-chan time.Time
+	var sess *yamux.Session
+	for {
+		h.mu.Lock()
+		sess = h.nodes[node]
+		joined := h.joined
+		h.mu.Unlock()
+		if sess != nil && !sess.IsClosed() {
+			break
+		}
+		if deadline == nil {
+			t := time.NewTimer(DialWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-joined:
+		case <-deadline:
+			return nil, fmt.Errorf("node %q: %w", node, ErrNoTunnel)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node %q: %w: %w", node, ErrNoTunnel, ctx.Err())
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

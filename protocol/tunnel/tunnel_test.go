@@ -139,8 +139,43 @@ func TestRequestsReachTheAgent(t *testing.T) {
 			t.Fatalf("GET through the tunnel = %q, %v", got, err)
 		}
 	}
-	if _, err := hub.DialNode(context.Background(), "n2"); !errors.Is(err, ErrNoTunnel) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := hub.DialNode(ctx, "n2"); !errors.Is(err, ErrNoTunnel) {
 		t.Fatalf("DialNode(n2) = %v, want ErrNoTunnel", err)
+	}
+}
+
+// TestDialWaitsForTunnel: a request for a node whose agent is just
+// connecting (started, or back after a blip) waits for its tunnel rather
+// than failing.
+func TestDialWaitsForTunnel(t *testing.T) {
+	p := newPKI(t)
+	hub := NewHub(nil, 0)
+	srv := startServer(t, p, hub)
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		body, err := get(t, hub.RoundTripper("n1"), "/containerLogs/a/b/c")
+		done <- result{body, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case r := <-done:
+		t.Fatalf("request to a node without a tunnel ended before it connected: %q, %v", r.body, r.err)
+	default:
+	}
+	runAgent(t, &Agent{Dial: DialTLS(srv.Listener.Addr().String(), p.nodeClient(t, "n1")), Handler: text("n1")})
+	select {
+	case r := <-done:
+		if r.err != nil || r.body != "n1 /containerLogs/a/b/c" {
+			t.Fatalf("GET once the tunnel opened = %q, %v", r.body, r.err)
+		}
+	case <-time.After(DialWait + 5*time.Second):
+		t.Fatal("request still waiting after the tunnel opened")
 	}
 }
 
