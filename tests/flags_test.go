@@ -41,6 +41,7 @@ var serverFlagChecks = map[string]string{
 	"enable-pprof":                "TestProfilingIsForAdmins",
 	"disable":                     "TestDisableIsRefused",
 	"disable-agent":               "TestServerFlags",
+	"disable-scheduler":           "TestDisableScheduler",
 	"datastore-endpoint":          "TestTwoServersOneEtcd",
 	"datastore-insecure":          "TestPlaintextEtcdRefused",
 	"datastore-cafile":            "inline",

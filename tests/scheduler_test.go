@@ -260,3 +260,36 @@ func TestSchedulerNoOvercommit(t *testing.T) {
 		t.Fatalf("pods per node %v, want 2 on each", perNode)
 	}
 }
+
+// TestDisableScheduler: with --disable-scheduler the server's scheduler
+// does not run and pods wait for another one; the same data dir started
+// without the flag binds them.
+func TestDisableScheduler(t *testing.T) {
+	needIntegration(t)
+	s := startServer(t, withArgs("--disable-scheduler"))
+	c := s.client()
+	schedNode(t, c, "n1", "4", "8Gi")
+	waitDefaultServiceAccount(t, c)
+	createPods(t, c, schedPod("held", "100m", "64Mi"))
+	// The other controllers run: the ReplicaSet controller makes a pod
+	// after "held" was created, and the scheduler would have bound "held"
+	// first (its queue is in creation order).
+	s.mustKubectl("create", "deployment", "after", "--image=busybox", "--replicas=1")
+	eventually(t, 30*time.Second, "the Deployment's pod", func() bool {
+		pods, err := c.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=after"})
+		return err == nil && len(pods.Items) == 1
+	})
+	if !strings.Contains(s.log.String(), "--disable-scheduler") {
+		t.Errorf("the server did not log that its scheduler is off:\n%s", tail(s.log.String(), 2000))
+	}
+	if p := getPod(t, c, "held"); p.Spec.NodeName != "" || podScheduledCondition(p) != nil {
+		t.Fatalf("--disable-scheduler: pod was handled by skiff's scheduler: node %q, conditions %v", p.Spec.NodeName, p.Status.Conditions)
+	}
+
+	s.stop()
+	s.args = nil
+	s.start()
+	eventually(t, 30*time.Second, "held to be bound once the scheduler runs", func() bool {
+		return getPod(t, c, "held").Spec.NodeName == "n1"
+	})
+}

@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg Config) error {
 		EndpointIP:   advertiseIP(cfg),
 		EndpointPort: int32(cfg.HTTPSPort),
 	}
-	tuning := controllerTuning{TerminatedPodGCThreshold: cfg.TerminatedPodGCThreshold}
+	tuning := controllerTuning{TerminatedPodGCThreshold: cfg.TerminatedPodGCThreshold, DisableScheduler: cfg.DisableScheduler}
 	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le, tuning, cfg.DataDir); err != nil {
 		return err
 	}

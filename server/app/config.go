@@ -29,7 +29,10 @@ type Config struct {
 	ClusterCIDR         string
 	NodePortRange       string
 	DisableAgent        bool
-	NodeName            string
+	// DisableScheduler leaves pods to another scheduler (k3s's
+	// --disable-scheduler): skiff's own does not run.
+	DisableScheduler bool
+	NodeName         string
 	// The local agent's settings (see LocalAgentConfig).
 	NodeIP     string
 	NodeLabels []string

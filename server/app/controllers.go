@@ -54,6 +54,8 @@ type controllerContext struct {
 type controllerTuning struct {
 	// TerminatedPodGCThreshold: finished pods kept (<= 0: all).
 	TerminatedPodGCThreshold int
+	// DisableScheduler: the scheduler is not started.
+	DisableScheduler bool
 }
 
 // controller is one housekeeping loop; Run returns when ctx ends.

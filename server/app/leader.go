@@ -99,6 +99,10 @@ func runAll(ctx context.Context, g *errgroup.Group, cc controllerContext) {
 	cc.Informers = kubeclient.NewInformers(cc.Client)
 	for _, c := range controllers {
 		c := c
+		if c.name == "scheduler" && cc.Tuning.DisableScheduler {
+			klog.InfoS("not starting the scheduler (--disable-scheduler)")
+			continue
+		}
 		g.Go(func() error {
 			klog.InfoS("starting controller", "name", c.name)
 			return c.run(ctx, cc)

@@ -100,6 +100,7 @@ the file.`,
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod IP range")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "NodePort range")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a local agent")
+	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run skiff's scheduler (pods wait for another scheduler to bind them)")
 	f.StringVar(&cfg.NodeName, "node-name", "", "node name (default: host name)")
 	f.StringArrayVar(&cfg.NodeLabels, "node-label", nil, "label for the local node on registration (key=value)")
 	f.StringArrayVar(&cfg.NodeTaints, "node-taint", nil, "taint for the local node on registration (key=value:Effect)")

@@ -100,13 +100,8 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	rc.QPS, rc.Burst = 100000, 100000
-	c, err := kubernetes.NewForConfig(rc)
+	defer func() { srv.Stop() }()
+	c, err := benchClient(srv)
 	if err != nil {
 		return err
 	}
@@ -172,6 +167,36 @@ func run(ctx context.Context, cfg config) error {
 	add(fmt.Sprintf("server RSS with %d nodes and %d pods (VmRSS; RssAnon)", cfg.nodes, total),
 		fmt.Sprintf("%d MiB; %d MiB", mem.RSS>>20, mem.Anon>>20), fmt.Sprintf("peak %d MiB", mem.HWM>>20))
 
+	// The scheduler alone: pods created while it is off (the server
+	// restarted with --disable-scheduler), then the server restarted with
+	// it on; nothing else writes while it binds them.
+	srv.Stop()
+	if srv, err = skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), "--disable-scheduler"); err != nil {
+		return err
+	}
+	if c, err = benchClient(srv); err != nil {
+		return err
+	}
+	if err := createPods(ctx, c, "queued", cfg.pods, cfg.conc, ""); err != nil {
+		return err
+	}
+	srv.Stop()
+	start = time.Now()
+	if srv, err = skiffproc.Start(ctx, bin, filepath.Join(dir, "server")); err != nil {
+		return err
+	}
+	if c, err = benchClient(srv); err != nil {
+		return err
+	}
+	bound = watchBound(ctx, c, "queued", cfg.pods)
+	res = <-bound
+	if res.err != nil {
+		return res.err
+	}
+	aloneRate := float64(cfg.pods) / res.last.Sub(res.first).Seconds()
+	add(fmt.Sprintf("scheduler alone: %d pods pending at start, all bound", cfg.pods), fmt.Sprintf("%.0f pods/s", aloneRate),
+		fmt.Sprintf("first to last binding %.1f s (server start → last %.1f s); ÷ baseline %.2f", res.last.Sub(res.first).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate))
+
 	if cfg.out != "" {
 		var b strings.Builder
 		b.WriteString("| figure | value | note |\n| --- | --- | --- |\n")
@@ -183,6 +208,16 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	return nil
+}
+
+// benchClient is a client of srv without client-side rate limits.
+func benchClient(srv *skiffproc.Server) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	rc.QPS, rc.Burst = 100000, 100000
+	return kubernetes.NewForConfig(rc)
 }
 
 // pureRate times scheduler.Schedule on nodes nodes with running pods
