@@ -108,7 +108,7 @@ func TestAgentRunsPods(t *testing.T) {
 	if procRunning("sleep 3600") {
 		t.Fatal("the container's process still runs after the pod was deleted")
 	}
-	ents, _ := os.ReadDir("/run/skiff/netns")
+	ents, _ := os.ReadDir(filepath.Join("/run/skiff/netns", node))
 	if len(ents) != 1 {
 		t.Fatalf("network namespaces after deleting one of two pods: %d, want 1", len(ents))
 	}
@@ -173,7 +173,7 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	// IP) as the kubelet does; its status and logs stay until it is deleted.
 	uid := podField(s, "default", "done", "{.metadata.uid}")
 	eventually(t, 30*time.Second, "the finished pod's network namespace to be released", func() bool {
-		_, err := os.Stat(filepath.Join("/run/skiff/netns", uid))
+		_, err := os.Stat(filepath.Join("/run/skiff/netns", localNode(t), uid))
 		return errors.Is(err, os.ErrNotExist)
 	})
 	if out := s.mustKubectl("logs", "done"); strings.TrimSpace(out) != "finished" {

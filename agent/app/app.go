@@ -29,6 +29,10 @@ import (
 
 // Run runs the agent until ctx ends. Its pods keep running after it
 // returns.
+// netnsRoot holds a directory per agent (by node name) where it pins its
+// pods' network namespaces.
+const netnsRoot = "/run/skiff/netns"
+
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
 	if err := cfg.Check(); err != nil {
@@ -74,7 +78,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	netw, err := network.New(network.Config{
 		Bridge: "skiff0", PodCIDR: creds.PodCIDR, ClusterCIDR: creds.ClusterCIDR,
-		NetNSDir: "/run/skiff/netns",
+		NetNSDir: filepath.Join(netnsRoot, cfg.NodeName), LegacyNetNSDir: netnsRoot,
 	}, st.DB())
 	if err != nil {
 		return fmt.Errorf("pod network: %w", err)

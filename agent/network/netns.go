@@ -10,9 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NetNSPath is where the pod's network namespace is pinned.
+// NetNSPath is where the pod's network namespace is pinned: under
+// NetNSDir, or under LegacyNetNSDir for a pod pinned there by an earlier
+// agent.
 func (n *Network) NetNSPath(podUID string) string {
-	return filepath.Join(n.cfg.NetNSDir, podUID)
+	p := filepath.Join(n.cfg.NetNSDir, podUID)
+	if n.cfg.LegacyNetNSDir != "" && !isNetNSMount(p) {
+		if old := filepath.Join(n.cfg.LegacyNetNSDir, podUID); isNetNSMount(old) {
+			return old
+		}
+	}
+	return p
 }
 
 // CreateNetNS creates a network namespace for the pod and pins it with a

@@ -31,9 +31,15 @@ type Config struct {
 	// MTU of the bridge and the veths; 0 takes the MTU of the interface
 	// of the default IPv4 route (1500 without one).
 	MTU int
-	// NetNSDir is where pod network namespaces are pinned (bind mounts),
-	// e.g. /run/skiff/netns.
+	// NetNSDir is where pod network namespaces are pinned (bind mounts):
+	// /run/skiff/netns/<node name>, a directory of this agent's own, so
+	// that a second agent on the host (a test, or a node in a network
+	// namespace) never takes another's pins for leftovers.
 	NetNSDir string
+	// LegacyNetNSDir is where agents before the per-node directory pinned
+	// them (/run/skiff/netns): a pod still pinned there when the agent is
+	// upgraded keeps its namespace.
+	LegacyNetNSDir string
 	// NodeNetNS is the path of the network namespace that plays the node:
 	// "" is the agent's own (production); tests point it at one they made.
 	NodeNetNS string

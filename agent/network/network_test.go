@@ -733,3 +733,51 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestNetNSDirPerAgent: an agent pins its pods' namespaces in a directory
+// of its own, so GC leaves another agent's pins on the same host alone;
+// a pod an earlier agent pinned in the shared (legacy) directory keeps
+// its namespace across the upgrade and is removed with the pod.
+func TestNetNSDirPerAgent(t *testing.T) {
+	tn := newTestNode(t)
+	root := tn.cfg.NetNSDir
+	// An earlier agent pinned pod-old directly under root.
+	old := tn.start(t)
+	_, nsOld := tn.pod(t, old, "pod-old")
+	if nsOld != filepath.Join(root, "pod-old") {
+		t.Fatalf("legacy pin at %s", nsOld)
+	}
+	// Another agent on the host (a node in another network namespace)
+	// pins its pod in its own directory.
+	other := filepath.Join(root, "other-node")
+	must(t, os.MkdirAll(other, 0o755))
+	otherPin := filepath.Join(other, "pod-other")
+	must(t, pinNewNetNS(otherPin))
+	t.Cleanup(func() { _ = unpinNetNS(otherPin) })
+
+	tn.cfg.NetNSDir, tn.cfg.LegacyNetNSDir = filepath.Join(root, "this-node"), root
+	n := tn.start(t)
+	if got := n.NetNSPath("pod-old"); got != nsOld {
+		t.Fatalf("NetNSPath(pod-old) = %s, want the legacy pin %s", got, nsOld)
+	}
+	_, nsNew := tn.pod(t, n, "pod-new")
+	if nsNew != filepath.Join(root, "this-node", "pod-new") {
+		t.Fatalf("new pod pinned at %s", nsNew)
+	}
+	t.Cleanup(func() { _ = unpinNetNS(nsNew) })
+	must(t, n.GC(context.Background(), map[string]bool{"pod-old": true, "pod-new": true}))
+	for _, p := range []string{nsOld, nsNew, otherPin} {
+		if !isNetNSMount(p) {
+			t.Fatalf("GC removed %s", p)
+		}
+	}
+	// pod-old goes with its pod.
+	must(t, n.Teardown(context.Background(), "pod-old", n.NetNSPath("pod-old")))
+	must(t, n.DeleteNetNS("pod-old"))
+	if isNetNSMount(nsOld) {
+		t.Fatal("the legacy pin of a removed pod is still mounted")
+	}
+	if !isNetNSMount(otherPin) {
+		t.Fatal("another agent's pin was removed")
+	}
+}

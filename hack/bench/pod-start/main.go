@@ -43,7 +43,7 @@ import (
 // The node's pod network, as the agent sets it up (agent/app).
 const (
 	bridge   = "skiff0"
-	netnsDir = "/run/skiff/netns"
+	netnsDir = "/run/skiff/netns/" + nodeName
 	nodeName = "bench-node"
 )
 
