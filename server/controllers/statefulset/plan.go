@@ -522,9 +522,10 @@ func rollUnavailable(in Input, slots []*corev1.Pod, partition int, available fun
 	return acts
 }
 
-// firstUnhealthyPod is the lowest-ordinal living pod, or else the
-// highest-ordinal condemned pod, that is not running, ready and available:
-// in OrderedReady mode only it may be removed while unhealthy.
+// firstUnhealthyPod is the lowest-ordinal pod, living or condemned, that
+// is not running, ready and available: in OrderedReady mode only it may
+// be removed while unhealthy, so a scale-down halts at an unhealthy pod
+// above it, as Kubernetes' does. condemned is in descending order.
 func firstUnhealthyPod(slots, condemned []*corev1.Pod, set *appsv1.StatefulSet, now time.Time) *corev1.Pod {
 	for _, pod := range slots {
 		if pod == nil {
@@ -534,9 +535,9 @@ func firstUnhealthyPod(slots, condemned []*corev1.Pod, set *appsv1.StatefulSet, 
 			return pod
 		}
 	}
-	for _, pod := range condemned {
-		if ok, _ := availableIn(pod, set.Spec.MinReadySeconds, now); !ok {
-			return pod
+	for i := len(condemned) - 1; i >= 0; i-- {
+		if ok, _ := availableIn(condemned[i], set.Spec.MinReadySeconds, now); !ok {
+			return condemned[i]
 		}
 	}
 	return nil

@@ -144,6 +144,20 @@ func TestDecide(t *testing.T) {
 			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
 				return []*corev1.Pod{pod(s, 0, revNew, "pending"), pod(s, 1, revNew, "ready")}
 			}},
+		{name: "scale down halts while a condemned pod below is unhealthy", set: statefulSet(0), claims: []int{0, 1, 2},
+			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
+				return []*corev1.Pod{pod(s, 0, revNew, "pending"), pod(s, 1, revNew, "pending"), pod(s, 2, revNew, "pending")}
+			}},
+		{name: "scale down of healthy pods above an unhealthy one", set: statefulSet(0), claims: []int{0, 1, 2},
+			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
+				return []*corev1.Pod{pod(s, 0, revNew, "pending"), pod(s, 1, revNew, "ready"), pod(s, 2, revNew, "ready")}
+			},
+			want: "DeletePod web-2"},
+		{name: "scale down removes the unhealthy pod when it is the lowest unhealthy one", set: statefulSet(1), claims: []int{0, 1, 2},
+			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
+				return []*corev1.Pod{pod(s, 0, revNew, "ready"), pod(s, 1, revNew, "ready"), pod(s, 2, revNew, "pending")}
+			},
+			want: "DeletePod web-2"},
 		{name: "parallel scale down", set: statefulSet(1, parallel), claims: []int{0, 1, 2},
 			pods: func(s *appsv1.StatefulSet) []*corev1.Pod {
 				return []*corev1.Pod{pod(s, 0, revNew, "ready"), pod(s, 1, revNew, "ready"), pod(s, 2, revNew, "ready")}
