@@ -61,6 +61,7 @@ var serverFlagChecks = map[string]string{
 	"pause-image":                 "inline",
 	"private-registry":            "TestServerFlags",
 	"terminated-pod-gc-threshold": "TestPodGC",
+	"memory-limit":                "TestMemoryLimit",
 }
 
 // TestServerFlagWalk walks `skiff server --help`: every flag has a check.

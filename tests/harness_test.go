@@ -90,7 +90,8 @@ type server struct {
 	port       int
 	kubeconfig string
 	args       []string
-	agent      bool // run the local agent (needAgent first)
+	env        []string // added to this process's environment
+	agent      bool     // run the local agent (needAgent first)
 	log        *lockedBuffer
 	exited     chan struct{}
 }
@@ -98,6 +99,10 @@ type server struct {
 type serverOption func(*server)
 
 func withArgs(a ...string) serverOption { return func(s *server) { s.args = append(s.args, a...) } }
+
+// withEnv adds KEY=value entries to the server's environment (later
+// entries win, so "KEY=" hides one of this process's).
+func withEnv(kv ...string) serverOption { return func(s *server) { s.env = append(s.env, kv...) } }
 
 // startServer starts skiff and waits until /readyz answers.
 func startServer(t *testing.T, opts ...serverOption) *server {
@@ -136,6 +141,9 @@ func (s *server) start() {
 	}
 	args = append(args, s.args...)
 	s.cmd = exec.Command(skiffBin, args...)
+	if len(s.env) > 0 {
+		s.cmd.Env = append(os.Environ(), s.env...)
+	}
 	s.log = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {

@@ -44,6 +44,7 @@ const KubernetesVersion = protocol.KubernetesVersion
 // everything it started has stopped.
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
+	memoryLimit := applyMemoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT"))
 	if !cfg.Debug {
 		// kine logs every start-up step at info level through logrus.
 		logrus.SetLevel(logrus.WarnLevel)
@@ -256,7 +257,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return srv.Shutdown(sctx)
 	})
 	klog.InfoS("skiff server is running", "version", cfg.Version, "listen", addr, "datastore", string(backend.Kind),
-		"kubeconfig", kubeconfig, "startup", time.Since(start).Round(time.Millisecond), "go", runtime.Version())
+		"kubeconfig", kubeconfig, "startup", time.Since(start).Round(time.Millisecond), "go", runtime.Version(),
+		"memoryLimit", memoryLimit)
 	if !cfg.DisableAgent && cfg.LocalAgent != nil {
 		g.Go(func() error {
 			err := cfg.LocalAgent.Run(gctx, cfg.LocalAgentConfig(loopback.Host, token))

@@ -51,8 +51,11 @@ type Config struct {
 	// TerminatedPodGCThreshold is how many finished pods the pod garbage
 	// collector keeps (kube-controller-manager's flag; <= 0 keeps all).
 	TerminatedPodGCThreshold int
-	Debug                    bool
-	EnablePprof              bool
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none);
+	// GOMEMLIMIT, when set, wins.
+	MemoryLimit int64
+	Debug       bool
+	EnablePprof bool
 }
 
 // DefaultKubeconfig is where the admin kubeconfig goes when

@@ -13,6 +13,7 @@ import (
 	"github.com/skiff-io/skiff/server/errdefs"
 	"github.com/skiff-io/skiff/server/leaderelection"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // New returns the `skiff server` command. version is the skiff release.
@@ -23,6 +24,7 @@ func New(version string, agent app.LocalAgent) *cobra.Command {
 		mode       string
 		tokenFile  string
 		disable    []string
+		memLimit   string
 	)
 	c := &cobra.Command{
 		Use:   "server",
@@ -50,6 +52,9 @@ the file.`,
 			}
 			cfg.WriteKubeconfigMode = os.FileMode(m)
 			if cfg.Token, err = cliconfig.Token(cfg.Token, tokenFile); err != nil {
+				return err
+			}
+			if cfg.MemoryLimit, err = parseMemoryLimit(memLimit); err != nil {
 				return err
 			}
 			if cfg.HTTPSPort <= 0 || cfg.HTTPSPort > 65535 {
@@ -114,6 +119,7 @@ the file.`,
 	f.DurationVar(&cfg.LeaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops its controllers")
 	f.DurationVar(&cfg.LeaderElectRetryPeriod, "leader-elect-retry-period", 2*time.Second, "how often servers try to acquire or renew the lease")
 	f.IntVar(&cfg.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", 12500, "how many finished (Succeeded or Failed) pods to keep before the oldest are deleted; 0 or less keeps them all")
+	f.StringVar(&memLimit, "memory-limit", app.DefaultMemoryLimit, "soft limit on the Go runtime's memory (heap and stacks, not SQLite's cache), e.g. 192Mi or 1Gi; 0 turns it off; the GOMEMLIMIT environment variable, when set, wins")
 	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging (also serves /debug/pprof)")
 	f.BoolVar(&cfg.EnablePprof, "enable-pprof", false, "serve /debug/pprof on the API port to authenticated admins")
 	return c
@@ -126,3 +132,17 @@ var leaderFlagNames = strings.NewReplacer(
 	"RenewDeadline", "--leader-elect-renew-deadline",
 	"RetryPeriod", "--leader-elect-retry-period",
 )
+
+// parseMemoryLimit reads --memory-limit: a Kubernetes quantity in bytes,
+// 0 for none.
+func parseMemoryLimit(s string) (int64, error) {
+	q, err := resource.ParseQuantity(strings.TrimSpace(s))
+	if err != nil || q.Sign() < 0 {
+		return 0, fmt.Errorf("--memory-limit: %q is not a size such as 192Mi or 1Gi (0 turns the limit off)", s)
+	}
+	n, ok := q.AsInt64()
+	if !ok {
+		return 0, fmt.Errorf("--memory-limit: %q is too large", s)
+	}
+	return n, nil
+}

@@ -107,9 +107,10 @@ func (f *Informers) getWith(resource string, namespaced bool, transform cache.Tr
 	return inf
 }
 
-// Pods is the informer of every pod.
+// Pods is the informer of every pod. Its pods lack what only the agent
+// reads (see StripPod).
 func (f *Informers) Pods() cache.SharedIndexInformer {
-	return f.get("pods", true, func(idx cache.Indexers) cache.SharedIndexInformer {
+	return f.getWith("pods", true, StripPod, func(idx cache.Indexers) cache.SharedIndexInformer {
 		return NewInformer[*corev1.Pod, *corev1.PodList](f.client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx)
 	})
 }

@@ -272,7 +272,10 @@ func (h *Hub) apply(ctx context.Context, node string, it protocol.StatusItem) er
 
 func (h *Hub) podStatus(ctx context.Context, node string, it protocol.StatusItem) error {
 	pods := h.api.Pods(it.Namespace)
-	cur := h.idx.pod(it.Namespace, it.Name)
+	cur, err := h.idx.pod(it.Namespace, it.Name)
+	if err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		if cur == nil || cur.Spec.NodeName != node || cur.UID != it.UID {
 			return nil // gone, replaced, or not this node's
@@ -330,8 +333,7 @@ func mergePodStatus(server, agent corev1.PodStatus) corev1.PodStatus {
 }
 
 func (h *Hub) podGone(ctx context.Context, node string, it protocol.StatusItem) error {
-	cur := h.idx.pod(it.Namespace, it.Name)
-	if cur == nil || cur.Spec.NodeName != node || cur.UID != it.UID {
+	if !h.idx.podOn(it.Namespace, it.Name, node, it.UID) {
 		return nil
 	}
 	uid := it.UID

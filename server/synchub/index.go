@@ -9,6 +9,8 @@ import (
 
 	"github.com/skiff-io/skiff/protocol"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 )
 
 // Key prefixes the index follows.
@@ -37,10 +39,36 @@ type index struct {
 	nodes map[string]*nodeDoc
 }
 
+// podEntry is what the index needs of a bound pod to keep the node
+// documents; the pod itself is kept packed (see podpack.go) and decoded
+// when a document or a status update asks for it.
 type podEntry struct {
-	node string
-	pod  *corev1.Pod
-	refs []protocol.Ref
+	node           string
+	namespace      string
+	uid            types.UID
+	serviceAccount string
+	refs           []protocol.Ref
+	rev            int64
+	packed         []byte // the stored JSON, deflated
+}
+
+// decode returns the pod as stored at e.rev.
+func (e *podEntry) decode() (*corev1.Pod, error) {
+	raw, err := unpackPod(e.packed)
+	if err != nil {
+		return nil, err
+	}
+	return decodePod(raw, e.rev)
+}
+
+func decodePod(value []byte, rev int64) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	if err := json.Unmarshal(value, pod); err != nil {
+		return nil, err
+	}
+	pod.ResourceVersion = strconv.FormatInt(rev, 10)
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	return pod, nil
 }
 
 type objEntry struct {
@@ -133,12 +161,10 @@ type fetch func(key string, rev int64) ([]byte, error)
 func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 	var pod *corev1.Pod
 	if value != nil {
-		pod = &corev1.Pod{}
-		if err := json.Unmarshal(value, pod); err != nil {
+		var err error
+		if pod, err = decodePod(value, rev); err != nil {
 			return fmt.Errorf("decoding %s: %w", key, err)
 		}
-		pod.ResourceVersion = strconv.FormatInt(rev, 10)
-		pod.APIVersion, pod.Kind = "v1", "Pod"
 	}
 	id := strings.TrimPrefix(key, podsPrefix)
 	x.mu.Lock()
@@ -150,7 +176,7 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 	}
 	if old != nil && old.node != "" && old.node != newNode {
 		d := x.node(old.node)
-		d.remove(protocol.Ref{Kind: protocol.KindPod, Namespace: old.pod.Namespace, Name: old.pod.Name}, rev)
+		d.remove(protocol.Ref{Kind: protocol.KindPod, Namespace: old.namespace, Name: strings.TrimPrefix(id, old.namespace+"/")}, rev)
 		x.release(old.node, old.refs, rev)
 	}
 	if pod == nil || newNode == "" {
@@ -167,7 +193,11 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 	if old != nil && old.node == newNode {
 		x.release(newNode, old.refs, rev)
 	}
-	x.pods[id] = &podEntry{node: newNode, pod: pod, refs: refs}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	x.pods[id] = &podEntry{node: newNode, namespace: pod.Namespace, uid: pod.UID, serviceAccount: sa, refs: refs, rev: rev, packed: packPod(value)}
 	return err
 }
 
@@ -393,11 +423,28 @@ func refFromKey(kind, key string) (protocol.Ref, bool) {
 // since is 0 or too old to tell a delta from; ok is false when nothing
 // changed after since. wait is closed at the document's next change.
 func (x *index) document(node string, since int64) (doc *protocol.Desired, wait <-chan struct{}) {
+	doc, pods, wait := x.documentLocked(node, since)
+	// Entries are replaced, never modified, so their pods can be decoded
+	// without holding up the events.
+	for _, p := range pods {
+		pod, err := p.decode()
+		if err != nil {
+			// It decoded before it was packed: only a bug gets here.
+			klog.ErrorS(err, "node sync hub: leaving out a pod it cannot unpack", "node", node, "uid", p.uid)
+			continue
+		}
+		doc.Pods = append(doc.Pods, *pod)
+	}
+	return doc, wait
+}
+
+// documentLocked is document but for the pods, which it returns packed.
+func (x *index) documentLocked(node string, since int64) (doc *protocol.Desired, pods []*podEntry, wait <-chan struct{}) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	d := x.node(node)
 	if since != 0 && since == d.rev {
-		return nil, d.changed
+		return nil, nil, d.changed
 	}
 	out := &protocol.Desired{APIVersion: protocol.APIVersion, Node: node, Revision: d.rev}
 	whole := since == 0 || since < d.floor || since > d.rev
@@ -416,7 +463,7 @@ func (x *index) document(node string, since int64) (doc *protocol.Desired, wait 
 		switch r.Kind {
 		case protocol.KindPod:
 			if p := x.pods[r.Namespace+"/"+r.Name]; p != nil {
-				out.Pods = append(out.Pods, *p.pod)
+				pods = append(pods, p)
 			}
 		case protocol.KindConfigMap:
 			if e := x.objs[r]; e != nil && e.obj != nil {
@@ -436,17 +483,19 @@ func (x *index) document(node string, since int64) (doc *protocol.Desired, wait 
 			}
 		}
 	}
-	return out, d.changed
+	return out, pods, d.changed
 }
 
-// pod returns the pod stored under namespace/name if it is bound to a node.
-func (x *index) pod(namespace, name string) *corev1.Pod {
+// pod returns the pod stored under namespace/name if it is bound to a
+// node: a fresh copy the caller may modify.
+func (x *index) pod(namespace, name string) (*corev1.Pod, error) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	if p := x.pods[namespace+"/"+name]; p != nil {
-		return p.pod
+	p := x.pods[namespace+"/"+name]
+	x.mu.Unlock()
+	if p == nil {
+		return nil, nil
 	}
-	return nil
+	return p.decode()
 }
 
 // mayRead reports whether node runs a pod that uses the object.
@@ -460,11 +509,7 @@ func (x *index) mayRead(node string, r protocol.Ref) bool {
 	case "ServiceAccount":
 		// Tokens for the service accounts the node's pods run as.
 		for _, p := range x.pods {
-			sa := p.pod.Spec.ServiceAccountName
-			if sa == "" {
-				sa = "default"
-			}
-			if p.node == node && p.pod.Namespace == r.Namespace && sa == r.Name {
+			if p.node == node && p.namespace == r.Namespace && p.serviceAccount == r.Name {
 				return true
 			}
 		}
@@ -472,4 +517,12 @@ func (x *index) mayRead(node string, r protocol.Ref) bool {
 	}
 	e := x.objs[r]
 	return e != nil && e.nodes[node] > 0
+}
+
+// podOn reports whether the pod namespace/name with uid is bound to node.
+func (x *index) podOn(namespace, name, node string, uid types.UID) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	p := x.pods[namespace+"/"+name]
+	return p != nil && p.node == node && p.uid == uid
 }

@@ -48,8 +48,8 @@ import (
 )
 
 type config struct {
-	nodes, pods, replicas, conc int
-	skiff, out                  string
+	nodes, pods, replicas, conc  int
+	skiff, out, serverArgs, heap string
 }
 
 func main() {
@@ -60,6 +60,8 @@ func main() {
 	flag.IntVar(&cfg.conc, "conc", 32, "client goroutines creating objects and posting the baseline's bindings")
 	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: build it with hack/build into a temp dir)")
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
+	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra flags for skiff server, separated by spaces (e.g. --memory-limit=0)")
+	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, and its runtime.MemStats to <file>.memstats; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -96,7 +98,11 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
-	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"))
+	extra := strings.Fields(cfg.serverArgs)
+	if cfg.heap != "" {
+		extra = append(extra, "--enable-pprof")
+	}
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...)
 	if err != nil {
 		return err
 	}
@@ -166,6 +172,28 @@ func run(ctx context.Context, cfg config) error {
 	total := 2*cfg.pods + cfg.replicas
 	add(fmt.Sprintf("server RSS with %d nodes and %d pods (VmRSS; RssAnon)", cfg.nodes, total),
 		fmt.Sprintf("%d MiB; %d MiB", mem.RSS>>20, mem.Anon>>20), fmt.Sprintf("peak %d MiB", mem.HWM>>20))
+	if cfg.heap != "" {
+		// After the RSS is read: gc=1 collects first, so the profile shows
+		// live objects.
+		b, err := c.Discovery().RESTClient().Get().AbsPath("/debug/pprof/heap").Param("gc", "1").DoRaw(ctx)
+		if err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+		if err := os.WriteFile(cfg.heap, b, 0o644); err != nil {
+			return err
+		}
+		// The text form ends with the runtime's MemStats: how much of the
+		// RSS the Go heap, its free pages and the stacks explain.
+		if b, err = c.Discovery().RESTClient().Get().AbsPath("/debug/pprof/heap").Param("debug", "1").DoRaw(ctx); err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+		if i := strings.Index(string(b), "\n# runtime.MemStats"); i >= 0 {
+			b = b[i+1:]
+		}
+		if err := os.WriteFile(cfg.heap+".memstats", b, 0o644); err != nil {
+			return err
+		}
+	}
 
 	// The scheduler alone: pods created while it is off (the server
 	// restarted with --disable-scheduler), then the server restarted with

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
@@ -120,15 +119,6 @@ func collectable(rs []metafeed.Resource) []*resource {
 	return out
 }
 
-// trim keeps only the metadata the graph uses, so that the graph holds a
-// few hundred bytes per object.
-func trim(m *metav1.PartialObjectMetadata) *metav1.PartialObjectMetadata {
-	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers, DeletionTimestamp: m.DeletionTimestamp,
-	}}
-}
-
 // feedHandler feeds the metadata feed into the graph.
 type feedHandler struct {
 	c      *Collector
@@ -139,13 +129,13 @@ type feedHandler struct {
 
 func (h *feedHandler) Upsert(o metafeed.Object) {
 	if r := h.byGVR[o.Resource]; r != nil {
-		h.c.enqueue(h.c.graph.observe(r, trim(o.Meta)))
+		h.c.enqueue(h.c.graph.observe(r, o.Meta))
 	}
 }
 
 func (h *feedHandler) Delete(o metafeed.Object) {
 	if h.byGVR[o.Resource] != nil {
-		h.c.enqueue(h.c.graph.forget(trim(o.Meta)))
+		h.c.enqueue(h.c.graph.forget(o.Meta))
 	}
 }
 

@@ -8,8 +8,8 @@
 // deleted.
 //
 // The ownership graph is built from metadata-only watches (informers over
-// PartialObjectMetadata, trimmed to uid, owner references, finalizers and
-// deletion state), never from relists per event. Decide is the pure
+// PartialObjectMetadata, of which the graph keeps uid, name, owner
+// references, finalizers and deletion state), never from relists per event. Decide is the pure
 // decision core; the controller carries its Plan out through the API with
 // uid preconditions. An owner referenced but not yet seen is read once
 // (GET) before anything is decided about its dependents.

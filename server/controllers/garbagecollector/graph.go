@@ -27,10 +27,40 @@ type node struct {
 	res *resource
 	// obj is never modified once stored (it is replaced), so a reader may
 	// keep it after the graph's lock is released. nil: virtual.
-	obj        *metav1.PartialObjectMetadata
+	obj        *meta
 	dependents map[*node]struct{}
 	// verified lists coordinates a lookup found this (virtual) owner at.
 	verified []verifiedOwner
+}
+
+// meta is the part of an object's metadata the graph keeps: at fleet
+// scale there is a node for every pod, and a PartialObjectMetadata takes
+// more than twice the heap.
+type meta struct {
+	Name, Namespace, ResourceVersion string
+	OwnerReferences                  []metav1.OwnerReference
+	Finalizers                       []string
+	DeletionTimestamp                *metav1.Time
+}
+
+func toMeta(o *metav1.PartialObjectMetadata) *meta {
+	return &meta{Name: o.Name, Namespace: o.Namespace, ResourceVersion: o.ResourceVersion,
+		OwnerReferences: o.OwnerReferences, Finalizers: o.Finalizers, DeletionTimestamp: o.DeletionTimestamp}
+}
+
+// partial returns the metadata as the object of uid (a new value each
+// call: callers may keep or modify it).
+func (m *meta) partial(uid types.UID) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: uid, ResourceVersion: m.ResourceVersion,
+		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers, DeletionTimestamp: m.DeletionTimestamp,
+	}}
+}
+
+// deletingDependents reports whether the object waits for its dependents
+// (foreground deletion); false for nil.
+func (m *meta) deletingDependents() bool {
+	return m != nil && m.DeletionTimestamp != nil && hasString(m.Finalizers, metav1.FinalizerDeleteDependents)
 }
 
 type verifiedOwner struct {
@@ -80,14 +110,15 @@ const absentCacheSize = 4096
 
 // observe records an added or updated object and returns the uids whose
 // decision may have changed.
-func (g *graph) observe(res *resource, obj *metav1.PartialObjectMetadata) []types.UID {
+func (g *graph) observe(res *resource, o *metav1.PartialObjectMetadata) []types.UID {
+	obj := toMeta(o)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var q []types.UID
-	n := g.nodes[obj.UID]
+	n := g.nodes[o.UID]
 	if n == nil {
-		n = &node{uid: obj.UID}
-		g.nodes[obj.UID] = n
+		n = &node{uid: o.UID}
+		g.nodes[o.UID] = n
 	}
 	old := n.obj
 	n.res, n.obj = res, obj
@@ -110,7 +141,7 @@ func (g *graph) observe(res *resource, obj *metav1.PartialObjectMetadata) []type
 	if (old.DeletionTimestamp == nil) != (obj.DeletionTimestamp == nil) || !equalStrings(old.Finalizers, obj.Finalizers) {
 		changed = true
 	}
-	if deletingDependents(old) != deletingDependents(obj) {
+	if old.deletingDependents() != obj.deletingDependents() {
 		// Dependents see this owner change between live and waiting.
 		q = appendDependents(q, n)
 	}
@@ -150,7 +181,7 @@ func (g *graph) observedExcept(present map[types.UID]bool) []*metav1.PartialObje
 	var out []*metav1.PartialObjectMetadata
 	for uid, n := range g.nodes {
 		if !n.virtual() && !present[uid] {
-			out = append(out, n.obj)
+			out = append(out, n.obj.partial(uid))
 		}
 	}
 	return out
@@ -190,7 +221,7 @@ func (g *graph) link(n *node, before, after []metav1.OwnerReference, q *[]types.
 	// A changed reference (blockOwnerDeletion set or cleared) to an owner
 	// that waits for its dependents changes that owner's decision too.
 	for _, ref := range after {
-		if o := g.nodes[ref.UID]; o != nil && !o.virtual() && deletingDependents(o.obj) && hasOwnerUID(before, ref.UID) {
+		if o := g.nodes[ref.UID]; o != nil && !o.virtual() && o.obj.deletingDependents() && hasOwnerUID(before, ref.UID) {
 			*q = append(*q, o.uid)
 		}
 	}
@@ -217,7 +248,7 @@ func (g *graph) item(uid types.UID) (snapshot, bool) {
 		it.Owners = append(it.Owners, g.classify(ref, n))
 	}
 	for d := range n.dependents {
-		dep := Dependent{UID: d.uid, DeletingDependents: deletingDependents(d.obj)}
+		dep := Dependent{UID: d.uid, DeletingDependents: d.obj.deletingDependents()}
 		for _, ref := range d.obj.OwnerReferences {
 			if ref.UID == uid && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
 				dep.BlockOwnerDeletion = true
@@ -226,7 +257,7 @@ func (g *graph) item(uid types.UID) (snapshot, bool) {
 		it.Dependents = append(it.Dependents, dep)
 	}
 	sort.Slice(it.Dependents, func(i, j int) bool { return it.Dependents[i].UID < it.Dependents[j].UID })
-	return snapshot{res: n.res, obj: n.obj, item: it}, true
+	return snapshot{res: n.res, obj: n.obj.partial(uid), item: it}, true
 }
 
 // classify says what the graph knows about the owner ref of dependent n.
@@ -250,7 +281,7 @@ func (g *graph) classify(ref metav1.OwnerReference, n *node) Owner {
 		o.State = OwnerUnknown
 	case !owner.virtual():
 		if owner.key() == key {
-			o.State, o.DeletingDependents = OwnerPresent, deletingDependents(owner.obj)
+			o.State, o.DeletingDependents = OwnerPresent, owner.obj.deletingDependents()
 		} else {
 			// The uid lives elsewhere, so whatever is at the referenced
 			// coordinates is not this owner.
@@ -323,7 +354,7 @@ func (g *graph) object(uid types.UID) (*resource, *metav1.PartialObjectMetadata,
 	if n == nil || n.virtual() {
 		return nil, nil, false
 	}
-	return n.res, n.obj, true
+	return n.res, n.obj.partial(uid), true
 }
 
 // size returns the number of observed and virtual nodes.

@@ -252,7 +252,7 @@ func TestBoundedSetForgetsOldest(t *testing.T) {
 	}
 }
 
-func TestTrimKeepsOnlyWhatTheGraphUses(t *testing.T) {
+func TestGraphKeepsOnlyWhatItUses(t *testing.T) {
 	now := metav1.Now()
 	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: "n", Namespace: "ns", UID: "u", ResourceVersion: "7", Generation: 3,
@@ -261,13 +261,13 @@ func TestTrimKeepsOnlyWhatTheGraphUses(t *testing.T) {
 		Finalizers:      []string{fgFinalizer}, DeletionTimestamp: &now,
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}},
 	}}
-	out := trim(in)
+	out := toMeta(in).partial(in.UID)
 	want := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: "n", Namespace: "ns", UID: "u", ResourceVersion: "7",
 		OwnerReferences: in.OwnerReferences, Finalizers: in.Finalizers, DeletionTimestamp: &now,
 	}}
 	if !reflect.DeepEqual(out, want) {
-		t.Fatalf("trim: %+v", out)
+		t.Fatalf("kept: %+v", out)
 	}
 }
 

@@ -1,0 +1,153 @@
+package kubeclient
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+func fullPod(i int) *corev1.Pod {
+	req := corev1.ResourceList{corev1.ResourceCPU: apiresource.MustParse("100m"), corev1.ResourceMemory: apiresource.MustParse("64Mi")}
+	c := corev1.Container{
+		Name: "web", Image: "registry.example/web:v1", Command: []string{"/web"}, Args: []string{"--port", "80"},
+		WorkingDir: "/srv", Env: []corev1.EnvVar{{Name: "A", Value: "b"}},
+		EnvFrom:                []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+		Ports:                  []corev1.ContainerPort{{Name: "http", ContainerPort: 80, Protocol: corev1.ProtocolTCP, HostPort: 8080}},
+		Resources:              corev1.ResourceRequirements{Requests: req, Limits: req},
+		VolumeMounts:           []corev1.VolumeMount{{Name: "token", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}},
+		ReadinessProbe:         &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(80)}}},
+		TerminationMessagePath: "/dev/termination-log", TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		ImagePullPolicy: corev1.PullIfNotPresent, SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000)},
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "shop", UID: "u",
+			Labels:          map[string]string{"app": "web", "pod-template-hash": "5dd8cd7b9c"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-5dd8cd7b9c", UID: "rs", Controller: ptr.To(true)}},
+			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{c}, Containers: []corev1.Container{c},
+			Volumes: []corev1.Volume{
+				{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}},
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0"}}},
+			},
+			NodeName: "node-1", SchedulerName: "default-scheduler", NodeSelector: map[string]string{"zone": "a"},
+			Tolerations: []corev1.Toleration{{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)}},
+			Affinity:    &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: corev1.LabelHostname}}}},
+			Hostname:    "web-0", Subdomain: "web", Overhead: req, Priority: ptr.To[int32](10),
+		},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "web", RestartCount: 2, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3}}}}},
+	}
+}
+
+// TestStripPod: what controllers read stays, what only the agent reads goes.
+func TestStripPod(t *testing.T) {
+	orig := fullPod(0)
+	out, err := StripPod(orig.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.(*corev1.Pod)
+	want := orig.DeepCopy()
+	want.ManagedFields = nil
+	for _, c := range []*corev1.Container{&want.Spec.InitContainers[0], &want.Spec.Containers[0]} {
+		*c = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, Resources: c.Resources}
+	}
+	want.Spec.Volumes[0].Projected = &corev1.ProjectedVolumeSource{}
+	if !equality.Semantic.DeepEqual(p, want) {
+		got, _ := json.MarshalIndent(p, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Fatalf("stripped pod:\n%s\nwant:\n%s", got, w)
+	}
+	// Other objects only lose managedFields.
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
+	if out, _ := StripPod(n); out.(*corev1.Node).ManagedFields != nil {
+		t.Error("a node kept its managedFields")
+	}
+}
+
+// TestStripPodShares: two pods decoded apart share their repeated strings
+// once stripped, and the table stays bounded.
+func TestStripPodShares(t *testing.T) {
+	decode := func(i int) *corev1.Pod {
+		b, _ := json.Marshal(fullPod(i))
+		p := &corev1.Pod{}
+		if err := json.Unmarshal(b, p); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := StripPod(p)
+		return out.(*corev1.Pod)
+	}
+	a, b := decode(1), decode(2)
+	same := func(x, y string) bool { return len(x) > 0 && unsafeData(x) == unsafeData(y) }
+	if !same(a.Spec.Containers[0].Image, b.Spec.Containers[0].Image) || !same(a.Namespace, b.Namespace) ||
+		!same(a.Labels["pod-template-hash"], b.Labels["pod-template-hash"]) || !same(a.OwnerReferences[0].Name, b.OwnerReferences[0].Name) {
+		t.Error("repeated strings are not shared")
+	}
+	if ra, rb := a.Spec.Containers[0].Resources.Requests, b.Spec.Containers[0].Resources.Requests; reflect.ValueOf(ra).UnsafePointer() != reflect.ValueOf(rb).UnsafePointer() ||
+		!equality.Semantic.DeepEqual(ra, fullPod(0).Spec.Containers[0].Resources.Requests) {
+		t.Error("equal resource lists are not shared")
+	}
+	c := decode(3)
+	c.Spec.Containers[0].Resources.Requests = nil
+	bigger := fullPod(3)
+	bigger.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = apiresource.MustParse("200m")
+	raw, _ := json.Marshal(bigger)
+	_ = json.Unmarshal(raw, c)
+	out, _ := StripPod(c)
+	if q := out.(*corev1.Pod).Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]; q.MilliValue() != 200 {
+		t.Errorf("a different resource list got the shared one: cpu %s", q.String())
+	}
+	for i := 0; i < 3*internMaxEntries; i++ {
+		podStrings.mu.Lock()
+		podStrings.intern(fmt.Sprint("owner-", i))
+		n := len(podStrings.table)
+		podStrings.mu.Unlock()
+		if n > internMaxEntries {
+			t.Fatalf("intern table grew to %d", n)
+		}
+	}
+}
+
+// BenchmarkPodHeap reports the heap a cached pod takes with and without
+// StripPod.
+func BenchmarkPodHeap(b *testing.B) {
+	raw, _ := json.Marshal(fullPod(0))
+	for _, strip := range []bool{false, true} {
+		b.Run(fmt.Sprint("strip=", strip), func(b *testing.B) {
+			const n = 2000
+			keep := make([]*corev1.Pod, n)
+			var before, after runtime.MemStats
+			for it := 0; it < b.N; it++ {
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				for i := range keep {
+					p := &corev1.Pod{}
+					_ = json.Unmarshal(raw, p)
+					p.ManagedFields = nil
+					if strip {
+						_, _ = StripPod(p)
+					}
+					keep[i] = p
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "heap-bytes/pod")
+				clear(keep)
+			}
+		})
+	}
+}
+
+func unsafeData(s string) *byte { return unsafe.StringData(s) }

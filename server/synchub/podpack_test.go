@@ -1,0 +1,55 @@
+package synchub
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+)
+
+func TestPackPodRoundTrip(t *testing.T) {
+	p := dictPod()
+	p.Name, p.Namespace, p.UID = "web-0", "shop", "7d3c2a4e-1111-2222-3333-444455556666"
+	p.Spec.NodeName = "edge-17"
+	p.Spec.Containers[0].Image = "registry.example/shop/web:v2.3.1"
+	p.Spec.Containers[0].Args = []string{"--listen", ":8080"}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed := packPod(raw)
+	// The dictionary holds what pods repeat: a pod much like it packs to
+	// a small fraction of its JSON (without the dictionary deflate gets
+	// to about half).
+	if len(packed)*5 > len(raw) {
+		t.Errorf("packed %d bytes of JSON into %d: the dictionary does not help", len(raw), len(packed))
+	}
+	back, err := unpackPod(packed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back, raw) {
+		t.Fatalf("unpacked JSON differs:\n%s\nwant\n%s", back, raw)
+	}
+
+	e := &podEntry{packed: packed, rev: 42}
+	got, err := e.decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.DeepCopy()
+	want.ResourceVersion = "42"
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("decoded pod differs from the one packed")
+	}
+
+	// Another pod shares nothing but the dictionary with the first.
+	other := &corev1.Pod{}
+	other.Name, other.Namespace = "solo", "default"
+	raw2, _ := json.Marshal(other)
+	if back, err := unpackPod(packPod(raw2)); err != nil || !bytes.Equal(back, raw2) {
+		t.Fatalf("second pod: %v\n%s", err, back)
+	}
+}
