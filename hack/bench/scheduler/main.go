@@ -199,7 +199,7 @@ func run(ctx context.Context, cfg config) error {
 	// restarted with --disable-scheduler), then the server restarted with
 	// it on; nothing else writes while it binds them.
 	srv.Stop()
-	if srv, err = skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), "--disable-scheduler"); err != nil {
+	if srv, err = skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), append(extra[:len(extra):len(extra)], "--disable-scheduler")...); err != nil {
 		return err
 	}
 	if c, err = benchClient(srv); err != nil {
@@ -210,7 +210,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	srv.Stop()
 	start = time.Now()
-	if srv, err = skiffproc.Start(ctx, bin, filepath.Join(dir, "server")); err != nil {
+	if srv, err = skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...); err != nil {
 		return err
 	}
 	if c, err = benchClient(srv); err != nil {
