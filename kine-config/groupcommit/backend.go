@@ -52,6 +52,10 @@ type Backend struct {
 	lookupStmt, insertSt *sql.Stmt
 	checkpoint           string // SQL run after a compaction, "" for none
 	batch                []*write
+
+	// beforeCommit, when set (by tests), is called with the revisions a
+	// batch inserted, just before its commit.
+	beforeCommit func(first, last int64)
 }
 
 // New opens the SQLite database named by cfg.DataSourceName (a path with

@@ -21,6 +21,9 @@ import (
 
 func TestMain(m *testing.M) {
 	logrus.SetLevel(logrus.WarnLevel) // kine logs its start-up at info
+	if path := os.Getenv(crashChildEnv); path != "" {
+		crashChild(path, os.Getenv("GROUPCOMMIT_CRASH_ROUND"))
+	}
 	os.Exit(m.Run())
 }
 

@@ -185,16 +185,19 @@ func (b *Backend) commit(ctx context.Context, writes []*write) error {
 			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-
 	var events []*server.Event
 	for _, w := range writes {
 		if w.event != nil {
 			events = append(events, w.event)
 		}
 	}
+	if b.beforeCommit != nil && len(events) > 0 {
+		b.beforeCommit(events[0].KV.ModRevision, rev)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+
 	b.currentRev.Store(rev)
 	if len(events) > 0 {
 		b.events.publish(server.EventBatch{Events: events, CurrentRev: rev})
