@@ -242,7 +242,7 @@ func part2(r *transcript, b server.Backend) {
 	_, xkv, _ := b.Get(ctx, "/s/x", 0, false)
 	x2, _, _, _ := b.Update(ctx, "/s/x", []byte("x2"), xkv.ModRevision, 0)
 	b.Create(ctx, "/s/y", []byte("y"), 0) //nolint:errcheck // the watch shows it
-	b.Delete(ctx, "/s/x", x2)            //nolint:errcheck // the watch shows it
+	b.Delete(ctx, "/s/x", x2)             //nolint:errcheck // the watch shows it
 	got := 0
 	timeout := time.After(10 * time.Second)
 	for got < 3 {
