@@ -54,8 +54,10 @@ type Config struct {
 	CompactInterval time.Duration
 	// CompactMinRetain is the number of most recent revisions always kept.
 	CompactMinRetain int64
-	// PollInterval is how often kine looks for rows written by other
-	// processes; writes made through this server are seen at once.
+	// PollInterval is how often plain kine (PlainKine, and PostgreSQL or
+	// MySQL) looks for rows written by other processes; writes made
+	// through this server are seen at once. The group-commit backend
+	// does not poll.
 	PollInterval time.Duration
 	// PlainKine runs kine's own SQLite backend (one transaction per
 	// write, watchers fed by polling the table) instead of the
