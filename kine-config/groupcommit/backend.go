@@ -189,20 +189,24 @@ func (b *Backend) ensureCompactRevKey(ctx context.Context) error {
 	})
 }
 
-// Get, List, ListStream and Count read through kine's own SQL.
+var _ server.Backend = (*Backend)(nil)
 
+// Get reads one key, at a revision or the newest, with kine's own SQL.
 func (b *Backend) Get(ctx context.Context, key string, revision int64, keysOnly bool) (int64, *server.KeyValue, error) {
 	return b.reads.Get(ctx, key, revision, keysOnly)
 }
 
+// List reads a range of keys with kine's own SQL.
 func (b *Backend) List(ctx context.Context, key, end string, limit, revision int64, keysOnly bool) (int64, []*server.KeyValue, error) {
 	return b.reads.List(ctx, key, end, limit, revision, keysOnly)
 }
 
+// ListStream is List with the keys streamed, as kine's RangeStream serves.
 func (b *Backend) ListStream(ctx context.Context, key, end string, limit, revision int64, keysOnly bool) server.ListResult {
 	return b.reads.ListStream(ctx, key, end, limit, revision, keysOnly)
 }
 
+// Count counts a range of keys with kine's own SQL.
 func (b *Backend) Count(ctx context.Context, key, end string, revision int64) (int64, int64, error) {
 	return b.reads.Count(ctx, key, end, revision)
 }
