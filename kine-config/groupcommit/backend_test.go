@@ -2,6 +2,7 @@ package groupcommit_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -482,5 +483,57 @@ func TestStoppedBackend(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("create on a stopped backend blocked")
+	}
+}
+
+// TestOneBadWriteFailsAlone: a write that SQLite refuses (here through a
+// trigger) fails on its own; the writes committed in the same group are
+// retried one by one and succeed, and no revision is skipped.
+func TestOneBadWriteFailsAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, _ := open(t, path, group)
+	db, err := sql.Open("sqlite3", path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER poison BEFORE INSERT ON kine WHEN NEW.name LIKE '/poison/%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	start, _ := b.CurrentRevision(ctx)
+	const rounds, writers = 5, 32
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := fmt.Sprintf("/ok/%d/%d", round, w)
+				if w == writers/2 {
+					key = fmt.Sprintf("/poison/%d", round)
+				}
+				_, errs[w] = b.Create(ctx, key, []byte("v"), 0)
+			}()
+		}
+		wg.Wait()
+		for w, err := range errs {
+			if w == writers/2 {
+				if err == nil || !strings.Contains(err.Error(), "poisoned") {
+					t.Fatalf("round %d: the refused write answered %v", round, err)
+				}
+			} else if err != nil {
+				t.Fatalf("round %d: writer %d: %v", round, w, err)
+			}
+		}
+	}
+	end, _ := b.CurrentRevision(ctx)
+	if want := start + rounds*(writers-1); end != want {
+		t.Fatalf("revision %d after %d good creates from %d, want %d", end, rounds*(writers-1), start, want)
+	}
+	_, kvs, err := b.List(ctx, "/ok/", "/ok0", 0, 0, true)
+	if err != nil || len(kvs) != rounds*(writers-1) {
+		t.Fatalf("list: %d keys, %v; want %d", len(kvs), err, rounds*(writers-1))
 	}
 }
