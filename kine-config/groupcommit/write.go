@@ -81,7 +81,8 @@ func (b *Backend) Delete(ctx context.Context, key string, revision int64) (int64
 // it waits for the commit even if ctx ends, so that the caller never
 // reports a failure for a write that is durable.
 func (b *Backend) submit(w *write) {
-	w.done = make(chan struct{})
+	done := make(chan struct{})
+	w.done = done
 	select {
 	case b.writes <- w:
 	case <-w.ctx.Done():
@@ -92,10 +93,10 @@ func (b *Backend) submit(w *write) {
 		return
 	}
 	select {
-	case <-w.done:
+	case <-done:
 	case <-b.stopped:
 		select {
-		case <-w.done: // answered just before the writer ended
+		case <-done: // answered just before the writer ended
 		default:
 			w.err = errStopped
 		}
@@ -163,7 +164,7 @@ func (b *Backend) commitBatch(ctx context.Context, batch []*write) {
 	}
 	for _, w := range live {
 		if err != nil {
-			*w = write{done: w.done, err: err}
+			w.rev, w.kv, w.ok, w.err, w.event = 0, nil, false, err, nil
 		}
 		close(w.done)
 	}
