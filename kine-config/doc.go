@@ -5,5 +5,7 @@
 // cluster that skiff talks to directly.
 //
 // It owns the embedded kine's lifetime and its tuning (compaction, polling,
-// SQLite pragmas chosen for SD cards). It must not import the API server.
+// SQLite pragmas chosen for SD cards), and selects the group-commit SQLite
+// backend (package groupcommit) for the embedded store. It must not import
+// the API server.
 package kineconfig

@@ -16,6 +16,7 @@ import (
 	_ "github.com/k3s-io/kine/pkg/drivers/sqlite"
 	kineserver "github.com/k3s-io/kine/pkg/server"
 	kinetls "github.com/k3s-io/kine/pkg/tls"
+	"github.com/skiff-io/skiff/kine-config/groupcommit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 	"k8s.io/klog/v2"
@@ -53,13 +54,20 @@ type Config struct {
 	CompactInterval time.Duration
 	// CompactMinRetain is the number of most recent revisions always kept.
 	CompactMinRetain int64
-	// PollInterval is how often kine looks for rows written by other
-	// processes; writes made through this server are seen at once.
+	// PollInterval is how often plain kine (PlainKine, and PostgreSQL or
+	// MySQL) looks for rows written by other processes; writes made
+	// through this server are seen at once. The group-commit backend
+	// does not poll.
 	PollInterval time.Duration
-	// NoWriteQueue leaves the ordering of concurrent SQLite writes to
-	// SQLite's busy handler, as kine does on its own, instead of queueing
-	// them in the process (see serialWrites). Only the write benchmark's
-	// baseline sets it.
+	// PlainKine runs kine's own SQLite backend (one transaction per
+	// write, watchers fed by polling the table) instead of the
+	// group-commit one (package groupcommit). Both read and write the
+	// same file format. Tests and benchmarks set it to compare the two.
+	PlainKine bool
+	// NoWriteQueue leaves the ordering of concurrent SQLite writes in
+	// plain kine to SQLite's busy handler, as kine does on its own,
+	// instead of queueing them in the process (see serialWrites). Only
+	// the write benchmark's baseline sets it, with PlainKine.
 	NoWriteQueue bool
 }
 
@@ -166,13 +174,19 @@ func Start(ctx context.Context, wg *sync.WaitGroup, cfg Config) (Backend, error)
 		PollInterval:     cfg.PollInterval,
 	}
 	bctx, cancel := context.WithCancel(context.Background())
-	_, backend, err := drivers.New(bctx, wg, dcfg)
+	var backend kineserver.Backend
+	if kind == KindSQLite && !cfg.PlainKine {
+		dcfg.Scheme, dcfg.DataSourceName = "sqlite", strings.TrimPrefix(endpoint, "sqlite://")
+		backend, err = groupcommit.New(bctx, wg, dcfg)
+	} else {
+		_, backend, err = drivers.New(bctx, wg, dcfg)
+		if err == nil && kind == KindSQLite && !cfg.NoWriteQueue {
+			backend = &serialWrites{Backend: backend}
+		}
+	}
 	if err != nil {
 		cancel()
 		return Backend{}, fmt.Errorf("datastore: %w", err)
-	}
-	if kind == KindSQLite && !cfg.NoWriteQueue {
-		backend = &serialWrites{Backend: backend}
 	}
 	if err := backend.Start(bctx); err != nil {
 		cancel()

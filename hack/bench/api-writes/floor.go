@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +21,7 @@ import (
 // floorServer is the least an API server in front of skiff's datastore
 // can do: it runs in this process on HTTPS with HTTP/2, as skiff serves,
 // stores each ConfigMap body with the transactions skiff's storage uses in
-// a kine reached in process with skiff's write queue and one watch open
+// a kine reached in process as skiff runs it (group commit) and one watch open
 // (as skiff's server reaches its own), and echoes the body back. No
 // decoding beyond the name, no defaults, validation, managed fields or
 // resourceVersion. client-go writing through it shows what concurrency 1
@@ -134,7 +135,7 @@ func (f *floorServer) reply(w http.ResponseWriter, code int, body []byte) {
 // floorWrites makes skiffWrites' writes through the floor server. Server
 // and client share this process, so the CPU figure is both together.
 func floorWrites(ctx context.Context, f *floorServer, ns string, n, conc int) (run, error) {
-	r, err := apiWrites(ctx, f.api, func() (time.Duration, error) { return 0, nil }, ns, n, conc)
+	r, err := apiWrites(ctx, f.api, func() (time.Duration, error) { return 0, nil }, os.Getpid(), ns, n, conc)
 	r.cpu, r.clientCPU = r.clientCPU, 0
 	return r, err
 }

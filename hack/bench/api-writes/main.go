@@ -187,7 +187,7 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("raw kine, concurrency %d: %w", c, err)
 		}
-		logf("kine as skiff runs it (write queue, a watch open): %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		logf("kine as skiff runs it (group commit, a watch open): %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
 		kw, err := kineWritesWatched(ctx, kineQ, ns, cfg.n, c)
 		if err != nil {
 			return fmt.Errorf("kine as skiff runs it, concurrency %d: %w", c, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
@@ -58,25 +59,28 @@ func kineWrites(ctx context.Context, k *skiffproc.Kine, ns string, n, conc int) 
 	var err error
 	cpu0 := selfCPU()
 
-	r.create, err = runPhase(ctx, n, conc, func(ctx context.Context, i int) error {
-		cm := storedConfigMap(ns, cmName(i), metav1.Now())
-		b, err := json.Marshal(cm)
-		if err != nil {
-			return err
-		}
-		key := configMapKey(ns, cm.Name)
-		resp, err := k.Client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, string(b))).
-			Commit()
-		if err != nil {
-			return err
-		}
-		if !resp.Succeeded {
-			return fmt.Errorf("%s already exists", key)
-		}
-		objs[i], revs[i] = cm, resp.Header.Revision
-		return nil
+	err = measureWrites(os.Getpid(), &r.createWriteBytes, func() (err error) {
+		r.create, err = runPhase(ctx, n, conc, func(ctx context.Context, i int) error {
+			cm := storedConfigMap(ns, cmName(i), metav1.Now())
+			b, err := json.Marshal(cm)
+			if err != nil {
+				return err
+			}
+			key := configMapKey(ns, cm.Name)
+			resp, err := k.Client.Txn(ctx).
+				If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
+				Then(clientv3.OpPut(key, string(b))).
+				Commit()
+			if err != nil {
+				return err
+			}
+			if !resp.Succeeded {
+				return fmt.Errorf("%s already exists", key)
+			}
+			objs[i], revs[i] = cm, resp.Header.Revision
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return run{}, fmt.Errorf("create: %w", err)

@@ -45,12 +45,13 @@ func clientFor(rc *rest.Config, contentType string, timeout time.Duration) (*kub
 // skiffWrites creates namespace ns, then n ConfigMaps in it, then updates
 // each once, with conc requests in flight.
 func skiffWrites(ctx context.Context, api *kubernetes.Clientset, srv *skiffproc.Server, ns string, n, conc int) (run, error) {
-	return apiWrites(ctx, api, func() (time.Duration, error) { return processCPU(srv.PID()) }, ns, n, conc)
+	return apiWrites(ctx, api, func() (time.Duration, error) { return processCPU(srv.PID()) }, srv.PID(), ns, n, conc)
 }
 
 // apiWrites is skiffWrites against any API server; serverCPU reads the
-// server's CPU time so far.
-func apiWrites(ctx context.Context, api *kubernetes.Clientset, serverCPU func() (time.Duration, error), ns string, n, conc int) (run, error) {
+// server's CPU time so far, and dbPID is the process that writes its
+// SQLite file.
+func apiWrites(ctx context.Context, api *kubernetes.Clientset, serverCPU func() (time.Duration, error), dbPID int, ns string, n, conc int) (run, error) {
 	if _, err := api.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return run{}, fmt.Errorf("namespace %s: %w", ns, err)
 	}
@@ -63,13 +64,16 @@ func apiWrites(ctx context.Context, api *kubernetes.Clientset, serverCPU func() 
 	}
 	self0 := selfCPU()
 
-	r.create, err = runPhase(ctx, n, conc, func(ctx context.Context, i int) error {
-		cm := &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: cmName(i)},
-			Data:       map[string]string{"payload": payload()},
-		}
-		out, err := cms.Create(ctx, cm, metav1.CreateOptions{})
-		objs[i] = out
+	err = measureWrites(dbPID, &r.createWriteBytes, func() (err error) {
+		r.create, err = runPhase(ctx, n, conc, func(ctx context.Context, i int) error {
+			cm := &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: cmName(i)},
+				Data:       map[string]string{"payload": payload()},
+			}
+			out, err := cms.Create(ctx, cm, metav1.CreateOptions{})
+			objs[i] = out
+			return err
+		})
 		return err
 	})
 	if err != nil {

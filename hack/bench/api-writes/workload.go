@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 )
 
 // payloadBytes is the size of each ConfigMap's data.
@@ -45,6 +48,15 @@ type run struct {
 	cpu time.Duration
 	// clientCPU is this process's CPU time during a skiff run (client-go).
 	clientCPU time.Duration
+	// createWriteBytes is what the process holding the SQLite file sent
+	// to storage during the create phase (/proc/<pid>/io write_bytes:
+	// WAL appends and checkpoints).
+	createWriteBytes int64
+}
+
+// per1000Creates is createWriteBytes per 1,000 creates.
+func (r run) per1000Creates() int64 {
+	return r.createWriteBytes * 1000 / int64(max(r.create.ops, 1))
 }
 
 func (r run) ops() int               { return r.create.ops + r.update.ops }
@@ -113,6 +125,34 @@ func runPhase(ctx context.Context, n, conc int, op func(ctx context.Context, i i
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return phase{ops: n, elapsed: elapsed, lat: lat}, nil
+}
+
+// writeBytes is /proc/<pid>/io write_bytes: what the process has caused
+// to be sent to storage so far.
+func writeBytes(pid int) (int64, error) {
+	fields, err := skiffproc.ProcFields(pid, "io")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(fields["write_bytes"], 10, 64)
+}
+
+// measureWrites runs phase and records the write_bytes of process pid
+// during it in *dst.
+func measureWrites(pid int, dst *int64, phase func() error) error {
+	before, err := writeBytes(pid)
+	if err != nil {
+		return err
+	}
+	if err := phase(); err != nil {
+		return err
+	}
+	after, err := writeBytes(pid)
+	if err != nil {
+		return err
+	}
+	*dst = after - before
+	return nil
 }
 
 // selfCPU is this process's user+system CPU time.

@@ -23,15 +23,17 @@ type Kine struct {
 	wg        sync.WaitGroup
 }
 
-// StartKine starts kine under dir; Stop ends it. With writeQueue, SQLite
-// writes are queued in the process as skiff's server queues them;
-// without, SQLite's busy handler orders them, as in kine on its own.
-func StartKine(ctx context.Context, dir string, writeQueue bool) (*Kine, error) {
+// StartKine starts kine under dir; Stop ends it. With asRun, it is kine
+// as skiff's server runs it, on the group-commit backend (concurrent
+// writes committed together, watch events from the commit path); without,
+// it is plain kine as it ships: one transaction per write, SQLite's busy
+// handler ordering concurrent writers, watchers fed by polling.
+func StartKine(ctx context.Context, dir string, asRun bool) (*Kine, error) {
 	// kine logs its start-up at info level; keep the output to figures.
 	logrus.SetLevel(logrus.WarnLevel)
 	kctx, cancel := context.WithCancel(ctx)
 	k := &Kine{cancel: cancel}
-	b, err := kineconfig.Start(kctx, &k.wg, kineconfig.Config{DataDir: dir, NoWriteQueue: !writeQueue})
+	b, err := kineconfig.Start(kctx, &k.wg, kineconfig.Config{DataDir: dir, PlainKine: !asRun, NoWriteQueue: !asRun})
 	if err != nil {
 		k.Stop()
 		return nil, fmt.Errorf("starting kine: %w", err)

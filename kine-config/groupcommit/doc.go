@@ -1,0 +1,20 @@
+// Package groupcommit is kine's server.Backend for the embedded SQLite
+// store, with writes committed in groups.
+//
+// Plain kine runs every write in its own SQLite transaction (one WAL sync
+// each) and learns about its own writes by polling the table. Here one
+// writer goroutine owns a single connection: writes that arrive while a
+// transaction is being committed wait, and are then committed together in
+// the next transaction, each acknowledged only after that commit. Watch
+// events are built from the rows as they are inserted and published after
+// the commit, in revision order, so nothing polls the table.
+//
+// The table, its indexes, revisions (the autoincrement id), the
+// compare-and-swap rules, compaction and leases are kine's, so a database
+// written by plain kine opens here and the other way round. Reads go
+// through kine's own SQL. The process is assumed to be the only writer of
+// the file: rows written by another process reach watchers only when they
+// reconnect.
+//
+// It must not import the API server.
+package groupcommit

@@ -1,0 +1,5 @@
+package groupcommit
+
+// SetBeforeCommit makes b call f with the revisions each batch inserted,
+// just before committing it. Set it before Start.
+func SetBeforeCommit(b *Backend, f func(first, last int64)) { b.beforeCommit = f }
