@@ -29,9 +29,10 @@ func NewCertificate() *cobra.Command {
 		Use:   "check",
 		Short: "Print each certificate under <data-dir>/server/tls with its expiry and whether it is due for renewal",
 		Long: `Print each certificate under <data-dir>/server/tls: subject, issuer, notAfter
-and whether it is due for renewal. A running server renews the serving, admin
-and controller certificates by itself before they expire; the CA is not
-renewed. The data dir may also come from SKIFF_DATA_DIR.`,
+and whether it is due for renewal. A running server renews the serving, admin,
+controller and front-proxy certificates by itself before they expire; the
+CAs are replaced with rotate-ca. The data dir may also come from
+SKIFF_DATA_DIR.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
