@@ -173,6 +173,9 @@ func Ensure(o Options) (*Bundle, error) {
 		opts: o,
 		cas:  map[string]*caPair{},
 	}
+	if err := recoverStaged(o.Dir); err != nil {
+		return nil, fmt.Errorf("pki: finishing an interrupted rotate-ca: %w", err)
+	}
 	if err := adoptLegacyCA(o.Dir); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}

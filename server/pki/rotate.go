@@ -28,6 +28,9 @@ import (
 // Everything is checked before anything is written: bad input leaves dir
 // as it was.
 func RotateCA(dir, source string, now time.Time) ([]byte, error) {
+	if err := recoverStaged(dir); err != nil {
+		return nil, err
+	}
 	if rotating, err := transitionFiles(dir); err != nil {
 		return nil, err
 	} else if len(rotating) > 0 {
@@ -86,27 +89,32 @@ func RotateCA(dir, source string, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 
-	type file struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}
-	writes := []file{
-		{filepath.Join(dir, PreviousClientCAFile), prevClient.certPEM, certMode},
-		{filepath.Join(dir, CrossSignedFile), cross, certMode},
+	// Everything is staged as <file>.new first, then the list of files is
+	// written (pendingFile) and only then are they renamed into place: a
+	// crash before the list leaves the directory as it was (the staged
+	// files are removed at the next start), a crash after it is rolled
+	// forward by the next start, so no CA is ever left half replaced.
+	staged := []stagedFile{
+		{PreviousClientCAFile, prevClient.certPEM, certMode},
+		{CrossSignedFile, cross, certMode},
 	}
 	for _, name := range caNames {
 		ca := next[name]
-		// The key first: a crash between the two leaves a pair the next
-		// start refuses by name rather than a CA that signs wrongly.
-		writes = append(writes,
-			file{filepath.Join(dir, name+".key"), ca.keyPEM, keyMode},
-			file{filepath.Join(dir, name+".crt"), ca.certPEM, certMode})
+		// Each key before its certificate, as at first start.
+		staged = append(staged, stagedFile{name + ".key", ca.keyPEM, keyMode}, stagedFile{name + ".crt", ca.certPEM, certMode})
 	}
-	for _, f := range writes {
-		if err := cliconfig.WriteFileAtomic(f.path, f.data, f.mode); err != nil {
+	var names []string
+	for _, f := range staged {
+		if err := cliconfig.WriteFileAtomic(filepath.Join(dir, f.name+stagedSuffix), f.data, f.mode); err != nil {
 			return nil, err
 		}
+		names = append(names, f.name)
+	}
+	if err := cliconfig.WriteFileAtomic(filepath.Join(dir, pendingFile), []byte(strings.Join(names, "\n")+"\n"), keyMode); err != nil {
+		return nil, err
+	}
+	if err := commitStaged(dir); err != nil {
+		return nil, err
 	}
 	for _, f := range []string{legacyCA + ".key", legacyCA + ".crt"} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
@@ -122,6 +130,9 @@ func RotateCA(dir, source string, now time.Time) ([]byte, error) {
 // the server's own certificates in dir are not yet signed by the new CAs
 // (the server has not been restarted since RotateCA).
 func FinishCARotation(dir string, now time.Time) error {
+	if err := recoverStaged(dir); err != nil {
+		return err
+	}
 	rotating, err := transitionFiles(dir)
 	if err != nil {
 		return err
@@ -220,4 +231,71 @@ func loadSuppliedCA(dir, name string, now time.Time) (*caPair, error) {
 		return nil, err
 	}
 	return ca, nil
+}
+
+// stagedFile is a file RotateCA puts in place.
+type stagedFile struct {
+	name string
+	data []byte
+	mode os.FileMode
+}
+
+const (
+	// stagedSuffix marks a file RotateCA wrote but has not put in place.
+	stagedSuffix = ".new"
+	// pendingFile lists the staged files once all are written.
+	pendingFile = "rotate-ca.pending"
+)
+
+// commitStaged renames the files listed in pendingFile into place, then
+// removes the list. Each rename is atomic and a file already renamed is
+// skipped, so it can be repeated after a crash.
+func commitStaged(dir string) error {
+	list, err := os.ReadFile(filepath.Join(dir, pendingFile))
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Fields(string(list)) {
+		if filepath.Base(name) != name {
+			return fmt.Errorf("%s: %q is not a file name", pendingFile, name)
+		}
+		err := os.Rename(filepath.Join(dir, name+stagedSuffix), filepath.Join(dir, name))
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return os.Remove(filepath.Join(dir, pendingFile))
+}
+
+// recoverStaged finishes or undoes a RotateCA that was interrupted: with
+// the list of staged files written, it puts them in place; without it,
+// it removes the staged files.
+func recoverStaged(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, pendingFile)); err == nil {
+		return commitStaged(dir)
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	leftovers, err := filepath.Glob(filepath.Join(dir, "*"+stagedSuffix))
+	if err != nil {
+		return err
+	}
+	for _, f := range leftovers {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -194,3 +194,55 @@ func TestRotateCABadInput(t *testing.T) {
 		t.Errorf("rotation of an empty dir: %v", err)
 	}
 }
+
+// TestRotateCAInterrupted replays the two crashes RotateCA can suffer:
+// before its list of staged files is written (the next start undoes it)
+// and after (the next start finishes it).
+func TestRotateCAInterrupted(t *testing.T) {
+	t.Run("before the list", func(t *testing.T) {
+		dir := t.TempDir()
+		mustEnsure(t, testOptions(dir))
+		before := dirFiles(t, dir)
+		if err := os.WriteFile(filepath.Join(dir, "server-ca.key"+stagedSuffix), []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustEnsure(t, testOptions(dir))
+		if !maps.Equal(before, dirFiles(t, dir)) {
+			t.Error("the staged leftover was not removed, or something else changed")
+		}
+	})
+	t.Run("after the list", func(t *testing.T) {
+		dir := t.TempDir()
+		mustEnsure(t, testOptions(dir))
+		serverPEM, err := RotateCA(dir, "", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotated := dirFiles(t, dir)
+		// Rebuild it as a crash leaves it with the list written and the
+		// transition files, but no CA, renamed into place.
+		dir2 := t.TempDir()
+		for name, data := range rotated {
+			target := name + stagedSuffix
+			if name == "client-ca-previous.crt" || name == "server-ca-cross-signed.crt" {
+				target = name
+			} else if !strings.HasSuffix(name, "-ca.crt") && !strings.HasSuffix(name, "-ca.key") {
+				target = name
+			}
+			if err := os.WriteFile(filepath.Join(dir2, target), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list := "client-ca-previous.crt\nserver-ca-cross-signed.crt\nserver-ca.key\nserver-ca.crt\nclient-ca.key\nclient-ca.crt\nrequest-header-ca.key\nrequest-header-ca.crt\n"
+		if err := os.WriteFile(filepath.Join(dir2, pendingFile), []byte(list), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b := mustEnsure(t, testOptions(dir2))
+		if !bytes.Equal(b.ServerCAPEM, serverPEM) || !b.RotatingCA() {
+			t.Error("the interrupted rotation was not finished")
+		}
+		if _, err := os.Stat(filepath.Join(dir2, pendingFile)); !os.IsNotExist(err) {
+			t.Errorf("%s left: %v", pendingFile, err)
+		}
+	})
+}
