@@ -631,3 +631,68 @@ func firstCert(t *testing.T, data []byte) *x509.Certificate {
 	}
 	return c
 }
+
+// TestAgentRotateCA runs a real agent through a CA rotation: after the
+// rotation and a server restart the agent, still holding the token of
+// before, joins again by itself (here at its restart rather than within
+// the hour) and gets a certificate of the new client CA; after --finish
+// and another restart, exec and logs (the agent's tunnel, authenticated
+// with its certificate and verifying the server with the new CA) work.
+func TestAgentRotateCA(t *testing.T) {
+	needAgent(t)
+	s := startServer(t)
+	agentDir := t.TempDir()
+	prepareAgentDir(t, agentDir)
+	a := startAgent(t, s, agentDir, "--node-name", "rotor")
+	waitNodeReady(t, s, "rotor", 60*time.Second)
+	s.mustKubectlStdin(`apiVersion: v1
+kind: Pod
+metadata: {name: spinner}
+spec:
+  nodeName: rotor
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo spinning; sleep 3602"]
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "spinner", "Running", 90*time.Second)
+	tlsDir := filepath.Join(s.dataDir, "server", "tls")
+	nodeCert := filepath.Join(agentDir, "agent", "cred", "client.crt")
+	if _, err := os.Stat(nodeCert); err != nil {
+		nodeCert = filepath.Join(agentDir, "cred", "client.crt")
+	}
+	oldClientCA := firstCert(t, readFile(t, filepath.Join(tlsDir, "client-ca.crt")))
+	if firstCert(t, readFile(t, nodeCert)).CheckSignatureFrom(oldClientCA) != nil {
+		t.Fatal("the node certificate is not signed by the client CA")
+	}
+
+	if out, err := exec.Command(skiffBin, "certificate", "rotate-ca", "--data-dir", s.dataDir).CombinedOutput(); err != nil {
+		t.Fatalf("rotate-ca: %v\n%s", err, out)
+	}
+	newClientCA := firstCert(t, readFile(t, filepath.Join(tlsDir, "client-ca.crt")))
+	s.stop()
+	s.start()
+	a.stop()
+	a.start()
+	eventually(t, 60*time.Second, "the agent to join again with the new client CA", func() bool {
+		data, err := os.ReadFile(nodeCert)
+		return err == nil && firstCert(t, data).CheckSignatureFrom(newClientCA) == nil
+	})
+	if !strings.Contains(a.log.String(), `"joined again" reason="server CA changed"`) {
+		t.Errorf("the agent did not say why it joined again:\n%s", tail(a.log.String(), 2000))
+	}
+
+	if out, err := exec.Command(skiffBin, "certificate", "rotate-ca", "--data-dir", s.dataDir, "--finish").CombinedOutput(); err != nil {
+		t.Fatalf("rotate-ca --finish: %v\n%s", err, out)
+	}
+	s.stop()
+	s.start()
+	eventually(t, 60*time.Second, "exec through the agent's tunnel after --finish", func() bool {
+		out, err := s.kubectl("exec", "spinner", "--", "echo", "through")
+		return err == nil && strings.TrimSpace(out) == "through"
+	})
+	if out, _ := s.kubectl("logs", "spinner"); !strings.Contains(out, "spinning") {
+		t.Errorf("logs after --finish: %q", out)
+	}
+}
