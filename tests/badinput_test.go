@@ -24,7 +24,7 @@ func (s *server) adminHTTP(t *testing.T) *http.Client {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	ca, err := os.ReadFile(filepath.Join(tlsDir, "ca.crt"))
+	ca, err := os.ReadFile(filepath.Join(tlsDir, "server-ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}

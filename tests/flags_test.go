@@ -147,7 +147,7 @@ func TestServerFlags(t *testing.T) {
 	c := s.client()
 
 	// --data-dir, --write-kubeconfig and its mode.
-	for _, f := range []string{filepath.Join(s.dataDir, "server", "tls", "ca.crt"), filepath.Join(s.dataDir, "server", "token")} {
+	for _, f := range []string{filepath.Join(s.dataDir, "server", "tls", "server-ca.crt"), filepath.Join(s.dataDir, "server", "token")} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("--data-dir: %v", err)
 		}

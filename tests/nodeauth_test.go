@@ -256,17 +256,23 @@ func (s *server) nodeKubeconfigFor(cn string, orgs []string) string {
 	t := s.t
 	t.Helper()
 	tlsDir := filepath.Join(s.dataDir, "server", "tls")
-	caPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.crt"))
+	// Node certificates come from the client CA; the kubeconfig trusts
+	// the server CA.
+	caPEM, err := os.ReadFile(filepath.Join(tlsDir, "server-ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	caKeyPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.key"))
+	clientCAPEM, err := os.ReadFile(filepath.Join(tlsDir, "client-ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(caPEM)
+	caKeyPEM, err := os.ReadFile(filepath.Join(tlsDir, "client-ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(clientCAPEM)
 	if block == nil {
-		t.Fatal("ca.crt holds no PEM block")
+		t.Fatal("client-ca.crt holds no PEM block")
 	}
 	ca, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {

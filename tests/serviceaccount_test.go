@@ -24,7 +24,7 @@ func TestServiceAccountDefaults(t *testing.T) {
 	s := startServer(t)
 	c := s.client()
 	ctx := context.Background()
-	caPEM, err := os.ReadFile(filepath.Join(s.dataDir, "server", "tls", "ca.crt"))
+	caPEM, err := os.ReadFile(filepath.Join(s.dataDir, "server", "tls", "server-ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ clusters: [{name: skiff, cluster: {server: %q, certificate-authority: %q}}]
 users: [{name: sa, user: {token: %q}}]
 contexts: [{name: sa, context: {cluster: skiff, user: sa}}]
 current-context: sa
-`, s.url(), filepath.Join(s.dataDir, "server", "tls", "ca.crt"), token)
+`, s.url(), filepath.Join(s.dataDir, "server", "tls", "server-ca.crt"), token)
 	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
 		s.t.Fatal(err)
 	}

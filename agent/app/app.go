@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// link shows as a poll that does not answer), and Go's default
 		// probe every 15 s would cost several times the idle sync itself.
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: -1}).DialContext,
-		TLSClientConfig:     creds.TLSConfig(),
+		TLSClientConfig:     creds.TLSConfig(base),
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     5 * time.Minute,
@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { return renewLoop(gctx, creds, jcfg) })
 	g.Go(func() error {
 		host := strings.TrimPrefix(base, "https://")
-		return tunnel.Serve(gctx, tunnel.DialTLS(host, creds.TLSConfig()), streaming.New(workers))
+		return tunnel.Serve(gctx, tunnel.DialTLS(host, creds.TLSConfig(base)), streaming.New(workers))
 	})
 	klog.InfoS("skiff agent is running", "node", cfg.NodeName, "server", cfg.Server, "nodeIP", nodeIP,
 		"podCIDR", creds.PodCIDR, "runtime", rtVersion, "startup", time.Since(start).Round(time.Millisecond))
@@ -172,14 +172,27 @@ func credentials(ctx context.Context, jcfg join.Config) (*join.Credentials, erro
 	}
 }
 
-// renewLoop renews the node certificate when a third of its life is left.
+// renewLoop renews the node certificate when a third of its life is left,
+// and joins again when the server's CA changed (a CA rotation), so the
+// node holds a certificate of the new client CA and trusts the new server
+// CA before the rotation is finished. It looks at start and hourly.
 func renewLoop(ctx context.Context, creds *join.Credentials, jcfg join.Config) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if creds.NeedsRenewal(time.Now()) && jcfg.Token != "" {
-			if err := creds.Renew(ctx, jcfg); err != nil && ctx.Err() == nil {
-				klog.InfoS("cannot renew the node certificate yet", "notAfter", creds.NotAfter(), "err", err)
+		if jcfg.Token != "" {
+			why := ""
+			if creds.NeedsRenewal(time.Now()) {
+				why = "expiry"
+			} else if changed, err := creds.ServerCAChanged(ctx, jcfg.Server); err == nil && changed {
+				why = "server CA changed"
+			}
+			if why != "" {
+				if err := creds.Renew(ctx, jcfg); err != nil && ctx.Err() == nil {
+					klog.InfoS("cannot renew the node certificate yet", "reason", why, "notAfter", creds.NotAfter(), "err", err)
+				} else if err == nil {
+					klog.InfoS("joined again", "reason", why)
+				}
 			}
 		}
 		select {

@@ -17,6 +17,7 @@ import (
 	"github.com/skiff-io/skiff/cliconfig"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,12 +46,12 @@ type Config struct {
 // Credentials are a joined node's identity and the cluster's addressing.
 type Credentials struct {
 	dir         string
-	CA          []byte
 	PodCIDR     string
 	ClusterCIDR string
 	ServiceCIDR string
 
 	mu   sync.Mutex
+	ca   []byte // the server CA bundle, as /cacerts served it
 	cert *tls.Certificate
 	leaf *x509.Certificate
 }
@@ -80,7 +81,7 @@ func Load(dir string) (*Credentials, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(cd, "join.json"), err)
 	}
-	c := &Credentials{dir: dir, CA: ca, PodCIDR: s.PodCIDR, ClusterCIDR: s.ClusterCIDR, ServiceCIDR: s.ServiceCIDR}
+	c := &Credentials{dir: dir, ca: ca, PodCIDR: s.PodCIDR, ClusterCIDR: s.ClusterCIDR, ServiceCIDR: s.ServiceCIDR}
 	if err := c.loadCert(); err != nil {
 		return nil, err
 	}
@@ -119,20 +120,68 @@ func (c *Credentials) NeedsRenewal(now time.Time) bool {
 	return c.leaf.NotAfter.Sub(now) < life/3
 }
 
-// TLSConfig trusts only the cluster CA and presents the node certificate,
-// re-read after every renewal.
-func (c *Credentials) TLSConfig() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(c.CA)
+// TLSConfig trusts only the server CA for the server at serverURL and
+// presents the node certificate, both as they are at each handshake: a
+// renewal swaps the certificate, and a re-join after a CA rotation swaps
+// the CA, without the connections' configuration being rebuilt.
+func (c *Credentials) TLSConfig(serverURL string) *tls.Config {
+	host := serverURL
+	if u, err := url.Parse(serverURL); err == nil && u.Host != "" {
+		host = u.Hostname()
+	}
 	return &tls.Config{
-		RootCAs:    pool,
 		MinVersion: tls.VersionTLS12,
+		// The standard verification would fix the roots now; the server is
+		// verified in VerifyConnection instead, as strictly (chain to the
+		// server CA, the server's name, server auth), against the CA held
+		// at the handshake.
+		InsecureSkipVerify: true, //nolint:gosec
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return c.verifyServer(cs.PeerCertificates, host)
+		},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			return c.cert, nil
 		},
 	}
+}
+
+// verifyServer checks the server's certificate chain against the server
+// CA the node holds.
+func (c *Credentials) verifyServer(certs []*x509.Certificate, host string) error {
+	if len(certs) == 0 {
+		return errors.New("the server presented no certificate")
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(c.CA())
+	inter := x509.NewCertPool()
+	for _, ic := range certs[1:] {
+		inter.AddCert(ic)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: host})
+	return err
+}
+
+// CA returns the server CA bundle the node trusts.
+func (c *Credentials) CA() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ca
+}
+
+// ServerCAChanged reports whether the server at serverURL, verified with
+// the CA the node holds, now serves another CA at /cacerts: after `skiff
+// certificate rotate-ca` and a server restart, the new server CA is
+// cross-signed by the old one, so the node can see it and re-join.
+func (c *Credentials) ServerCAChanged(ctx context.Context, serverURL string) (bool, error) {
+	tr := &http.Transport{TLSClientConfig: c.TLSConfig(serverURL)}
+	defer tr.CloseIdleConnections()
+	ca, err := getCACerts(ctx, &http.Client{Timeout: 30 * time.Second, Transport: tr}, strings.TrimSuffix(serverURL, "/"))
+	if err != nil {
+		return false, err
+	}
+	return !bytes.Equal(ca, c.CA()), nil
 }
 
 // Join asks the server for a node certificate and stores it. It is also
@@ -146,7 +195,11 @@ func Join(ctx context.Context, cfg Config) (*Credentials, error) {
 	if !strings.HasPrefix(base, "https://") {
 		return nil, fmt.Errorf("%w: --server %q must be an https:// URL", ErrRefused, cfg.Server)
 	}
-	ca, err := fetchCA(ctx, base, hash)
+	trusted, err := os.ReadFile(filepath.Join(credDir(cfg.Dir), "server-ca.crt"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ca, err := fetchCA(ctx, base, hash, trusted)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +269,7 @@ func Join(ctx context.Context, cfg Config) (*Credentials, error) {
 			return nil, err
 		}
 	}
-	c := &Credentials{dir: cfg.Dir, CA: ca, PodCIDR: jr.PodCIDR, ClusterCIDR: jr.ClusterCIDR, ServiceCIDR: jr.ServiceCIDR}
+	c := &Credentials{dir: cfg.Dir, ca: ca, PodCIDR: jr.PodCIDR, ClusterCIDR: jr.ClusterCIDR, ServiceCIDR: jr.ServiceCIDR}
 	if err := c.loadCert(); err != nil {
 		return nil, err
 	}
@@ -231,7 +284,7 @@ func (c *Credentials) Renew(ctx context.Context, cfg Config) error {
 		return err
 	}
 	c.mu.Lock()
-	c.cert, c.leaf = fresh.cert, fresh.leaf
+	c.cert, c.leaf, c.ca = fresh.cert, fresh.leaf, fresh.ca
 	c.mu.Unlock()
 	klog.InfoS("node certificate renewed", "notAfter", fresh.NotAfter())
 	return nil
@@ -239,13 +292,41 @@ func (c *Credentials) Renew(ctx context.Context, cfg Config) error {
 
 // fetchCA reads /cacerts without trusting the server yet and checks it
 // against the token's hash. A token without a hash trusts the first
-// answer, as k3s does, and says so.
-func fetchCA(ctx context.Context, base, hash string) ([]byte, error) {
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+// answer, as k3s does, and says so. A node that joined before holds the
+// server CA it trusted then (trusted): when the hash no longer matches
+// because the CAs were rotated, a server that proves itself with that CA
+// (the new CA is cross-signed by the old one) may hand over the new one.
+func fetchCA(ctx context.Context, base, hash string, trusted []byte) ([]byte, error) {
+	tr := &http.Transport{
 		// Not trusted: the body is checked against the token's hash below.
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec
-	}}
-	defer hc.CloseIdleConnections()
+	}
+	defer tr.CloseIdleConnections()
+	ca, err := getCACerts(ctx, &http.Client{Timeout: 30 * time.Second, Transport: tr}, base)
+	if err != nil {
+		return nil, err
+	}
+	if hash == "" {
+		klog.InfoS("the join token carries no CA hash: trusting the server's CA without checking it", "server", base)
+		return ca, nil
+	}
+	got := protocol.CAHash(ca)
+	if got == hash {
+		return ca, nil
+	}
+	if pool := x509.NewCertPool(); len(trusted) > 0 && pool.AppendCertsFromPEM(trusted) {
+		vt := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		defer vt.CloseIdleConnections()
+		if vca, err := getCACerts(ctx, &http.Client{Timeout: 30 * time.Second, Transport: vt}, base); err == nil {
+			klog.InfoS("the server's CA changed (CA rotation); trusting the new one, vouched for by the CA this node held", "server", base, "hash", protocol.CAHash(vca))
+			return vca, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: the CA of %s has hash %s but the token expects %s (wrong server, someone in between, or the CAs were rotated: use the server's new token)", ErrRefused, base, got, hash)
+}
+
+// getCACerts reads base's /cacerts with hc.
+func getCACerts(ctx context.Context, hc *http.Client, base string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+protocol.PathCACerts, nil)
 	if err != nil {
 		return nil, err
@@ -261,13 +342,6 @@ func fetchCA(ctx context.Context, base, hash string) ([]byte, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s%s answered %s", base, protocol.PathCACerts, resp.Status)
-	}
-	if hash == "" {
-		klog.InfoS("the join token carries no CA hash: trusting the server's CA without checking it", "server", base)
-		return ca, nil
-	}
-	if got := protocol.CAHash(ca); got != hash {
-		return nil, fmt.Errorf("%w: the CA of %s has hash %s but the token expects %s (wrong server, or someone in between)", ErrRefused, base, got, hash)
 	}
 	return ca, nil
 }

@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("certificates: %w", err)
 	}
 	logSoonestExpiry(bundle)
-	token, err := pki.EnsureToken(filepath.Join(serverDir, "token"), bundle.CACertPEM, cfg.Token)
+	token, err := pki.EnsureToken(filepath.Join(serverDir, "token"), bundle.ServerCAPEM, cfg.Token)
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The controller certificate is renewed while the server runs; the
 	// transport swaps it in without disturbing open watches.
 	controllerCert, controllerKey := bundle.Controller()
-	loopbackTLS, err := newLoopbackTransport(bundle.CACertPEM, controllerCert, controllerKey)
+	loopbackTLS, err := newLoopbackTransport(bundle.ServerCAPEM, controllerCert, controllerKey)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 	tunnels := tunnel.NewHub(tunnel.NodeFromRequest, 0)
 	defer tunnels.Close()
 	join, err := nodejoin.New(nodejoin.Config{
-		CACertPEM: bundle.CACertPEM, Token: token, Signer: bundle, API: joinAPI{nodeClient}, Store: store,
+		CACertPEM: bundle.ServerCAPEM, Token: token, Signer: bundle, API: joinAPI{nodeClient}, Store: store,
 		ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
 	})
 	if err != nil {
@@ -231,7 +231,7 @@ func Run(ctx context.Context, cfg Config) error {
 		EndpointPort: int32(cfg.HTTPSPort),
 	}
 	tuning := controllerTuning{TerminatedPodGCThreshold: cfg.TerminatedPodGCThreshold, DisableScheduler: cfg.DisableScheduler}
-	if err := startControllers(gctx, g, loopback, bundle.CACertPEM, apiAddr, api.MetadataFeed(), le, tuning, cfg.DataDir); err != nil {
+	if err := startControllers(gctx, g, loopback, bundle.ServerCAPEM, apiAddr, api.MetadataFeed(), le, tuning, cfg.DataDir); err != nil {
 		return err
 	}
 	if !backend.Embedded {

@@ -50,8 +50,10 @@ func logSoonestExpiry(b *pki.Bundle) {
 			soonest = e
 		}
 	}
-	if b.CA.NotAfter.Before(soonest.NotAfter) {
-		soonest = pki.Expiry{Name: "ca", NotAfter: b.CA.NotAfter}
+	for _, ca := range b.CAExpiries() {
+		if ca.NotAfter.Before(soonest.NotAfter) {
+			soonest = ca
+		}
 	}
 	klog.InfoS("Certificates loaded", "soonestExpiry", soonest.Name, "notAfter", soonest.NotAfter.Format(time.RFC3339),
 		"renewBefore", b.RenewBefore(), "dir", b.Dir)

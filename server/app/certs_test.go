@@ -83,7 +83,7 @@ func TestLoopbackTransportRotates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lt, err := newLoopbackTransport(b.CACertPEM, first, firstKey)
+	lt, err := newLoopbackTransport(b.ServerCAPEM, first, firstKey)
 	if err != nil {
 		t.Fatal(err)
 	}

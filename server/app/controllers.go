@@ -34,7 +34,7 @@ import (
 type controllerContext struct {
 	Config *rest.Config
 	Client kubeclient.Interface
-	// CACertPEM is the cluster CA, for the kube-root-ca.crt ConfigMaps.
+	// CACertPEM is the server CA, for the kube-root-ca.crt ConfigMaps.
 	CACertPEM []byte
 	// API is where clients reach this server: the kubernetes Service.
 	API kubernetesservice.Config

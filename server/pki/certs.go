@@ -83,8 +83,8 @@ func serialNumber() (*big.Int, error) {
 	return n.Add(n, big.NewInt(1)), nil
 }
 
-// newCA creates the self-signed cluster CA.
-func newCA(now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+// newCA creates a self-signed CA called name (server-ca, ...).
+func newCA(name string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := newKey()
 	if err != nil {
 		return nil, nil, err
@@ -95,7 +95,7 @@ func newCA(now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err e
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("skiff-ca@%d", now.Unix())},
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("skiff-%s@%d", name, now.Unix())},
 		NotBefore:             now.Add(-backdate).UTC(),
 		NotAfter:              now.Add(validity).UTC(),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,

@@ -43,7 +43,8 @@ func Inspect(dir string, now time.Time, renewBefore time.Duration) ([]CertInfo, 
 		return nil, fmt.Errorf("pki: no certificates in %s", dir)
 	}
 	sort.Strings(files)
-	caNotAfter := now.Add(100 * 365 * 24 * time.Hour) // no CA file: nothing caps the leaves
+	// A leaf is capped by its CA's expiry: the CA files in dir, by subject.
+	caNotAfter := map[string]time.Time{}
 	var out []CertInfo
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -54,8 +55,8 @@ func Inspect(dir string, now time.Time, renewBefore time.Duration) ([]CertInfo, 
 		if err != nil {
 			return nil, fmt.Errorf("pki: %s: %w", f, err)
 		}
-		if filepath.Base(f) == "ca.crt" {
-			caNotAfter = c.NotAfter
+		if c.IsCA && filepath.Base(f) != CrossSignedFile {
+			caNotAfter[c.Subject.String()] = c.NotAfter
 		}
 		out = append(out, CertInfo{
 			Name: strings.TrimSuffix(filepath.Base(f), ".crt"), File: f,
@@ -69,13 +70,17 @@ func Inspect(dir string, now time.Time, renewBefore time.Duration) ([]CertInfo, 
 		if ci.IsCA {
 			ci.Due = ci.NotAfter.Sub(now) <= renewBefore
 		} else {
-			ci.Due = Due(now, ci.NotAfter, caNotAfter, renewBefore)
+			limit, ok := caNotAfter[ci.Issuer]
+			if !ok {
+				limit = now.Add(100 * 365 * 24 * time.Hour) // no CA file: nothing caps the leaf
+			}
+			ci.Due = Due(now, ci.NotAfter, limit, renewBefore)
 		}
 		switch {
 		case ci.Expired:
 			ci.Status = "expired"
 		case ci.Due && ci.IsCA:
-			ci.Status = "expires soon: replace by hand"
+			ci.Status = "expires soon: rotate it"
 		case ci.Due:
 			ci.Status = "due for renewal"
 		default:

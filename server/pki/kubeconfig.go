@@ -15,7 +15,7 @@ import (
 const DefaultKubeconfigMode os.FileMode = 0o600
 
 // WriteKubeconfig writes an admin kubeconfig for serverURL to path, with
-// the CA and the current admin client certificate embedded so the file is
+// the server CA and the current admin client certificate embedded so the file is
 // usable on its own (copied to a laptop, say); the server calls it again
 // after Renew re-issued the admin certificate. A zero mode means
 // DefaultKubeconfigMode.
@@ -26,7 +26,7 @@ func (b *Bundle) WriteKubeconfig(path, serverURL string, mode os.FileMode) error
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["default"] = &clientcmdapi.Cluster{
 		Server:                   serverURL,
-		CertificateAuthorityData: b.CACertPEM,
+		CertificateAuthorityData: b.ServerCAPEM,
 	}
 	certPEM, keyPEM := b.Admin()
 	cfg.AuthInfos["default"] = &clientcmdapi.AuthInfo{

@@ -52,8 +52,8 @@ func TestWriteKubeconfig(t *testing.T) {
 			if cl == nil || user == nil {
 				t.Fatalf("cluster %v, user %v", cl, user)
 			}
-			if cl.Server != url || !bytes.Equal(cl.CertificateAuthorityData, b.CACertPEM) {
-				t.Errorf("cluster: server %q, CA data matches=%v", cl.Server, bytes.Equal(cl.CertificateAuthorityData, b.CACertPEM))
+			if cl.Server != url || !bytes.Equal(cl.CertificateAuthorityData, b.ServerCAPEM) {
+				t.Errorf("cluster: server %q, CA data matches=%v", cl.Server, bytes.Equal(cl.CertificateAuthorityData, b.ServerCAPEM))
 			}
 			if !bytes.Equal(user.ClientCertificateData, b.AdminCertPEM) || !bytes.Equal(user.ClientKeyData, b.AdminKeyPEM) {
 				t.Error("user: embedded client cert or key differs from the admin credential")

@@ -38,6 +38,9 @@ const (
 	// ControllerUser is the loopback client certificate's user: the
 	// server's own controllers and node sync hub (group AdminGroup).
 	ControllerUser = "system:skiff-controller"
+	// FrontProxyUser is the front-proxy client certificate's user, signed
+	// by the request-header CA (kube-apiserver's --proxy-client-cert-file).
+	FrontProxyUser = "system:front-proxy-client"
 
 	dirMode  os.FileMode = 0o700
 	keyMode  os.FileMode = 0o600
@@ -71,27 +74,48 @@ type Options struct {
 }
 
 // Bundle is the server's loaded credentials and the paths of their files.
+//
+// Three CAs, as in k3s: the server CA signs the serving certificate and is
+// what clients trust (kubeconfigs, /cacerts, the join token's hash); the
+// client CA signs every client certificate (admin, controller, nodes); the
+// request-header CA signs the front-proxy client certificate, which only
+// an authenticating proxy in front of the API would present.
 type Bundle struct {
 	Dir string
 
-	CAFile, CAKeyFile                     string
-	ServingCertFile, ServingKeyFile       string
-	AdminCertFile, AdminKeyFile           string
-	ControllerCertFile, ControllerKeyFile string
+	ServerCAFile, ServerCAKeyFile               string
+	ClientCAFile, ClientCAKeyFile               string
+	RequestHeaderCAFile, RequestHeaderCAKeyFile string
+	ServingCertFile, ServingKeyFile             string
+	AdminCertFile, AdminKeyFile                 string
+	ControllerCertFile, ControllerKeyFile       string
+	FrontProxyCertFile, FrontProxyKeyFile       string
 
-	// CA is the cluster CA; CACertPEM is its file's contents, whose
-	// SHA-256 is the hash in join tokens.
-	CA        *x509.Certificate
-	CACertPEM []byte
+	// ServerCA is the server CA; ServerCAPEM is its file's contents, whose
+	// SHA-256 is the hash in join tokens and which /cacerts serves.
+	ServerCA    *x509.Certificate
+	ServerCAPEM []byte
+	// ClientCA signs client certificates; ClientCAPEM is its file.
+	ClientCA    *x509.Certificate
+	ClientCAPEM []byte
+	// RequestHeaderCA signs the front-proxy client certificate.
+	RequestHeaderCA *x509.Certificate
 	// ServingCert is the API serving certificate as Ensure left it.
 	ServingCert *x509.Certificate
 	// AdminCertPEM and AdminKeyPEM are the admin client credential as
 	// Ensure left it; Admin returns the current one once Renew has run.
 	AdminCertPEM, AdminKeyPEM []byte
 
-	caKey crypto.Signer
-	now   func() time.Time
-	opts  Options
+	// During a CA rotation (see RotateCA): crossPEM is the server CA
+	// signed by the previous one, sent with the serving certificate so
+	// clients that trust only the previous CA still verify the server;
+	// previousClientCAs still authenticate client certificates.
+	crossPEM          []byte
+	previousClientCAs []*x509.Certificate
+
+	cas  map[string]*caPair
+	now  func() time.Time
+	opts Options
 
 	// mu guards leaves and serialises Renew.
 	mu     sync.Mutex
@@ -106,9 +130,12 @@ type leafPair struct {
 
 // Ensure loads the credentials in o.Dir, creating what is missing and
 // re-issuing leaf certificates that are stale: SANs changed, expiring
-// within o.RenewBefore (90 days), or not signed by the current CA. The CA
-// itself is never replaced once it exists, since nodes and kubeconfigs pin
-// it.
+// within o.RenewBefore (90 days), or not signed by their current CA. A CA
+// is never replaced once it exists, since nodes and kubeconfigs pin it;
+// `skiff certificate rotate-ca` (RotateCA) replaces them on purpose. A
+// directory of the older single-CA layout (ca.crt) is adopted: that CA
+// becomes both the server and the client CA, so nothing that trusts it or
+// holds a certificate it signed notices.
 func Ensure(o Options) (*Bundle, error) {
 	if o.Dir == "" {
 		return nil, errors.New("pki: no directory given")
@@ -132,20 +159,37 @@ func Ensure(o Options) (*Bundle, error) {
 	if err := ensureMode(o.Dir, dirMode); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
+	f := func(name string) string { return filepath.Join(o.Dir, name) }
 	b := &Bundle{
-		Dir:             o.Dir,
-		CAFile:          filepath.Join(o.Dir, "ca.crt"),
-		CAKeyFile:       filepath.Join(o.Dir, "ca.key"),
-		ServingCertFile: filepath.Join(o.Dir, "serving.crt"),
-		ServingKeyFile:  filepath.Join(o.Dir, "serving.key"),
-		AdminCertFile:   filepath.Join(o.Dir, "admin.crt"),
-		AdminKeyFile:    filepath.Join(o.Dir, "admin.key"),
-		now:             now,
-		opts:            o,
+		Dir:          o.Dir,
+		ServerCAFile: f(CAServer + ".crt"), ServerCAKeyFile: f(CAServer + ".key"),
+		ClientCAFile: f(CAClient + ".crt"), ClientCAKeyFile: f(CAClient + ".key"),
+		RequestHeaderCAFile: f(CARequestHeader + ".crt"), RequestHeaderCAKeyFile: f(CARequestHeader + ".key"),
+		ServingCertFile: f("serving.crt"), ServingKeyFile: f("serving.key"),
+		AdminCertFile: f("admin.crt"), AdminKeyFile: f("admin.key"),
+		ControllerCertFile: f("controller.crt"), ControllerKeyFile: f("controller.key"),
+		FrontProxyCertFile: f(CertFrontProxy + ".crt"), FrontProxyKeyFile: f(CertFrontProxy + ".key"),
+		now:  now,
+		opts: o,
+		cas:  map[string]*caPair{},
 	}
-	b.ControllerCertFile = filepath.Join(o.Dir, "controller.crt")
-	b.ControllerKeyFile = filepath.Join(o.Dir, "controller.key")
-	if err := b.ensureCA(); err != nil {
+	if err := recoverStaged(o.Dir); err != nil {
+		return nil, fmt.Errorf("pki: finishing an interrupted rotate-ca: %w", err)
+	}
+	if err := adoptLegacyCA(o.Dir); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	for _, name := range caNames {
+		ca, err := ensureCA(o.Dir, name, now())
+		if err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
+		b.cas[name] = ca
+	}
+	b.ServerCA, b.ServerCAPEM = b.cas[CAServer].cert, b.cas[CAServer].certPEM
+	b.ClientCA, b.ClientCAPEM = b.cas[CAClient].cert, b.cas[CAClient].certPEM
+	b.RequestHeaderCA = b.cas[CARequestHeader].cert
+	if err := b.loadTransition(); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
 	if _, err := b.Renew(); err != nil {
@@ -156,65 +200,11 @@ func Ensure(o Options) (*Bundle, error) {
 	return b, nil
 }
 
-func (b *Bundle) ensureCA() error {
-	certPEM, err := readOptional(b.CAFile)
-	if err != nil {
-		return err
-	}
-	keyPEM, err := readOptional(b.CAKeyFile)
-	if err != nil {
-		return err
-	}
-	switch {
-	case certPEM == nil:
-		// The key is written before the certificate, so a key alone is what
-		// a crash during the first start leaves; nothing was signed with it.
-		certPEM, keyPEM, err = newCA(b.now(), caValidity)
-		if err != nil {
-			return err
-		}
-		if err := cliconfig.WriteFileAtomic(b.CAKeyFile, keyPEM, keyMode); err != nil {
-			return err
-		}
-		if err := cliconfig.WriteFileAtomic(b.CAFile, certPEM, certMode); err != nil {
-			return err
-		}
-	case keyPEM == nil:
-		return fmt.Errorf("%s exists but %s does not: restore the CA key (a new CA would break every node and kubeconfig that trusts the old one)", b.CAFile, b.CAKeyFile)
-	}
-
-	ca, err := parseCert(certPEM)
-	if err != nil {
-		return fmt.Errorf("parse %s: %w", b.CAFile, err)
-	}
-	key, err := parseKey(keyPEM)
-	if err != nil {
-		return fmt.Errorf("parse %s: %w", b.CAKeyFile, err)
-	}
-	if !ca.IsCA {
-		return fmt.Errorf("%s is not a CA certificate", b.CAFile)
-	}
-	if !keyMatches(key, ca) {
-		return fmt.Errorf("%s does not match %s", b.CAKeyFile, b.CAFile)
-	}
-	if now := b.now(); !now.Before(ca.NotAfter) {
-		return fmt.Errorf("CA certificate %s expired on %s", b.CAFile, ca.NotAfter.Format(time.RFC3339))
-	}
-	if err := ensureMode(b.CAKeyFile, keyMode); err != nil {
-		return err
-	}
-	if err := ensureMode(b.CAFile, certMode); err != nil {
-		return err
-	}
-	b.CA, b.CACertPEM, b.caKey = ca, certPEM, key
-	return nil
-}
-
 // ensureLeaf returns a current certificate for spec from certFile and
 // keyFile, re-signing it if needed. An existing key is kept even when the
 // certificate is re-issued, so the pair on disk never mismatches while a
 // running server reloads it.
-func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, keyPEM []byte, cert *x509.Certificate, err error) {
+func (b *Bundle) ensureLeaf(certFile, keyFile string, issuer *caPair, spec leafSpec) (certPEM, keyPEM []byte, cert *x509.Certificate, err error) {
 	if certPEM, err = readOptional(certFile); err != nil {
 		return nil, nil, nil, err
 	}
@@ -226,7 +216,7 @@ func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, k
 		key, _ = parseKey(keyPEM) // an unreadable key is replaced below
 	}
 	if key != nil && certPEM != nil {
-		if c, err := parseCert(certPEM); err == nil && keyMatches(key, c) && b.current(c, spec) {
+		if c, err := parseCert(certPEM); err == nil && keyMatches(key, c) && b.current(c, issuer.cert, spec) {
 			if err := ensureMode(keyFile, keyMode); err != nil {
 				return nil, nil, nil, err
 			}
@@ -250,7 +240,7 @@ func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, k
 		}
 		key = k
 	}
-	if certPEM, err = signLeaf(b.CA, b.caKey, key.Public(), spec, b.now()); err != nil {
+	if certPEM, err = signLeaf(issuer.cert, issuer.key, key.Public(), spec, b.now()); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := cliconfig.WriteFileAtomic(certFile, certPEM, certMode); err != nil {
@@ -262,13 +252,13 @@ func (b *Bundle) ensureLeaf(certFile, keyFile string, spec leafSpec) (certPEM, k
 	return certPEM, keyPEM, cert, nil
 }
 
-// current reports whether c still says what spec asks for, is signed by the
-// current CA and is not about to expire.
-func (b *Bundle) current(c *x509.Certificate, spec leafSpec) bool {
-	if c.CheckSignatureFrom(b.CA) != nil {
+// current reports whether c still says what spec asks for, is signed by
+// its current CA and is not about to expire.
+func (b *Bundle) current(c, ca *x509.Certificate, spec leafSpec) bool {
+	if c.CheckSignatureFrom(ca) != nil {
 		return false
 	}
-	if Due(b.now(), c.NotAfter, b.CA.NotAfter, b.opts.RenewBefore) {
+	if Due(b.now(), c.NotAfter, ca.NotAfter, b.opts.RenewBefore) {
 		return false
 	}
 	if c.Subject.CommonName != spec.subject.CommonName ||
@@ -283,7 +273,7 @@ func (b *Bundle) current(c *x509.Certificate, spec leafSpec) bool {
 }
 
 // IssueClientCert signs a new client certificate for user cn in groups
-// orgs, with a fresh key. It is how nodes get their own credentials.
+// orgs, with a fresh key, by the client CA. It is how nodes get their own credentials.
 func (b *Bundle) IssueClientCert(cn string, orgs []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
 	if cn == "" {
 		return nil, nil, errors.New("pki: client certificate needs a common name")
@@ -295,7 +285,8 @@ func (b *Bundle) IssueClientCert(cn string, orgs []string, validity time.Duratio
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: %w", err)
 	}
-	certPEM, err = signLeaf(b.CA, b.caKey, key.Public(), leafSpec{
+	ca := b.cas[CAClient]
+	certPEM, err = signLeaf(ca.cert, ca.key, key.Public(), leafSpec{
 		subject:  pkix.Name{CommonName: cn, Organization: slices.Clone(orgs)},
 		usage:    x509.ExtKeyUsageClientAuth,
 		validity: validity,
@@ -408,7 +399,7 @@ func sortedSet(s []string) []string {
 }
 
 // SignClientCSR signs the key of a PEM certificate request as a client
-// certificate for user cn in groups orgs. The request's own subject is
+// certificate for user cn in groups orgs, by the client CA. The request's own subject is
 // ignored: the caller decides who the key belongs to (a joining node
 // proves its name with the join token and its node password).
 func (b *Bundle) SignClientCSR(csrPEM []byte, cn string, orgs []string, validity time.Duration) ([]byte, error) {
@@ -426,7 +417,8 @@ func (b *Bundle) SignClientCSR(csrPEM []byte, cn string, orgs []string, validity
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("pki: certificate request signature: %w", err)
 	}
-	certPEM, err := signLeaf(b.CA, b.caKey, csr.PublicKey, leafSpec{
+	ca := b.cas[CAClient]
+	certPEM, err := signLeaf(ca.cert, ca.key, csr.PublicKey, leafSpec{
 		subject:  pkix.Name{CommonName: cn, Organization: slices.Clone(orgs)},
 		usage:    x509.ExtKeyUsageClientAuth,
 		validity: validity,

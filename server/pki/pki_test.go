@@ -38,7 +38,7 @@ func mustEnsure(t *testing.T, o Options) *Bundle {
 func readFiles(t *testing.T, b *Bundle) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, p := range []string{b.CAFile, b.CAKeyFile, b.ServingCertFile, b.ServingKeyFile, b.AdminCertFile, b.AdminKeyFile, b.ControllerCertFile, b.ControllerKeyFile} {
+	for _, p := range []string{b.ServerCAFile, b.ServerCAKeyFile, b.ServingCertFile, b.ServingKeyFile, b.AdminCertFile, b.AdminKeyFile, b.ControllerCertFile, b.ControllerKeyFile} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func readFiles(t *testing.T, b *Bundle) map[string][]byte {
 
 func roots(b *Bundle) *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(b.CA)
+	p.AddCert(b.ServerCA)
 	return p
 }
 
@@ -63,8 +63,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 		want os.FileMode
 	}{
 		{dir, 0o700},
-		{b.CAFile, 0o644},
-		{b.CAKeyFile, 0o600},
+		{b.ServerCAFile, 0o644},
+		{b.ServerCAKeyFile, 0o600},
 		{b.ServingCertFile, 0o644},
 		{b.ServingKeyFile, 0o600},
 		{b.AdminCertFile, 0o644},
@@ -86,14 +86,32 @@ func TestEnsureCreatesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 8 {
-		t.Errorf("dir has %d entries, want 8 (no temp files left): %v", len(entries), entries)
+	if len(entries) != 14 {
+		t.Errorf("dir has %d entries, want 14 (no temp files left): %v", len(entries), entries)
 	}
 
-	ca := b.CA
-	if !ca.IsCA || !strings.HasPrefix(ca.Subject.CommonName, "skiff-ca@") {
-		t.Errorf("CA: IsCA=%v CN=%q", ca.IsCA, ca.Subject.CommonName)
+	// Three distinct CAs, each signing its own leaves only.
+	cas := map[string]*x509.Certificate{"server-ca": b.ServerCA, "client-ca": b.ClientCA, "request-header-ca": b.RequestHeaderCA}
+	keys := map[string]bool{}
+	for name, ca := range cas {
+		if !ca.IsCA || !strings.HasPrefix(ca.Subject.CommonName, "skiff-"+name+"@") {
+			t.Errorf("%s: IsCA=%v CN=%q", name, ca.IsCA, ca.Subject.CommonName)
+		}
+		keys[string(ca.RawSubjectPublicKeyInfo)] = true
 	}
+	if len(keys) != 3 {
+		t.Errorf("the three CAs share keys: %d distinct", len(keys))
+	}
+	for leaf, issuer := range map[string]*x509.Certificate{
+		CertServing: b.ServerCA, CertAdmin: b.ClientCA, CertController: b.ClientCA, CertFrontProxy: b.RequestHeaderCA,
+	} {
+		for _, ca := range cas {
+			if signed := b.Leaf(leaf).CheckSignatureFrom(ca) == nil; signed != (ca == issuer) {
+				t.Errorf("%s signed by %s: %v", leaf, ca.Subject.CommonName, signed)
+			}
+		}
+	}
+	ca := b.ServerCA
 	if pub, ok := ca.PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
 		t.Errorf("CA key is %T, want ECDSA P-256", ca.PublicKey)
 	}
@@ -103,8 +121,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 	if life := time.Until(b.ServingCert.NotAfter); life < 364*day || life > 366*day {
 		t.Errorf("serving cert valid for %s more, want about 1 year", life)
 	}
-	if got, err := os.ReadFile(b.CAFile); err != nil || !bytes.Equal(got, b.CACertPEM) {
-		t.Errorf("CACertPEM differs from %s (err %v)", b.CAFile, err)
+	if got, err := os.ReadFile(b.ServerCAFile); err != nil || !bytes.Equal(got, b.ServerCAPEM) {
+		t.Errorf("CACertPEM differs from %s (err %v)", b.ServerCAFile, err)
 	}
 }
 
@@ -256,14 +274,17 @@ func TestClientCertsVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = c.Verify(x509.VerifyOptions{
-				Roots:     roots(b),
+				Roots:     b.ClientCAPool(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 			})
 			if err != nil {
 				t.Errorf("verify as client cert: %v", err)
 			}
+			if _, err := c.Verify(x509.VerifyOptions{Roots: roots(b), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+				t.Error("client cert chains to the server CA")
+			}
 			_, err = c.Verify(x509.VerifyOptions{
-				Roots:     roots(b),
+				Roots:     b.ClientCAPool(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 			})
 			if err == nil {
@@ -301,7 +322,7 @@ func TestIssueClientCertRejectsBadInput(t *testing.T) {
 
 func TestEnsureCAFileStates(t *testing.T) {
 	otherKey := func(t *testing.T) []byte {
-		_, key, err := newCA(time.Now(), day)
+		_, key, err := newCA("test", time.Now(), day)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,23 +336,23 @@ func TestEnsureCAFileStates(t *testing.T) {
 	}{
 		{
 			name:    "CA key missing",
-			prepare: func(t *testing.T, b *Bundle) { os.Remove(b.CAKeyFile) },
+			prepare: func(t *testing.T, b *Bundle) { os.Remove(b.ServerCAKeyFile) },
 			wantErr: "restore the CA key",
 		},
 		{
 			name:    "CA key does not match",
-			prepare: func(t *testing.T, b *Bundle) { os.WriteFile(b.CAKeyFile, otherKey(t), 0o600) },
+			prepare: func(t *testing.T, b *Bundle) { os.WriteFile(b.ServerCAKeyFile, otherKey(t), 0o600) },
 			wantErr: "does not match",
 		},
 		{
 			// What a crash during the first start can leave.
 			name:    "CA key without certificate",
-			prepare: func(t *testing.T, b *Bundle) { os.Remove(b.CAFile) },
+			prepare: func(t *testing.T, b *Bundle) { os.Remove(b.ServerCAFile) },
 			newCA:   true,
 		},
 		{
 			name:    "loose key mode is tightened",
-			prepare: func(t *testing.T, b *Bundle) { os.Chmod(b.CAKeyFile, 0o644) },
+			prepare: func(t *testing.T, b *Bundle) { os.Chmod(b.ServerCAKeyFile, 0o644) },
 		},
 	}
 	for _, tt := range tests {
@@ -349,14 +370,14 @@ func TestEnsureCAFileStates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if gotNew := !bytes.Equal(b.CACertPEM, first.CACertPEM); gotNew != tt.newCA {
+			if gotNew := !bytes.Equal(b.ServerCAPEM, first.ServerCAPEM); gotNew != tt.newCA {
 				t.Errorf("new CA = %v, want %v", gotNew, tt.newCA)
 			}
 			// Leaves must chain to whatever CA is current.
 			if _, err := b.ServingCert.Verify(x509.VerifyOptions{DNSName: "localhost", Roots: roots(b)}); err != nil {
 				t.Errorf("serving cert: %v", err)
 			}
-			if st, err := os.Stat(b.CAKeyFile); err != nil || st.Mode().Perm() != 0o600 {
+			if st, err := os.Stat(b.ServerCAKeyFile); err != nil || st.Mode().Perm() != 0o600 {
 				t.Errorf("CA key mode: %v %v", st.Mode(), err)
 			}
 		})

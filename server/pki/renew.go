@@ -16,7 +16,13 @@ const (
 	CertServing    = "serving"
 	CertAdmin      = "admin"
 	CertController = "controller"
+	// CertFrontProxy is the front-proxy client certificate, signed by the
+	// request-header CA. skiff has no aggregation layer or authenticating
+	// proxy yet; the pair is kept so the layout is complete when it does.
+	CertFrontProxy = "front-proxy-client"
 )
+
+var leafNames = []string{CertServing, CertAdmin, CertController, CertFrontProxy}
 
 // DefaultCheckInterval is the longest a Renewer waits between two checks,
 // so that a clock jump or a file replaced by hand is noticed.
@@ -25,6 +31,7 @@ const DefaultCheckInterval = time.Hour
 // leafDef says where one leaf lives and what it must say.
 type leafDef struct {
 	name, certFile, keyFile string
+	issuer                  string
 	spec                    leafSpec
 }
 
@@ -35,22 +42,27 @@ func (b *Bundle) leafDefs() ([]leafDef, error) {
 	}
 	v := b.opts.LeafValidity
 	return []leafDef{
-		{CertServing, b.ServingCertFile, b.ServingKeyFile, leafSpec{
+		{CertServing, b.ServingCertFile, b.ServingKeyFile, CAServer, leafSpec{
 			subject: pkix.Name{CommonName: "skiff"}, usage: x509.ExtKeyUsageServerAuth,
 			dnsNames: dnsNames, ips: ips, validity: v,
 		}},
-		{CertAdmin, b.AdminCertFile, b.AdminKeyFile, leafSpec{
+		{CertAdmin, b.AdminCertFile, b.AdminKeyFile, CAClient, leafSpec{
 			subject: pkix.Name{CommonName: AdminUser, Organization: []string{AdminGroup}},
 			usage:   x509.ExtKeyUsageClientAuth, validity: v,
 		}},
-		{CertController, b.ControllerCertFile, b.ControllerKeyFile, leafSpec{
+		{CertController, b.ControllerCertFile, b.ControllerKeyFile, CAClient, leafSpec{
 			subject: pkix.Name{CommonName: ControllerUser, Organization: []string{AdminGroup}},
+			usage:   x509.ExtKeyUsageClientAuth, validity: v,
+		}},
+		{CertFrontProxy, b.FrontProxyCertFile, b.FrontProxyKeyFile, CARequestHeader, leafSpec{
+			subject: pkix.Name{CommonName: FrontProxyUser},
 			usage:   x509.ExtKeyUsageClientAuth, validity: v,
 		}},
 	}, nil
 }
 
-// Renew re-checks the serving, admin and controller certificates as
+// Renew re-checks the serving, admin, controller and front-proxy
+// certificates as
 // Ensure does at start (expiry, SANs, host addresses, CA) and re-issues
 // those that are stale, writing each file atomically. It returns the names
 // of the certificates that changed since the last call.
@@ -65,7 +77,7 @@ func (b *Bundle) Renew() (renewed []string, err error) {
 		b.leaves = map[string]leafPair{}
 	}
 	for _, d := range defs {
-		certPEM, keyPEM, cert, err := b.ensureLeaf(d.certFile, d.keyFile, d.spec)
+		certPEM, keyPEM, cert, err := b.ensureLeaf(d.certFile, d.keyFile, b.cas[d.issuer], d.spec)
 		if err != nil {
 			return renewed, fmt.Errorf("pki: %s certificate: %w", d.name, err)
 		}
@@ -100,15 +112,25 @@ func (b *Bundle) Leaf(name string) *x509.Certificate {
 	return b.leaves[name].cert
 }
 
-// Expiries returns when each current leaf certificate expires.
+// Expiries returns when each current leaf certificate and its CA expire.
 func (b *Bundle) Expiries() []Expiry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	issuers := map[string]string{CertServing: CAServer, CertAdmin: CAClient, CertController: CAClient, CertFrontProxy: CARequestHeader}
 	var out []Expiry
-	for _, n := range []string{CertServing, CertAdmin, CertController} {
+	for _, n := range leafNames {
 		if p, ok := b.leaves[n]; ok {
-			out = append(out, Expiry{Name: n, NotAfter: p.cert.NotAfter})
+			out = append(out, Expiry{Name: n, NotAfter: p.cert.NotAfter, CANotAfter: b.cas[issuers[n]].cert.NotAfter})
 		}
+	}
+	return out
+}
+
+// CAExpiries returns when each CA expires.
+func (b *Bundle) CAExpiries() []Expiry {
+	var out []Expiry
+	for _, n := range caNames {
+		out = append(out, Expiry{Name: n, NotAfter: b.cas[n].cert.NotAfter, CANotAfter: b.cas[n].cert.NotAfter})
 	}
 	return out
 }
@@ -116,10 +138,11 @@ func (b *Bundle) Expiries() []Expiry {
 // RenewBefore is how long before expiry this bundle re-issues a leaf.
 func (b *Bundle) RenewBefore() time.Duration { return b.opts.RenewBefore }
 
-// Expiry names a certificate and the end of its validity.
+// Expiry names a certificate and the end of its validity, and of its
+// CA's, which caps it.
 type Expiry struct {
-	Name     string
-	NotAfter time.Time
+	Name                 string
+	NotAfter, CANotAfter time.Time
 }
 
 // Due reports whether a leaf that expires at notAfter is to be re-issued
@@ -131,10 +154,10 @@ func Due(now, notAfter, caNotAfter time.Time, renewBefore time.Duration) bool {
 }
 
 // DueAt returns the names of the leaves that are due at now.
-func DueAt(now time.Time, leaves []Expiry, caNotAfter time.Time, renewBefore time.Duration) []string {
+func DueAt(now time.Time, leaves []Expiry, renewBefore time.Duration) []string {
 	var due []string
 	for _, l := range leaves {
-		if Due(now, l.NotAfter, caNotAfter, renewBefore) {
+		if Due(now, l.NotAfter, l.CANotAfter, renewBefore) {
 			due = append(due, l.Name)
 		}
 	}
@@ -144,10 +167,10 @@ func DueAt(now time.Time, leaves []Expiry, caNotAfter time.Time, renewBefore tim
 // NextCheck returns when to look at the leaves again: at the renewal point
 // of the soonest one that can be renewed, and no later than interval from
 // now; never before now.
-func NextCheck(now time.Time, leaves []Expiry, caNotAfter time.Time, renewBefore, interval time.Duration) time.Time {
+func NextCheck(now time.Time, leaves []Expiry, renewBefore, interval time.Duration) time.Time {
 	next := now.Add(interval)
 	for _, l := range leaves {
-		if !l.NotAfter.Before(caNotAfter) {
+		if !l.NotAfter.Before(l.CANotAfter) {
 			continue
 		}
 		if at := l.NotAfter.Add(-renewBefore); at.Before(next) {
@@ -205,15 +228,17 @@ func (r *Renewer) check() time.Duration {
 		r.onRenew(renewed)
 	}
 	now := b.now()
-	if left := b.CA.NotAfter.Sub(now); left <= b.opts.RenewBefore {
-		klog.InfoS("The cluster CA expires soon and is not renewed automatically: replace it and re-join the nodes", "file", b.CAFile, "notAfter", b.CA.NotAfter.Format(time.RFC3339))
+	for _, ca := range b.CAExpiries() {
+		if ca.NotAfter.Sub(now) <= b.opts.RenewBefore {
+			klog.InfoS("A CA expires soon and is not renewed automatically: replace it with `skiff certificate rotate-ca`", "ca", ca.Name, "notAfter", ca.NotAfter.Format(time.RFC3339))
+		}
 	}
 	var wait time.Duration
 	if err != nil {
 		klog.ErrorS(err, "Certificate renewal failed; will retry")
 		wait = min(r.interval, time.Minute, b.opts.RenewBefore/10)
 	} else {
-		wait = NextCheck(now, b.Expiries(), b.CA.NotAfter, b.opts.RenewBefore, r.interval).Sub(now)
+		wait = NextCheck(now, b.Expiries(), b.opts.RenewBefore, r.interval).Sub(now)
 	}
 	// Certificate times have a one-second resolution; never spin.
 	return max(wait, time.Second)

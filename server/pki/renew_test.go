@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,9 +44,9 @@ func TestDueAtAndNextCheck(t *testing.T) {
 	// Leaves valid 20 s, renewed with 10 s left, as the integration test
 	// runs them; the controller certificate was issued 4 s after the others.
 	leaves := []Expiry{
-		{CertServing, t0.Add(20 * time.Second)},
-		{CertAdmin, t0.Add(20 * time.Second)},
-		{CertController, t0.Add(24 * time.Second)},
+		{Name: CertServing, NotAfter: t0.Add(20 * time.Second)},
+		{Name: CertAdmin, NotAfter: t0.Add(20 * time.Second)},
+		{Name: CertController, NotAfter: t0.Add(24 * time.Second)},
 	}
 	const renewBefore, interval = 10 * time.Second, time.Hour
 	tests := []struct {
@@ -62,17 +63,29 @@ func TestDueAtAndNextCheck(t *testing.T) {
 		{at: 14 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin, CertController}, wantNext: 14 * time.Second},
 		{at: 30 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin, CertController}, wantNext: 30 * time.Second},
 		// Nothing due within the interval: check again after it.
-		{at: 0, leaves: []Expiry{{CertAdmin, t0.Add(300 * day)}}, ca: t0.Add(3000 * day), wantNext: interval},
+		{at: 0, leaves: []Expiry{{Name: CertAdmin, NotAfter: t0.Add(300 * day)}}, ca: t0.Add(3000 * day), wantNext: interval},
 		// A leaf already ending with the CA is not renewed and does not
 		// make the renewer spin.
-		{at: 15 * time.Second, leaves: []Expiry{{CertAdmin, t0.Add(20 * time.Second)}}, ca: t0.Add(20 * time.Second), wantNext: 15*time.Second + interval},
+		{at: 15 * time.Second, leaves: []Expiry{{Name: CertAdmin, NotAfter: t0.Add(20 * time.Second)}}, ca: t0.Add(20 * time.Second), wantNext: 15*time.Second + interval},
+		// Each leaf is capped by its own CA: the serving one's has ended,
+		// the admin one's has not.
+		{at: 15 * time.Second, leaves: []Expiry{
+			{Name: CertServing, NotAfter: t0.Add(20 * time.Second), CANotAfter: t0.Add(20 * time.Second)},
+			{Name: CertAdmin, NotAfter: t0.Add(30 * time.Second)},
+		}, ca: ca, wantNext: 20 * time.Second},
 	}
 	for _, tt := range tests {
 		now := t0.Add(tt.at)
-		if got := DueAt(now, tt.leaves, tt.ca, renewBefore); !slices.Equal(got, tt.wantDue) {
+		leaves := slices.Clone(tt.leaves)
+		for i := range leaves {
+			if leaves[i].CANotAfter.IsZero() {
+				leaves[i].CANotAfter = tt.ca
+			}
+		}
+		if got := DueAt(now, leaves, renewBefore); !slices.Equal(got, tt.wantDue) {
 			t.Errorf("at %s: due %v, want %v", tt.at, got, tt.wantDue)
 		}
-		if got := NextCheck(now, tt.leaves, tt.ca, renewBefore, interval); !got.Equal(t0.Add(tt.wantNext)) {
+		if got := NextCheck(now, leaves, renewBefore, interval); !got.Equal(t0.Add(tt.wantNext)) {
 			t.Errorf("at %s: next check %s, want t0+%s", tt.at, got.Sub(t0), tt.wantNext)
 		}
 	}
@@ -100,13 +113,13 @@ func TestRenewReissuesDueLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{CertServing, CertAdmin, CertController}; !slices.Equal(renewed, want) {
+	if want := []string{CertServing, CertAdmin, CertController, CertFrontProxy}; !slices.Equal(renewed, want) {
 		t.Fatalf("renewed %v, want %v", renewed, want)
 	}
 	after := readFiles(t, b)
 	for name := range before {
 		changed := !bytes.Equal(before[name], after[name])
-		want := name == "serving.crt" || name == "admin.crt" || name == "controller.crt"
+		want := name == "serving.crt" || name == "admin.crt" || name == "controller.crt" || name == "front-proxy-client.crt"
 		if changed != want {
 			t.Errorf("%s changed=%v, want %v (keys are kept, the CA never changes)", name, changed, want)
 		}
@@ -199,7 +212,7 @@ func TestInspect(t *testing.T) {
 		{at: 0, wantLeaf: "ok", wantCA: "ok"},
 		{at: 300 * day, wantLeaf: "due for renewal", wantCA: "ok"},
 		{at: 366 * day, wantLeaf: "expired", wantCA: "ok"},
-		{at: 3600 * day, wantLeaf: "expired", wantCA: "expires soon: replace by hand"},
+		{at: 3600 * day, wantLeaf: "expired", wantCA: "expires soon: rotate it"},
 		{at: 3651 * day, wantLeaf: "expired", wantCA: "expired"},
 	}
 	for _, tt := range tests {
@@ -211,14 +224,14 @@ func TestInspect(t *testing.T) {
 		for _, c := range certs {
 			names = append(names, c.Name)
 			want := tt.wantLeaf
-			if c.Name == "ca" {
+			if strings.HasSuffix(c.Name, "-ca") {
 				want = tt.wantCA
 			}
 			if c.Status != want {
 				t.Errorf("at +%s: %s status %q, want %q", tt.at, c.Name, c.Status, want)
 			}
 		}
-		if want := []string{"admin", "ca", "controller", "serving"}; !slices.Equal(names, want) {
+		if want := []string{"admin", "client-ca", "controller", "front-proxy-client", "request-header-ca", "server-ca", "serving"}; !slices.Equal(names, want) {
 			t.Errorf("certificates %v, want %v", names, want)
 		}
 	}

@@ -2,7 +2,6 @@ package pki
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"sync"
@@ -11,23 +10,31 @@ import (
 // ServerTLSConfig returns the TLS configuration for the API listener.
 //
 // Client certificates are optional but, when presented, must chain to the
-// CA: a request without one goes on to token authentication, which answers
-// 401 if it fails. The serving certificate is re-read from disk when its
+// client CA (or, during a CA rotation, the previous one): a request
+// without one goes on to token authentication, which answers 401 if it
+// fails. During a rotation the serving certificate goes out with the
+// server CA cross-signed by the previous one, so clients that still trust
+// only the previous CA verify it. The serving certificate is re-read from disk when its
 // files change, so a later Ensure that re-issues it takes effect without a
 // restart. Use it as http.Server.TLSConfig (with ServeTLS(l, "", "")) so
 // net/http also serves HTTP/2.
 func (b *Bundle) ServerTLSConfig() (*tls.Config, error) {
 	r := &certReloader{certFile: b.ServingCertFile, keyFile: b.ServingKeyFile}
+	if b.crossPEM != nil {
+		c, err := parseCert(b.crossPEM)
+		if err != nil {
+			return nil, fmt.Errorf("pki: %s: %w", CrossSignedFile, err)
+		}
+		r.chain = [][]byte{c.Raw}
+	}
 	if err := r.reload(); err != nil {
 		return nil, fmt.Errorf("pki: load serving certificate: %w", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(b.CA)
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		NextProtos:     []string{"h2", "http/1.1"},
 		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      pool,
+		ClientCAs:      b.ClientCAPool(),
 		GetCertificate: r.getCertificate,
 	}, nil
 }
@@ -37,6 +44,8 @@ func (b *Bundle) ServerTLSConfig() (*tls.Config, error) {
 // a different file, not just a newer mtime.
 type certReloader struct {
 	certFile, keyFile string
+	// chain is sent after the certificate (the cross-signed server CA).
+	chain [][]byte
 
 	mu       sync.Mutex
 	cert     *tls.Certificate
@@ -74,6 +83,7 @@ func (r *certReloader) reloadLocked() error {
 	if err != nil {
 		return err
 	}
+	c.Certificate = append(c.Certificate, r.chain...)
 	r.cert, r.certStat, r.keyStat = &c, cs, ks
 	return nil
 }

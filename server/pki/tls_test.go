@@ -47,7 +47,7 @@ func serve(t *testing.T, b *Bundle) string {
 func client(t *testing.T, b *Bundle, certPEM, keyPEM []byte) *http.Client {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: x509.NewCertPool()}
-	cfg.RootCAs.AddCert(b.CA)
+	cfg.RootCAs.AddCert(b.ServerCA)
 	if certPEM != nil {
 		c, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
@@ -133,7 +133,7 @@ func TestServerTLSReloadsServingCert(t *testing.T) {
 	mustEnsure(t, o)
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "added.example.com"}}
-	tr.TLSClientConfig.RootCAs.AddCert(b.CA)
+	tr.TLSClientConfig.RootCAs.AddCert(b.ServerCA)
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Get(url)
 	if err != nil {

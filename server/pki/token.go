@@ -97,3 +97,25 @@ func randomSecret() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// RehashToken rewrites the join token in the file at path for a new
+// server CA (after RotateCA): same id and secret, the new CA's hash. It
+// returns the new token, or "" when there is no token file yet.
+func RehashToken(path string, caCertPEM []byte) (string, error) {
+	old, err := readOptional(path)
+	if err != nil || len(strings.TrimSpace(string(old))) == 0 {
+		return "", err
+	}
+	_, id, secret, err := ParseToken(strings.TrimSpace(string(old)))
+	if err != nil {
+		return "", fmt.Errorf("pki: %s: %w", path, err)
+	}
+	if id == "" {
+		id = ServerTokenID
+	}
+	full := tokenPrefix + CAHash(caCertPEM) + "::" + id + ":" + secret
+	if err := cliconfig.WriteFileAtomic(path, []byte(full+"\n"), tokenMode); err != nil {
+		return "", fmt.Errorf("pki: %w", err)
+	}
+	return full, nil
+}
