@@ -36,6 +36,7 @@ type Config struct {
 	NodeTaints []string
 	Runtime    string
 	PauseImage string
+	OCIRuntime string
 	ResolvConf string
 	Registries string
 	// LocalAgent runs this host's agent inside the server process unless
@@ -82,6 +83,7 @@ type LocalAgentConfig struct {
 	Taints     []string
 	Runtime    string
 	PauseImage string
+	OCIRuntime string
 	ResolvConf string
 	Registries string
 	Version    string
@@ -93,7 +95,7 @@ type LocalAgentConfig struct {
 func (c Config) LocalAgentConfig(server, token string) LocalAgentConfig {
 	return LocalAgentConfig{
 		Server: server, Token: token, DataDir: c.DataDir, NodeName: c.NodeName, NodeIP: c.NodeIP,
-		Labels: c.NodeLabels, Taints: c.NodeTaints, Runtime: c.Runtime, PauseImage: c.PauseImage,
+		Labels: c.NodeLabels, Taints: c.NodeTaints, Runtime: c.Runtime, PauseImage: c.PauseImage, OCIRuntime: c.OCIRuntime,
 		ResolvConf: c.ResolvConf, Registries: c.Registries, Version: c.Version, Debug: c.Debug,
 	}
 }
