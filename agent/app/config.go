@@ -30,7 +30,8 @@ type Config struct {
 	Runtime  string // containerd socket; "" starts containerd
 	Pause    string // pause image; "" runs pods without a sandbox container
 	// OCIRuntime is the OCI runtime new containers run with (crun, runc
-	// or a path to one); "" picks crun when it is on PATH, else runc.
+	// or a path to one); "" picks crun when it is on PATH and can run on
+	// the host's cgroups, else runc (runtime.ChooseOCIRuntime).
 	OCIRuntime string
 	ResolvConf string
 	Registries string // registries.yaml
