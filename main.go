@@ -59,7 +59,7 @@ type localAgent struct{}
 func convert(a serverapp.LocalAgentConfig) agentapp.LocalConfig {
 	return agentapp.LocalConfig{
 		Server: a.Server, Token: a.Token, DataDir: a.DataDir, NodeName: a.NodeName, NodeIP: a.NodeIP,
-		Labels: a.Labels, Taints: a.Taints, Runtime: a.Runtime, PauseImage: a.PauseImage,
+		Labels: a.Labels, Taints: a.Taints, Runtime: a.Runtime, PauseImage: a.PauseImage, OCIRuntime: a.OCIRuntime,
 		ResolvConf: a.ResolvConf, Registries: a.Registries, Version: a.Version, Debug: a.Debug,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	agentruntime "github.com/skiff-io/skiff/agent/runtime"
 	"github.com/skiff-io/skiff/tests/testimage"
 )
 
@@ -259,4 +260,22 @@ func testHost(t *testing.T, name, hostIP, nsIP string) {
 	run("ip", "-n", name, "link", "set", name+"-n", "up")
 	run("ip", "-n", name, "link", "set", "lo", "up")
 	run("ip", "-n", name, "route", "add", "default", "via", hostIP)
+}
+
+// ociRuntimeOf names the OCI runtime that created a pod container's first
+// attempt, from the state it keeps under the runc shim's root: runc writes
+// state.json, crun a status file.
+func ociRuntimeOf(t *testing.T, s *server, ns, pod, container string) string {
+	t.Helper()
+	uid := podField(s, ns, pod, "{.metadata.uid}")
+	dir := filepath.Join("/run/containerd/runc", agentruntime.Namespace, agentruntime.ContainerID(uid, container, 0))
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err == nil {
+		return agentruntime.OCIRuntimeRunc
+	}
+	if _, err := os.Stat(filepath.Join(dir, "status")); err == nil {
+		return agentruntime.OCIRuntimeCrun
+	}
+	ents, err := os.ReadDir(dir)
+	t.Fatalf("neither runc's nor crun's state in %s: %v %v", dir, ents, err)
+	return ""
 }

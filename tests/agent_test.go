@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	agentruntime "github.com/skiff-io/skiff/agent/runtime"
 	"github.com/skiff-io/skiff/tests/testimage"
 )
 
@@ -46,6 +47,17 @@ func TestAgentRunsPods(t *testing.T) {
 	if net.ParseIP(ip) == nil || !strings.HasPrefix(ip, "10.42.") {
 		t.Fatalf("pod IP %q is not from the cluster CIDR", ip)
 	}
+	// Without --default-runtime: crun where it is installed and this
+	// host's cgroups let it run, runc otherwise (TestServerLocalNodeFlags
+	// forces runc).
+	want, why, err := agentruntime.ChooseOCIRuntime("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ociRuntimeOf(t, s, "default", "hello", "hello"); got != want {
+		t.Fatalf("the container was created by %s, want %s (%s)", got, want, why)
+	}
+	t.Logf("containers run with %s %s", want, why)
 	eventually(t, 30*time.Second, "kubectl logs hello", func() bool {
 		out, err := s.kubectl("logs", "hello")
 		return err == nil && strings.TrimSpace(out) == "hello"
@@ -53,7 +65,7 @@ func TestAgentRunsPods(t *testing.T) {
 	if out := s.mustKubectl("exec", "hello", "--", "cat", "/etc/hostname"); strings.TrimSpace(out) != "hello" {
 		t.Fatalf("exec cat /etc/hostname = %q, want hello", out)
 	}
-	_, err := s.kubectl("exec", "hello", "--", "sh", "-c", "exit 7")
+	_, err = s.kubectl("exec", "hello", "--", "sh", "-c", "exit 7")
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 		t.Fatalf("exec exit 7: %v", err)
 	}

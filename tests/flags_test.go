@@ -59,6 +59,7 @@ var serverFlagChecks = map[string]string{
 	"resolv-conf":                 "local-node",
 	"container-runtime-endpoint":  "TestAgentJoinRefusals",
 	"pause-image":                 "inline",
+	"default-runtime":             "local-node",
 	"private-registry":            "TestServerFlags",
 	"terminated-pod-gc-threshold": "TestPodGC",
 	"memory-limit":                "TestMemoryLimit",
@@ -218,6 +219,7 @@ func TestServerFlags(t *testing.T) {
 	}{
 		{[]string{"--private-registry", bad}, bad},
 		{[]string{"--pause-image", "Not A:Reference"}, "--pause-image"},
+		{[]string{"--default-runtime", "no-such-oci-runtime"}, "--default-runtime"},
 		{[]string{"--disable-agent", "--datastore-endpoint", "https://127.0.0.1:1", "--datastore-cafile", missing}, missing},
 		{[]string{"--disable-agent", "--datastore-endpoint", "https://127.0.0.1:1", "--datastore-certfile", missing, "--datastore-keyfile", missing}, missing},
 	} {
@@ -264,6 +266,8 @@ func TestServerLocalNodeFlags(t *testing.T) {
 		"--node-name", "flagnode", "--node-ip", ip,
 		"--node-label", "tier=edge", "--node-taint", "dedicated=skiff:NoSchedule",
 		"--cluster-cidr", "10.77.0.0/16", "--resolv-conf", resolv,
+		// runc even where crun is installed and usable (the default then).
+		"--default-runtime", "runc",
 	))
 	waitNodeReady(t, s, "flagnode", 90*time.Second)
 	out := s.mustKubectl("get", "node", "flagnode", "-o",
@@ -291,4 +295,7 @@ spec:
 		out, err := s.kubectl("logs", "dns")
 		return err == nil && strings.Contains(out, "nameserver 10.9.9.9")
 	})
+	if got := ociRuntimeOf(t, s, "default", "dns", "c"); got != "runc" {
+		t.Errorf("--default-runtime runc: the container was created by %s", got)
+	}
 }

@@ -64,8 +64,16 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	ociRuntime, why, err := runtime.ChooseOCIRuntime(cfg.OCIRuntime)
+	if err != nil {
+		return fmt.Errorf("--default-runtime: %w", err)
+	}
+	if why != "" {
+		klog.InfoS("containers run with runc", "reason", why)
+	}
 	rt, err := runtime.Start(ctx, runtime.Options{
 		Endpoint: cfg.Runtime, Dir: dir, RegistriesFile: cfg.Registries, PauseImage: cfg.Pause,
+		OCIRuntime: ociRuntime,
 	})
 	if err != nil {
 		return fmt.Errorf("container runtime: %w", err)
@@ -135,7 +143,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return tunnel.Serve(gctx, tunnel.DialTLS(host, creds.TLSConfig(base)), streaming.New(workers))
 	})
 	klog.InfoS("skiff agent is running", "node", cfg.NodeName, "server", cfg.Server, "nodeIP", nodeIP,
-		"podCIDR", creds.PodCIDR, "runtime", rtVersion, "startup", time.Since(start).Round(time.Millisecond))
+		"podCIDR", creds.PodCIDR, "runtime", rtVersion, "ociRuntime", ociRuntime, "startup", time.Since(start).Round(time.Millisecond))
 	err = g.Wait()
 	klog.InfoS("skiff agent stopped; its pods keep running", "node", cfg.NodeName)
 	return err

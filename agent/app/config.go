@@ -18,17 +18,21 @@ import (
 // environment variables and the config file by agent/cmd, or by `skiff
 // server` for its local agent.
 type Config struct {
-	Version    string
-	Server     string // https://host:6443
-	Token      string
-	DataDir    string // the agent keeps its state in DataDir/agent
-	NodeName   string
-	NodeIP     string
-	Labels     map[string]string
-	Taints     []corev1.Taint
-	Edge       bool
-	Runtime    string // containerd socket; "" starts containerd
-	Pause      string // pause image; "" runs pods without a sandbox container
+	Version  string
+	Server   string // https://host:6443
+	Token    string
+	DataDir  string // the agent keeps its state in DataDir/agent
+	NodeName string
+	NodeIP   string
+	Labels   map[string]string
+	Taints   []corev1.Taint
+	Edge     bool
+	Runtime  string // containerd socket; "" starts containerd
+	Pause    string // pause image; "" runs pods without a sandbox container
+	// OCIRuntime is the OCI runtime new containers run with (crun, runc
+	// or a path to one); "" picks crun when it is on PATH and can run on
+	// the host's cgroups, else runc (runtime.ChooseOCIRuntime).
+	OCIRuntime string
 	ResolvConf string
 	Registries string // registries.yaml
 	// ControlPlane marks the node of a server's local agent.
@@ -107,6 +111,9 @@ func (c Config) Check() error {
 		if _, err := runtime.NormalizeImage(c.Pause); err != nil {
 			return fmt.Errorf("--pause-image %q: %v", c.Pause, err)
 		}
+	}
+	if _, _, err := runtime.ChooseOCIRuntime(c.OCIRuntime); err != nil {
+		return fmt.Errorf("--default-runtime: %w", err)
 	}
 	if err := runtime.CheckRegistriesFile(c.Registries); err != nil {
 		return fmt.Errorf("--private-registry: %w", err)

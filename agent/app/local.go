@@ -13,6 +13,7 @@ type LocalConfig struct {
 	Server, Token, DataDir, NodeName, NodeIP string
 	Labels, Taints                           []string
 	Runtime, PauseImage, ResolvConf          string
+	OCIRuntime                               string
 	Registries, Version                      string
 	Debug                                    bool
 }
@@ -43,7 +44,7 @@ func FromLocal(l LocalConfig) (Config, error) {
 	}
 	cfg := Config{
 		Version: l.Version, Server: server, Token: l.Token, DataDir: l.DataDir, NodeName: l.NodeName,
-		NodeIP: l.NodeIP, Labels: labels, Taints: taints, Runtime: l.Runtime, Pause: l.PauseImage,
+		NodeIP: l.NodeIP, Labels: labels, Taints: taints, Runtime: l.Runtime, Pause: l.PauseImage, OCIRuntime: l.OCIRuntime,
 		ResolvConf: l.ResolvConf, Registries: l.Registries, ControlPlane: true, Debug: l.Debug,
 		EvictionHard: eviction,
 	}

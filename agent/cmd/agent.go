@@ -86,6 +86,7 @@ the file.`,
 	f.BoolVar(&cfg.Edge, "edge", false, "edge node: it may go offline for long, and the server never evicts its pods for not reporting")
 	f.StringVar(&cfg.Runtime, "container-runtime-endpoint", "", "containerd socket to use (default: start containerd under the data dir)")
 	f.StringVar(&cfg.Pause, "pause-image", "", "image for each pod's sandbox container (default: none; pods share a network namespace without one)")
+	f.StringVar(&cfg.OCIRuntime, "default-runtime", "", "OCI runtime for new containers: crun, runc, or a path to either (default: crun when it is on PATH and can run on this host's cgroups, else runc)")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "resolv.conf for pods with host DNS (default /etc/resolv.conf)")
 	f.StringVar(&cfg.Registries, "private-registry", DefaultRegistries, "registries.yaml: mirrors, credentials, plain-HTTP registries")
 	f.StringVar(&evictionHard, "eviction-hard", app.DefaultEvictionHard, "thresholds under which the node reports memory, disk or PID pressure and is tainted against new pods (the kubelet's syntax: signal<quantity or signal<percent%, comma separated)")

@@ -17,6 +17,7 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		{[]string{"--node-label", "novalue"}, "--node-label"},
 		{[]string{"--node-taint", "k=v:Sometimes"}, "--node-taint"},
 		{[]string{"--token", "t", "--token-file", "/nonexistent"}, "cannot both be given"},
+		{[]string{"--default-runtime", "no-such-oci-runtime"}, "--default-runtime"},
 	} {
 		c := New("test")
 		c.SetArgs(append([]string{"--config", "", "--data-dir", t.TempDir()}, tc.args...))

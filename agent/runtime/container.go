@@ -166,13 +166,13 @@ func (r *Runtime) CreateContainer(ctx context.Context, c ContainerConfig) (strin
 	if ocImg.Config.StopSignal != "" {
 		labels[containerd.StopSignalLabel] = ocImg.Config.StopSignal
 	}
-	ctr, err = r.client.NewContainer(ctx, id,
+	ctr, err = r.client.NewContainer(ctx, id, r.withOCIRuntime(
 		containerd.WithImage(img),
 		containerd.WithSnapshotter(r.snapshotter()),
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithNewSpec(specOpts...),
 		containerd.WithContainerLabels(labels),
-	)
+	)...)
 	if errdefs.IsAlreadyExists(err) { // a concurrent create of the same attempt
 		return r.CreateContainer(ctx, c)
 	}

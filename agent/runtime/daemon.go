@@ -38,6 +38,10 @@ type Options struct {
 	PauseImage string
 	// Snapshotter overrides containerd's default snapshotter (overlayfs).
 	Snapshotter string
+	// OCIRuntime is the binary containerd's runc v2 shim runs new
+	// containers with (ChooseOCIRuntime): "runc" or "" for the shim's
+	// default, runc; "crun"; or a path to either.
+	OCIRuntime string
 }
 
 // Runtime is a connection to containerd carrying out the agent's container

@@ -54,7 +54,7 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, podUID, namespace, name, ne
 		} else {
 			opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace))
 		}
-		ctr, err = r.client.NewContainer(ctx, id,
+		ctr, err = r.client.NewContainer(ctx, id, r.withOCIRuntime(
 			containerd.WithImage(img),
 			containerd.WithSnapshotter(r.snapshotter()),
 			containerd.WithNewSnapshot(id, img),
@@ -62,7 +62,7 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, podUID, namespace, name, ne
 			containerd.WithContainerLabels(map[string]string{
 				labelKind: kindSandbox, labelPodUID: podUID, labelPodNamespace: namespace, labelPodName: name,
 			}),
-		)
+		)...)
 		if err != nil && !errdefs.IsAlreadyExists(err) {
 			return fmt.Errorf("runtime: create sandbox of %s/%s: %w", namespace, name, err)
 		}

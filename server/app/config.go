@@ -39,6 +39,7 @@ type Config struct {
 	NodeTaints []string
 	Runtime    string
 	PauseImage string
+	OCIRuntime string
 	ResolvConf string
 	Registries string
 	// LocalAgent runs this host's agent inside the server process unless
@@ -88,6 +89,7 @@ type LocalAgentConfig struct {
 	Taints     []string
 	Runtime    string
 	PauseImage string
+	OCIRuntime string
 	ResolvConf string
 	Registries string
 	Version    string
@@ -99,7 +101,7 @@ type LocalAgentConfig struct {
 func (c Config) LocalAgentConfig(server, token string) LocalAgentConfig {
 	return LocalAgentConfig{
 		Server: server, Token: token, DataDir: c.DataDir, NodeName: c.NodeName, NodeIP: c.NodeIP,
-		Labels: c.NodeLabels, Taints: c.NodeTaints, Runtime: c.Runtime, PauseImage: c.PauseImage,
+		Labels: c.NodeLabels, Taints: c.NodeTaints, Runtime: c.Runtime, PauseImage: c.PauseImage, OCIRuntime: c.OCIRuntime,
 		ResolvConf: c.ResolvConf, Registries: c.Registries, Version: c.Version, Debug: c.Debug,
 	}
 }

@@ -112,6 +112,7 @@ the file.`,
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "IP address to advertise for the local node")
 	f.StringVar(&cfg.Runtime, "container-runtime-endpoint", "", "containerd socket for the local agent (default: start containerd under the data dir)")
 	f.StringVar(&cfg.PauseImage, "pause-image", "", "image for each pod's sandbox container (default: none)")
+	f.StringVar(&cfg.OCIRuntime, "default-runtime", "", "OCI runtime for the local agent's new containers: crun, runc, or a path to either (default: crun when it is on PATH and can run on this host's cgroups, else runc)")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "resolv.conf for pods with host DNS (default /etc/resolv.conf)")
 	f.StringVar(&cfg.Registries, "private-registry", "/etc/skiff/registries.yaml", "registries.yaml for the local agent: mirrors, credentials, plain-HTTP registries")
 	f.StringSliceVar(&disable, "disable", nil, "built-in manifests not to deploy")

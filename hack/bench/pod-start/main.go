@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -63,7 +64,14 @@ type config struct {
 	agentLog     string
 	noScheduled  bool
 	agentBin     string
+	agentArgs    []string
 }
+
+// argList is a repeatable string flag.
+type argList []string
+
+func (a *argList) String() string     { return strings.Join(*a, " ") }
+func (a *argList) Set(v string) error { *a = append(*a, v); return nil }
 
 func main() {
 	var cfg config
@@ -81,6 +89,7 @@ func main() {
 	flag.BoolVar(&cfg.noScheduled, "no-scheduled", false, "skip the second round (through the scheduler)")
 	flag.BoolVar(&cfg.agentDebug, "agent-debug", false, "start the agent with --debug")
 	flag.StringVar(&cfg.agentLog, "agent-log", "", "copy the agent's log to this file at the end")
+	flag.Var((*argList)(&cfg.agentArgs), "agent-arg", "one more argument for `skiff agent` (repeat the flag for more, e.g. -agent-arg=--default-runtime=runc)")
 	flag.Parse()
 	if cfg.n < 1 || cfg.conc < 1 || cfg.rssPods < 1 || cfg.idle <= 0 {
 		fmt.Fprintln(os.Stderr, "pod-start: -n, -conc, -rss-pods and -idle must be positive")
@@ -189,6 +198,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if cfg.agentDebug {
 		args = append(args, "--debug")
 	}
+	args = append(args, cfg.agentArgs...)
 	logf("starting skiff agent %s through the counting proxy %s …", nodeName, proxy.Addr())
 	agentBin := bin
 	if cfg.agentBin != "" {
@@ -224,6 +234,12 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	res.nodeReady = time.Since(agent.StartedAt)
+	res.ociRuntime = "?"
+	if b, rerr := os.ReadFile(agent.LogPath); rerr == nil {
+		if m := regexp.MustCompile(`ociRuntime="([^"]*)"`).FindSubmatch(b); m != nil {
+			res.ociRuntime = string(m[1])
+		}
+	}
 	// The node's CPU beyond the agent and containerd (shims, runc, log
 	// writers) is counted in a cgroup of its own; containers are not in it.
 	nodeCPU, err := skiffproc.NewCPUGroup(fmt.Sprintf("skiff-podstart-bench-%d", os.Getpid()))
@@ -503,14 +519,22 @@ type cpuSample struct {
 	// only live shims, so they are the pods running now.
 	shims, runc, logWriters, shimStarts time.Duration
 	busy, total                         time.Duration // machine, all CPUs, from /proc/stat
+	// pods is the CPU charged to the pods' cgroups (skiff's parent
+	// cgroup): the containers' processes, and the OCI runtime's init
+	// process from the moment it joined the container's cgroup until it
+	// ran the container's command. -1: unknown.
+	pods time.Duration
 }
 
 func readCPU(srv *skiffproc.Server, agent *skiffproc.Agent, node *skiffproc.CPUGroup) cpuSample {
-	c := cpuSample{node: -1}
+	c := cpuSample{node: -1, pods: -1}
 	if node != nil {
 		if u, err := node.Usage(); err == nil {
 			c.node = u
 		}
+	}
+	if u, err := skiffproc.PodsCPU(); err == nil {
+		c.pods = u
 	}
 	c.agent, _ = skiffproc.ProcessCPU(agent.PID())
 	c.server, _ = skiffproc.ProcessCPU(srv.PID())

@@ -28,6 +28,7 @@ type results struct {
 	loadBefore string
 	loadAfter  string
 	nodeReady  time.Duration // agent exec → node Ready
+	ociRuntime string        // what the agent's log says its containers run with
 	idleMem    memories
 	podsMem    memories
 	podsCPU    [2]cpuSample // rssPods pods running, nothing changing
@@ -135,7 +136,7 @@ func (r *results) tables() []table {
 	}
 	cpu := table{
 		title:  "CPU while the pods start (first create → last Running), per pod",
-		header: []string{"round", "agent", "containerd", "node: agent, containerd, shims, runc, log writers", "server", "machine busy (all users)"},
+		header: []string{"round", "agent", "containerd", "node: agent, containerd, shims, runc, log writers", "pods' cgroups: containers, runc init", "node + pods", "server", "machine busy (all users)"},
 	}
 	for _, rr := range r.rounds {
 		s := rr.start
@@ -146,11 +147,17 @@ func (r *results) tables() []table {
 		if t := b.total - a.total; t > 0 {
 			busy = fmt.Sprintf("%.0f%% of %d CPUs", 100*float64(b.busy-a.busy)/float64(t), r.cpus)
 		}
-		node := "?"
+		node, pods, both := "?", "?", "?"
 		if a.node >= 0 && b.node >= 0 {
 			node = per(b.node - a.node)
 		}
-		cpu.rows = append(cpu.rows, []string{rr.name, per(b.agent - a.agent), per(b.containerd - a.containerd), node, per(b.server - a.server), busy})
+		if a.pods >= 0 && b.pods >= 0 {
+			pods = per(b.pods - a.pods)
+		}
+		if a.node >= 0 && b.node >= 0 && a.pods >= 0 && b.pods >= 0 {
+			both = per(b.node - a.node + b.pods - a.pods)
+		}
+		cpu.rows = append(cpu.rows, []string{rr.name, per(b.agent - a.agent), per(b.containerd - a.containerd), node, pods, both, per(b.server - a.server), busy})
 	}
 	split := table{
 		title:  "The node's CPU per pod start beyond the agent and containerd (/proc/<pid>/stat of the live processes once all pods run)",
@@ -267,6 +274,7 @@ func (r *results) notes() []string {
 	return []string{
 		fmt.Sprintf("agent start → node Ready: %s (joins, starts containerd, imports the image)", ms(r.nodeReady)),
 		"binary: " + r.binary,
+		"OCI runtime (from the agent's log): " + r.ociRuntime,
 	}
 }
 

@@ -354,16 +354,34 @@ func (g *CPUGroup) Add(pid int) error {
 }
 
 // Usage is the CPU time the group's processes have used so far.
-func (g *CPUGroup) Usage() (time.Duration, error) {
-	if !g.v2 {
-		b, err := os.ReadFile(filepath.Join(g.dir, "cpuacct.usage"))
+func (g *CPUGroup) Usage() (time.Duration, error) { return cgroupCPU(g.dir, g.v2) }
+
+// PodsCPU is the CPU time charged so far to the cgroup skiff's agents put
+// every pod's cgroup under (/skiff): the containers' processes, and the OCI
+// runtime's init process once it has joined its container's cgroup. A
+// removed pod's cgroup leaves its usage in the parent. Before the first
+// pod the cgroup does not exist: 0.
+func PodsCPU() (time.Duration, error) {
+	dir, v2 := "/sys/fs/cgroup/cpuacct/skiff", false
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		dir, v2 = "/sys/fs/cgroup/skiff", true
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	return cgroupCPU(dir, v2)
+}
+
+func cgroupCPU(dir string, v2 bool) (time.Duration, error) {
+	if !v2 {
+		b, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
 		if err != nil {
 			return 0, err
 		}
 		ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		return time.Duration(ns), err
 	}
-	fields, err := os.ReadFile(filepath.Join(g.dir, "cpu.stat"))
+	fields, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
 	if err != nil {
 		return 0, err
 	}
