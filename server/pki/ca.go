@@ -90,14 +90,22 @@ func adoptLegacyCA(dir string) error {
 	return nil
 }
 
+// readCAFiles names the pair called name in dir and reads its files; a
+// missing file reads as nil.
+func readCAFiles(dir, name string) (ca *caPair, certPEM, keyPEM []byte, err error) {
+	ca = &caPair{name: name, certFile: filepath.Join(dir, name+".crt"), keyFile: filepath.Join(dir, name+".key")}
+	if certPEM, err = readOptional(ca.certFile); err != nil {
+		return nil, nil, nil, err
+	}
+	if keyPEM, err = readOptional(ca.keyFile); err != nil {
+		return nil, nil, nil, err
+	}
+	return ca, certPEM, keyPEM, nil
+}
+
 // ensureCA loads the CA called name in dir, creating it when absent.
 func ensureCA(dir, name string, now time.Time) (*caPair, error) {
-	ca := &caPair{name: name, certFile: filepath.Join(dir, name+".crt"), keyFile: filepath.Join(dir, name+".key")}
-	certPEM, err := readOptional(ca.certFile)
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := readOptional(ca.keyFile)
+	ca, certPEM, keyPEM, err := readCAFiles(dir, name)
 	if err != nil {
 		return nil, err
 	}

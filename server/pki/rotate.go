@@ -210,12 +210,7 @@ func loadCurrentCA(dir, name string, now time.Time) (*caPair, error) {
 // loadSuppliedCA reads the pair called name from a user's directory: nil
 // when neither file is there.
 func loadSuppliedCA(dir, name string, now time.Time) (*caPair, error) {
-	ca := &caPair{name: name, certFile: filepath.Join(dir, name+".crt"), keyFile: filepath.Join(dir, name+".key")}
-	certPEM, err := readOptional(ca.certFile)
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := readOptional(ca.keyFile)
+	ca, certPEM, keyPEM, err := readCAFiles(dir, name)
 	if err != nil {
 		return nil, err
 	}
