@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -103,9 +104,39 @@ func runAll(ctx context.Context, g *errgroup.Group, cc controllerContext) {
 			klog.InfoS("not starting the scheduler (--disable-scheduler)")
 			continue
 		}
+		cc := cc
+		client, err := kubeclient.NewForConfig(controllerConfig(cc.Config, c.name))
 		g.Go(func() error {
+			if err != nil {
+				return fmt.Errorf("controller %s: %w", c.name, err)
+			}
+			cc.Client = client
 			klog.InfoS("starting controller", "name", c.name)
 			return c.run(ctx, cc)
 		})
 	}
+}
+
+// schedulerQPS and schedulerBurst bound the scheduler's API requests.
+// Every pod it places costs a binding and an Event, and the binding is
+// what a burst of new pods waits for: its budget lets the datastore, not
+// the client, set the binding rate (the other controllers keep the
+// loopback client's).
+const (
+	schedulerQPS   = 2000
+	schedulerBurst = 4000
+)
+
+// controllerConfig is the client configuration of one controller. Each
+// controller gets its own rate limiter, as kube-controller-manager gives
+// each of its controllers its own client: a controller that is busy (a
+// ReplicaSet creating a thousand pods) does not hold back the others (the
+// scheduler binding them). The connection to the API is still shared.
+func controllerConfig(cfg *rest.Config, name string) *rest.Config {
+	cfg = withUserAgent(cfg, cfg.UserAgent+"/"+name)
+	cfg.RateLimiter = nil
+	if name == "scheduler" {
+		cfg.QPS, cfg.Burst = schedulerQPS, schedulerBurst
+	}
+	return cfg
 }

@@ -48,8 +48,8 @@ import (
 )
 
 type config struct {
-	nodes, pods, replicas, conc  int
-	skiff, out, serverArgs, heap string
+	nodes, pods, replicas, conc       int
+	skiff, out, serverArgs, heap, cpu string
 }
 
 func main() {
@@ -61,6 +61,7 @@ func main() {
 	flag.StringVar(&cfg.skiff, "skiff", "", "path to the skiff binary (default: build it with hack/build into a temp dir)")
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra flags for skiff server, separated by spaces (e.g. --memory-limit=0)")
+	flag.StringVar(&cfg.cpu, "cpuprofile", "", "write a CPU profile of the server's first 25 s in the \"scheduler alone\" phase to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, and its runtime.MemStats to <file>.memstats; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +100,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	extra := strings.Fields(cfg.serverArgs)
-	if cfg.heap != "" {
+	if cfg.heap != "" || cfg.cpu != "" {
 		extra = append(extra, "--enable-pprof")
 	}
 	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...)
@@ -217,7 +218,22 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	bound = watchBound(ctx, c, "queued", cfg.pods)
+	profiled := make(chan error, 1)
+	if cfg.cpu != "" {
+		go func() {
+			b, err := c.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "25").DoRaw(ctx)
+			if err == nil {
+				err = os.WriteFile(cfg.cpu, b, 0o644)
+			}
+			profiled <- err
+		}()
+	} else {
+		profiled <- nil
+	}
 	res = <-bound
+	if err := <-profiled; err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
 	if res.err != nil {
 		return res.err
 	}
