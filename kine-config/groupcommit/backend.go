@@ -86,13 +86,16 @@ func New(ctx context.Context, wg *sync.WaitGroup, cfg *drivers.Config) (*Backend
 // and health rows exist, and starts the writer, the lease expiry and, when
 // configured, the compactor. They run until ctx ends.
 func (b *Backend) Start(ctx context.Context) error {
+	// Prepared first: with a pool of one connection, preparing on the
+	// pool while the writer holds that connection would wait forever.
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
 	conn, err := b.d.DB.Conn(ctx)
 	if err != nil {
+		b.lookupStmt.Close()
+		b.insertSt.Close()
 		return fmt.Errorf("groupcommit: %w", err)
-	}
-	if err := b.prepare(ctx, conn); err != nil {
-		conn.Close()
-		return err
 	}
 	b.conn = conn
 

@@ -17,12 +17,17 @@ const (
 	insertSQL = `INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-func (b *Backend) prepare(ctx context.Context, conn *sql.Conn) error {
+// prepare prepares the writer's statements on the pool, not on the
+// writer's own connection: database/sql re-prepares a statement that
+// belongs to a Conn every time a transaction asks for it (Tx.Stmt), but
+// keeps a pool statement prepared once on each connection it has used,
+// so each batch reuses the writer connection's.
+func (b *Backend) prepare(ctx context.Context) error {
 	var err error
-	if b.lookupStmt, err = conn.PrepareContext(ctx, lookupSQL); err != nil {
+	if b.lookupStmt, err = b.d.DB.PrepareContext(ctx, lookupSQL); err != nil {
 		return fmt.Errorf("groupcommit: %w", err)
 	}
-	if b.insertSt, err = conn.PrepareContext(ctx, insertSQL); err != nil {
+	if b.insertSt, err = b.d.DB.PrepareContext(ctx, insertSQL); err != nil {
 		return fmt.Errorf("groupcommit: %w", err)
 	}
 	return nil

@@ -118,8 +118,8 @@ func (d *decoder) decode(body []byte, gvk schema.GroupVersionKind, newObj func()
 	var err error
 	if bytes.HasPrefix(body, protobufMagic) {
 		obj, actual, err = d.proto.Decode(body, &gvk, into)
-	} else {
-		obj, actual, err = decodeJSON(body, gvk, into)
+	} else if obj, actual, err = decodeJSONKnownKind(body, gvk, into); obj == nil {
+		obj, actual, err = decodeJSON(body, gvk, newObj())
 	}
 	var warnings []string
 	if err != nil {
@@ -172,6 +172,26 @@ func writeJSON(w http.ResponseWriter, code int, body []byte) {
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 	_, _ = w.Write([]byte("\n"))
+}
+
+// decodeJSONKnownKind is decodeJSON for the body client-go sends: one
+// that starts with the endpoint's own kind and apiVersion, in that order.
+// Those are then known without first reading the whole body for them
+// (DefaultMetaFactory.Interpret is a full JSON pass of its own), so the
+// body is read once. It answers only when the strict decode finds nothing
+// to report (no syntax error, unknown or duplicate field, so no other
+// kind or apiVersion either); otherwise it returns a nil object and
+// decodeJSON decodes the body again, with its own errors.
+func decodeJSONKnownKind(body []byte, want schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
+	prefix := `{"kind":"` + want.Kind + `","apiVersion":"` + want.GroupVersion().String() + `",`
+	if !bytes.HasPrefix(body, []byte(prefix)) {
+		return nil, nil, nil
+	}
+	strictErrs, err := sjson.UnmarshalStrict(body, into, sjson.DisallowDuplicateFields, sjson.DisallowUnknownFields)
+	if err != nil || len(strictErrs) > 0 || into.GetObjectKind().GroupVersionKind() != want {
+		return nil, nil, nil
+	}
+	return into, &want, nil
 }
 
 // decodeJSON decodes a JSON body into a typed object in one strict pass:

@@ -1,12 +1,14 @@
 package apiserver
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestDecodeFieldValidation(t *testing.T) {
@@ -50,6 +52,43 @@ func TestDecodeFieldValidation(t *testing.T) {
 		cm := obj.(*corev1.ConfigMap)
 		if cm.Data["k"] != tc.wantData || cm.Kind != "ConfigMap" || cm.APIVersion != "v1" {
 			t.Errorf("%s: decoded %+v", tc.name, cm)
+		}
+	}
+}
+
+// TestDecodeJSONKnownKind checks that the one-pass decode of a body that
+// starts with the endpoint's kind and apiVersion gives what decodeJSON
+// gives, and that it steps aside for every body decodeJSON has something
+// to say about.
+func TestDecodeJSONKnownKind(t *testing.T) {
+	want := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	const p = `{"kind":"ConfigMap","apiVersion":"v1",`
+	for _, c := range []struct {
+		body   string
+		answer bool
+	}{
+		{p + `"metadata":{"name":"a","labels":{"x":"y"}},"data":{"k":"v"}}`, true},
+		{p + `"metadata":{"name":"a"},"kind":"Secret"}`, false},          // duplicate kind
+		{p + `"metadata":{"name":"a"},"Kind":"Secret"}`, false},          // another case
+		{p + `"metadata":{"name":"a"},"bogus":1}`, false},                // unknown field
+		{p + `"metadata":{"name":"a"},"data":{"k":"v","k":"w"}}`, false}, // duplicate key
+		{p + `"metadata":{"name":"a"}`, false},                           // truncated
+		{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, false},
+		{`{"kind":"Secret","apiVersion":"v1","metadata":{"name":"a"}}`, false},
+	} {
+		got, gotKind, err := decodeJSONKnownKind([]byte(c.body), want, &corev1.ConfigMap{})
+		if (got != nil) != c.answer || err != nil {
+			t.Fatalf("%s: answered %v (err %v), want %v", c.body, got != nil, err, c.answer)
+		}
+		if got == nil {
+			continue
+		}
+		ref, refKind, err := decodeJSON([]byte(c.body), want, &corev1.ConfigMap{})
+		if err != nil {
+			t.Fatalf("%s: decodeJSON: %v", c.body, err)
+		}
+		if !reflect.DeepEqual(got, ref) || *gotKind != *refKind {
+			t.Fatalf("%s: got %#v %v, decodeJSON %#v %v", c.body, got, gotKind, ref, refKind)
 		}
 	}
 }

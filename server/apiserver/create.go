@@ -29,13 +29,15 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *resource, r
 		return
 	}
 	addWarnings(w, warnings)
+	var stored storedEncoding
+	o.stored = &stored
 	created, err := s.createObject(r.Context(), res, ri.namespace, obj, o)
 	if err != nil {
 		acc, _ := meta.Accessor(obj)
 		writeError(w, err, gr, acc.GetName())
 		return
 	}
-	s.writeObject(w, r, res, out, http.StatusCreated, created)
+	s.writeWritten(w, r, res, out, http.StatusCreated, created, stored)
 }
 
 // createObject runs the create path for a decoded object: the same path
@@ -147,6 +149,7 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 	}
 	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
+	o.keepStored(b, rev)
 	return obj, nil
 }
 

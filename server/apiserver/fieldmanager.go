@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -33,6 +34,26 @@ func newFieldManagers(s *runtime.Scheme, models func() (map[string]*spec.Schema,
 	return &fieldManagers{scheme: s, defaulter: defaulterFunc(applyDefaults), models: models, byKind: map[string]*managedfields.FieldManager{}}
 }
 
+// sameVersion is the scheme as the field managers' object converter,
+// without the copy the scheme makes of a typed object already in the
+// version asked for: the field manager converts the live and the new
+// object of every write only to read them (into typed values), and
+// serves one version per kind, so each write paid two deep copies for
+// nothing. Unstructured objects and real conversions go to the scheme.
+type sameVersion struct{ *runtime.Scheme }
+
+func (c sameVersion) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	if _, ok := in.(runtime.Unstructured); !ok {
+		gvk := in.GetObjectKind().GroupVersionKind()
+		if want, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{gvk}); ok && want == gvk && !gvk.Empty() {
+			if kinds, _, err := c.ObjectKinds(in); err == nil && slices.Contains(kinds, gvk) {
+				return in, nil
+			}
+		}
+	}
+	return c.Scheme.ConvertToVersion(in, target)
+}
+
 type defaulterFunc func(runtime.Object)
 
 func (f defaulterFunc) Default(obj runtime.Object) { f(obj) }
@@ -61,7 +82,7 @@ func (m *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 	resetFields := map[fieldpath.APIVersion]fieldpath.Filter{
 		fieldpath.APIVersion(gvk.GroupVersion().String()): fieldpath.NewExcludeSetFilter(reset),
 	}
-	fm, err := managedfields.NewDefaultFieldManager(m.tc, m.scheme, m.defaulter, m.scheme, gvk, gvk.GroupVersion(), subresource, resetFields)
+	fm, err := managedfields.NewDefaultFieldManager(m.tc, sameVersion{m.scheme}, m.defaulter, m.scheme, gvk, gvk.GroupVersion(), subresource, resetFields)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -133,23 +135,11 @@ func (f *metaFeed) object(kv storage.KV) (metafeed.Object, bool) {
 	// Managed fields are most of an object's metadata and no in-process
 	// follower needs them (a first listing of a large store would hold
 	// them all): they are not decoded.
-	var stored struct {
-		Metadata struct {
-			Name              string                  `json:"name"`
-			Namespace         string                  `json:"namespace"`
-			UID               types.UID               `json:"uid"`
-			Labels            map[string]string       `json:"labels"`
-			Annotations       map[string]string       `json:"annotations"`
-			OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
-			Finalizers        []string                `json:"finalizers"`
-			DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(kv.Value, &stored); err != nil {
+	var m feedMetadata
+	if err := decodeMetadata(kv.Value, &m); err != nil {
 		klog.ErrorS(err, "metadata feed: undecodable object", "key", kv.Key)
 		return metafeed.Object{}, false
 	}
-	m := stored.Metadata
 	pm := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: strconv.FormatInt(kv.ModRevision, 10),
 		Labels: m.Labels, Annotations: m.Annotations, OwnerReferences: m.OwnerReferences,
@@ -157,4 +147,45 @@ func (f *metaFeed) object(kv storage.KV) (metafeed.Object, bool) {
 	}}
 	pm.SetGroupVersionKind(r.gvk)
 	return metafeed.Object{Resource: schema.GroupVersionResource{Group: r.gvk.Group, Version: r.gvk.Version, Resource: r.plural}, Meta: pm}, true
+}
+
+// feedMetadata is the part of an object's metadata the feed's followers
+// read.
+type feedMetadata struct {
+	Name              string                  `json:"name"`
+	Namespace         string                  `json:"namespace"`
+	UID               types.UID               `json:"uid"`
+	Labels            map[string]string       `json:"labels"`
+	Annotations       map[string]string       `json:"annotations"`
+	OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
+	Finalizers        []string                `json:"finalizers"`
+	DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
+}
+
+// decodeMetadata decodes the top-level "metadata" of a stored object into
+// m, and reads no further: the rest of the object (a ConfigMap's data, a
+// pod's spec) is most of its bytes and is neither scanned nor validated.
+// Stored objects put metadata third, after kind and apiVersion. An object
+// without metadata leaves m empty.
+func decodeMetadata(value []byte, m *feedMetadata) error {
+	dec := json.NewDecoder(bytes.NewReader(value))
+	if t, err := dec.Token(); err != nil {
+		return err
+	} else if t != json.Delim('{') {
+		return fmt.Errorf("not a JSON object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if t == "metadata" {
+			return dec.Decode(m)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
 }

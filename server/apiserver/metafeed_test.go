@@ -2,6 +2,8 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +122,38 @@ func TestMetadataFeed(t *testing.T) {
 	for _, r := range s.MetadataFeed().Resources() {
 		if r.GVR.Group == "events.k8s.io" {
 			t.Fatal("the events.k8s.io view is reported beside the core events it shows")
+		}
+	}
+}
+
+// TestDecodeMetadata checks that decoding only the metadata gives what
+// decoding the whole object gives, whatever follows it.
+func TestDecodeMetadata(t *testing.T) {
+	for _, v := range []string{
+		`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a","namespace":"ns","uid":"u","labels":{"k":"v"},"annotations":{"a":"b"},"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o","uid":"ou"}],"finalizers":["f"],"deletionTimestamp":"2024-01-01T00:00:00Z","managedFields":[{"manager":"m"}]},"data":{"x":"y"}}`,
+		`{"metadata":{"name":"first"},"spec":{"metadata":{"name":"nested"}}}`,
+		`{"kind":"Pod","spec":{"containers":[{"name":"c"}]},"metadata":{"name":"late","namespace":"n"}}`,
+		`{"kind":"Thing","data":[1,2,{"a":null}]}`,
+		`{"metadata":null}`,
+	} {
+		var got feedMetadata
+		if err := decodeMetadata([]byte(v), &got); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		var whole struct {
+			Metadata feedMetadata `json:"metadata"`
+		}
+		if err := json.Unmarshal([]byte(v), &whole); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, whole.Metadata) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", v, got, whole.Metadata)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `{"metadata":{"name":1}}`, `{"metadata":`} {
+		var m feedMetadata
+		if err := decodeMetadata([]byte(bad), &m); err == nil {
+			t.Errorf("%q decoded without error", bad)
 		}
 	}
 }

@@ -101,6 +101,7 @@ type Server struct {
 	nsCache  *namespaceCache
 	recent   *recentWrites
 	mux      *http.ServeMux
+	handlers *handlerPool
 }
 
 // groupInfo lists a group's versions and resources for discovery.
@@ -141,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 	s.nsCache = newNamespaceCache(cfg.Store)
 	s.recent = newRecentWrites()
 	s.mux = http.NewServeMux()
+	s.handlers = newHandlerPool()
 	s.routes()
 	return s, nil
 }
@@ -207,6 +209,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if u != nil {
 		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+	}
+	if pooled(r) {
+		s.handlers.serve(s.mux, w, r)
+		return
 	}
 	s.mux.ServeHTTP(w, r)
 }

@@ -26,6 +26,8 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		return
 	}
 	addWarnings(w, warnings)
+	var stored storedEncoding
+	o.stored = &stored
 	acc, _ := meta.Accessor(obj)
 	if acc.GetName() != ri.name {
 		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), ri.name)), gr, ri.name)
@@ -46,7 +48,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 			writeError(w, err, gr, ri.name)
 			return
 		}
-		s.writeObject(w, r, res, out, http.StatusCreated, created)
+		s.writeWritten(w, r, res, out, http.StatusCreated, created, stored)
 		return
 	}
 	if err != nil {
@@ -72,5 +74,5 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		writeError(w, err, gr, ri.name)
 		return
 	}
-	s.writeObject(w, r, res, out, http.StatusOK, updated)
+	s.writeWritten(w, r, res, out, http.StatusOK, updated, stored)
 }

@@ -23,6 +23,8 @@ type writeOptions struct {
 	dryRun  bool
 	manager string
 	fv      fieldValidation
+	// stored, when set, receives what the write stored (see writeWritten).
+	stored *storedEncoding
 }
 
 func parseWriteOptions(r *http.Request, applyPatch bool) (writeOptions, error) {
@@ -116,6 +118,9 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	if bytes.Equal(b, cur.Value) {
 		// Nothing changed: no write, no new revision, no watch event.
 		setRV(obj, cur.ModRevision)
+		if !o.dryRun {
+			o.keepStored(b, cur.ModRevision)
+		}
 		return obj, nil
 	}
 	if o.dryRun {
@@ -133,6 +138,7 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	}
 	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
+	o.keepStored(b, rev)
 	return obj, nil
 }
 

@@ -33,6 +33,10 @@ type config struct {
 	rssObjects int
 	conc       []int
 	cpuprofile string
+	// kubeAPIServer and etcd run the side-by-side column; a missing
+	// kube-apiserver binary skips it with a message.
+	kubeAPIServer string
+	etcd          string
 }
 
 func main() {
@@ -44,6 +48,8 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
 	flag.IntVar(&cfg.rssObjects, "objects", 10000, "ConfigMaps that exist when the loaded RSS is read (created at concurrency 16)")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory for CPU profiles of the skiff server, one per concurrency (the server runs with --enable-pprof)")
+	flag.StringVar(&cfg.kubeAPIServer, "kube-apiserver", defaultKubeAPIServer(), "kube-apiserver binary for the side-by-side column (env SKIFF_BENCH_KUBE_APISERVER; built by hack/bench/build-kube-apiserver); skipped when absent")
+	flag.StringVar(&cfg.etcd, "etcd", "etcd", "etcd binary kube-apiserver stores in")
 	flag.Parse()
 	cfg.conc = []int{1, 16, 64}
 	if cfg.n < 1 || cfg.rssObjects < 1 || cfg.idle <= 0 {
@@ -150,7 +156,20 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	}
 	defer floor.stop()
 
-	// Warm both sides (connections, lazily built field managers, SQLite
+	var up *upstream
+	if apiserverBin, etcdBin, err := lookUpstream(cfg.kubeAPIServer, cfg.etcd); err != nil {
+		res.upstreamSkipped = err.Error()
+		logf("side-by-side column skipped: %s", res.upstreamSkipped)
+	} else {
+		logf("starting etcd and kube-apiserver …")
+		if up, err = startUpstream(ctx, apiserverBin, etcdBin, filepath.Join(root, "upstream")); err != nil {
+			return fmt.Errorf("kube-apiserver + etcd: %w", err)
+		}
+		defer up.stop()
+		res.upstreamVersion, res.upstreamIdle = up.version, up.idle
+	}
+
+	// Warm every side (connections, lazily built field managers, SQLite
 	// statement cache) so the first timed request pays no one-off cost.
 	logf("warming up …")
 	if _, err := skiffWrites(ctx, api, srv, "bench-warmup", 20, 4); err != nil {
@@ -164,6 +183,11 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	}
 	if _, err := floorWrites(ctx, floor, "bench-warmup", 20, 4); err != nil {
 		return fmt.Errorf("floor warm-up: %w", err)
+	}
+	if up != nil {
+		if _, err := upstreamWrites(ctx, up, "bench-warmup", 20, 4); err != nil {
+			return fmt.Errorf("kube-apiserver warm-up: %w", err)
+		}
 	}
 
 	for _, c := range cfg.conc {
@@ -197,7 +221,16 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("floor server, concurrency %d: %w", c, err)
 		}
-		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw, floor: fl})
+		var ua *run
+		if up != nil {
+			logf("kube-apiserver + etcd: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+			r, err := upstreamWrites(ctx, up, ns, cfg.n, c)
+			if err != nil {
+				return fmt.Errorf("kube-apiserver, concurrency %d: %w", c, err)
+			}
+			ua = &r
+		}
+		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw, floor: fl, upstream: ua})
 	}
 
 	// What each side stored for the same object, to show the values compare.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
 )
 
 // runPair is one concurrency's skiff run and raw kine run.
@@ -20,6 +22,9 @@ type runPair struct {
 	// floor is client-go writing through floorServer: the most any API
 	// server in front of kine as skiff runs it could reach.
 	floor run
+	// upstream is the same writes through the real kube-apiserver on
+	// etcd; nil when that column is skipped.
+	upstream *run
 }
 
 // results is everything the report shows.
@@ -37,6 +42,10 @@ type results struct {
 	kineValueBytes  int
 	protobuf        string
 	foot            footprintResult
+	// upstreamSkipped says why the kube-apiserver column is absent.
+	upstreamSkipped string
+	upstreamVersion string
+	upstreamIdle    [2]skiffproc.Memory // kube-apiserver, etcd; idleSettle after ready
 }
 
 // table is rendered both as aligned text and as Markdown.
@@ -138,7 +147,25 @@ func (r *results) tables() []table {
 	}
 	wear := table{
 		title:  "2b. Storage written per 1,000 creates (write_bytes of the process holding the SQLite file, WAL appends and checkpoints, over the create phase): what wears an SD card",
-		header: []string{"concurrency", "skiff", "raw kine", "kine as run", "skiff ÷ raw kine"},
+		header: []string{"concurrency", "skiff", "raw kine", "kine as run", "skiff ÷ raw kine", "etcd (kube-apiserver)"},
+	}
+	side := table{
+		title: "0. Side by side: skiff vs the real kube-apiserver on a single-node etcd, the same client-go writes (JSON, client certificate, QPS unlimited); CPU is the server's (kube-apiserver + etcd together)",
+		header: []string{"concurrency", "skiff writes/s", "skiff p50", "skiff p99",
+			"kube-apiserver+etcd writes/s", "p50", "p99", "skiff ÷ kube-apiserver", "CPU ms/write skiff", "CPU ms/write kube-apiserver+etcd"},
+	}
+	for _, p := range r.runs {
+		if p.upstream == nil {
+			continue
+		}
+		sa, ua := p.skiff.all(), p.upstream.all()
+		side.rows = append(side.rows, []string{
+			fmt.Sprint(p.conc),
+			perSec(p.skiff.rate()), ms(percentile(sa, .50)), ms(percentile(sa, .99)),
+			perSec(p.upstream.rate()), ms(percentile(ua, .50)), ms(percentile(ua, .99)),
+			fmt.Sprintf("%.2f", p.skiff.rate()/p.upstream.rate()),
+			cpuPerWrite(p.skiff.cpu, p.skiff.ops()), cpuPerWrite(p.upstream.cpu, p.upstream.ops()),
+		})
 	}
 	for _, p := range r.runs {
 		ratio := "n/a"
@@ -147,7 +174,7 @@ func (r *results) tables() []table {
 		}
 		wear.rows = append(wear.rows, []string{
 			fmt.Sprint(p.conc), bytesHuman(p.skiff.per1000Creates()), bytesHuman(p.kine.per1000Creates()),
-			bytesHuman(p.kineAsRun.per1000Creates()), ratio,
+			bytesHuman(p.kineAsRun.per1000Creates()), ratio, upstreamWear(p.upstream),
 		})
 	}
 	for _, p := range r.runs {
@@ -218,7 +245,25 @@ func (r *results) tables() []table {
 			{"idle: state.db-wal size before → after", bytesHuman(f.ioBefore.wal) + " → " + bytesHuman(f.ioAfter.wal)},
 		},
 	}
-	return []table{writes, watched, floor, detail, wear, foot}
+	if r.upstreamSkipped == "" {
+		u := r.upstreamIdle
+		foot.rows = append(foot.rows, []string{
+			fmt.Sprintf("beside: kube-apiserver / etcd RSS idle, %v after ready: VmRSS (RssAnon)", idleSettle),
+			fmt.Sprintf("%s (%s) / %s (%s)", mib(u[0].RSS), mib(u[0].Anon), mib(u[1].RSS), mib(u[1].Anon)),
+		})
+	}
+	tables := []table{writes, watched, floor, detail, wear, foot}
+	if len(side.rows) > 0 {
+		tables = append([]table{side}, tables...)
+	}
+	return tables
+}
+
+func upstreamWear(u *run) string {
+	if u == nil {
+		return "–"
+	}
+	return bytesHuman(u.per1000Creates())
 }
 
 func (r *results) notes() []string {
@@ -227,7 +272,15 @@ func (r *results) notes() []string {
 		"protobuf request bodies: " + r.protobuf,
 		"skiff's update is the compare-and-swap Txn alone when the server's recent-writes cache (4 MiB) holds the object, as here; otherwise a Get comes first",
 		"skiff binary: " + r.binary,
+		r.upstreamNote(),
 	}
+}
+
+func (r *results) upstreamNote() string {
+	if r.upstreamSkipped != "" {
+		return "side-by-side column skipped: " + r.upstreamSkipped
+	}
+	return "side by side with " + r.upstreamVersion
 }
 
 func (r *results) printText(w io.Writer) {
