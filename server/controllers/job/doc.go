@@ -3,9 +3,9 @@
 // completion as Kubernetes 1.37 does — completions and parallelism,
 // NonIndexed and Indexed completion modes, backoffLimit with exponential
 // back-off between re-creations, backoffLimitPerIndex and
-// maxFailedIndexes, activeDeadlineSeconds, podFailurePolicy, suspend,
-// podReplacementPolicy — and deletes finished Jobs whose
-// ttlSecondsAfterFinished has passed.
+// maxFailedIndexes, activeDeadlineSeconds, podFailurePolicy, an Indexed
+// Job's successPolicy, suspend, podReplacementPolicy — and deletes
+// finished Jobs whose ttlSecondsAfterFinished has passed.
 //
 // Counts are exact: every pod carries the batch.kubernetes.io/job-tracking
 // finalizer, a finished pod's UID is first written to the Job's
