@@ -194,6 +194,24 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	if got := podField(s, "default", "done", "{.status.phase} {.status.containerStatuses[0].state.terminated.exitCode}"); got != "Succeeded 0" {
 		t.Fatalf("status of the finished pod after its release: %q", got)
 	}
+	// The release succeeded at once: the pod's cgroup, which still holds
+	// the kept container's, is left to the pod's final removal (on cgroup
+	// v1 removing it failed with EBUSY, and the release was retried every
+	// second with an error).
+	for _, what := range []string{"the pod sandbox", "the pod's volumes", "the pod's network"} {
+		if strings.Contains(s.log.String(), `"removing `+what) {
+			t.Errorf("the agent logged a failure removing %s:\n%s", what, tail(s.log.String(), 3000))
+		}
+	}
+	s.mustKubectl("delete", "pod", "done", "--wait=true", "--timeout=60s")
+	eventually(t, 30*time.Second, "the deleted pod's cgroup to be removed", func() bool {
+		for _, d := range []string{"memory", "pids", "cpu", "unified", ""} {
+			if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", d, "skiff", "pod"+uid)); err == nil {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestAgentOffline: a separate agent keeps its pod running while the server

@@ -578,10 +578,17 @@ func (p *pod) logPath(spec *corev1.Pod, container string, attempt int) string {
 	return filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID), container, fmt.Sprintf("%d.log", attempt))
 }
 
-func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, keepLogs bool) bool {
+// teardown removes the pod's sandbox, volumes and network. release is
+// the release of a finished pod, whose exited containers and logs stay
+// until it is deleted: its cgroup, which holds theirs, stays with them.
+func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, release bool) bool {
 	ok := true
 	uid := string(spec.UID)
-	if err := p.w.rt.RemoveSandbox(ctx, uid); err != nil {
+	removeSandbox := p.w.rt.RemoveSandbox
+	if release {
+		removeSandbox = p.w.rt.ReleaseSandbox
+	}
+	if err := removeSandbox(ctx, uid); err != nil {
 		klog.ErrorS(err, "removing the pod sandbox", "pod", klog.KObj(spec))
 		ok = false
 	}
@@ -600,7 +607,7 @@ func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, keepLogs bool) boo
 		}
 	}
 	if ok {
-		if !keepLogs {
+		if !release {
 			_ = os.RemoveAll(filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID)))
 		}
 		p.net = false
