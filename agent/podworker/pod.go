@@ -112,19 +112,28 @@ func (p *pod) run(ctx context.Context) {
 		if p.finished || ctx.Err() != nil {
 			return
 		}
-		var timer <-chan time.Time
-		if !wake.IsZero() {
-			t := time.NewTimer(max(time.Until(wake), 10*time.Millisecond))
-			defer t.Stop()
-			timer = t.C
-		}
-		select {
-		case <-ctx.Done():
+		if !p.wait(ctx, wake) {
 			return
-		case <-p.kick:
-		case <-timer:
 		}
 	}
+}
+
+// wait returns when the pod is poked or at wake (never, when zero); false
+// when ctx ended.
+func (p *pod) wait(ctx context.Context, wake time.Time) bool {
+	var timer <-chan time.Time
+	if !wake.IsZero() {
+		t := time.NewTimer(max(time.Until(wake), 10*time.Millisecond))
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-p.kick:
+	case <-timer:
+	}
+	return true
 }
 
 // sync brings the pod one step closer to what it should be and reports
