@@ -214,6 +214,25 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	})
 }
 
+// TestAgentReportsSetupFailures: a pod whose sandbox cannot be made says
+// why, in an event and in its containers' status, and keeps retrying.
+func TestAgentReportsSetupFailures(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent(), withArgs("--pause-image=127.0.0.1:1/no/such:pause"))
+	waitNodeReady(t, s, localNode(t), 60*time.Second)
+	waitDefaultServiceAccount(t, s.client())
+	s.mustKubectl("run", "nosandbox", "--image="+TestImage, "--image-pull-policy=Never", "--", "sleep", "3600")
+	waitEvent(t, s.client(), "Pod", "nosandbox", "FailedCreatePodSandBox", 60*time.Second)
+	eventually(t, 30*time.Second, "the set-up failure in the container's status", func() bool {
+		reason := podField(s, "default", "nosandbox", "{.status.containerStatuses[0].state.waiting.reason}")
+		msg := podField(s, "default", "nosandbox", "{.status.containerStatuses[0].state.waiting.message}")
+		return reason == "ContainerCreating" && strings.Contains(msg, "Failed to create pod sandbox") && strings.Contains(msg, "no/such:pause")
+	})
+	if phase := podField(s, "default", "nosandbox", "{.status.phase}"); phase != "Pending" {
+		t.Errorf("phase %q, want Pending", phase)
+	}
+}
+
 // TestAgentOffline: a separate agent keeps its pod running while the server
 // is down, starts it again from its local store after everything on the
 // node was killed with no server, and reports in once the server is back,

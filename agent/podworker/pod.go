@@ -28,6 +28,10 @@ const (
 	pullBackoffMax = 300 * time.Second
 )
 
+// setupTimeout bounds one attempt at a pod's set-up (network, sandbox,
+// volumes).
+const setupTimeout = 2 * time.Minute
+
 // pod is the worker of one pod.
 type pod struct {
 	w      *Worker
@@ -54,6 +58,10 @@ type pod struct {
 	volsRV     string
 	setupRetry time.Time
 	setupFails int
+	// setupWait says why the pod's set-up has not succeeded yet (its last
+	// failure, or the claims it waits for); the pod's containers show it
+	// in their ContainerCreating state.
+	setupWait string
 	// claimsWait is the last reason the pod's claims were not usable.
 	claimsWait string
 	waiting    map[string]plan.Waiting
@@ -228,6 +236,11 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 		Network: p.net, Released: p.released, PodIPs: p.podIPs, HostIP: p.w.cfg.NodeIP,
 		Ready: map[string]bool{}, Started: map[string]bool{}, Waiting: map[string]plan.Waiting{},
 	}
+	if !p.net && p.setupWait != "" {
+		for _, c := range append(append([]corev1.Container{}, spec.Spec.InitContainers...), spec.Spec.Containers...) {
+			obs.Waiting[c.Name] = plan.Waiting{Reason: "ContainerCreating", Message: p.setupWait}
+		}
+	}
 	for name, wt := range p.waiting {
 		if wt.Reason == "ErrImagePull" && now.After(wt.Retry.Add(-p.pullDelay(name)).Add(time.Second)) {
 			wt.Reason, wt.Message = "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: %s", imageOf(spec, name), wt.Message)
@@ -366,19 +379,27 @@ func (p *pod) setup(ctx context.Context, spec *corev1.Pod) bool {
 		p.setupFails++
 		d := pullBackoffMin << min(p.setupFails-1, 5)
 		p.setupRetry = now.Add(min(d, pullBackoffMax))
+		p.setupWait = msg
 		p.event(spec, "", corev1.EventTypeWarning, reason, msg)
+		klog.InfoS("pod set-up failed", "pod", klog.KObj(spec), "reason", reason, "message", msg, "retry", p.setupRetry.Sub(now))
 		return false
 	}
 	if err := volumes.ClaimsReady(spec, p.w.sources()); err != nil {
 		// Not a failure to back off from: the claim binds moments after
 		// the pod is scheduled, and the desired document's change pokes
 		// the pod again.
-		if msg := err.Error(); msg != p.claimsWait {
+		msg := "Unable to attach or mount volumes: " + err.Error()
+		if msg != p.claimsWait {
 			p.claimsWait = msg
-			p.event(spec, "", corev1.EventTypeWarning, "FailedMount", "Unable to attach or mount volumes: "+msg)
+			p.event(spec, "", corev1.EventTypeWarning, "FailedMount", msg)
 		}
+		p.setupWait = msg
 		return false
 	}
+	// A runtime or kernel call that hangs fails the set-up (with an
+	// event, and a retry) rather than leaving the pod without a word.
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	if spec.Spec.HostNetwork {
 		p.podIPs = []string{p.w.cfg.NodeIP}
 	} else {
@@ -403,7 +424,7 @@ func (p *pod) setup(ctx context.Context, spec *corev1.Pod) bool {
 	if err != nil {
 		return fail("FailedMount", fmt.Sprintf("MountVolume.SetUp failed: %v", err))
 	}
-	p.volumes, p.volsRV, p.net, p.setupFails = pv, p.sourcesVersion(spec), true, 0
+	p.volumes, p.volsRV, p.net, p.setupFails, p.setupWait = pv, p.sourcesVersion(spec), true, 0, ""
 	return true
 }
 
