@@ -194,6 +194,43 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	if got := podField(s, "default", "done", "{.status.phase} {.status.containerStatuses[0].state.terminated.exitCode}"); got != "Succeeded 0" {
 		t.Fatalf("status of the finished pod after its release: %q", got)
 	}
+	// The release succeeded at once: the pod's cgroup, which still holds
+	// the kept container's, is left to the pod's final removal (on cgroup
+	// v1 removing it failed with EBUSY, and the release was retried every
+	// second with an error).
+	for _, what := range []string{"the pod sandbox", "the pod's volumes", "the pod's network"} {
+		if strings.Contains(s.log.String(), `"removing `+what) {
+			t.Errorf("the agent logged a failure removing %s:\n%s", what, tail(s.log.String(), 3000))
+		}
+	}
+	s.mustKubectl("delete", "pod", "done", "--wait=true", "--timeout=60s")
+	eventually(t, 30*time.Second, "the deleted pod's cgroup to be removed", func() bool {
+		for _, d := range []string{"memory", "pids", "cpu", "unified", ""} {
+			if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", d, "skiff", "pod"+uid)); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestAgentReportsSetupFailures: a pod whose sandbox cannot be made says
+// why, in an event and in its containers' status, and keeps retrying.
+func TestAgentReportsSetupFailures(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent(), withArgs("--pause-image=127.0.0.1:1/no/such:pause"))
+	waitNodeReady(t, s, localNode(t), 60*time.Second)
+	waitDefaultServiceAccount(t, s.client())
+	s.mustKubectl("run", "nosandbox", "--image="+TestImage, "--image-pull-policy=Never", "--", "sleep", "3600")
+	waitEvent(t, s.client(), "Pod", "nosandbox", "FailedCreatePodSandBox", 60*time.Second)
+	eventually(t, 30*time.Second, "the set-up failure in the container's status", func() bool {
+		reason := podField(s, "default", "nosandbox", "{.status.containerStatuses[0].state.waiting.reason}")
+		msg := podField(s, "default", "nosandbox", "{.status.containerStatuses[0].state.waiting.message}")
+		return reason == "ContainerCreating" && strings.Contains(msg, "Failed to create pod sandbox") && strings.Contains(msg, "no/such:pause")
+	})
+	if phase := podField(s, "default", "nosandbox", "{.status.phase}"); phase != "Pending" {
+		t.Errorf("phase %q, want Pending", phase)
+	}
 }
 
 // TestAgentOffline: a separate agent keeps its pod running while the server

@@ -16,6 +16,7 @@ import (
 type Runtime interface {
 	EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret) (string, error)
 	EnsureSandbox(ctx context.Context, podUID, namespace, name, netnsPath string) error
+	ReleaseSandbox(ctx context.Context, podUID string) error
 	RemoveSandbox(ctx context.Context, podUID string) error
 	CreateContainer(ctx context.Context, c runtime.ContainerConfig) (string, error)
 	StopContainer(ctx context.Context, id string, grace time.Duration) error

@@ -28,6 +28,10 @@ const (
 	pullBackoffMax = 300 * time.Second
 )
 
+// setupTimeout bounds one attempt at a pod's set-up (network, sandbox,
+// volumes).
+const setupTimeout = 2 * time.Minute
+
 // pod is the worker of one pod.
 type pod struct {
 	w      *Worker
@@ -54,6 +58,10 @@ type pod struct {
 	volsRV     string
 	setupRetry time.Time
 	setupFails int
+	// setupWait says why the pod's set-up has not succeeded yet (its last
+	// failure, or the claims it waits for); the pod's containers show it
+	// in their ContainerCreating state.
+	setupWait string
 	// claimsWait is the last reason the pod's claims were not usable.
 	claimsWait string
 	waiting    map[string]plan.Waiting
@@ -112,19 +120,28 @@ func (p *pod) run(ctx context.Context) {
 		if p.finished || ctx.Err() != nil {
 			return
 		}
-		var timer <-chan time.Time
-		if !wake.IsZero() {
-			t := time.NewTimer(max(time.Until(wake), 10*time.Millisecond))
-			defer t.Stop()
-			timer = t.C
-		}
-		select {
-		case <-ctx.Done():
+		if !p.wait(ctx, wake) {
 			return
-		case <-p.kick:
-		case <-timer:
 		}
 	}
+}
+
+// wait returns when the pod is poked or at wake (never, when zero); false
+// when ctx ended.
+func (p *pod) wait(ctx context.Context, wake time.Time) bool {
+	var timer <-chan time.Time
+	if !wake.IsZero() {
+		t := time.NewTimer(max(time.Until(wake), 10*time.Millisecond))
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-p.kick:
+	case <-timer:
+	}
+	return true
 }
 
 // sync brings the pod one step closer to what it should be and reports
@@ -218,6 +235,11 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 	obs := plan.Observed{
 		Network: p.net, Released: p.released, PodIPs: p.podIPs, HostIP: p.w.cfg.NodeIP,
 		Ready: map[string]bool{}, Started: map[string]bool{}, Waiting: map[string]plan.Waiting{},
+	}
+	if !p.net && p.setupWait != "" {
+		for _, c := range append(append([]corev1.Container{}, spec.Spec.InitContainers...), spec.Spec.Containers...) {
+			obs.Waiting[c.Name] = plan.Waiting{Reason: "ContainerCreating", Message: p.setupWait}
+		}
 	}
 	for name, wt := range p.waiting {
 		if wt.Reason == "ErrImagePull" && now.After(wt.Retry.Add(-p.pullDelay(name)).Add(time.Second)) {
@@ -357,19 +379,27 @@ func (p *pod) setup(ctx context.Context, spec *corev1.Pod) bool {
 		p.setupFails++
 		d := pullBackoffMin << min(p.setupFails-1, 5)
 		p.setupRetry = now.Add(min(d, pullBackoffMax))
+		p.setupWait = msg
 		p.event(spec, "", corev1.EventTypeWarning, reason, msg)
+		klog.InfoS("pod set-up failed", "pod", klog.KObj(spec), "reason", reason, "message", msg, "retry", p.setupRetry.Sub(now))
 		return false
 	}
 	if err := volumes.ClaimsReady(spec, p.w.sources()); err != nil {
 		// Not a failure to back off from: the claim binds moments after
 		// the pod is scheduled, and the desired document's change pokes
 		// the pod again.
-		if msg := err.Error(); msg != p.claimsWait {
+		msg := "Unable to attach or mount volumes: " + err.Error()
+		if msg != p.claimsWait {
 			p.claimsWait = msg
-			p.event(spec, "", corev1.EventTypeWarning, "FailedMount", "Unable to attach or mount volumes: "+msg)
+			p.event(spec, "", corev1.EventTypeWarning, "FailedMount", msg)
 		}
+		p.setupWait = msg
 		return false
 	}
+	// A runtime or kernel call that hangs fails the set-up (with an
+	// event, and a retry) rather than leaving the pod without a word.
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	if spec.Spec.HostNetwork {
 		p.podIPs = []string{p.w.cfg.NodeIP}
 	} else {
@@ -394,7 +424,7 @@ func (p *pod) setup(ctx context.Context, spec *corev1.Pod) bool {
 	if err != nil {
 		return fail("FailedMount", fmt.Sprintf("MountVolume.SetUp failed: %v", err))
 	}
-	p.volumes, p.volsRV, p.net, p.setupFails = pv, p.sourcesVersion(spec), true, 0
+	p.volumes, p.volsRV, p.net, p.setupFails, p.setupWait = pv, p.sourcesVersion(spec), true, 0, ""
 	return true
 }
 
@@ -578,10 +608,17 @@ func (p *pod) logPath(spec *corev1.Pod, container string, attempt int) string {
 	return filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID), container, fmt.Sprintf("%d.log", attempt))
 }
 
-func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, keepLogs bool) bool {
+// teardown removes the pod's sandbox, volumes and network. release is
+// the release of a finished pod, whose exited containers and logs stay
+// until it is deleted: its cgroup, which holds theirs, stays with them.
+func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, release bool) bool {
 	ok := true
 	uid := string(spec.UID)
-	if err := p.w.rt.RemoveSandbox(ctx, uid); err != nil {
+	removeSandbox := p.w.rt.RemoveSandbox
+	if release {
+		removeSandbox = p.w.rt.ReleaseSandbox
+	}
+	if err := removeSandbox(ctx, uid); err != nil {
 		klog.ErrorS(err, "removing the pod sandbox", "pod", klog.KObj(spec))
 		ok = false
 	}
@@ -600,7 +637,7 @@ func (p *pod) teardown(ctx context.Context, spec *corev1.Pod, keepLogs bool) boo
 		}
 	}
 	if ok {
-		if !keepLogs {
+		if !release {
 			_ = os.RemoveAll(filepath.Join(p.w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", spec.Namespace, spec.Name, spec.UID)))
 		}
 		p.net = false

@@ -503,13 +503,27 @@ func TestContainerd(t *testing.T) {
 				t.Error("Containers() lists the sandbox")
 			}
 		}
+		// A finished pod: its containers have exited and stay for their
+		// status and logs, and its sandbox is released. Their cgroups are
+		// still in the pod's, which stays until the final removal.
+		for _, id := range ids {
+			must(t, rp.StopContainer(ctx, id, 0))
+		}
+		for range 2 { // idempotent
+			must(t, rp.ReleaseSandbox(ctx, uid))
+		}
+		if _, err := rp.client.LoadContainer(ctx, SandboxID(uid)); !errdefs.IsNotFound(err) {
+			t.Errorf("sandbox still there after its release: %v", err)
+		}
+		for _, id := range ids {
+			if st, err := rp.ContainerStatus(ctx, id); err != nil || st.State != StateExited {
+				t.Errorf("container %s after the sandbox's release: %+v, %v", id, st, err)
+			}
+		}
 		for _, id := range ids {
 			must(t, rp.RemoveContainer(ctx, id))
 		}
 		must(t, rp.RemoveSandbox(ctx, uid))
-		if _, err := rp.client.LoadContainer(ctx, SandboxID(uid)); !errdefs.IsNotFound(err) {
-			t.Errorf("sandbox still there: %v", err)
-		}
 		checkNoPodCgroup(t, uid)
 		must(t, rp.RemoveSandbox(ctx, uid))
 	})

@@ -120,18 +120,29 @@ func (r *Runtime) sandboxIPC(ctx context.Context, podUID string) (string, error)
 	return fmt.Sprintf("/proc/%d/ns/ipc", task.Pid()), nil
 }
 
+// ReleaseSandbox stops and deletes the pod's sandbox container, if any,
+// for a finished pod whose exited containers stay (for their status and
+// logs). The pod's cgroup stays too: each kept container's cgroup lives in
+// it until the container's task is deleted, so removing it now would fail
+// with EBUSY. RemoveSandbox removes it once the containers are gone.
+func (r *Runtime) ReleaseSandbox(ctx context.Context, podUID string) error {
+	ctr, err := r.client.LoadContainer(ctx, SandboxID(podUID))
+	switch {
+	case err == nil:
+		return r.removeCtr(ctx, ctr)
+	case errdefs.IsNotFound(err):
+		return nil
+	default:
+		return fmt.Errorf("runtime: sandbox of pod %s: %w", podUID, err)
+	}
+}
+
 // RemoveSandbox is called once a pod's containers are removed: it stops
 // and deletes the pod's sandbox container, if any, and removes the pod's
 // cgroup (runc removes only each container's own).
 func (r *Runtime) RemoveSandbox(ctx context.Context, podUID string) error {
-	ctr, err := r.client.LoadContainer(ctx, SandboxID(podUID))
-	switch {
-	case err == nil:
-		if err := r.removeCtr(ctx, ctr); err != nil {
-			return err
-		}
-	case !errdefs.IsNotFound(err):
-		return fmt.Errorf("runtime: sandbox of pod %s: %w", podUID, err)
+	if err := r.ReleaseSandbox(ctx, podUID); err != nil {
+		return err
 	}
 	return removeCgroup(cgroupParent(podUID))
 }

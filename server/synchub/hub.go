@@ -393,10 +393,16 @@ func (h *Hub) event(ctx context.Context, node string, ev *corev1.Event) error {
 	switch {
 	case err == nil:
 		return nil
-	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
-		// The namespace is gone or terminating, or the event is malformed:
-		// keeping it would block the outbox behind it.
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+		// The namespace is gone or terminating: keeping the event would
+		// block the outbox behind it.
 		klog.V(2).InfoS("node sync hub: dropping an event", "node", node, "err", err)
+		return nil
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		// Malformed: dropped too, but where it can be seen, since a pod
+		// whose failure event is lost unseen is left without a word.
+		klog.InfoS("node sync hub: dropping an event the API refuses", "node", node,
+			"object", ev.InvolvedObject.Namespace+"/"+ev.InvolvedObject.Name, "reason", ev.Reason, "message", ev.Message, "err", err)
 		return nil
 	}
 	return err

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -98,6 +100,8 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		if p, ok := obj.(*corev1.Pod); ok {
 			if key := ownerJobKey(p); key != "" {
 				c.queue.Add(key)
+			} else if metav1.GetControllerOfNoCopy(p) == nil {
+				c.enqueueMatching(p)
 			}
 		}
 	}
@@ -107,6 +111,19 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 		DeleteFunc: podChanged,
 	})
 	return c
+}
+
+// enqueueMatching queues the Jobs of an orphan pod's namespace whose
+// selector matches it (one may adopt it).
+func (c *Controller) enqueueMatching(pod *corev1.Pod) {
+	objs, _ := c.jobInformer.GetIndexer().ByIndex(cache.NamespaceIndex, pod.Namespace)
+	for _, o := range objs {
+		job := o.(*batchv1.Job)
+		sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
+			c.enqueueJob(job)
+		}
+	}
 }
 
 func (c *Controller) enqueueJob(obj any) {
@@ -180,6 +197,12 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 			return 0, err
 		}
 		return c.expire(ctx, job, now)
+	}
+
+	if adopt, release := Claim(job, append(own[:len(own):len(own)], c.orphans(ns)...)); len(adopt)+len(release) > 0 {
+		if own, err = c.claim(ctx, job, own, adopt, release); err != nil {
+			return 0, err
+		}
 	}
 
 	d := Decide(Input{Job: job, Pods: own, Now: now, Settled: c.settled(key, own, now)})
@@ -327,6 +350,69 @@ func (c *Controller) pods(key string, match func(types.UID) bool) []*corev1.Pod 
 		}
 	}
 	return out
+}
+
+// orphans lists the cached pods of namespace ns that have no controller.
+func (c *Controller) orphans(ns string) []*corev1.Pod {
+	objs, _ := c.podInformer.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+	var out []*corev1.Pod
+	for _, o := range objs {
+		if p := o.(*corev1.Pod); metav1.GetControllerOfNoCopy(p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// claim adopts and releases pods (Claim's choice) and returns the Job's
+// pods once it has. The Job was just read from the API, so it is not
+// being deleted: it may adopt.
+func (c *Controller) claim(ctx context.Context, job *batchv1.Job, own, adopt, release []*corev1.Pod) ([]*corev1.Pod, error) {
+	gone := map[types.UID]bool{}
+	for _, p := range release {
+		if _, err := c.patchOwners(ctx, Released(job, p)); err != nil {
+			return nil, err
+		}
+		gone[p.UID] = true
+	}
+	var out []*corev1.Pod
+	for _, p := range own {
+		if !gone[p.UID] {
+			out = append(out, p)
+		}
+	}
+	for _, p := range adopt {
+		adopted, err := c.patchOwners(ctx, Adopted(job, p))
+		if err != nil {
+			return nil, err
+		}
+		if adopted != nil {
+			out = append(out, adopted)
+		}
+	}
+	return out, nil
+}
+
+// patchOwners writes pod's ownerReferences and finalizers, on the
+// condition that the pod is still the one (uid) and unchanged
+// (resourceVersion) since the cache saw it. It returns the pod as
+// written, nil when it is gone.
+func (c *Controller) patchOwners(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"ownerReferences": pod.OwnerReferences, "finalizers": pod.Finalizers,
+		"uid": pod.UID, "resourceVersion": pod.ResourceVersion,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	updated, err := c.client.Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("setting the owners of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return updated, nil
 }
 
 func (c *Controller) expect(key string, uid types.UID, created bool, now time.Time) {

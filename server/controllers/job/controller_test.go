@@ -219,3 +219,39 @@ func conditionsOf(j *batchv1.Job) string {
 	s := summarize(Decision{Status: j.Status})
 	return s.Conditions
 }
+
+// TestControllerAdoptsAndReleases: an orphan the selector matches is
+// adopted (and counts instead of a new pod), a pod relabelled out of the
+// selector is released.
+func TestControllerAdoptsAndReleases(t *testing.T) {
+	j := newJob(func(j *batchv1.Job) {
+		j.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{batchv1.JobNameLabel: "pi"}}
+		j.Status = batchv1.JobStatus{}
+	})
+	orphan := pod("orphan", corev1.PodRunning, func(p *corev1.Pod) {
+		p.OwnerReferences, p.Finalizers = nil, nil
+		p.Labels = map[string]string{batchv1.JobNameLabel: "pi"}
+	})
+	f := newFixture(t, j, orphan)
+	f.sync()
+	pods := f.pods()
+	if len(pods) != 1 {
+		t.Fatalf("%d pods after adopting the orphan, want it alone", len(pods))
+	}
+	if ref := metav1.GetControllerOf(&pods[0]); ref == nil || ref.UID != j.UID || !hasFinalizer(&pods[0]) {
+		t.Fatalf("adopted pod: owners %+v, finalizers %v", pods[0].OwnerReferences, pods[0].Finalizers)
+	}
+	p := pods[0]
+	p.Labels = nil
+	if _, err := f.client.CoreV1().Pods("default").Update(context.Background(), &p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.sync()
+	released, err := f.client.CoreV1().Pods("default").Get(context.Background(), "orphan", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if metav1.GetControllerOf(released) != nil || hasFinalizer(released) {
+		t.Errorf("released pod: owners %+v, finalizers %v", released.OwnerReferences, released.Finalizers)
+	}
+}

@@ -251,6 +251,8 @@ func Decide(in Input) Decision {
 		fin = &finish{true, batchv1.JobReasonMaxFailedIndexesExceeded, msgMaxFailedIndex}
 	} else if perIndex && failedNotCompleted > 0 && len(completed)+failedNotCompleted >= completions {
 		fin = &finish{true, batchv1.JobReasonFailedIndexes, msgFailedIndexes}
+	} else if msg, met := matchSuccessPolicy(job.Spec.SuccessPolicy, completions, completed); indexed && met {
+		fin = &finish{false, batchv1.JobReasonSuccessPolicy, msg}
 	} else if ok {
 		requeue = append(requeue, left)
 	}

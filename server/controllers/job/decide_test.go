@@ -445,6 +445,52 @@ func TestDecide(t *testing.T) {
 				Conditions: "FailureTarget/MaxFailedIndexesExceeded", StartTime: &started},
 		},
 		{
+			name: "successPolicy succeededIndexes met: the other pods are deleted, then the Job completes",
+			job: newJob(func(j *batchv1.Job) {
+				j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+				j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](5), ptr.To[int32](2)
+				j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr.To("0")}}}
+			}),
+			pods: []*corev1.Pod{pod("a", corev1.PodSucceeded, index(0)), pod("b", corev1.PodRunning, index(1))},
+			want: summary{Succeeded: 1, Release: []string{"a"}, Uncounted: "s:[a-uid] f:[]", Indexes: "c=0 f=-",
+				Delete: []string{"b"}, Terminat: 1, Conditions: "SuccessCriteriaMet/SuccessPolicy", StartTime: &started},
+		},
+		{
+			name: "successPolicy met, nothing left running: Complete with its reason",
+			job: newJob(func(j *batchv1.Job) {
+				j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+				j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](5), ptr.To[int32](2)
+				j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{
+					{SucceededIndexes: ptr.To("1,3")}, {SucceededCount: ptr.To[int32](2)}}}
+				j.Status.CompletedIndexes, j.Status.Succeeded = "0,2", 2
+			}),
+			want: summary{Succeeded: 2, Indexes: "c=0,2 f=-", Completion: true, Events: []string{"Completed"},
+				Conditions: "SuccessCriteriaMet/SuccessPolicy,Complete/SuccessPolicy", StartTime: &started},
+		},
+		{
+			name: "successPolicy succeededIndexes with succeededCount: enough of them",
+			job: newJob(func(j *batchv1.Job) {
+				j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+				j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](5), ptr.To[int32](1)
+				j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{
+					{SucceededIndexes: ptr.To("1-3"), SucceededCount: ptr.To[int32](2)}}}
+				j.Status.CompletedIndexes, j.Status.Succeeded = "0,1,3", 3
+			}),
+			want: summary{Succeeded: 3, Indexes: "c=0,1,3 f=-", Completion: true, Events: []string{"Completed"},
+				Conditions: "SuccessCriteriaMet/SuccessPolicy,Complete/SuccessPolicy", StartTime: &started},
+		},
+		{
+			name: "successPolicy not met yet: the Job goes on",
+			job: newJob(func(j *batchv1.Job) {
+				j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+				j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](3), ptr.To[int32](1)
+				j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{
+					{SucceededIndexes: ptr.To("0,2")}, {SucceededIndexes: ptr.To("7")}, {SucceededCount: ptr.To[int32](2)}}}
+				j.Status.CompletedIndexes, j.Status.Succeeded = "0", 1
+			}),
+			want: summary{Create: 1, CreateIx: []string{"1"}, Active: 1, Succeeded: 1, Indexes: "c=0 f=-", StartTime: &started},
+		},
+		{
 			name: "a finished Job only releases pods",
 			job: newJob(func(j *batchv1.Job) {
 				j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "X"}}

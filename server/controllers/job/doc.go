@@ -3,9 +3,9 @@
 // completion as Kubernetes 1.37 does — completions and parallelism,
 // NonIndexed and Indexed completion modes, backoffLimit with exponential
 // back-off between re-creations, backoffLimitPerIndex and
-// maxFailedIndexes, activeDeadlineSeconds, podFailurePolicy, suspend,
-// podReplacementPolicy — and deletes finished Jobs whose
-// ttlSecondsAfterFinished has passed.
+// maxFailedIndexes, activeDeadlineSeconds, podFailurePolicy, an Indexed
+// Job's successPolicy, suspend, podReplacementPolicy — and deletes
+// finished Jobs whose ttlSecondsAfterFinished has passed.
 //
 // Counts are exact: every pod carries the batch.kubernetes.io/job-tracking
 // finalizer, a finished pod's UID is first written to the Job's
@@ -18,8 +18,9 @@
 // create and delete, finalizers to release and the new status out); the
 // Controller carries it out through the server's HTTP API
 // (server/kubeclient) with informers and a rate-limited work queue. Jobs
-// whose spec.managedBy names another controller are left alone. Orphaned
-// pods matching a Job's selector are not adopted.
+// whose spec.managedBy names another controller are left alone. A running
+// Job adopts orphan pods its selector matches and releases the pods it no
+// longer matches (Claim).
 //
 // It must not import storage, the apiserver or anything under agent/.
 package job
