@@ -84,6 +84,10 @@ func StripPod(obj any) (any, error) {
 	for i := range st.HostIPs {
 		st.HostIPs[i].IP = in(st.HostIPs[i].IP)
 	}
+	// Decoding grows slices by doubling: a running pod's five conditions
+	// sit in room for eight (1 KiB instead of 640 bytes).
+	st.Conditions = exact(st.Conditions)
+	st.InitContainerStatuses, st.ContainerStatuses = exact(st.InitContainerStatuses), exact(st.ContainerStatuses)
 	for i := range st.Conditions {
 		c := &st.Conditions[i]
 		c.Type, c.Status = corev1.PodConditionType(in(string(c.Type))), corev1.ConditionStatus(in(string(c.Status)))
@@ -109,6 +113,14 @@ func stripContainer(c *corev1.Container, in func(string) string) {
 	}
 	c.Resources.Requests = podStrings.resources(c.Resources.Requests)
 	c.Resources.Limits = podStrings.resources(c.Resources.Limits)
+}
+
+// exact returns s, or a copy of it without spare capacity.
+func exact[S ~[]E, E any](s S) S {
+	if cap(s) == len(s) || len(s) == 0 {
+		return s
+	}
+	return append(S(nil), s...)
 }
 
 func internMap(m map[string]string, in func(string) string) map[string]string {

@@ -70,6 +70,23 @@ func TestStripPod(t *testing.T) {
 		w, _ := json.MarshalIndent(want, "", " ")
 		t.Fatalf("stripped pod:\n%s\nwant:\n%s", got, w)
 	}
+	// Slices decoding left room in are cut to their length.
+	five := fullPod(1)
+	for _, ty := range []corev1.PodConditionType{"PodReadyToStartContainers", corev1.PodInitialized, corev1.ContainersReady, corev1.PodScheduled} {
+		five.Status.Conditions = append(five.Status.Conditions, corev1.PodCondition{Type: ty, Status: corev1.ConditionTrue})
+	}
+	raw, _ := json.Marshal(five)
+	decoded := &corev1.Pod{}
+	if err := json.Unmarshal(raw, decoded); err != nil {
+		t.Fatal(err)
+	}
+	if cap(decoded.Status.Conditions) == 5 {
+		t.Fatal("the decoder left no room: the check below proves nothing")
+	}
+	out, _ = StripPod(decoded)
+	if c := out.(*corev1.Pod).Status.Conditions; cap(c) != 5 || !equality.Semantic.DeepEqual(c, five.Status.Conditions) {
+		t.Errorf("conditions: cap %d, %v", cap(c), c)
+	}
 	// Other objects only lose managedFields.
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
 	if out, _ := StripPod(n); out.(*corev1.Node).ManagedFields != nil {
