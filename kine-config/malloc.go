@@ -7,9 +7,9 @@ package kineconfig
 // memory freed in it; Go runs cgo calls on whichever thread is free, so a
 // busy server ends with a dozen arenas of 1–3 MiB each, holding little.
 // Two arenas hold the same allocations (at 10,000 pods the memory outside
-// Go went from ~32 to ~20 MiB; docs/control-plane.md, Memory). It runs as
-// the binary loads, before any thread has an arena of its own; a
-// MALLOC_ARENA_MAX or GLIBC_TUNABLES set by the user wins.
+// Go's heap went from 32–45 to 17–18 MiB; docs/control-plane.md, Memory).
+// It runs as the binary loads, before any thread has an arena of its
+// own; a MALLOC_ARENA_MAX or GLIBC_TUNABLES set by the user wins.
 
 /*
 #include <malloc.h>
