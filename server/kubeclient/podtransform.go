@@ -1,6 +1,8 @@
 package kubeclient
 
 import (
+	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -10,7 +12,9 @@ import (
 
 // StripPod is the transform of the shared pod informer: pods are most of
 // the controllers' memory at fleet scale, so besides managedFields it
-// drops what only the agent reads, and it shares the strings pods repeat.
+// drops what only the agent reads, and it shares what pods repeat: strings,
+// resource lists, and whole containers, labels, owner references and
+// tolerations equal to another pod's (shareValue).
 //
 // Dropped: per container (init and ephemeral ones too) command, args,
 // workingDir, env, envFrom, volumeMounts, volumeDevices, probes,
@@ -34,11 +38,12 @@ func StripPod(obj any) (any, error) {
 	in := podStrings.intern
 	p.Namespace = in(p.Namespace)
 	p.GenerateName = in(p.GenerateName)
-	p.Labels = internMap(p.Labels, in)
+	p.Labels = shareValue(podStrings, "l", internMap(p.Labels, in))
 	for i := range p.OwnerReferences {
 		r := &p.OwnerReferences[i]
 		r.APIVersion, r.Kind, r.Name = in(r.APIVersion), in(r.Kind), in(r.Name)
 	}
+	p.OwnerReferences = shareValue(podStrings, "o", p.OwnerReferences)
 	s := &p.Spec
 	s.NodeName, s.SchedulerName, s.ServiceAccountName = in(s.NodeName), in(s.SchedulerName), in(s.ServiceAccountName)
 	s.DeprecatedServiceAccount = in(s.DeprecatedServiceAccount)
@@ -50,6 +55,11 @@ func StripPod(obj any) (any, error) {
 			stripContainer(&cs[i], in)
 		}
 	}
+	s.InitContainers = shareValue(podStrings, "i", s.InitContainers)
+	s.Containers = shareValue(podStrings, "c", s.Containers)
+	if s.SecurityContext != nil && reflect.ValueOf(*s.SecurityContext).IsZero() {
+		s.SecurityContext = emptyPodSecurity
+	}
 	for i := range s.EphemeralContainers {
 		c := &s.EphemeralContainers[i].EphemeralContainerCommon
 		c.Command, c.Args, c.WorkingDir, c.Env, c.EnvFrom = nil, nil, "", nil, nil
@@ -60,19 +70,24 @@ func StripPod(obj any) (any, error) {
 	}
 	for i := range s.Volumes {
 		if s.Volumes[i].Projected != nil {
-			s.Volumes[i].Projected = &corev1.ProjectedVolumeSource{}
+			s.Volumes[i].Projected = emptyProjected
 		}
 	}
 	for i := range s.Tolerations {
 		t := &s.Tolerations[i]
 		t.Key, t.Operator, t.Value, t.Effect = in(t.Key), corev1.TolerationOperator(in(string(t.Operator))), in(t.Value), corev1.TaintEffect(in(string(t.Effect)))
 	}
+	s.Tolerations = shareValue(podStrings, "t", s.Tolerations)
 	st := &p.Status
 	st.Phase, st.QOSClass = corev1.PodPhase(in(string(st.Phase))), corev1.PodQOSClass(in(string(st.QOSClass)))
 	st.HostIP = in(st.HostIP)
 	for i := range st.HostIPs {
 		st.HostIPs[i].IP = in(st.HostIPs[i].IP)
 	}
+	// Decoding grows slices by doubling: a running pod's five conditions
+	// sit in room for eight (1 KiB instead of 640 bytes).
+	st.Conditions = exact(st.Conditions)
+	st.InitContainerStatuses, st.ContainerStatuses = exact(st.InitContainerStatuses), exact(st.ContainerStatuses)
 	for i := range st.Conditions {
 		c := &st.Conditions[i]
 		c.Type, c.Status = corev1.PodConditionType(in(string(c.Type))), corev1.ConditionStatus(in(string(c.Status)))
@@ -100,6 +115,14 @@ func stripContainer(c *corev1.Container, in func(string) string) {
 	c.Resources.Limits = podStrings.resources(c.Resources.Limits)
 }
 
+// exact returns s, or a copy of it without spare capacity.
+func exact[S ~[]E, E any](s S) S {
+	if cap(s) == len(s) || len(s) == 0 {
+		return s
+	}
+	return append(S(nil), s...)
+}
+
 func internMap(m map[string]string, in func(string) string) map[string]string {
 	for k, v := range m {
 		// Assigning to an existing key keeps the map's own copy of the
@@ -120,23 +143,61 @@ func internMap(m map[string]string, in func(string) string) map[string]string {
 var podStrings = &interner{}
 
 const (
-	internMaxEntries = 8192
-	internMaxLen     = 256
+	internMaxEntries  = 8192
+	internMaxLen      = 256
+	internMaxValueLen = 2048
 )
 
 type interner struct {
-	mu    sync.Mutex
-	table map[string]string
-	lists map[string]corev1.ResourceList
+	mu     sync.Mutex
+	table  map[string]string
+	lists  map[string]corev1.ResourceList
+	values map[string]any
 }
 
 func (t *interner) full() bool {
-	return t.table == nil || len(t.table) >= internMaxEntries || len(t.lists) >= internMaxEntries
+	return t.table == nil || len(t.table) >= internMaxEntries || len(t.lists) >= internMaxEntries || len(t.values) >= internMaxEntries
 }
 
 func (t *interner) reset() {
 	t.table = make(map[string]string, 256)
 	t.lists = make(map[string]corev1.ResourceList, 64)
+	t.values = make(map[string]any, 64)
+}
+
+// emptyPodSecurity and emptyProjected stand for every pod's empty
+// securityContext and (stripped) projected volume source.
+var (
+	emptyPodSecurity = &corev1.PodSecurityContext{}
+	emptyProjected   = &corev1.ProjectedVolumeSource{}
+)
+
+// shareValue returns a value equal to v that t hands to every pod with
+// an equal one: the containers of pods made from one template are equal
+// once stripped, and so, often, are their labels, owner references and
+// tolerations. Decoded, each is an allocation of its own per pod (a
+// container alone is 408 bytes, a map of two labels ~350). Equal means
+// the same JSON, which is how the API stores them; kind keeps slices and
+// maps of different types apart. Empty values, and values whose JSON is
+// long (unlikely to repeat), are returned as they are.
+func shareValue[T any](t *interner, kind string, v T) T {
+	rv := reflect.ValueOf(v)
+	if rv.Len() == 0 {
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > internMaxValueLen {
+		return v
+	}
+	key := kind + string(b)
+	if s, ok := t.values[key].(T); ok {
+		return s
+	}
+	if t.full() {
+		t.reset()
+	}
+	t.values[key] = v
+	return v
 }
 
 func (t *interner) intern(s string) string {

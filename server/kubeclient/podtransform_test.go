@@ -70,6 +70,23 @@ func TestStripPod(t *testing.T) {
 		w, _ := json.MarshalIndent(want, "", " ")
 		t.Fatalf("stripped pod:\n%s\nwant:\n%s", got, w)
 	}
+	// Slices decoding left room in are cut to their length.
+	five := fullPod(1)
+	for _, ty := range []corev1.PodConditionType{"PodReadyToStartContainers", corev1.PodInitialized, corev1.ContainersReady, corev1.PodScheduled} {
+		five.Status.Conditions = append(five.Status.Conditions, corev1.PodCondition{Type: ty, Status: corev1.ConditionTrue})
+	}
+	raw, _ := json.Marshal(five)
+	decoded := &corev1.Pod{}
+	if err := json.Unmarshal(raw, decoded); err != nil {
+		t.Fatal(err)
+	}
+	if cap(decoded.Status.Conditions) == 5 {
+		t.Fatal("the decoder left no room: the check below proves nothing")
+	}
+	out, _ = StripPod(decoded)
+	if c := out.(*corev1.Pod).Status.Conditions; cap(c) != 5 || !equality.Semantic.DeepEqual(c, five.Status.Conditions) {
+		t.Errorf("conditions: cap %d, %v", cap(c), c)
+	}
 	// Other objects only lose managedFields.
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
 	if out, _ := StripPod(n); out.(*corev1.Node).ManagedFields != nil {
@@ -99,13 +116,59 @@ func TestStripPodShares(t *testing.T) {
 		!equality.Semantic.DeepEqual(ra, fullPod(0).Spec.Containers[0].Resources.Requests) {
 		t.Error("equal resource lists are not shared")
 	}
-	c := decode(3)
-	c.Spec.Containers[0].Resources.Requests = nil
+	shared := func(x, y any) bool {
+		return reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
+	}
+	if !shared(a.Spec.Containers, b.Spec.Containers) || !shared(a.Spec.InitContainers, b.Spec.InitContainers) ||
+		!shared(a.Labels, b.Labels) || !shared(a.OwnerReferences, b.OwnerReferences) || !shared(a.Spec.Tolerations, b.Spec.Tolerations) ||
+		a.Spec.Volumes[0].Projected != b.Spec.Volumes[0].Projected {
+		t.Error("equal containers, labels, owner references, tolerations or projected volumes are not shared")
+	}
+	if shared(a.Spec.Containers, a.Spec.InitContainers) {
+		t.Error("init containers share the containers' slice")
+	}
+	// A pod that differs in one of them gets its own, and equal to what
+	// it was decoded with.
+	other := fullPod(4)
+	other.Labels["app"] = "shop"
+	other.Spec.Containers[0].Image = "registry.example/web:v2"
+	other.Spec.Tolerations[0].TolerationSeconds = ptr.To[int64](60)
+	other.OwnerReferences[0].Controller = ptr.To(false)
+	rawOther, _ := json.Marshal(other)
+	d := &corev1.Pod{}
+	if err := json.Unmarshal(rawOther, d); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := StripPod(d)
+	d = out.(*corev1.Pod)
+	if shared(d.Labels, a.Labels) || shared(d.Spec.Containers, a.Spec.Containers) || shared(d.Spec.Tolerations, a.Spec.Tolerations) ||
+		shared(d.OwnerReferences, a.OwnerReferences) {
+		t.Error("a pod that differs got another pod's value")
+	}
+	if d.Labels["app"] != "shop" || d.Spec.Containers[0].Image != "registry.example/web:v2" || *d.Spec.Tolerations[0].TolerationSeconds != 60 ||
+		*d.OwnerReferences[0].Controller || !shared(d.Spec.InitContainers, a.Spec.InitContainers) {
+		t.Errorf("pod that differs: %+v", d)
+	}
+	// Pods with no labels, or an empty securityContext, stay so.
+	e := fullPod(5)
+	e.Labels, e.Spec.SecurityContext = nil, &corev1.PodSecurityContext{}
+	out, _ = StripPod(e)
+	if e = out.(*corev1.Pod); e.Labels != nil || e.Spec.SecurityContext == nil {
+		t.Errorf("labels %v, securityContext %v", e.Labels, e.Spec.SecurityContext)
+	}
+	f := fullPod(6)
+	f.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](7)}
+	out, _ = StripPod(f)
+	if sc := out.(*corev1.Pod).Spec.SecurityContext; sc == e.Spec.SecurityContext || *sc.RunAsUser != 7 {
+		t.Error("a set securityContext was replaced")
+	}
+
+	c := &corev1.Pod{}
 	bigger := fullPod(3)
 	bigger.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = apiresource.MustParse("200m")
 	raw, _ := json.Marshal(bigger)
 	_ = json.Unmarshal(raw, c)
-	out, _ := StripPod(c)
+	out, _ = StripPod(c)
 	if q := out.(*corev1.Pod).Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]; q.MilliValue() != 200 {
 		t.Errorf("a different resource list got the shared one: cpu %s", q.String())
 	}

@@ -202,9 +202,9 @@ func (c *cycle) spreadScores(nodes []*NodeInfo, raw []int64) bool {
 }
 
 func (c *cycle) interPodScores(nodes []*NodeInfo, raw []int64) bool {
-	pi := c.pi
+	own := c.pi.affinity()
 	nsl := c.snap.NamespaceLabels
-	incomingTerms := len(pi.preferredAff)+len(pi.preferredAnti) > 0
+	incomingTerms := len(own.preferredAff)+len(own.preferredAnti) > 0
 	scores := map[topoPair]int64{}
 	process := func(t *affinityTerm, target *corev1.Pod, node *corev1.Node, weight int64) {
 		if v, ok := topologyValue(node, t.topologyKey); ok && t.matches(target, nsl) {
@@ -217,20 +217,21 @@ func (c *cycle) interPodScores(nodes []*NodeInfo, raw []int64) bool {
 			continue
 		}
 		for _, p := range ni.pods {
-			for i := range pi.preferredAff {
-				process(&pi.preferredAff[i], p.pod, ni.Node, int64(pi.preferredAff[i].weight))
+			for i := range own.preferredAff {
+				process(&own.preferredAff[i], p.pod, ni.Node, int64(own.preferredAff[i].weight))
 			}
-			for i := range pi.preferredAnti {
-				process(&pi.preferredAnti[i], p.pod, ni.Node, int64(pi.preferredAnti[i].weight))
+			for i := range own.preferredAnti {
+				process(&own.preferredAnti[i], p.pod, ni.Node, int64(own.preferredAnti[i].weight))
 			}
-			for i := range p.requiredAff {
-				process(&p.requiredAff[i], c.pod, ni.Node, 1)
+			theirs := p.affinity()
+			for i := range theirs.requiredAff {
+				process(&theirs.requiredAff[i], c.pod, ni.Node, 1)
 			}
-			for i := range p.preferredAff {
-				process(&p.preferredAff[i], c.pod, ni.Node, int64(p.preferredAff[i].weight))
+			for i := range theirs.preferredAff {
+				process(&theirs.preferredAff[i], c.pod, ni.Node, int64(theirs.preferredAff[i].weight))
 			}
-			for i := range p.preferredAnti {
-				process(&p.preferredAnti[i], c.pod, ni.Node, int64(p.preferredAnti[i].weight))
+			for i := range theirs.preferredAnti {
+				process(&theirs.preferredAnti[i], c.pod, ni.Node, int64(theirs.preferredAnti[i].weight))
 			}
 		}
 	}

@@ -58,9 +58,26 @@ type podInfo struct {
 	cpu, mem int64 // non-zero requests
 	ports    []hostPort
 	owner    types.UID
-	// The pod's own inter-pod affinity terms, parsed once.
+	// terms are the pod's own inter-pod affinity terms, parsed once; nil
+	// for the many pods without any (the snapshot has an entry for every
+	// bound pod, so it keeps them apart). Read them with affinity().
+	terms *podTerms
+}
+
+type podTerms struct {
 	requiredAff, requiredAnti   []affinityTerm
 	preferredAff, preferredAnti []affinityTerm // weights negative for anti
+}
+
+var noTerms = &podTerms{}
+
+// affinity returns the pod's inter-pod affinity terms, empty when it has
+// none. The caller must not modify them.
+func (pi *podInfo) affinity() *podTerms {
+	if pi.terms == nil {
+		return noTerms
+	}
+	return pi.terms
 }
 
 type hostPort struct {
@@ -266,13 +283,17 @@ func newPodInfo(pod *corev1.Pod) *podInfo {
 		pi.owner = ref.UID
 	}
 	if a := pod.Spec.Affinity; a != nil {
+		t := &podTerms{}
 		if pa := a.PodAffinity; pa != nil {
-			pi.requiredAff = requiredTerms(pod, pa.RequiredDuringSchedulingIgnoredDuringExecution)
-			pi.preferredAff = preferredTerms(pod, pa.PreferredDuringSchedulingIgnoredDuringExecution, 1)
+			t.requiredAff = requiredTerms(pod, pa.RequiredDuringSchedulingIgnoredDuringExecution)
+			t.preferredAff = preferredTerms(pod, pa.PreferredDuringSchedulingIgnoredDuringExecution, 1)
 		}
 		if pa := a.PodAntiAffinity; pa != nil {
-			pi.requiredAnti = requiredTerms(pod, pa.RequiredDuringSchedulingIgnoredDuringExecution)
-			pi.preferredAnti = preferredTerms(pod, pa.PreferredDuringSchedulingIgnoredDuringExecution, -1)
+			t.requiredAnti = requiredTerms(pod, pa.RequiredDuringSchedulingIgnoredDuringExecution)
+			t.preferredAnti = preferredTerms(pod, pa.PreferredDuringSchedulingIgnoredDuringExecution, -1)
+		}
+		if len(t.requiredAff)+len(t.preferredAff)+len(t.requiredAnti)+len(t.preferredAnti) > 0 {
+			pi.terms = t
 		}
 	}
 	return pi

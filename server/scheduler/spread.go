@@ -156,8 +156,9 @@ func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinitySta
 			continue
 		}
 		for _, p := range ni.pods {
-			for i := range p.requiredAnti {
-				t := &p.requiredAnti[i]
+			anti := p.affinity().requiredAnti
+			for i := range anti {
+				t := &anti[i]
 				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(pod, snap.NamespaceLabels) {
 					if s.existingAnti == nil {
 						s.existingAnti = map[topoPair]int{}
@@ -167,7 +168,8 @@ func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinitySta
 			}
 		}
 	}
-	s.required, s.anti = pi.requiredAff, pi.requiredAnti
+	own := pi.affinity()
+	s.required, s.anti = own.requiredAff, own.requiredAnti
 	if len(s.required) == 0 && len(s.anti) == 0 {
 		return s
 	}

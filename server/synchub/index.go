@@ -37,6 +37,8 @@ type index struct {
 	pods  map[string]*podEntry       // "ns/name"
 	objs  map[protocol.Ref]*objEntry // ConfigMaps and Secrets pods use
 	nodes map[string]*nodeDoc
+	// refLists are the pods' shared reference lists (shareRefs).
+	refLists map[string][]protocol.Ref
 }
 
 // podEntry is what the index needs of a bound pod to keep the node
@@ -80,6 +82,7 @@ type objEntry struct {
 }
 
 type nodeDoc struct {
+	name  string
 	rev   int64
 	floor int64
 	// entries: objects in the document and the revision each last changed
@@ -117,7 +120,7 @@ func (x *index) reset(rev int64) {
 func (x *index) node(name string) *nodeDoc {
 	d := x.nodes[name]
 	if d == nil {
-		d = &nodeDoc{rev: x.floor, floor: x.floor, entries: map[protocol.Ref]int64{}, changed: make(chan struct{})}
+		d = &nodeDoc{name: name, rev: x.floor, floor: x.floor, entries: map[protocol.Ref]int64{}, changed: make(chan struct{})}
 		x.nodes[name] = d
 	}
 	return d
@@ -184,9 +187,19 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 		delete(x.pods, id)
 		return nil
 	}
-	refs := podRefs(pod)
+	// What the entry keeps is shared where it can be: the node's name
+	// with its document, the pod's namespace and name with its key, its
+	// references with other pods' equal ones (a pod's decoded strings
+	// would otherwise stay, one allocation each, for as long as it is
+	// bound).
 	d := x.node(newNode)
-	d.put(protocol.Ref{Kind: protocol.KindPod, Namespace: pod.Namespace, Name: pod.Name}, rev)
+	newNode = d.name
+	ns, name := pod.Namespace, pod.Name
+	if len(id) == len(ns)+1+len(name) && id[len(ns)] == '/' && id[:len(ns)] == ns {
+		ns, name = id[:len(ns)], id[len(ns)+1:]
+	}
+	refs := x.shareRefs(podRefs(pod))
+	d.put(protocol.Ref{Kind: protocol.KindPod, Namespace: ns, Name: name}, rev)
 	// Acquire the new references before releasing the old ones, so an
 	// object both use never leaves the document.
 	err := x.acquire(newNode, refs, rev, get)
@@ -194,11 +207,42 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 		x.release(newNode, old.refs, rev)
 	}
 	sa := pod.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
+	if sa == "" || sa == "default" {
+		sa = "default" // one string for every pod of the default account
 	}
-	x.pods[id] = &podEntry{node: newNode, namespace: pod.Namespace, uid: pod.UID, serviceAccount: sa, refs: refs, rev: rev, packed: packPod(value)}
+	x.pods[id] = &podEntry{node: newNode, namespace: ns, uid: pod.UID, serviceAccount: sa, refs: refs, rev: rev, packed: packPod(value)}
 	return err
+}
+
+// maxSharedRefs bounds the table of shared reference lists; when it is
+// full it starts anew (lists handed out before stay valid).
+const maxSharedRefs = 4096
+
+// shareRefs returns a list equal to refs that pods with equal
+// references share: most pods of a namespace name the same ConfigMaps
+// (kube-root-ca.crt, at least). The lists are never modified.
+func (x *index) shareRefs(refs []protocol.Ref) []protocol.Ref {
+	if len(refs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, r := range refs {
+		b.WriteString(r.Kind)
+		b.WriteByte(0)
+		b.WriteString(r.Namespace)
+		b.WriteByte(0)
+		b.WriteString(r.Name)
+		b.WriteByte(0)
+	}
+	k := b.String()
+	if s, ok := x.refLists[k]; ok {
+		return s
+	}
+	if x.refLists == nil || len(x.refLists) >= maxSharedRefs {
+		x.refLists = map[string][]protocol.Ref{}
+	}
+	x.refLists[k] = refs
+	return refs
 }
 
 // acquire counts a pod's references for node, adding objects that are

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sort"
 	"testing"
+	"unsafe"
 
 	"github.com/skiff-io/skiff/protocol"
 	corev1 "k8s.io/api/core/v1"
@@ -158,4 +159,38 @@ func TestIndexMovesPodBetweenNodesAndWakesWaiters(t *testing.T) {
 	}
 	d, _ := x.document("n1", 3)
 	eq(t, "late configmap", names(d), "ConfigMap/late=now")
+}
+
+// TestIndexSharesPodStrings: pods' entries keep no strings of their own
+// where one would do (node, namespace, references); pods that differ
+// keep their own references.
+func TestIndexSharesPodStrings(t *testing.T) {
+	x := newIndex()
+	x.reset(10)
+	get := func(string, int64) ([]byte, error) { return nil, nil }
+	for i, p := range []struct {
+		name, node string
+		cms        []string
+	}{
+		{"a", "n1", []string{"cfg"}}, {"b", "n1", []string{"cfg"}}, {"c", "n1", []string{"other"}},
+	} {
+		if err := x.applyPod(podsPrefix+"ns/"+p.name, podJSON(t, p.name, p.node, p.cms...), int64(11+i), get); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b, c := x.pods["ns/a"], x.pods["ns/b"], x.pods["ns/c"]
+	if unsafe.StringData(a.node) != unsafe.StringData(b.node) || unsafe.StringData(a.node) != unsafe.StringData(x.nodes["n1"].name) {
+		t.Error("the node's name is not shared")
+	}
+	if &a.refs[0] != &b.refs[0] {
+		t.Error("equal references are not shared")
+	}
+	if len(c.refs) != 1 || c.refs[0].Name != "other" || a.refs[0].Name != "cfg" {
+		t.Errorf("references: a %v, c %v", a.refs, c.refs)
+	}
+	if a.namespace != "ns" || a.serviceAccount != "default" {
+		t.Errorf("namespace %q, service account %q", a.namespace, a.serviceAccount)
+	}
+	d, _ := x.document("n1", 10)
+	eq(t, "n1", names(d), "Pod/a", "Pod/b", "Pod/c")
 }

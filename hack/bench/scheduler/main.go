@@ -62,7 +62,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra flags for skiff server, separated by spaces (e.g. --memory-limit=0)")
 	flag.StringVar(&cfg.cpu, "cpuprofile", "", "write a CPU profile of the server's first 25 s in the \"scheduler alone\" phase to this file; the server runs with --enable-pprof")
-	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, and its runtime.MemStats to <file>.memstats; the server runs with --enable-pprof")
+	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -192,6 +192,14 @@ func run(ctx context.Context, cfg config) error {
 			b = b[i+1:]
 		}
 		if err := os.WriteFile(cfg.heap+".memstats", b, 0o644); err != nil {
+			return err
+		}
+		// The mappings: what of the RSS is the heap, the binary's pages,
+		// SQLite's cache (C malloc) and the stacks.
+		if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/smaps", srv.PID())); err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.heap+".smaps", b, 0o644); err != nil {
 			return err
 		}
 	}
