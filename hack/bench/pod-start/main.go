@@ -504,7 +504,7 @@ type roundResult struct {
 	name  string
 	start startStats
 	del   deleteStats
-	cpu   [2]cpuSample // before the first create, once the last pod runs
+	cpu   [4]cpuSample // before the first create, once the last pod runs, before the first delete, once the last is gone
 }
 
 // startRound starts cfg.n pods and deletes them; before runs just before
@@ -526,9 +526,11 @@ func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, n
 	}
 	r.cpu[1] = cpu()
 	r.start = set.startStats()
+	r.cpu[2] = cpu()
 	if err := set.delete(ctx, 3*time.Minute); err != nil {
 		return r, err
 	}
+	r.cpu[3] = cpu()
 	r.del = set.deleteStats()
 	return r, nil
 }
