@@ -679,9 +679,11 @@ spec:
 		data, err := os.ReadFile(nodeCert)
 		return err == nil && firstCert(t, data).CheckSignatureFrom(newClientCA) == nil
 	})
-	if !strings.Contains(a.log.String(), `"joined again" reason="server CA changed"`) {
-		t.Errorf("the agent did not say why it joined again:\n%s", tail(a.log.String(), 2000))
-	}
+	// The agent logs why after it wrote the new certificate: wait for
+	// the line rather than race it.
+	eventually(t, 10*time.Second, "the agent to say why it joined again", func() bool {
+		return strings.Contains(a.log.String(), `"joined again" reason="server CA changed"`)
+	})
 
 	if out, err := exec.Command(skiffBin, "certificate", "rotate-ca", "--data-dir", s.dataDir, "--finish").CombinedOutput(); err != nil {
 		t.Fatalf("rotate-ca --finish: %v\n%s", err, out)

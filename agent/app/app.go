@@ -138,6 +138,13 @@ func Run(ctx context.Context, cfg Config) error {
 	readPressure := func() [pressureKinds]bool { return pressures(cfg.EvictionHard, observeNode(dir, imageFS)) }
 	g.Go(func() error { return reportNode(gctx, out, rt, facts, cfg.NodeName, nodeIP, readPressure) })
 	g.Go(func() error { return renewLoop(gctx, creds, jcfg) })
+	if cfg.PprofAddress != "" {
+		ln, err := net.Listen("tcp", cfg.PprofAddress)
+		if err != nil {
+			return fmt.Errorf("--pprof-address: %w", err)
+		}
+		g.Go(func() error { return servePprof(gctx, ln) })
+	}
 	g.Go(func() error {
 		host := strings.TrimPrefix(base, "https://")
 		return tunnel.Serve(gctx, tunnel.DialTLS(host, creds.TLSConfig(base)), streaming.New(workers))

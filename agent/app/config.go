@@ -44,6 +44,9 @@ type Config struct {
 	// memory, disk or PID pressure (ParseEvictionHard).
 	EvictionHard []Threshold
 	Debug        bool
+	// PprofAddress, when set, is a loopback host:port where the agent
+	// serves Go's /debug/pprof (profiling a node's pod starts); "" is off.
+	PprofAddress string
 }
 
 // Dir is where the agent keeps its own state.
@@ -117,6 +120,25 @@ func (c Config) Check() error {
 	}
 	if err := runtime.CheckRegistriesFile(c.Registries); err != nil {
 		return fmt.Errorf("--private-registry: %w", err)
+	}
+	if c.PprofAddress != "" {
+		if err := checkLoopback(c.PprofAddress); err != nil {
+			return fmt.Errorf("--pprof-address %q: %w", c.PprofAddress, err)
+		}
+	}
+	return nil
+}
+
+// checkLoopback accepts host:port with a loopback IP address: the
+// profiling endpoint has no authentication, so only the node itself may
+// reach it.
+func checkLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("want a loopback address such as 127.0.0.1:%s (it serves without authentication)", port)
 	}
 	return nil
 }

@@ -92,5 +92,6 @@ the file.`,
 	f.StringVar(&evictionHard, "eviction-hard", app.DefaultEvictionHard, "thresholds under which the node reports memory, disk or PID pressure and is tainted against new pods (the kubelet's syntax: signal<quantity or signal<percent%, comma separated)")
 	f.DurationVar(&cfg.PollWait, "sync-interval", time.Minute, "longest time an idle node goes without contacting the server (long-poll wait)")
 	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
+	f.StringVar(&cfg.PprofAddress, "pprof-address", "", "serve Go's /debug/pprof on this loopback host:port, without authentication (profiling; default off)")
 	return c
 }

@@ -9,10 +9,11 @@
 //
 // It owns the bridge, the pod veths, the pinned pod network namespaces
 // under Config.NetNSDir, its tables in the store (network_ipam,
-// network_ipam_state) and the iptables chains whose names start with
-// SKIFF- (nat: SKIFF-POSTROUTING, SKIFF-HOSTPORTS, SKIFF-HP-<pod hash>;
-// filter: SKIFF-FORWARD, SKIFF-INPUT). Everything else in the firewall is
-// left alone: the built-in chains only get one jump rule each.
+// network_ipam_state, network_ipam_released) and the iptables chains
+// whose names start with SKIFF- (nat: SKIFF-POSTROUTING, SKIFF-HOSTPORTS,
+// SKIFF-HP-<pod hash>; filter: SKIFF-FORWARD, SKIFF-INPUT). Everything
+// else in the firewall is left alone: the built-in chains only get one
+// jump rule each.
 //
 // Links, addresses and routes go through netlink; rules through the
 // iptables binary (github.com/coreos/go-iptables), so that they sit in the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -49,19 +48,25 @@ func (n *Network) GC(ctx context.Context, live map[string]bool) error {
 	}
 
 	// hostPort chains of pods not live.
+	n.hostPorts.Lock()
 	errs = append(errs, n.onNode(func() error {
-		chains, err := n.ipt.ListChains("nat")
-		if err != nil {
-			return fmt.Errorf("network: iptables list nat chains: %w", err)
+		if err := n.listHostPortChains(); err != nil {
+			return err
 		}
 		var errs []error
-		for _, c := range chains {
-			if strings.HasPrefix(c, hostPortChainPrefix) && !keepChain[c] {
-				errs = append(errs, n.removeHostPortChain(c))
+		for c := range n.hpChains {
+			if keepChain[c] {
+				continue
+			}
+			if _, err := n.removeHostPortChain(c); err != nil {
+				errs = append(errs, err)
+			} else {
+				delete(n.hpChains, c)
 			}
 		}
 		return errors.Join(errs...)
 	}))
+	n.hostPorts.Unlock()
 
 	// Pinned namespaces of pods not live.
 	ents, err := os.ReadDir(n.cfg.NetNSDir)

@@ -68,7 +68,9 @@ func (n *Network) EnsureHost(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		n.hostPorts.Lock()
+		defer n.hostPorts.Unlock()
+		return n.listHostPortChains()
 	})
 }
 
@@ -169,6 +171,7 @@ func writeSysctl(name, value string) error {
 func (n *Network) RemoveHost(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.hostPorts.Lock()
 	err := n.onNode(func() error {
 		var errs []error
 		for _, j := range baseJumps() {
@@ -201,6 +204,11 @@ func (n *Network) RemoveHost(ctx context.Context) error {
 		}
 		return errors.Join(errs...)
 	})
+	n.hpChains = nil // unknown until EnsureHost lists them again
+	if err == nil {
+		n.hpChains = map[string]bool{}
+	}
+	n.hostPorts.Unlock()
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,9 @@ import (
 // network_ipam_state remembers the last address handed out per pod CIDR,
 // so that a released address is reused last (host-local's habit), which
 // keeps stale conntrack entries and ARP caches from reaching a new pod.
+// network_ipam_released lists released addresses whose conntrack entries
+// have not been flushed yet: allocate flushes them all, in one walk of
+// the conntrack table, before it hands one of them out again.
 const ipamSchema = `
 CREATE TABLE IF NOT EXISTS network_ipam (
 	ip         TEXT PRIMARY KEY,
@@ -24,6 +27,10 @@ CREATE TABLE IF NOT EXISTS network_ipam (
 CREATE TABLE IF NOT EXISTS network_ipam_state (
 	pod_cidr TEXT PRIMARY KEY,
 	last_ip  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS network_ipam_released (
+	ip          TEXT PRIMARY KEY,
+	released_at INTEGER NOT NULL
 );`
 
 func createIPAMTables(db *sql.DB) error {
@@ -35,7 +42,11 @@ func createIPAMTables(db *sql.DB) error {
 
 // allocate returns the pod's address, giving it one if it has none (or
 // has one outside the current pod CIDR, after the node's range changed).
-func (n *Network) allocate(ctx context.Context, podUID string) (netip.Addr, error) {
+// When the address it gives was released and not flushed yet, it first
+// calls flush with every such address (and forgets them).
+func (n *Network) allocate(ctx context.Context, podUID string, flush func(released []netip.Addr)) (netip.Addr, error) {
+	n.ipam.Lock()
+	defer n.ipam.Unlock()
 	tx, err := n.db.BeginTx(ctx, nil)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("network: ipam: begin: %w", err)
@@ -99,6 +110,9 @@ func (n *Network) allocate(ctx context.Context, podUID string) (netip.Addr, erro
 	if !ok {
 		return netip.Addr{}, fmt.Errorf("network: %w: %s has no free address", ErrRangeExhausted, n.podNet)
 	}
+	if err := n.flushReleased(ctx, tx, a, flush); err != nil {
+		return netip.Addr{}, err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO network_ipam (ip, pod_uid, created_at) VALUES (?, ?, ?)`,
 		a.String(), podUID, time.Now().Unix()); err != nil {
 		return netip.Addr{}, fmt.Errorf("network: ipam: record %s for %s: %w", a, podUID, err)
@@ -112,15 +126,72 @@ func (n *Network) allocate(ctx context.Context, podUID string) (netip.Addr, erro
 	return a, nil
 }
 
+// flushReleased calls flush with every released address not flushed yet
+// when a, about to be handed out, is one of them, and forgets them all.
+// It runs inside allocate's transaction: the addresses are forgotten only
+// if the allocation commits.
+func (n *Network) flushReleased(ctx context.Context, tx *sql.Tx, a netip.Addr, flush func([]netip.Addr)) error {
+	var pending int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM network_ipam_released WHERE ip = ?`, a.String()).Scan(&pending); err != nil {
+		return fmt.Errorf("network: ipam: released addresses: %w", err)
+	}
+	if pending == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT ip FROM network_ipam_released`)
+	if err != nil {
+		return fmt.Errorf("network: ipam: released addresses: %w", err)
+	}
+	var ips []netip.Addr
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return fmt.Errorf("network: ipam: released addresses: %w", err)
+		}
+		if ip, err := netip.ParseAddr(s); err == nil {
+			ips = append(ips, ip)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("network: ipam: released addresses: %w", err)
+	}
+	if flush != nil {
+		flush(ips)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM network_ipam_released`); err != nil {
+		return fmt.Errorf("network: ipam: released addresses: %w", err)
+	}
+	return nil
+}
+
 // release frees the pod's address; releasing a pod with none is no error.
-func (n *Network) release(ctx context.Context, podUID string) error {
+// Unless flushed says its conntrack entries are gone already, the address
+// is kept in network_ipam_released until allocate flushes them.
+func (n *Network) release(ctx context.Context, podUID string, flushed bool) error {
+	n.ipam.Lock()
+	defer n.ipam.Unlock()
 	tx, err := n.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("network: ipam: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if _, err := tx.ExecContext(ctx, `DELETE FROM network_ipam WHERE pod_uid = ?`, podUID); err != nil {
+	// A write first, as in allocate: the transaction takes the write lock
+	// at once.
+	var ip string
+	err = tx.QueryRowContext(ctx, `DELETE FROM network_ipam WHERE pod_uid = ? RETURNING ip`, podUID).Scan(&ip)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
 		return fmt.Errorf("network: ipam: release %s: %w", podUID, err)
+	}
+	if !flushed {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO network_ipam_released (ip, released_at) VALUES (?, ?)`,
+			ip, time.Now().Unix()); err != nil {
+			return fmt.Errorf("network: ipam: release %s: %w", podUID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("network: ipam: commit: %w", err)

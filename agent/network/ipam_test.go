@@ -89,18 +89,18 @@ func TestIPAMStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agent.db")
 	n := newIPAMOnly(t, path, "10.5.0.0/29")
 
-	a1, err := n.allocate(ctx, "pod-a")
+	a1, err := n.allocate(ctx, "pod-a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := n.allocate(ctx, "pod-b")
+	a2, err := n.allocate(ctx, "pod-b", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a1 == a2 || a1.String() != "10.5.0.2" || a2.String() != "10.5.0.3" {
 		t.Fatalf("got %s and %s, want 10.5.0.2 and 10.5.0.3", a1, a2)
 	}
-	if again, _ := n.allocate(ctx, "pod-a"); again != a1 {
+	if again, _ := n.allocate(ctx, "pod-a", nil); again != a1 {
 		t.Fatalf("pod-a again got %s, want %s", again, a1)
 	}
 
@@ -109,38 +109,50 @@ func TestIPAMStore(t *testing.T) {
 	if ip, ok := n2.PodIP("pod-b"); !ok || ip.String() != a2.String() {
 		t.Fatalf("after restart PodIP(pod-b) = %v %v, want %s", ip, ok, a2)
 	}
-	if again, _ := n2.allocate(ctx, "pod-a"); again != a1 {
+	if again, _ := n2.allocate(ctx, "pod-a", nil); again != a1 {
 		t.Fatalf("after restart pod-a got %s, want %s", again, a1)
 	}
 
 	// A released address is handed out last.
-	if err := n2.release(ctx, "pod-a"); err != nil {
+	if err := n2.release(ctx, "pod-a", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := n2.release(ctx, "pod-a"); err != nil {
+	if err := n2.release(ctx, "pod-a", false); err != nil {
 		t.Fatalf("second release: %v", err)
 	}
 	if _, ok := n2.PodIP("pod-a"); ok {
 		t.Fatal("pod-a still has an address after release")
 	}
-	c, _ := n2.allocate(ctx, "pod-c")
+	c, _ := n2.allocate(ctx, "pod-c", nil)
 	if c.String() != "10.5.0.4" {
 		t.Fatalf("pod-c got %s, want 10.5.0.4 (not the just released 10.5.0.2)", c)
 	}
 
-	// Fill the /29: .5 .6 .2, then no more.
-	for _, p := range []string{"d", "e", "f"} {
-		if _, err := n2.allocate(ctx, "pod-"+p); err != nil {
+	// Fill the /29: .5 .6 .2, then no more. pod-a's conntrack entries
+	// are flushed when, and only when, its address is handed out again.
+	var flushed [][]netip.Addr
+	record := func(ips []netip.Addr) { flushed = append(flushed, ips) }
+	for _, p := range []string{"d", "e"} {
+		if _, err := n2.allocate(ctx, "pod-"+p, record); err != nil {
 			t.Fatalf("pod-%s: %v", p, err)
 		}
 	}
-	if _, err := n2.allocate(ctx, "pod-g"); !errors.Is(err, ErrRangeExhausted) {
+	if len(flushed) != 0 {
+		t.Fatalf("flushed %v before pod-a's address was reused", flushed)
+	}
+	if f, err := n2.allocate(ctx, "pod-f", record); err != nil || f != a1 {
+		t.Fatalf("pod-f got %s, %v; want pod-a's %s", f, err, a1)
+	}
+	if len(flushed) != 1 || len(flushed[0]) != 1 || flushed[0][0] != a1 {
+		t.Fatalf("flushed %v on reusing %s, want [[%s]]", flushed, a1, a1)
+	}
+	if _, err := n2.allocate(ctx, "pod-g", record); !errors.Is(err, ErrRangeExhausted) {
 		t.Fatalf("allocate in a full range: %v, want ErrRangeExhausted", err)
 	}
 
 	// After the node's pod CIDR changes, a pod's old address is replaced.
 	n3 := newIPAMOnly(t, path, "10.6.0.0/24")
-	b, err := n3.allocate(ctx, "pod-b")
+	b, err := n3.allocate(ctx, "pod-b", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +171,7 @@ func TestIPAMConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Setup serializes through n.mu; take it here the same way.
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			got[i], errs[i] = n.allocate(ctx, fmt.Sprintf("pod-%d", i))
+			got[i], errs[i] = n.allocate(ctx, fmt.Sprintf("pod-%d", i), nil)
 		}()
 	}
 	wg.Wait()
@@ -175,5 +184,51 @@ func TestIPAMConcurrent(t *testing.T) {
 			t.Fatalf("%s handed out twice", a)
 		}
 		seen[a] = true
+	}
+}
+
+// TestIPAMReleasedFlushedOnReuse: released addresses wait for one flush
+// that covers them all when one of them is about to be reused; a release
+// that flushed already (a pod with hostPorts) leaves nothing waiting, and
+// an agent restart forgets nothing.
+func TestIPAMReleasedFlushedOnReuse(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "agent.db")
+	n := newIPAMOnly(t, path, "10.8.0.0/29") // .2 to .6
+	var flushed [][]netip.Addr
+	record := func(ips []netip.Addr) { flushed = append(flushed, ips) }
+	addr := map[string]netip.Addr{}
+	for _, p := range []string{"a", "b", "c", "d", "e"} {
+		a, err := n.allocate(ctx, "pod-"+p, record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr[p] = a
+	}
+	must(t, n.release(ctx, "pod-a", false))
+	must(t, n.release(ctx, "pod-b", true)) // flushed at teardown
+	must(t, n.release(ctx, "pod-c", false))
+	must(t, n.release(ctx, "pod-c", false)) // again: nothing to release
+
+	// Restart: the released addresses are in the store.
+	n = newIPAMOnly(t, path, "10.8.0.0/29")
+	// Next after .6 wraps to .2 (pod-a's, waiting): one flush of .2 and .4.
+	x, err := n.allocate(ctx, "pod-x", record)
+	must(t, err)
+	if x != addr["a"] {
+		t.Fatalf("pod-x got %s, want %s", x, addr["a"])
+	}
+	want := []netip.Addr{addr["a"], addr["c"]}
+	if len(flushed) != 1 || fmt.Sprint(flushed[0]) != fmt.Sprint(want) {
+		t.Fatalf("flushed %v, want [%v]", flushed, want)
+	}
+	// .3 (pod-b's, flushed at release) and .4 (flushed with .2): no more.
+	for _, p := range []string{"y", "z"} {
+		if _, err := n.allocate(ctx, "pod-"+p, record); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(flushed) != 1 {
+		t.Fatalf("flushed again: %v", flushed)
 	}
 }

@@ -55,8 +55,10 @@ var (
 )
 
 // Network sets up the node's pod network. Its methods are safe for
-// concurrent use; pod operations are serialized, which keeps IPAM and the
-// rule chains consistent and costs little at edge pod counts.
+// concurrent use. Different pods are wired and unwired in parallel (a
+// node starting many pods at once would otherwise queue them all behind
+// one another's netlink and IPAM work); one pod's operations run one at
+// a time, and GC and RemoveHost run alone.
 type Network struct {
 	cfg     Config
 	podNet  netip.Prefix // masked
@@ -66,7 +68,23 @@ type Network struct {
 	db  *sql.DB
 	ipt *iptables.IPTables
 
-	mu sync.Mutex // serializes pod operations (Setup, Teardown, GC)
+	// mu is held for reading by pod operations (Setup, Teardown) and for
+	// writing by GC and RemoveHost, which look at every pod's state.
+	mu   sync.RWMutex
+	pods podLocks // one pod's Setup and Teardown never overlap
+	// ipam runs one IPAM transaction at a time, so that concurrent
+	// set-ups queue here rather than in SQLite's busy handler.
+	ipam sync.Mutex
+
+	// hostPorts guards the hostPort chains (SKIFF-HOSTPORTS and the
+	// per-pod chains, which Setup and Teardown of different pods change)
+	// and hpChains.
+	hostPorts sync.Mutex
+	// hpChains holds the per-pod hostPort chains that may exist; a chain
+	// not in it certainly does not, so wiring or removing a pod without
+	// hostPorts runs no iptables command. nil (before EnsureHost has
+	// listed the chains, or after a listing failed) means unknown.
+	hpChains map[string]bool
 }
 
 // PodIP is what Setup gives a pod.
@@ -205,3 +223,38 @@ func checkPodUID(podUID string) error {
 }
 
 func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }
+
+// podLocks hands out one mutex per pod UID, kept only while in use.
+type podLocks struct {
+	mu    sync.Mutex
+	locks map[string]*podLock
+}
+
+type podLock struct {
+	mu   sync.Mutex
+	refs int // holders and waiters
+}
+
+// lock locks the pod's mutex and returns its unlock.
+func (l *podLocks) lock(uid string) (unlock func()) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*podLock{}
+	}
+	pl := l.locks[uid]
+	if pl == nil {
+		pl = &podLock{}
+		l.locks[uid] = pl
+	}
+	pl.refs++
+	l.mu.Unlock()
+	pl.mu.Lock()
+	return func() {
+		pl.mu.Unlock()
+		l.mu.Lock()
+		if pl.refs--; pl.refs == 0 {
+			delete(l.locks, uid)
+		}
+		l.mu.Unlock()
+	}
+}

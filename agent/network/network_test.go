@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -779,5 +780,153 @@ func TestNetNSDirPerAgent(t *testing.T) {
 	}
 	if !isNetNSMount(otherPin) {
 		t.Fatal("another agent's pin was removed")
+	}
+}
+
+// TestParallelPods wires and unwires pods from many goroutines at once,
+// as the agent's pod workers do: every pod gets its own address, works,
+// and leaves nothing behind; pods with hostPorts among them keep their
+// rules apart.
+func TestParallelPods(t *testing.T) {
+	tn := newTestNode(t)
+	n := tn.start(t)
+	ctx := context.Background()
+	const pods = 24
+	type wired struct {
+		ip PodIP
+		ns string
+	}
+	got := make([]wired, pods)
+	errs := make([]error, pods)
+	ports := func(i int) []HostPort {
+		if i%4 != 0 {
+			return nil
+		}
+		return []HostPort{{Protocol: "TCP", HostPort: int32(31000 + i), ContainerPort: 8080}}
+	}
+	var wg sync.WaitGroup
+	for i := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uid := fmt.Sprintf("pod-%d", i)
+			p, err := n.CreateNetNS(uid)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			ip, err := n.Setup(ctx, uid, p, ports(i))
+			got[i], errs[i] = wired{ip, p}, err
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, w := range got {
+		must(t, errs[i])
+		if seen[w.ip.IP.String()] {
+			t.Fatalf("%s handed out twice", w.ip.IP)
+		}
+		seen[w.ip.IP.String()] = true
+		if ip, ok := n.PodIP(fmt.Sprintf("pod-%d", i)); !ok || !ip.Equal(w.ip.IP) {
+			t.Fatalf("pod-%d: store has %v %v, Setup gave %s", i, ip, ok, w.ip.IP)
+		}
+	}
+	for i, w := range got {
+		if err := ping(w.ns, "10.99.3.1"); err != nil {
+			t.Fatalf("pod-%d cannot reach the gateway: %v", i, err)
+		}
+	}
+	listen(t, got[4].ns, ":8080")
+	if a := dial(t, tn.outside, nodeUplink+":31004"); a != outsideIP {
+		t.Fatalf("pod-4's hostPort answered %q", a)
+	}
+	onNode(t, tn, func(ipt *iptables.IPTables) error {
+		if c := countRules(ipt, "nat", chainHostPorts, hostPortChainPrefix); c != pods/4 {
+			t.Errorf("%d hostPort jumps, want %d", c, pods/4)
+		}
+		return nil
+	})
+
+	for i := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uid := fmt.Sprintf("pod-%d", i)
+			if errs[i] = n.Teardown(ctx, uid, got[i].ns); errs[i] == nil {
+				errs[i] = n.DeleteNetNS(uid)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range pods {
+		must(t, errs[i])
+		assertGone(t, tn, n, fmt.Sprintf("pod-%d", i), got[i].ns)
+	}
+	if rules := dumpRules(t, tn); strings.Contains(rules, hostPortChainPrefix) || strings.Contains(rules, "-j DNAT") {
+		t.Fatalf("rules left:\n%s", rules)
+	}
+}
+
+// TestConntrackOfReusedAddress: a pod's conntrack entries are gone before
+// its address is handed to another pod. Without hostPorts they are
+// flushed when the address is reused (the walk of the conntrack table is
+// the costly part of a pod's removal); with hostPorts, at once.
+func TestConntrackOfReusedAddress(t *testing.T) {
+	tn := newTestNode(t)
+	tn.cfg.PodCIDR = "10.99.3.0/29" // .2 to .6: the sixth pod reuses an address
+	n := tn.start(t)
+	ctx := context.Background()
+	node := openHandle(t, tn.nodeNS)
+	entries := func(ip net.IP) int {
+		t.Helper()
+		flows, err := node.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		must(t, err)
+		c := 0
+		for _, f := range flows {
+			if f.Forward.SrcIP.Equal(ip) || f.Reverse.SrcIP.Equal(ip) {
+				c++
+			}
+		}
+		return c
+	}
+	listen(t, tn.outside, outsideIP+":7070")
+
+	ipA, nsA := tn.pod(t, n, "pod-a")
+	dial(t, nsA, outsideIP+":7070")
+	if entries(ipA.IP) == 0 {
+		t.Fatal("test broken: pod-a's connection left no conntrack entry")
+	}
+	must(t, n.Teardown(ctx, "pod-a", nsA))
+	must(t, n.DeleteNetNS("pod-a"))
+	if entries(ipA.IP) == 0 {
+		t.Fatal("pod-a's entries were flushed at teardown, not when its address is reused")
+	}
+
+	// pod-h with a UDP hostPort: an outside client's flow through it is
+	// DNATed to its address, and goes with the pod.
+	ipH, nsH := tn.pod(t, n, "pod-h", HostPort{Protocol: "UDP", HostPort: 30053, ContainerPort: 5353})
+	listenUDP(t, nsH, ":5353")
+	if got, err := tryUDP(tn.outside, nodeUplink+":30053"); err != nil || got != outsideIP {
+		t.Fatalf("hostPort: %q, %v", got, err)
+	}
+	if entries(ipH.IP) == 0 {
+		t.Fatal("test broken: the hostPort flow left no conntrack entry")
+	}
+	must(t, n.Teardown(ctx, "pod-h", nsH))
+	must(t, n.DeleteNetNS("pod-h"))
+	if c := entries(ipH.IP); c != 0 {
+		t.Fatalf("%d conntrack entries of pod-h (hostPorts) left after teardown", c)
+	}
+
+	// .4 .5 .6, then pod-a's .2 again.
+	for _, p := range []string{"b", "c", "d"} {
+		tn.pod(t, n, "pod-"+p)
+	}
+	ipE, _ := tn.pod(t, n, "pod-e")
+	if !ipE.IP.Equal(ipA.IP) {
+		t.Fatalf("pod-e got %s, want pod-a's %s reused", ipE.IP, ipA.IP)
+	}
+	if c := entries(ipA.IP); c != 0 {
+		t.Fatalf("pod-e got %s with %d of pod-a's conntrack entries still there", ipE.IP, c)
 	}
 }

@@ -31,8 +31,9 @@ func (n *Network) Setup(ctx context.Context, podUID, netnsPath string, hostPorts
 	if _, err := hostPortRules(podUID, n.gateway, hostPorts); err != nil {
 		return PodIP{}, err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	defer n.pods.lock(podUID)()
 
 	podNS, err := netns.GetFromPath(netnsPath)
 	if err != nil {
@@ -55,7 +56,7 @@ func (n *Network) Setup(ctx context.Context, podUID, netnsPath string, hostPorts
 	}
 	defer ph.Close()
 
-	ip, err := n.allocate(ctx, podUID)
+	ip, err := n.allocate(ctx, podUID, func(released []netip.Addr) { flushPodConntrack(h, released) })
 	if err != nil {
 		return PodIP{}, err
 	}
@@ -82,23 +83,7 @@ func (n *Network) Setup(ctx context.Context, podUID, netnsPath string, hostPorts
 	if err != nil {
 		return PodIP{}, err
 	}
-	chain := hostPortChain(podUID)
-	err = n.onNode(func() error {
-		if len(rules) == 0 {
-			return n.removeHostPortChain(chain)
-		}
-		if err := n.ensureChain("nat", chain, rules); err != nil {
-			return err
-		}
-		if err := n.ensureEmptyChain("nat", chainHostPorts); err != nil {
-			return err
-		}
-		if err := n.ipt.AppendUnique("nat", chainHostPorts, "-j", chain); err != nil {
-			return fmt.Errorf("network: iptables jump to %s: %w", chain, err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := n.setHostPortChain(hostPortChain(podUID), rules); err != nil {
 		return PodIP{}, fmt.Errorf("network: pod %s hostPorts: %w", podUID, err)
 	}
 	flushUDPHostPorts(h, hostPorts)
@@ -201,14 +186,17 @@ func (n *Network) Teardown(ctx context.Context, podUID, netnsPath string) error 
 	if err := checkPodUID(podUID); err != nil {
 		return err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	defer n.pods.lock(podUID)()
 	return n.teardown(ctx, podUID, netnsPath)
 }
 
+// teardown is Teardown for callers holding n.mu (and the pod's lock, or
+// n.mu for writing).
 func (n *Network) teardown(ctx context.Context, podUID, netnsPath string) error {
-	chain := hostPortChain(podUID)
-	if err := n.onNode(func() error { return n.removeHostPortChain(chain) }); err != nil {
+	hadHostPorts, err := n.dropHostPortChain(hostPortChain(podUID))
+	if err != nil {
 		return fmt.Errorf("network: pod %s hostPorts: %w", podUID, err)
 	}
 
@@ -234,10 +222,22 @@ func (n *Network) teardown(ctx context.Context, podUID, netnsPath string) error 
 		return err
 	}
 
-	if ip, ok, err := n.lookup(ctx, podUID); err == nil && ok {
-		flushPodConntrack(h, ip)
+	// The pod's conntrack entries must be gone before its address is
+	// given to another pod, which would otherwise inherit its flows.
+	// Flushing walks the kernel's whole conntrack table (~8 ms of CPU
+	// for its 262,144 slots, however few entries there are), so it
+	// waits for the address's reuse (allocate), where one walk serves
+	// every address released since. A pod with hostPorts is flushed now:
+	// clients of its hostPorts would otherwise stay DNATed to its dead
+	// address until their entries time out.
+	flushed := false
+	if hadHostPorts {
+		if ip, ok, err := n.lookup(ctx, podUID); err == nil && ok {
+			flushPodConntrack(h, []netip.Addr{ip})
+			flushed = true
+		}
 	}
-	return n.release(ctx, podUID)
+	return n.release(ctx, podUID, flushed)
 }
 
 // deletePodLink removes eth0 from a pod namespace that still exists, for
@@ -289,14 +289,33 @@ func flushUDPHostPorts(h *netlink.Handle, ports []HostPort) {
 	}
 }
 
-// flushPodConntrack drops conntrack entries to and from a released pod
-// address, so that a pod given the address later starts clean. Best effort.
-func flushPodConntrack(h *netlink.Handle, ip netip.Addr) {
-	from, to := &netlink.ConntrackFilter{}, &netlink.ConntrackFilter{}
-	if from.AddIP(netlink.ConntrackOrigSrcIP, ipOf(ip)) != nil || to.AddIP(netlink.ConntrackReplySrcIP, ipOf(ip)) != nil {
+// flushPodConntrack drops conntrack entries to and from released pod
+// addresses, in one walk of the table, so that a pod given one of them
+// later starts clean. Best effort.
+func flushPodConntrack(h *netlink.Handle, ips []netip.Addr) {
+	if len(ips) == 0 {
 		return
 	}
-	_, _ = h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, from, to)
+	f := podAddrFilter{}
+	for _, ip := range ips {
+		f[ip] = true
+	}
+	_, _ = h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
+}
+
+// podAddrFilter matches conntrack entries of flows a pod opened (its
+// address is the original source) or answered (the reply's source: a
+// connection to it, directly or through a hostPort's DNAT).
+type podAddrFilter map[netip.Addr]bool
+
+// MatchConntrackFlow implements netlink.CustomConntrackFilter.
+func (f podAddrFilter) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool {
+	for _, ip := range []net.IP{flow.Forward.SrcIP, flow.Reverse.SrcIP} {
+		if a, ok := netip.AddrFromSlice(ip); ok && f[a.Unmap()] {
+			return true
+		}
+	}
+	return false
 }
 
 func isNotFound(err error) bool {

@@ -210,24 +210,89 @@ func (n *Network) ensureEmptyChain(table, chain string) error {
 	return nil
 }
 
-// removeHostPortChain deletes a pod's hostPort chain and the jump to it.
-func (n *Network) removeHostPortChain(chain string) error {
+// setHostPortChain makes a pod's hostPort chain hold rules, with a jump
+// to it from SKIFF-HOSTPORTS; with no rules, it removes both.
+func (n *Network) setHostPortChain(chain string, rules []rule) error {
+	if len(rules) == 0 {
+		_, err := n.dropHostPortChain(chain)
+		return err
+	}
+	n.hostPorts.Lock()
+	defer n.hostPorts.Unlock()
+	if n.hpChains != nil {
+		n.hpChains[chain] = true // also when what follows fails half-way
+	}
+	return n.onNode(func() error {
+		if err := n.ensureChain("nat", chain, rules); err != nil {
+			return err
+		}
+		if err := n.ensureEmptyChain("nat", chainHostPorts); err != nil {
+			return err
+		}
+		if err := n.ipt.AppendUnique("nat", chainHostPorts, "-j", chain); err != nil {
+			return fmt.Errorf("network: iptables jump to %s: %w", chain, err)
+		}
+		return nil
+	})
+}
+
+// dropHostPortChain removes a pod's hostPort chain and the jump to it,
+// and says whether the chain was there. A chain hpChains does not list
+// is not looked for.
+func (n *Network) dropHostPortChain(chain string) (existed bool, err error) {
+	n.hostPorts.Lock()
+	defer n.hostPorts.Unlock()
+	if n.hpChains != nil && !n.hpChains[chain] {
+		return false, nil
+	}
+	err = n.onNode(func() error {
+		existed, err = n.removeHostPortChain(chain)
+		return err
+	})
+	if err == nil && n.hpChains != nil {
+		delete(n.hpChains, chain)
+	}
+	return existed, err
+}
+
+// listHostPortChains fills hpChains from the nat table, or leaves it nil
+// (unknown) when iptables cannot list it. Callers hold n.hostPorts and
+// run on the node's namespace.
+func (n *Network) listHostPortChains() error {
+	n.hpChains = nil
+	chains, err := n.ipt.ListChains("nat")
+	if err != nil {
+		return fmt.Errorf("network: iptables list nat chains: %w", err)
+	}
+	have := map[string]bool{}
+	for _, c := range chains {
+		if strings.HasPrefix(c, hostPortChainPrefix) {
+			have[c] = true
+		}
+	}
+	n.hpChains = have
+	return nil
+}
+
+// removeHostPortChain deletes a pod's hostPort chain and the jump to it,
+// and says whether the chain was there. Callers hold n.hostPorts.
+func (n *Network) removeHostPortChain(chain string) (existed bool, err error) {
 	ok, err := n.ipt.ChainExists("nat", chain)
 	if err != nil {
-		return fmt.Errorf("network: iptables %s: %w", chain, err)
+		return false, fmt.Errorf("network: iptables %s: %w", chain, err)
 	}
 	if !ok {
-		return nil // and no jump to it either: iptables allows none to a missing chain
+		return false, nil // and no jump to it either: iptables allows none to a missing chain
 	}
 	if ok, err := n.ipt.ChainExists("nat", chainHostPorts); err != nil {
-		return fmt.Errorf("network: iptables %s: %w", chainHostPorts, err)
+		return true, fmt.Errorf("network: iptables %s: %w", chainHostPorts, err)
 	} else if ok {
 		if err := n.ipt.DeleteIfExists("nat", chainHostPorts, "-j", chain); err != nil {
-			return fmt.Errorf("network: iptables delete jump to %s: %w", chain, err)
+			return true, fmt.Errorf("network: iptables delete jump to %s: %w", chain, err)
 		}
 	}
 	if err := n.ipt.ClearAndDeleteChain("nat", chain); err != nil {
-		return fmt.Errorf("network: iptables delete %s: %w", chain, err)
+		return true, fmt.Errorf("network: iptables delete %s: %w", chain, err)
 	}
-	return nil
+	return true, nil
 }

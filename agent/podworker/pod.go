@@ -91,14 +91,20 @@ func (p *pod) poke() {
 	}
 }
 
-func (p *pod) setDesired(spec *corev1.Pod, deleting bool) {
+// setDesired records the pod's desired object (nil: keep the last) and
+// whether it is being deleted, and pokes the pod when either changed or
+// force is set.
+func (p *pod) setDesired(spec *corev1.Pod, deleting, force bool) {
 	p.mu.Lock()
+	changed := deleting != p.deleting || (spec != nil && spec != p.spec)
 	if spec != nil {
 		p.spec = spec
 	}
 	p.deleting = deleting
 	p.mu.Unlock()
-	p.poke()
+	if changed || force {
+		p.poke()
+	}
 }
 
 func (p *pod) current() *corev1.Pod {

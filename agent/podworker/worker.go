@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skiff-io/skiff/agent/podspec"
+	"github.com/skiff-io/skiff/agent/runtime"
 	"github.com/skiff-io/skiff/agent/store"
 	"github.com/skiff-io/skiff/agent/volumes"
 	corev1 "k8s.io/api/core/v1"
@@ -68,7 +69,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(resync)
 	defer t.Stop()
 	defer w.wg.Wait()
-	w.reconcile(ctx)
+	w.reconcile(ctx, true)
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,26 +88,47 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			w.mu.Unlock()
 		case <-w.kick:
-			w.reconcile(ctx)
+			w.reconcile(ctx, false)
 		case <-t.C:
-			w.reconcile(ctx)
+			w.reconcile(ctx, true)
 		}
 	}
 }
 
 // reconcile starts a worker for every desired pod and for every pod the
 // runtime still has containers of, and tells each what it should do.
-func (w *Worker) reconcile(ctx context.Context) {
+//
+// all (at start and every resync) lists the runtime's containers and
+// pokes every pod. Otherwise (the desired document changed) only pods
+// whose object changed are poked, unless a ConfigMap, Secret, claim or
+// volume changed, which any pod may use; and containers are listed only
+// when there is a new pod to adopt them. The document changes with every
+// status report of every pod, so poking them all each time made a node
+// starting n pods sync each of them O(n) times.
+func (w *Worker) reconcile(ctx context.Context, all bool) {
 	d, err := w.load(ctx)
 	if err != nil {
 		klog.ErrorS(err, "reading the desired state")
 		return
 	}
 	w.cleanVolumes(ctx, d)
-	ctrs, err := w.rt.Containers(ctx)
-	if err != nil {
-		klog.ErrorS(err, "listing containers")
-		return
+	w.mu.Lock()
+	want := map[types.UID]*corev1.Pod{}
+	listContainers := all
+	for _, p := range d.Pods {
+		want[p.UID] = p
+		if w.pods[p.UID] == nil {
+			listContainers = true
+		}
+	}
+	pokeAll := all || w.desired == nil || !sameSources(w.desired, d)
+	w.mu.Unlock()
+	var ctrs []runtime.ContainerStatus
+	if listContainers {
+		if ctrs, err = w.rt.Containers(ctx); err != nil {
+			klog.ErrorS(err, "listing containers")
+			return
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -115,21 +137,17 @@ func (w *Worker) reconcile(ctx context.Context) {
 	for _, c := range ctrs {
 		ids[types.UID(c.PodUID)] = append(ids[types.UID(c.PodUID)], c.ID)
 	}
-	want := map[types.UID]*corev1.Pod{}
-	for _, p := range d.Pods {
-		want[p.UID] = p
-	}
 	for uid, p := range want {
 		if w.pods[uid] == nil {
 			// Its containers are known before its first sync, so running
 			// ones are adopted, never started again.
 			w.start(ctx, p, false, ids[uid])
 		}
-		w.pods[uid].setDesired(p, p.DeletionTimestamp != nil)
+		w.pods[uid].setDesired(p, p.DeletionTimestamp != nil, pokeAll)
 	}
 	for uid, p := range w.pods {
 		if want[uid] == nil {
-			p.setDesired(nil, true)
+			p.setDesired(nil, true, pokeAll)
 		}
 	}
 	live := map[string]bool{}
@@ -143,7 +161,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 			// Left over from a pod this node no longer has: stop it.
 			orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid, Namespace: c.PodNamespace, Name: c.PodName}}
 			w.start(ctx, orphan, true, ids[uid])
-			w.pods[uid].setDesired(nil, true)
+			w.pods[uid].setDesired(nil, true, true)
 		}
 		w.pods[uid].adopt([]string{c.ID})
 	}
@@ -158,6 +176,26 @@ func (w *Worker) reconcile(ctx context.Context) {
 		}
 		w.gcDone = true
 	}
+}
+
+// sameSources says whether two loads of the desired document hold the
+// same ConfigMaps, Secrets, claims and volumes: the same objects, which
+// store.Load hands out again for rows that did not change.
+func sameSources(a, b *store.Desired) bool {
+	return samePointers(a.ConfigMaps, b.ConfigMaps) && samePointers(a.Secrets, b.Secrets) &&
+		samePointers(a.Claims, b.Claims) && samePointers(a.Volumes, b.Volumes)
+}
+
+func samePointers[T any](a, b map[string]*T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool, ids []string) {

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/skiff-io/skiff/protocol"
 	corev1 "k8s.io/api/core/v1"
@@ -31,8 +33,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 // Store is the agent's SQLite database.
 type Store struct {
-	db    *sql.DB
-	group groupCommit // outbox items waiting to be committed
+	db      *sql.DB
+	group   groupCommit  // outbox items waiting to be committed
+	decoded decodedCache // what Load decoded last
 }
 
 // Open opens (creating if needed) the database at path.
@@ -156,8 +159,14 @@ type Desired struct {
 	Volumes map[string]*corev1.PersistentVolume
 }
 
-// Load reads the whole stored document.
+// Load reads the whole stored document. Objects whose stored bytes did
+// not change since the last Load are the same objects again, not decoded
+// anew (the agent loads the document at every change of it, and decoding
+// every pod each time cost more than anything else it does per pod): what
+// Load returns is shared and must not be modified; DeepCopy first.
 func (s *Store) Load(ctx context.Context) (*Desired, error) {
+	s.decoded.mu.Lock()
+	defer s.decoded.mu.Unlock()
 	rev, err := s.Revision(ctx)
 	if err != nil {
 		return nil, err
@@ -169,40 +178,74 @@ func (s *Store) Load(ctx context.Context) (*Desired, error) {
 		return nil, err
 	}
 	defer rows.Close()
+	next := make(map[rowKey]decodedRow, len(s.decoded.rows))
 	for rows.Next() {
-		var kind, ns, name string
-		var b []byte
-		if err := rows.Scan(&kind, &ns, &name, &b); err != nil {
+		var k rowKey
+		var b sql.RawBytes // only read before the next row
+		if err := rows.Scan(&k.kind, &k.namespace, &k.name, &b); err != nil {
 			return nil, err
 		}
-		var target any
-		switch kind {
-		case protocol.KindPod:
-			p := &corev1.Pod{}
-			out.Pods = append(out.Pods, p)
-			target = p
-		case protocol.KindConfigMap:
-			cm := &corev1.ConfigMap{}
-			out.ConfigMaps[ns+"/"+name] = cm
-			target = cm
-		case protocol.KindSecret:
-			sec := &corev1.Secret{}
-			out.Secrets[ns+"/"+name] = sec
-			target = sec
-		case protocol.KindPersistentVolumeClaim:
-			c := &corev1.PersistentVolumeClaim{}
-			out.Claims[ns+"/"+name] = c
-			target = c
-		case protocol.KindPersistentVolume:
-			v := &corev1.PersistentVolume{}
-			out.Volumes[name] = v
-			target = v
-		default:
-			continue
+		sum := sha256.Sum256(b)
+		row, ok := s.decoded.rows[k]
+		if !ok || row.sum != sum {
+			obj := newObject(k.kind)
+			if obj == nil {
+				continue
+			}
+			if err := json.Unmarshal(b, obj); err != nil {
+				return nil, fmt.Errorf("agent store: %s %s/%s: %w", k.kind, k.namespace, k.name, err)
+			}
+			row = decodedRow{sum: sum, obj: obj}
 		}
-		if err := json.Unmarshal(b, target); err != nil {
-			return nil, fmt.Errorf("agent store: %s %s/%s: %w", kind, ns, name, err)
+		next[k] = row
+		switch o := row.obj.(type) {
+		case *corev1.Pod:
+			out.Pods = append(out.Pods, o)
+		case *corev1.ConfigMap:
+			out.ConfigMaps[k.namespace+"/"+k.name] = o
+		case *corev1.Secret:
+			out.Secrets[k.namespace+"/"+k.name] = o
+		case *corev1.PersistentVolumeClaim:
+			out.Claims[k.namespace+"/"+k.name] = o
+		case *corev1.PersistentVolume:
+			out.Volumes[k.name] = o
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.decoded.rows = next // rows gone from the table leave the cache too
+	return out, nil
+}
+
+// decodedCache holds the objects Load decoded, by row, with the SHA-256
+// of the bytes each came from.
+type decodedCache struct {
+	mu   sync.Mutex // also makes Loads run one at a time
+	rows map[rowKey]decodedRow
+}
+
+type rowKey struct{ kind, namespace, name string }
+
+type decodedRow struct {
+	sum [sha256.Size]byte
+	obj any
+}
+
+// newObject is an empty object of a stored kind, nil for a kind this
+// agent does not know (stored by a newer one).
+func newObject(kind string) any {
+	switch kind {
+	case protocol.KindPod:
+		return &corev1.Pod{}
+	case protocol.KindConfigMap:
+		return &corev1.ConfigMap{}
+	case protocol.KindSecret:
+		return &corev1.Secret{}
+	case protocol.KindPersistentVolumeClaim:
+		return &corev1.PersistentVolumeClaim{}
+	case protocol.KindPersistentVolume:
+		return &corev1.PersistentVolume{}
+	}
+	return nil
 }

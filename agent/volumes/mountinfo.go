@@ -94,8 +94,29 @@ func mountsUnder(dir string) ([]mountEntry, error) {
 	return out, nil
 }
 
-// isMountPoint reports whether dir is itself a mount point.
+// isMountPoint reports whether dir is itself a mount point, and the file
+// system type of the topmost mount there. statx says whether dir is the
+// root of a mount and statfs whether that is a tmpfs, without reading
+// mountinfo, whose size grows with every pod's mounts; mountinfo is read
+// for a mount of another type (to name it) or a kernel without statx's
+// mount-root attribute (before 5.8).
 func isMountPoint(dir string) (bool, string, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &stx); err == nil &&
+		stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		if stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+			return false, "", nil
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+			return true, "tmpfs", nil
+		}
+	}
+	return isMountPointFromMountInfo(dir)
+}
+
+// isMountPointFromMountInfo is isMountPoint from /proc/self/mountinfo.
+func isMountPointFromMountInfo(dir string) (bool, string, error) {
 	all, err := readMountInfo()
 	if err != nil {
 		return false, "", err

@@ -299,3 +299,52 @@ func TestMountsSubPath(t *testing.T) {
 		t.Errorf("mounts left: %+v", left)
 	}
 }
+
+// TestIsMountPointAgreesWithMountInfo: the statx path of isMountPoint
+// answers as mountinfo does, for a plain directory, a tmpfs, a tmpfs
+// stacked on a bind mount, a bind mount of another file system, and a
+// path that does not exist.
+func TestIsMountPointAgreesWithMountInfo(t *testing.T) {
+	needRoot(t)
+	base := realPath(t.TempDir())
+	plain := filepath.Join(base, "plain")
+	tmp := filepath.Join(base, "tmp")
+	bind := filepath.Join(base, "bind")
+	stacked := filepath.Join(base, "stacked")
+	for _, d := range []string{plain, tmp, bind, stacked} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mount := func(src, dst, fstype string, flags uintptr) {
+		t.Helper()
+		if err := syscall.Mount(src, dst, fstype, flags, ""); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { syscall.Unmount(dst, syscall.MNT_DETACH) })
+	}
+	mount("tmpfs", tmp, "tmpfs", 0)
+	mount("/proc", bind, "", syscall.MS_BIND) // a proc mount: neither tmpfs nor the temp dir's type
+	mount(plain, stacked, "", syscall.MS_BIND)
+	mount("tmpfs", stacked, "tmpfs", 0)
+	for _, c := range []struct {
+		dir     string
+		mounted bool
+		fsType  string
+	}{
+		{plain, false, ""},
+		{tmp, true, "tmpfs"},
+		{bind, true, "proc"},
+		{stacked, true, "tmpfs"},
+		{filepath.Join(base, "missing"), false, ""},
+	} {
+		ok, typ, err := isMountPoint(c.dir)
+		wantOK, wantTyp, wantErr := isMountPointFromMountInfo(c.dir)
+		if err != nil || wantErr != nil || ok != wantOK || typ != wantTyp {
+			t.Errorf("%s: isMountPoint %v %q %v, mountinfo %v %q %v", filepath.Base(c.dir), ok, typ, err, wantOK, wantTyp, wantErr)
+		}
+		if ok != c.mounted || typ != c.fsType {
+			t.Errorf("%s: %v %q, want %v %q", filepath.Base(c.dir), ok, typ, c.mounted, c.fsType)
+		}
+	}
+}

@@ -65,6 +65,8 @@ type config struct {
 	noScheduled  bool
 	agentBin     string
 	agentArgs    []string
+	profile      string
+	profileFor   time.Duration
 }
 
 // argList is a repeatable string flag.
@@ -89,10 +91,12 @@ func main() {
 	flag.BoolVar(&cfg.noScheduled, "no-scheduled", false, "skip the second round (through the scheduler)")
 	flag.BoolVar(&cfg.agentDebug, "agent-debug", false, "start the agent with --debug")
 	flag.StringVar(&cfg.agentLog, "agent-log", "", "copy the agent's log to this file at the end")
+	flag.StringVar(&cfg.profile, "agent-cpuprofile", "", "write a CPU profile of the agent to this file, taken from the first create of the first start round for -agent-cpuprofile-for (the agent runs with --pprof-address)")
+	flag.DurationVar(&cfg.profileFor, "agent-cpuprofile-for", 20*time.Second, "how long the agent's CPU profile runs")
 	flag.Var((*argList)(&cfg.agentArgs), "agent-arg", "one more argument for `skiff agent` (repeat the flag for more, e.g. -agent-arg=--default-runtime=runc)")
 	flag.Parse()
-	if cfg.n < 1 || cfg.conc < 1 || cfg.rssPods < 1 || cfg.idle <= 0 {
-		fmt.Fprintln(os.Stderr, "pod-start: -n, -conc, -rss-pods and -idle must be positive")
+	if cfg.n < 1 || cfg.conc < 1 || cfg.rssPods < 1 || cfg.idle <= 0 || cfg.profileFor < time.Second {
+		fmt.Fprintln(os.Stderr, "pod-start: -n, -conc, -rss-pods and -idle must be positive, -agent-cpuprofile-for at least 1s")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -198,6 +202,13 @@ func run(ctx context.Context, cfg config) (err error) {
 	if cfg.agentDebug {
 		args = append(args, "--debug")
 	}
+	var pprofAddr string
+	if cfg.profile != "" {
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-address", pprofAddr)
+	}
 	args = append(args, cfg.agentArgs...)
 	logf("starting skiff agent %s through the counting proxy %s …", nodeName, proxy.Addr())
 	agentBin := bin
@@ -277,6 +288,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 
+	var profiled <-chan error
 	for _, r := range []struct {
 		ns, node, name string
 	}{
@@ -287,12 +299,23 @@ func run(ctx context.Context, cfg config) (err error) {
 			continue
 		}
 		logf("round %q: %d pods …", r.name, cfg.n)
-		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu)
+		before := func() {}
+		if pprofAddr != "" && profiled == nil {
+			before = func() { profiled = cpuProfile(ctx, pprofAddr, cfg.profileFor, cfg.profile) }
+		}
+		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu, before)
 		if err != nil {
 			return fmt.Errorf("round %s: %w", r.name, err)
 		}
 		rr.name = r.name
 		res.rounds = append(res.rounds, rr)
+	}
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			logf("agent CPU profile: %v", err)
+		} else {
+			logf("wrote the agent's CPU profile to %s", cfg.profile)
+		}
 	}
 	res.elapsed = time.Since(res.started)
 	res.loadAfter = loadAvg()
@@ -481,10 +504,12 @@ type roundResult struct {
 	name  string
 	start startStats
 	del   deleteStats
-	cpu   [2]cpuSample // before the first create, once the last pod runs
+	cpu   [4]cpuSample // before the first create, once the last pod runs, before the first delete, once the last is gone
 }
 
-func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, node string, uids *uidSet, cpu func() cpuSample) (roundResult, error) {
+// startRound starts cfg.n pods and deletes them; before runs just before
+// the first create.
+func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, node string, uids *uidSet, cpu func() cpuSample, before func()) (roundResult, error) {
 	set, err := newPodSet(ctx, api, ns, cfg.n, cfg.conc, node, uids)
 	if err != nil {
 		return roundResult{}, err
@@ -495,14 +520,17 @@ func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, n
 	}
 	var r roundResult
 	r.cpu[0] = cpu()
+	before()
 	if err := set.create(ctx, 5*time.Minute); err != nil {
 		return roundResult{}, err
 	}
 	r.cpu[1] = cpu()
 	r.start = set.startStats()
+	r.cpu[2] = cpu()
 	if err := set.delete(ctx, 3*time.Minute); err != nil {
 		return r, err
 	}
+	r.cpu[3] = cpu()
 	r.del = set.deleteStats()
 	return r, nil
 }

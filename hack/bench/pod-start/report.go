@@ -138,26 +138,17 @@ func (r *results) tables() []table {
 		title:  "CPU while the pods start (first create → last Running), per pod",
 		header: []string{"round", "agent", "containerd", "node: agent, containerd, shims, runc, log writers", "pods' cgroups: containers, runc init", "node + pods", "server", "machine busy (all users)"},
 	}
+	delCPU := table{
+		title:  "CPU while the pods are deleted (first delete → last gone), per pod",
+		header: cpu.header,
+	}
 	for _, rr := range r.rounds {
 		s := rr.start
 		steps.rows = append(steps.rows, []string{rr.name, ms(s.bound), ms(s.reported), ms(s.started)})
-		a, b := rr.cpu[0], rr.cpu[1]
-		per := func(d time.Duration) string { return ms(d / time.Duration(r.cfg.n)) }
-		busy := "?"
-		if t := b.total - a.total; t > 0 {
-			busy = fmt.Sprintf("%.0f%% of %d CPUs", 100*float64(b.busy-a.busy)/float64(t), r.cpus)
+		cpu.rows = append(cpu.rows, r.cpuRow(rr.name, rr.cpu[0], rr.cpu[1]))
+		if rr.cpu[3].total > 0 {
+			delCPU.rows = append(delCPU.rows, r.cpuRow(rr.name, rr.cpu[2], rr.cpu[3]))
 		}
-		node, pods, both := "?", "?", "?"
-		if a.node >= 0 && b.node >= 0 {
-			node = per(b.node - a.node)
-		}
-		if a.pods >= 0 && b.pods >= 0 {
-			pods = per(b.pods - a.pods)
-		}
-		if a.node >= 0 && b.node >= 0 && a.pods >= 0 && b.pods >= 0 {
-			both = per(b.node - a.node + b.pods - a.pods)
-		}
-		cpu.rows = append(cpu.rows, []string{rr.name, per(b.agent - a.agent), per(b.containerd - a.containerd), node, pods, both, per(b.server - a.server), busy})
 	}
 	split := table{
 		title:  "The node's CPU per pod start beyond the agent and containerd (/proc/<pid>/stat of the live processes once all pods run)",
@@ -179,7 +170,7 @@ func (r *results) tables() []table {
 		del.rows = append(del.rows, []string{rr.name, ms(d.p50), ms(d.p99), ms(d.max), ms(d.wall),
 			fmt.Sprintf("%.1f", float64(r.cfg.n)/d.wall.Seconds())})
 	}
-	ts = append(ts, del)
+	ts = append(ts, del, delCPU)
 
 	mem := table{
 		title:  "Memory (/proc/<pid>/status)",
@@ -297,4 +288,24 @@ func (r *results) writeMarkdown(w io.Writer) {
 	for _, n := range r.notes() {
 		fmt.Fprintf(w, "- %s\n", n)
 	}
+}
+
+// cpuRow is one round's CPU figures per pod between samples a and b.
+func (r *results) cpuRow(name string, a, b cpuSample) []string {
+	per := func(d time.Duration) string { return ms(d / time.Duration(r.cfg.n)) }
+	busy := "?"
+	if t := b.total - a.total; t > 0 {
+		busy = fmt.Sprintf("%.0f%% of %d CPUs", 100*float64(b.busy-a.busy)/float64(t), r.cpus)
+	}
+	node, pods, both := "?", "?", "?"
+	if a.node >= 0 && b.node >= 0 {
+		node = per(b.node - a.node)
+	}
+	if a.pods >= 0 && b.pods >= 0 {
+		pods = per(b.pods - a.pods)
+	}
+	if a.node >= 0 && b.node >= 0 && a.pods >= 0 && b.pods >= 0 {
+		both = per(b.node - a.node + b.pods - a.pods)
+	}
+	return []string{name, per(b.agent - a.agent), per(b.containerd - a.containerd), node, pods, both, per(b.server - a.server), busy}
 }
