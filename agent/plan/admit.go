@@ -28,9 +28,9 @@ const (
 // Candidate is a pod new to the agent, to be admitted or rejected.
 type Candidate struct {
 	Pod *corev1.Pod
-	// Running: the node has containers of it already (the agent
+	// HasContainers: the node has containers of it already (the agent
 	// restarted), so it was admitted before and keeps its ports.
-	Running bool
+	HasContainers bool
 }
 
 // Admit decides which new pods may run beside held, the pods admitted
@@ -39,14 +39,14 @@ type Candidate struct {
 // admitted before it: pods with containers on the node first, then by
 // creation time (name, then UID, break ties). A pod the server already
 // has as Failed, with no containers here, stays Failed and holds nothing
-// (the kubelet never runs a pod in a terminal phase again). It returns
-// the rejected pods.
+// (the kubelet never runs a pod in a terminal phase again); a finished
+// pod frees its ports. It returns the rejected pods.
 func Admit(held []*corev1.Pod, cands []Candidate) map[types.UID]Rejection {
 	cands = append([]Candidate(nil), cands...)
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
-		if a.Running != b.Running {
-			return a.Running
+		if a.HasContainers != b.HasContainers {
+			return a.HasContainers
 		}
 		ta, tb := a.Pod.CreationTimestamp, b.Pod.CreationTimestamp
 		if !ta.Equal(&tb) {
@@ -63,12 +63,15 @@ func Admit(held []*corev1.Pod, cands []Candidate) map[types.UID]Rejection {
 	}
 	out := map[types.UID]Rejection{}
 	for _, c := range cands {
-		if !c.Running && c.Pod.Status.Phase == corev1.PodFailed {
+		if !c.HasContainers && c.Pod.Status.Phase == corev1.PodFailed {
 			out[c.Pod.UID] = Rejection{Reason: c.Pod.Status.Reason, Message: c.Pod.Status.Message}
 			continue
 		}
+		if c.Pod.Status.Phase == corev1.PodSucceeded || c.Pod.Status.Phase == corev1.PodFailed {
+			continue // finished: its ports are free
+		}
 		ports := HostPorts(c.Pod)
-		if !c.Running && used.conflict(ports) {
+		if !c.HasContainers && used.conflict(ports) {
 			out[c.Pod.UID] = Rejection{Reason: ReasonNodePorts, Message: rejectedPrefix + nodePortsFailure, Event: nodePortsFailure}
 			continue
 		}

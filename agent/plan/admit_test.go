@@ -49,6 +49,10 @@ func TestAdmit(t *testing.T) {
 		p.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}
 		return p
 	}
+	succeeded := func(p *corev1.Pod) *corev1.Pod {
+		p.Status.Phase = corev1.PodSucceeded
+		return p
+	}
 	tests := []struct {
 		name    string
 		held    []*corev1.Pod
@@ -90,13 +94,15 @@ func TestAdmit(t *testing.T) {
 			cands: []Candidate{{Pod: portPod("b", 1, "8080")}}},
 		{name: "a pod the server has as Failed stays Failed and holds nothing",
 			cands: []Candidate{{Pod: failed(portPod("a", 0, "8080"))}, {Pod: portPod("b", 1, "8080")}}, want: "a:Evicted"},
-		{name: "a Failed pod with containers here is not touched", cands: []Candidate{{Pod: failed(portPod("a", 0, "8080"))}},
+		{name: "a Failed pod with containers here is not touched and holds nothing", cands: []Candidate{{Pod: failed(portPod("a", 0, "8080"))}, {Pod: portPod("b", 1, "8080")}},
+			running: map[string]bool{"a": true}},
+		{name: "a Succeeded pod holds nothing", cands: []Candidate{{Pod: succeeded(portPod("a", 0, "8080"))}, {Pod: portPod("b", 1, "8080")}},
 			running: map[string]bool{"a": true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for i := range tt.cands {
-				tt.cands[i].Running = tt.running[tt.cands[i].Pod.Name]
+				tt.cands[i].HasContainers = tt.running[tt.cands[i].Pod.Name]
 			}
 			got := Admit(tt.held, tt.cands)
 			names := map[types.UID]string{}

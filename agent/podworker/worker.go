@@ -172,7 +172,7 @@ func (w *Worker) admit(want map[types.UID]*corev1.Pod, ids map[types.UID][]strin
 	var cands []plan.Candidate
 	for uid, p := range want {
 		if w.pods[uid] == nil {
-			cands = append(cands, plan.Candidate{Pod: p, Running: len(ids[uid]) > 0})
+			cands = append(cands, plan.Candidate{Pod: p, HasContainers: len(ids[uid]) > 0})
 		}
 	}
 	if len(cands) == 0 {
