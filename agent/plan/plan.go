@@ -50,6 +50,8 @@ type Observed struct {
 	Released bool
 	PodIPs   []string
 	HostIP   string
+	// Rejected: the agent refused the pod (Admit); it never runs here.
+	Rejected *Rejection
 }
 
 // Waiting is why a container is not running yet.
@@ -102,6 +104,13 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 		if l := byName[c.Name]; l != nil && l.Attempt-c.Attempt >= keepInstances && !c.Running {
 			acts = append(acts, Action{Kind: Remove, Container: c.Name, ID: c.ID, Attempt: c.Attempt})
 		}
+	}
+	if obs.Rejected != nil && len(obs.Instances) == 0 {
+		// Nothing was set up for it: nothing to stop or tear down.
+		if deleting {
+			return append(acts, Action{Kind: Gone}), time.Time{}
+		}
+		return acts, time.Time{}
 	}
 	if deleting || terminal(pod, obs, now) {
 		grace := gracePeriod(pod)

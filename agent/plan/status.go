@@ -13,6 +13,9 @@ import (
 // Succeeded or Failed when all have exited and none will restart;
 // Running otherwise.
 func Phase(pod *corev1.Pod, obs Observed) corev1.PodPhase {
+	if obs.Rejected != nil && len(obs.Instances) == 0 {
+		return corev1.PodFailed
+	}
 	byName := latest(obs.Instances)
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
@@ -60,6 +63,16 @@ func Phase(pod *corev1.Pod, obs Observed) corev1.PodPhase {
 // nothing changed.
 func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
 	prev := pod.Status
+	if obs.Rejected != nil && len(obs.Instances) == 0 {
+		// What the kubelet writes of a pod its admission refused.
+		st := corev1.PodStatus{Phase: corev1.PodFailed, Reason: obs.Rejected.Reason, Message: obs.Rejected.Message,
+			QOSClass: prev.QOSClass, StartTime: prev.StartTime}
+		if st.StartTime == nil {
+			t := metav1.NewTime(now)
+			st.StartTime = &t
+		}
+		return st
+	}
 	st := corev1.PodStatus{
 		Phase:     Phase(pod, obs),
 		HostIP:    obs.HostIP,

@@ -46,6 +46,11 @@ type pod struct {
 	// containerd about these alone, so its cost does not grow with the
 	// number of pods on the node.
 	known map[string]bool
+	// rejected: admission refused the pod (set before its first sync).
+	rejected *plan.Rejection
+	// done: its last reported phase is Succeeded or Failed, so its host
+	// ports are free for other pods.
+	done bool
 
 	// Owned by the run goroutine.
 	status     *corev1.PodStatus // last reported
@@ -105,6 +110,27 @@ func (p *pod) setDesired(spec *corev1.Pod, deleting, force bool) {
 	if changed || force {
 		p.poke()
 	}
+}
+
+// reject marks the pod refused by admission, with the kubelet's event.
+// It is called before the pod's worker runs.
+func (p *pod) reject(r plan.Rejection) {
+	p.mu.Lock()
+	p.rejected = &r
+	spec := p.spec
+	p.mu.Unlock()
+	if r.Event != "" {
+		klog.InfoS("pod rejected", "pod", klog.KObj(spec), "reason", r.Reason, "message", r.Message)
+		p.event(spec, "", corev1.EventTypeWarning, r.Reason, r.Event)
+	}
+}
+
+// holdsPorts: the pod was admitted and has not finished, so its host
+// ports are its own (a pod being deleted holds them until it has stopped).
+func (p *pod) holdsPorts() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.orphan && p.rejected == nil && !p.done
 }
 
 func (p *pod) current() *corev1.Pod {
@@ -238,8 +264,11 @@ func (p *pod) forget(id string) {
 }
 
 func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now time.Time) plan.Observed {
+	p.mu.Lock()
+	rejected := p.rejected
+	p.mu.Unlock()
 	obs := plan.Observed{
-		Network: p.net, Released: p.released, PodIPs: p.podIPs, HostIP: p.w.cfg.NodeIP,
+		Rejected: rejected, Network: p.net, Released: p.released, PodIPs: p.podIPs, HostIP: p.w.cfg.NodeIP,
 		Ready: map[string]bool{}, Started: map[string]bool{}, Waiting: map[string]plan.Waiting{},
 	}
 	if !p.net && p.setupWait != "" {
@@ -671,6 +700,11 @@ func (p *pod) report(ctx context.Context, spec *corev1.Pod, obs plan.Observed, n
 		return
 	}
 	p.reported, p.status = b, &st
+	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+		p.mu.Lock()
+		p.done = true
+		p.mu.Unlock()
+	}
 }
 
 // logTail returns at most lines lines and max bytes of a CRI log's text.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-io/skiff/agent/plan"
 	"github.com/skiff-io/skiff/agent/podspec"
 	"github.com/skiff-io/skiff/agent/runtime"
 	"github.com/skiff-io/skiff/agent/store"
@@ -137,11 +138,16 @@ func (w *Worker) reconcile(ctx context.Context, all bool) {
 	for _, c := range ctrs {
 		ids[types.UID(c.PodUID)] = append(ids[types.UID(c.PodUID)], c.ID)
 	}
+	rejected := w.admit(want, ids)
 	for uid, p := range want {
 		if w.pods[uid] == nil {
 			// Its containers are known before its first sync, so running
 			// ones are adopted, never started again.
-			w.start(ctx, p, false, ids[uid])
+			var rej *plan.Rejection
+			if r, ok := rejected[uid]; ok {
+				rej = &r
+			}
+			w.start(ctx, p, false, ids[uid], rej)
 		}
 		w.pods[uid].setDesired(p, p.DeletionTimestamp != nil, pokeAll)
 	}
@@ -160,7 +166,7 @@ func (w *Worker) reconcile(ctx context.Context, all bool) {
 		if w.pods[uid] == nil {
 			// Left over from a pod this node no longer has: stop it.
 			orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid, Namespace: c.PodNamespace, Name: c.PodName}}
-			w.start(ctx, orphan, true, ids[uid])
+			w.start(ctx, orphan, true, ids[uid], nil)
 			w.pods[uid].setDesired(nil, true, true)
 		}
 		w.pods[uid].adopt([]string{c.ID})
@@ -198,9 +204,35 @@ func samePointers[T any](a, b map[string]*T) bool {
 	return true
 }
 
-func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool, ids []string) {
+// admit decides which of the desired pods new to the worker may run
+// (plan.Admit), against the pods it runs already. Called with w.mu held.
+func (w *Worker) admit(want map[types.UID]*corev1.Pod, ids map[types.UID][]string) map[types.UID]plan.Rejection {
+	var cands []plan.Candidate
+	for uid, p := range want {
+		if w.pods[uid] == nil {
+			cands = append(cands, plan.Candidate{Pod: p, HasContainers: len(ids[uid]) > 0})
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	var held []*corev1.Pod
+	for _, p := range w.pods {
+		if p.holdsPorts() {
+			held = append(held, p.current())
+		}
+	}
+	return plan.Admit(held, cands)
+}
+
+// start runs a worker for pod p; rej, when not nil, is why admission
+// refused it.
+func (w *Worker) start(ctx context.Context, p *corev1.Pod, orphan bool, ids []string, rej *plan.Rejection) {
 	pw := newPod(w, p, orphan)
 	pw.adopt(ids)
+	if rej != nil {
+		pw.reject(*rej)
+	}
 	w.pods[p.UID] = pw
 	w.wg.Add(1)
 	go func() {

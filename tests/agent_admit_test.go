@@ -1,0 +1,92 @@
+package tests
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAgentRefusesHostPortConflicts: as the kubelet's admission does, the
+// agent refuses a pod whose host port another pod on the node holds (also
+// a hostNetwork pod's container port): the pod is Failed with the
+// kubelet's reason and message, and nothing of it runs, so that its
+// controller replaces it. A port of another protocol is free, and once
+// the holder is deleted a new pod gets the port.
+func TestAgentRefusesHostPortConflicts(t *testing.T) {
+	needAgent(t)
+	s := startServer(t, withAgent())
+	node := localNode(t)
+	waitNodeReady(t, s, node, 60*time.Second)
+	waitDefaultServiceAccount(t, s.client())
+	// nodeName is set, as the conformance test sets it: the scheduler,
+	// which would keep the pods apart, is not asked.
+	portPod := func(name, port string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  nodeName: ` + node + `
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: ` + TestImage + `
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo ` + name + ` > /tmp/index.html; httpd -f -p 8080 -h /tmp"]
+    ports: [` + port + `]
+`
+	}
+	s.mustKubectlStdin(portPod("holder", "{containerPort: 8080, hostPort: 18483}"), "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "holder", "Running", 90*time.Second)
+
+	s.mustKubectlStdin(portPod("clash", "{containerPort: 8080, hostPort: 18483}")+"---\n"+
+		portPod("udp", "{containerPort: 8080, hostPort: 18483, protocol: UDP}")+`---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  nodeName: `+node+`
+  hostNetwork: true
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    ports: [{containerPort: 18483}]
+`, "apply", "-f", "-")
+	const msg = "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports"
+	for _, name := range []string{"clash", "hostnet"} {
+		waitPodPhase(t, s, "default", name, "Failed", 60*time.Second)
+		if got := podField(s, "default", name, "{.status.reason}|{.status.message}|{.status.containerStatuses}|{.status.podIP}"); got != "NodePorts|"+msg+"||" {
+			t.Fatalf("status of the refused pod %s: %q", name, got)
+		}
+		waitEvent(t, s.client(), "Pod", name, "NodePorts", 30*time.Second)
+	}
+	waitPodPhase(t, s, "default", "udp", "Running", 60*time.Second)
+	// The holder still has its port, and nothing of the refused pods ran.
+	hostIP := podField(s, "default", "holder", "{.status.hostIP}")
+	if out, err := httpGet("http://" + hostIP + ":18483/index.html"); err != nil || strings.TrimSpace(out) != "holder" {
+		t.Fatalf("the holder's host port answers %q, %v", out, err)
+	}
+	for _, name := range []string{"clash", "hostnet"} {
+		if hasEvent(t, s.client(), "Pod", name, "Started") || hasEvent(t, s.client(), "Pod", name, "Pulled") {
+			t.Fatalf("a container of the refused pod %s was started", name)
+		}
+	}
+	uid := podField(s, "default", "clash", "{.metadata.uid}")
+	if _, err := os.Stat(filepath.Join("/run/skiff/netns", node, uid)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused pod has a network namespace: %v", err)
+	}
+	// A refused pod goes away when deleted.
+	s.mustKubectl("delete", "pod", "clash", "hostnet", "--wait=true", "--timeout=60s")
+
+	s.mustKubectl("delete", "pod", "holder", "--wait=true", "--timeout=60s")
+	s.mustKubectlStdin(portPod("next", "{containerPort: 8080, hostPort: 18483}"), "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "next", "Running", 60*time.Second)
+	eventually(t, 30*time.Second, "the freed host port to reach the new pod", func() bool {
+		out, err := httpGet("http://" + hostIP + ":18483/index.html")
+		return err == nil && strings.TrimSpace(out) == "next"
+	})
+}
