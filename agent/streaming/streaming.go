@@ -62,6 +62,7 @@ var ErrNotFound = errors.New("not found")
 //	GET|POST /exec/{ns}/{pod}/{container}?command=...&stdin=1&stdout=1&stderr=1&tty=1
 //	GET|POST /attach/{ns}/{pod}/{container}?stdin=1&stdout=1&stderr=1&tty=1
 //	GET|POST /portForward/{ns}/{pod}
+//	GET      /portConnect/{ns}/{pod}/{port}  (Upgrade: tcp)
 type Handler struct {
 	pods Pods
 	mux  *http.ServeMux
@@ -76,6 +77,7 @@ func New(pods Pods) *Handler {
 	h.mux.HandleFunc("/exec/{ns}/{pod}/{container}", h.serveExec)
 	h.mux.HandleFunc("/attach/{ns}/{pod}/{container}", h.serveAttach)
 	h.mux.HandleFunc("/portForward/{ns}/{pod}", h.servePortForward)
+	h.mux.HandleFunc("GET /portConnect/{ns}/{pod}/{port}", h.servePortConnect)
 	return h
 }
 
@@ -85,23 +87,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // writeStatus answers with a metav1.Status, which the API server passes
 // on to the client unchanged.
 func writeStatus(w http.ResponseWriter, code int, msg string) {
-	reason := metav1.StatusReasonInternalError
-	switch code {
-	case http.StatusBadRequest:
-		reason = metav1.StatusReasonBadRequest
-	case http.StatusNotFound:
-		reason = metav1.StatusReasonNotFound
-	case http.StatusMethodNotAllowed:
-		reason = metav1.StatusReasonMethodNotAllowed
-	}
 	st := metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status:   metav1.StatusFailure, Message: msg, Reason: reason, Code: int32(code),
+		Status:   metav1.StatusFailure, Message: msg, Reason: statusReason(code), Code: int32(code),
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(&st)
+}
+
+// statusReason is the metav1.Status reason of an HTTP status code.
+func statusReason(code int) metav1.StatusReason {
+	switch code {
+	case http.StatusBadRequest:
+		return metav1.StatusReasonBadRequest
+	case http.StatusNotFound:
+		return metav1.StatusReasonNotFound
+	case http.StatusMethodNotAllowed:
+		return metav1.StatusReasonMethodNotAllowed
+	case http.StatusBadGateway, http.StatusServiceUnavailable:
+		return metav1.StatusReasonServiceUnavailable
+	}
+	return metav1.StatusReasonInternalError
 }
 
 // writeError answers with the status class of a Pods error.

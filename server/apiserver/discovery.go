@@ -30,7 +30,20 @@ var subresourceInfo = map[string]struct {
 	"ephemeralcontainers": {verbs: []string{"get", "patch", "update"}},
 	"token":               {group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: []string{"create"}},
 	"finalize":            {verbs: []string{"update"}},
-	"proxy":               {kind: "ServiceProxyOptions", verbs: []string{"create", "delete", "get", "patch", "update"}},
+	"proxy":               {version: "v1", verbs: []string{"create", "delete", "get", "patch", "update"}},
+}
+
+// subresourceInfoFor is subresourceInfo[sub] for res: a proxy's options
+// kind is named for the resource (PodProxyOptions, ServiceProxyOptions).
+func subresourceInfoFor(res *resource, sub string) struct {
+	group, version, kind string
+	verbs                []string
+} {
+	info := subresourceInfo[sub]
+	if sub == "proxy" {
+		info.kind = res.gvk.Kind + "ProxyOptions"
+	}
+	return info
 }
 
 const aggregatedV2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -121,7 +134,7 @@ func (s *Server) writeResourceList(w http.ResponseWriter, group, version string)
 				Verbs: allVerbs, ShortNames: res.shortNames, Categories: res.categories,
 			})
 			for _, sub := range res.subresources {
-				info := subresourceInfo[sub]
+				info := subresourceInfoFor(res, sub)
 				kind := info.kind
 				if kind == "" {
 					kind = res.gvk.Kind
@@ -155,7 +168,7 @@ func (s *Server) writeAggregated(w http.ResponseWriter, core bool) {
 				Verbs:        allVerbs, ShortNames: res.shortNames, Categories: res.categories,
 			}
 			for _, sub := range res.subresources {
-				info := subresourceInfo[sub]
+				info := subresourceInfoFor(res, sub)
 				rk := &metav1.GroupVersionKind{Group: res.gvk.Group, Version: res.gvk.Version, Kind: res.gvk.Kind}
 				if info.kind != "" {
 					rk = &metav1.GroupVersionKind{Group: info.group, Version: info.version, Kind: info.kind}

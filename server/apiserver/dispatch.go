@@ -101,7 +101,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case "eviction":
 		s.serveEviction(w, r, res, ri)
 		return
-	case "log", "exec", "attach", "portforward", "proxy":
+	case "proxy":
+		switch gr.Resource {
+		case "pods":
+			s.servePodProxy(w, r, res, ri)
+		case "services":
+			s.serveServiceProxy(w, r, res, ri)
+		default:
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/proxy is not available", gr.Resource)), gr, ri.name)
+		}
+		return
+	case "log", "exec", "attach", "portforward":
 		s.serveNodeStream(w, r, res, ri)
 		return
 	case "token":

@@ -14,6 +14,9 @@ type requestInfo struct {
 	name           string
 	subresource    string
 	verb           string // get list watch create update patch delete deletecollection
+	// proxyPath is the path after .../{name}/proxy of a proxy request,
+	// "" when there is none, with its trailing slash kept.
+	proxyPath string
 }
 
 // parseResourcePath splits /api/v1/... and /apis/<g>/<v>/... paths. ok is
@@ -55,8 +58,18 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 		ri.resource, ri.name = parts[0], parts[1]
 	case 3:
 		ri.resource, ri.name, ri.subresource = parts[0], parts[1], parts[2]
+		if ri.subresource == "proxy" && strings.HasSuffix(r.URL.Path, "/") {
+			ri.proxyPath = "/"
+		}
 	default:
-		return ri, false
+		if len(parts) < 4 || parts[2] != "proxy" {
+			return ri, false
+		}
+		ri.resource, ri.name, ri.subresource = parts[0], parts[1], parts[2]
+		ri.proxyPath = "/" + strings.Join(parts[3:], "/")
+		if strings.HasSuffix(r.URL.Path, "/") {
+			ri.proxyPath += "/"
+		}
 	}
 	ri.verb = verbFor(r, ri)
 	return ri, true

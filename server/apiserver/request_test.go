@@ -5,6 +5,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 func TestParseResourcePath(t *testing.T) {
@@ -28,6 +31,13 @@ func TestParseResourcePath(t *testing.T) {
 		{"GET", "/apis/apps/v1", false, requestInfo{}},
 		{"GET", "/apis/apps", false, requestInfo{}},
 		{"GET", "/api/v1/namespaces/ns/pods/p/log/extra", false, requestInfo{}},
+		// Proxy requests keep the rest of the path, trailing slash included.
+		{"GET", "/api/v1/namespaces/ns/pods/p/proxy", true, requestInfo{version: "v1", namespace: "ns", resource: "pods", name: "p", subresource: "proxy", verb: "get"}},
+		{"GET", "/api/v1/namespaces/ns/pods/p/proxy/", true, requestInfo{version: "v1", namespace: "ns", resource: "pods", name: "p", subresource: "proxy", verb: "get", proxyPath: "/"}},
+		{"GET", "/api/v1/namespaces/ns/pods/p:8080/proxy/a/b.txt?x=1", true, requestInfo{version: "v1", namespace: "ns", resource: "pods", name: "p:8080", subresource: "proxy", verb: "get", proxyPath: "/a/b.txt"}},
+		{"POST", "/api/v1/namespaces/ns/pods/https:p:443/proxy/a/", true, requestInfo{version: "v1", namespace: "ns", resource: "pods", name: "https:p:443", subresource: "proxy", verb: "create", proxyPath: "/a/"}},
+		{"DELETE", "/api/v1/namespaces/ns/services/s:http/proxy/x", true, requestInfo{version: "v1", namespace: "ns", resource: "services", name: "s:http", subresource: "proxy", verb: "delete", proxyPath: "/x"}},
+		{"GET", "/api/v1/nodes/n/proxy/metrics", true, requestInfo{version: "v1", resource: "nodes", name: "n", subresource: "proxy", verb: "get", proxyPath: "/metrics"}},
 	} {
 		r := httptest.NewRequest(tc.method, tc.url, nil)
 		got, ok := parseResourcePath(r)
@@ -133,5 +143,63 @@ func TestQueryBool(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/api/v1/pods?watch=True", nil)
 	if got := verbFor(r, requestInfo{resource: "pods"}); got != "watch" {
 		t.Errorf("GET ?watch=True is %q, want watch", got)
+	}
+}
+
+func TestSplitProxyID(t *testing.T) {
+	for _, tc := range []struct {
+		id                 string
+		scheme, name, port string
+		err                bool
+	}{
+		{"p", "http", "p", "", false},
+		{"p:8080", "http", "p", "8080", false},
+		{"p:web", "http", "p", "web", false},
+		{"https:p:443", "https", "p", "443", false},
+		{"http:p:", "http", "p", "", false},
+		{"ftp:p:21", "", "", "", true},
+		{":80", "", "", "", true},
+		{"a:b:c:d", "", "", "", true},
+	} {
+		scheme, name, port, err := splitProxyID(tc.id)
+		if (err != nil) != tc.err || scheme != tc.scheme || name != tc.name || port != tc.port {
+			t.Errorf("splitProxyID(%q) = %q, %q, %q, %v; want %q, %q, %q, error %v", tc.id, scheme, name, port, err, tc.scheme, tc.name, tc.port, tc.err)
+		}
+		if err != nil && !apierrors.IsBadRequest(err) {
+			t.Errorf("splitProxyID(%q): %v is not a 400", tc.id, err)
+		}
+	}
+}
+
+func TestPodProxyPort(t *testing.T) {
+	withPorts := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{
+		{Name: "side"},
+		{Name: "web", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "admin", ContainerPort: 9090}}},
+		{Name: "db", Ports: []corev1.ContainerPort{{Name: "sql", ContainerPort: 5432}}},
+	}}}
+	noPorts := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}
+	for _, tc := range []struct {
+		pod          *corev1.Pod
+		scheme, port string
+		want         int32
+		err          bool
+	}{
+		{withPorts, "http", "", 8080, false}, // the first declared port
+		{withPorts, "http", "admin", 9090, false},
+		{withPorts, "http", "sql", 5432, false},
+		{withPorts, "http", "81", 81, false}, // numbers need not be declared
+		{noPorts, "http", "", 80, false},
+		{noPorts, "https", "", 443, false},
+		{withPorts, "http", "nope", 0, true},
+		{withPorts, "http", "0", 0, true},
+		{withPorts, "http", "70000", 0, true},
+	} {
+		got, err := podProxyPort(tc.pod, tc.scheme, tc.port)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("podProxyPort(%s, %q) = %d, %v; want %d, error %v", tc.scheme, tc.port, got, err, tc.want, tc.err)
+		}
+		if err != nil && !apierrors.IsBadRequest(err) {
+			t.Errorf("podProxyPort(%q): %v is not a 400", tc.port, err)
+		}
 	}
 }

@@ -88,7 +88,7 @@ func catalogue() []*resource {
 				return fields.Set{"status.phase": string(o.(*corev1.Namespace).Status.Phase)}
 			}},
 		{gvk: core("Pod", "pods"), plural: "pods", namespaced: true, shortNames: []string{"po"}, categories: []string{"all"},
-			subresources: []string{"status", "binding", "log", "exec", "attach", "portforward", "eviction", "ephemeralcontainers"},
+			subresources: []string{"status", "binding", "log", "exec", "attach", "portforward", "eviction", "ephemeralcontainers", "proxy"},
 			hasStatus:    true, generation: true, resetStatus: true,
 			newObj: func() runtime.Object { return &corev1.Pod{} }, newList: func() runtime.Object { return &corev1.PodList{} },
 			fieldSet: podFields},

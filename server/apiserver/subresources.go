@@ -292,7 +292,7 @@ func (s *Server) serveNodeStream(w http.ResponseWriter, r *http.Request, res *re
 		return
 	}
 	unavailable := apierrors.NewServiceUnavailable(fmt.Sprintf("no connection to the agent on node %q: pods/%s is not available", pod.Spec.NodeName, ri.subresource))
-	if s.cfg.Nodes == nil || ri.subresource == "proxy" {
+	if s.cfg.Nodes == nil {
 		writeError(w, unavailable, gr, ri.name)
 		return
 	}
