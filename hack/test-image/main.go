@@ -36,8 +36,10 @@ const sleepForever = `trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; 
 // netexec's HTTP side) and a sleep for the rest. $0 is "agnhost", $1 the
 // subcommand the pod's args give. Like agnhost's test-webserver it serves
 // the root directory, where the StatefulSet tests' readiness probe reads
-// /localhost.crt (and moves it away to make a pod unready).
-const agnhost = `hostname > /index.html; hostname > /hostname; echo ok > /localhost.crt
+// /localhost.crt (and moves it away to make a pod unready). serve-hostname
+// and netexec's /hostname answer the bare name, with no newline: the
+// ReplicaSet and ReplicationController tests compare it byte for byte.
+const agnhost = `printf %s "$(hostname)" > /index.html; printf %s "$(hostname)" > /hostname; echo ok > /localhost.crt
 port=80
 case "$1" in
 serve-hostname) port=9376 ;;
