@@ -17,19 +17,19 @@ import (
 
 // newStore starts a real embedded kine on a SQLite file in t.TempDir()
 // and connects to it as the server does: in process.
-func newStore(t *testing.T) *storage.Store {
+func newStore(t testing.TB) *storage.Store {
 	t.Helper()
 	return newStoreWith(t, kineconfig.Config{})
 }
 
-func newStoreWith(t *testing.T, cfg kineconfig.Config) *storage.Store {
+func newStoreWith(t testing.TB, cfg kineconfig.Config) *storage.Store {
 	t.Helper()
 	return newStoreVia(t, cfg, true)
 }
 
 // newStoreVia is newStore with everything through kine's socket when
 // inProcess is false, as for a remote datastore.
-func newStoreVia(t *testing.T, cfg kineconfig.Config, inProcess bool) *storage.Store {
+func newStoreVia(t testing.TB, cfg kineconfig.Config, inProcess bool) *storage.Store {
 	t.Helper()
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
