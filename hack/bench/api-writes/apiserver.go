@@ -79,31 +79,9 @@ func startChild(name, logPath, bin string, args ...string) (*child, error) {
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
 // stop sends SIGTERM, then SIGKILL after 10s.
-func (c *child) stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
+func (c *child) stop() { skiffproc.StopProcess(c.name, c.cmd.Process, c.done, 10*time.Second) }
 
-func (c *child) logTail(lines int) string {
-	b, _ := os.ReadFile(c.log)
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return c.name + " log (last lines):\n  " + strings.Join(all, "\n  ")
-}
+func (c *child) logTail(lines int) string { return skiffproc.LogTail(c.name, c.log, lines) }
 
 func (u *upstream) stop() {
 	if u.apiserver != nil {

@@ -81,39 +81,13 @@ func (a *Agent) PID() int { return a.cmd.Process.Pid }
 func (a *Agent) Exited() <-chan struct{} { return a.done }
 
 // Stop sends SIGTERM, then SIGKILL if the agent has not exited after 15s.
-func (a *Agent) Stop() {
-	select {
-	case <-a.done:
-		return
-	default:
-	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(15 * time.Second)
-	defer t.Stop()
-	select {
-	case <-a.done:
-	case <-t.C:
-		fmt.Fprintf(os.Stderr, "skiff agent (pid %d) ignored SIGTERM for 15s; killing it\n", a.cmd.Process.Pid)
-		_ = a.cmd.Process.Kill()
-		<-a.done
-	}
-}
+func (a *Agent) Stop() { StopProcess("skiff agent", a.cmd.Process, a.done, 15*time.Second) }
 
 // StateDB is the agent's SQLite store.
 func (a *Agent) StateDB() string { return filepath.Join(a.DataDir, "agent", "state.db") }
 
 // LogTail is the end of the agent's log, for error messages.
-func (a *Agent) LogTail(lines int) string {
-	b, err := os.ReadFile(a.LogPath)
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return "agent log (last lines):\n  " + strings.Join(all, "\n  ")
-}
+func (a *Agent) LogTail(lines int) string { return LogTail("agent", a.LogPath, lines) }
 
 // Proc is a running process and its command line (arguments joined by
 // spaces).

@@ -167,21 +167,25 @@ func (s *Server) waitReady(ctx context.Context) error {
 }
 
 // Stop sends SIGTERM, then SIGKILL if the server has not exited after 10s.
-func (s *Server) Stop() {
+func (s *Server) Stop() { StopProcess("skiff server", s.cmd.Process, s.done, 10*time.Second) }
+
+// StopProcess sends p SIGTERM, then SIGKILL if it has not exited (done is
+// closed) after grace, and returns once it has exited.
+func StopProcess(name string, p *os.Process, done <-chan struct{}, grace time.Duration) {
 	select {
-	case <-s.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(10 * time.Second)
+	_ = p.Signal(syscall.SIGTERM)
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
-	case <-s.done:
+	case <-done:
 	case <-t.C:
-		fmt.Fprintf(os.Stderr, "skiff server (pid %d) ignored SIGTERM for 10s; killing it\n", s.cmd.Process.Pid)
-		_ = s.cmd.Process.Kill()
-		<-s.done
+		fmt.Fprintf(os.Stderr, "%s (pid %d) ignored SIGTERM for %v; killing it\n", name, p.Pid, grace)
+		_ = p.Kill()
+		<-done
 	}
 }
 
@@ -196,8 +200,12 @@ func (s *Server) KineEndpoint() string {
 }
 
 // LogTail is the end of the server's log, for error messages.
-func (s *Server) LogTail(lines int) string {
-	b, err := os.ReadFile(s.LogPath)
+func (s *Server) LogTail(lines int) string { return LogTail("server", s.LogPath, lines) }
+
+// LogTail is the last lines of the log at path, headed by name, for error
+// messages; "" when the log cannot be read.
+func LogTail(name, path string, lines int) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
@@ -205,7 +213,7 @@ func (s *Server) LogTail(lines int) string {
 	if len(all) > lines {
 		all = all[len(all)-lines:]
 	}
-	return "server log (last lines):\n  " + strings.Join(all, "\n  ")
+	return name + " log (last lines):\n  " + strings.Join(all, "\n  ")
 }
 
 // Memory is a process's resident set now and at its peak, and the current
