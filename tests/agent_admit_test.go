@@ -2,15 +2,20 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // TestAgentRefusesHostPortConflicts: as the kubelet's admission does, the
-// agent refuses a pod whose host port another pod on the node holds (also
+// agent refuses a pod the node has no room for (OutOfcpu), and a pod
+// whose host port another pod on the node holds (also
 // a hostNetwork pod's container port): the pod is Failed with the
 // kubelet's reason and message, and nothing of it runs, so that its
 // controller replaces it. A port of another protocol is free, and once
@@ -38,6 +43,33 @@ spec:
     ports: [` + port + `]
 `
 	}
+	// A request above the node's allocatable cpu: refused before anything
+	// is set up, with the kubelet's reason and message.
+	alloc := resource.MustParse(strings.TrimSpace(s.mustKubectl("get", "node", node, "-o", "jsonpath={.status.allocatable.cpu}")))
+	s.mustKubectlStdin(`apiVersion: v1
+kind: Pod
+metadata: {name: big}
+spec:
+  nodeName: `+node+`
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    resources: {requests: {cpu: "`+strconv.FormatInt(alloc.MilliValue()+1000, 10)+`m"}}
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "big", "Failed", 60*time.Second)
+	want := fmt.Sprintf("OutOfcpu|Pod was rejected: Node didn't have enough resource: cpu, requested: %d, used: 0, capacity: %d||",
+		alloc.MilliValue()+1000, alloc.MilliValue())
+	if got := podField(s, "default", "big", "{.status.reason}|{.status.message}|{.status.containerStatuses}|{.status.podIP}"); got != want {
+		t.Fatalf("status of the pod too big for the node: %q, want %q", got, want)
+	}
+	waitEvent(t, s.client(), "Pod", "big", "OutOfcpu", 30*time.Second)
+	if hasEvent(t, s.client(), "Pod", "big", "Started") {
+		t.Fatal("a container of the pod too big for the node was started")
+	}
+	s.mustKubectl("delete", "pod", "big", "--wait=true", "--timeout=60s")
+
 	s.mustKubectlStdin(portPod("holder", "{containerPort: 8080, hostPort: 18483}"), "apply", "-f", "-")
 	waitPodPhase(t, s, "default", "holder", "Running", 90*time.Second)
 
