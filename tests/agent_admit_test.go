@@ -122,3 +122,59 @@ spec:
 		return err == nil && strings.TrimSpace(out) == "next"
 	})
 }
+
+// TestAgentNeverRerunsFinishedPods: a pod that has finished is never run
+// again, even when the node has lost its containers (a power cut that
+// took containerd's state with it): the agent starts again, finds nothing
+// of the pod, and leaves it Succeeded with its exit code, as the kubelet
+// does with a pod in a terminal phase.
+func TestAgentNeverRerunsFinishedPods(t *testing.T) {
+	needAgent(t)
+	s := startServer(t)
+	agentDir := t.TempDir()
+	prepareAgentDir(t, agentDir)
+	a := startAgent(t, s, agentDir, "--node-name", "fin1")
+	waitNodeReady(t, s, "fin1", 60*time.Second)
+	waitDefaultServiceAccount(t, s.client())
+	out := t.TempDir()
+	s.mustKubectlStdin(`apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  nodeName: fin1
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: out, hostPath: {path: `+out+`}}]
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo ran >> /out/runs"]
+    volumeMounts: [{name: out, mountPath: /out}]
+`, "apply", "-f", "-")
+	waitPodPhase(t, s, "default", "once", "Succeeded", 90*time.Second)
+	const status = "{.status.phase} {.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}"
+	before := podField(s, "default", "once", status)
+	if before != "Succeeded 0 Completed" {
+		t.Fatalf("status of the finished pod: %q", before)
+	}
+
+	// Power cut, and containerd's state is lost with it.
+	a.kill()
+	cleanupAgentProcesses(agentDir)
+	if err := os.RemoveAll(filepath.Join(agentDir, "agent", "containerd")); err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	waitNodeReady(t, s, "fin1", 60*time.Second)
+	// Give the agent time to (wrongly) start the pod: a node is Ready once
+	// it has synced, and pods start within a few seconds of that.
+	time.Sleep(10 * time.Second)
+	if b, err := os.ReadFile(filepath.Join(out, "runs")); err != nil || string(b) != "ran\n" {
+		t.Fatalf("runs of the finished pod: %q, %v; want one", b, err)
+	}
+	if got := podField(s, "default", "once", status); got != before {
+		t.Fatalf("status of the finished pod after the node lost its containers: %q, want %q", got, before)
+	}
+	s.mustKubectl("delete", "pod", "once", "--wait=true", "--timeout=60s")
+}

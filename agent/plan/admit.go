@@ -13,8 +13,14 @@ import (
 // Rejection is why the agent refuses to run a pod, in the kubelet's
 // words: the pod's status becomes phase Failed with Reason and Message,
 // and Event (when not empty) is the Warning event's message.
+//
+// Finished marks a pod the server already has as Succeeded or Failed and
+// that has no containers on the node: the kubelet never runs a pod in a
+// terminal phase again, so it is not run, and the status the server has
+// (its phase, reason and container states) is kept as it is.
 type Rejection struct {
 	Reason, Message, Event string
+	Finished               bool
 }
 
 // The kubelet's admission reports a failed predicate by its name, the
@@ -45,9 +51,9 @@ type Candidate struct {
 // pod is refused when the node has no room for its requests (reason
 // OutOfcpu, OutOfmemory, OutOfpods, ...; checked first, as the kubelet
 // does) or when another pod holds one of its host ports (NodePorts). A
-// pod the server already has as Failed, with no containers here, stays
-// Failed and holds nothing (the kubelet never runs a pod in a terminal
-// phase again); a finished pod frees its ports and resources. A pod with
+// pod the server already has as Succeeded or Failed, with no containers
+// here, is not run and keeps the status the server has (Finished); a
+// finished pod holds no ports or resources. A pod with
 // containers here was admitted before and is never refused. It returns
 // the rejected pods.
 func Admit(alloc corev1.ResourceList, held []*corev1.Pod, cands []Candidate) map[types.UID]Rejection {
@@ -74,11 +80,10 @@ func Admit(alloc corev1.ResourceList, held []*corev1.Pod, cands []Candidate) map
 	}
 	out := map[types.UID]Rejection{}
 	for _, c := range cands {
-		if !c.HasContainers && c.Pod.Status.Phase == corev1.PodFailed {
-			out[c.Pod.UID] = Rejection{Reason: c.Pod.Status.Reason, Message: c.Pod.Status.Message}
-			continue
-		}
 		if c.Pod.Status.Phase == corev1.PodSucceeded || c.Pod.Status.Phase == corev1.PodFailed {
+			if !c.HasContainers {
+				out[c.Pod.UID] = Rejection{Reason: c.Pod.Status.Reason, Message: c.Pod.Status.Message, Finished: true}
+			}
 			continue // finished: its ports are free
 		}
 		ports := HostPorts(c.Pod)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,6 +100,8 @@ func TestAdmit(t *testing.T) {
 			running: map[string]bool{"a": true}},
 		{name: "a Succeeded pod holds nothing", cands: []Candidate{{Pod: succeeded(portPod("a", 0, "8080"))}, {Pod: portPod("b", 1, "8080")}},
 			running: map[string]bool{"a": true}},
+		{name: "a pod the server has as Succeeded, with no containers here, is not run and holds nothing",
+			cands: []Candidate{{Pod: succeeded(portPod("a", 0, "8080"))}, {Pod: portPod("b", 1, "8080")}}, want: "a:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +149,37 @@ func TestRejectedPod(t *testing.T) {
 	obs.Instances = []Container{running("c", 0)}
 	if ph := Phase(p, obs); ph != corev1.PodRunning {
 		t.Errorf("phase with a running container: %s", ph)
+	}
+}
+
+// A pod the server has as finished, with no containers on the node (the
+// node lost them), is never run again, and the agent reports the status
+// the server has, container states and all, not a rejection.
+func TestFinishedPodIsNotRunAgain(t *testing.T) {
+	for _, phase := range []corev1.PodPhase{corev1.PodSucceeded, corev1.PodFailed} {
+		p := portPod("done", 0)
+		started := metav1.NewTime(t0)
+		p.Status = corev1.PodStatus{Phase: phase, Reason: "", QOSClass: corev1.PodQOSBestEffort, StartTime: &started,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "PodCompleted"}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
+				Terminated: &corev1.ContainerStateTerminated{ExitCode: map[corev1.PodPhase]int32{corev1.PodSucceeded: 0, corev1.PodFailed: 3}[phase], Reason: "Completed"}}}}}
+		r, ok := Admit(nil, nil, []Candidate{{Pod: p}})[p.UID]
+		if !ok || !r.Finished || r.Event != "" {
+			t.Fatalf("%s: admission %+v, %v: want Finished, with no event", phase, r, ok)
+		}
+		obs := Observed{Rejected: &r}
+		if acts, _ := Plan(p, obs, false, t0.Add(time.Hour)); len(acts) != 0 {
+			t.Errorf("%s: a finished pod is not set up or started: %s", phase, kinds(acts))
+		}
+		if acts, _ := Plan(p, obs, true, t0.Add(time.Hour)); kinds(acts) != "Gone" {
+			t.Errorf("%s: deleting it: %s, want Gone alone", phase, kinds(acts))
+		}
+		if ph := Phase(p, obs); ph != phase {
+			t.Errorf("phase %s, want %s", ph, phase)
+		}
+		if st := Status(p, obs, t0.Add(time.Hour)); !equality.Semantic.DeepEqual(st, p.Status) {
+			t.Errorf("%s: status %+v, want the server's %+v", phase, st, p.Status)
+		}
 	}
 }
 
