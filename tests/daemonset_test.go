@@ -81,7 +81,7 @@ func TestDaemonSetAPI(t *testing.T) {
 	taintedNode(t, c, "n3", worker, corev1.Taint{Key: "dedicated", Value: "edge", Effect: corev1.TaintEffectNoSchedule})
 	taintedNode(t, c, "n4", worker, corev1.Taint{Key: "gpu", Value: "yes", Effect: corev1.TaintEffectNoSchedule})
 	taintedNode(t, c, "n5", map[string]string{"role": "gateway"})
-	k := startSetsKubelet(t, c, 300*time.Millisecond)
+	k := startFakeKubelet(t, c, 300*time.Millisecond)
 
 	if out, err := s.kubectlStdin(daemonSetYAML, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)

@@ -13,83 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 )
-
-// neverReady is an image name the test kubelet never makes ready.
-const neverReady = "never-ready"
-
-// testKubelet stands in for the nodes of an API-only test: pods bound to a
-// node become Running and Ready (unless their image contains neverReady),
-// and pods being deleted are removed, as a kubelet confirms a graceful
-// deletion. It runs until the test ends.
-func testKubelet(t *testing.T, c kubernetes.Interface) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	lw := cache.NewListWatchFromClient(c.CoreV1().RESTClient(), "pods", "", fields.Everything())
-	inf := cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})
-	work := make(chan *corev1.Pod, 1000)
-	handle := func(obj any) {
-		if p, ok := obj.(*corev1.Pod); ok {
-			select {
-			case work <- p:
-			case <-ctx.Done():
-			}
-		}
-	}
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: handle, UpdateFunc: func(_, o any) { handle(o) }})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); inf.RunWithContext(ctx) }()
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case p := <-work:
-				kubeletSync(ctx, c, p)
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-}
-
-func kubeletSync(ctx context.Context, c kubernetes.Interface, p *corev1.Pod) {
-	pods := c.CoreV1().Pods(p.Namespace)
-	if p.DeletionTimestamp != nil {
-		zero := int64(0)
-		_ = pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &p.UID}})
-		return
-	}
-	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodRunning {
-		return
-	}
-	for _, ctr := range p.Spec.Containers {
-		if strings.Contains(ctr.Image, neverReady) {
-			return
-		}
-	}
-	now := metav1.Now()
-	p = p.DeepCopy()
-	p.Status.Phase = corev1.PodRunning
-	p.Status.StartTime = &now
-	p.Status.PodIP = "10.42.0.1"
-	p.Status.Conditions = nil
-	for _, ct := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
-		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: ct, Status: corev1.ConditionTrue, LastTransitionTime: now})
-	}
-	p.Status.ContainerStatuses = nil
-	for _, ctr := range p.Spec.Containers {
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: ctr.Name, Image: ctr.Image, Ready: true,
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-		})
-	}
-	_, _ = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
-}
 
 // podsOf lists the pods with label app=app.
 func podsOf(t *testing.T, c kubernetes.Interface, app string) []corev1.Pod {
@@ -219,7 +144,7 @@ func TestDeployment(t *testing.T) {
 		schedNode(t, c, n, "4", "8Gi")
 	}
 	waitDefaultServiceAccount(t, c)
-	testKubelet(t, c)
+	startFakeKubelet(t, c, 0)
 
 	rollout := func(name string) {
 		t.Helper()
@@ -497,7 +422,7 @@ func TestReplicaSet(t *testing.T) {
 	ctx := context.Background()
 	schedNode(t, c, "n1", "4", "8Gi")
 	waitDefaultServiceAccount(t, c)
-	testKubelet(t, c)
+	startFakeKubelet(t, c, 0)
 
 	orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orphan", Labels: map[string]string{"app": "orph"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,125 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
-
-// outcomeLabel tells fakeKubelet what a pod does once running: "succeed"
-// or "fail" after runFor, "run" forever.
-const outcomeLabel = "test.skiff.io/outcome"
-
-const runFor = 300 * time.Millisecond
-
-// fakeKubelet plays the kubelet for pods bound to Node objects the test
-// made: bound pods go Running (and Ready), then Succeeded or Failed as
-// their outcome label says; deleted pods are removed at once. It records
-// how many pods of each Job ran at once.
-type fakeKubelet struct {
-	c kubernetes.Interface
-
-	mu      sync.Mutex
-	running map[string]map[types.UID]bool // job name -> pods running
-	maxRun  map[string]int
-	handled map[types.UID]bool
-}
-
-func startFakeKubelet(t *testing.T, c kubernetes.Interface) *fakeKubelet {
-	k := &fakeKubelet{c: c, running: map[string]map[types.UID]bool{}, maxRun: map[string]int{}, handled: map[types.UID]bool{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	f := informers.NewSharedInformerFactory(c, 0)
-	inf := f.Core().V1().Pods().Informer()
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { k.observe(ctx, obj.(*corev1.Pod)) },
-		UpdateFunc: func(_, obj any) { k.observe(ctx, obj.(*corev1.Pod)) },
-	})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); inf.Run(ctx.Done()) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return k
-}
-
-func (k *fakeKubelet) max(job string) int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.maxRun[job]
-}
-
-func (k *fakeKubelet) observe(ctx context.Context, p *corev1.Pod) {
-	if p.DeletionTimestamp != nil {
-		k.stopped(p)
-		go func() {
-			_ = k.c.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0),
-				Preconditions: &metav1.Preconditions{UID: &p.UID}})
-		}()
-		return
-	}
-	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-		return
-	}
-	k.mu.Lock()
-	if k.handled[p.UID] {
-		k.mu.Unlock()
-		return
-	}
-	k.handled[p.UID] = true
-	job := p.Labels[batchv1.JobNameLabel]
-	if k.running[job] == nil {
-		k.running[job] = map[types.UID]bool{}
-	}
-	k.running[job][p.UID] = true
-	k.maxRun[job] = max(k.maxRun[job], len(k.running[job]))
-	k.mu.Unlock()
-
-	go func() {
-		now := metav1.Now()
-		p = p.DeepCopy()
-		p.Status.Phase = corev1.PodRunning
-		p.Status.StartTime = &now
-		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image,
-			Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
-		p, err := k.c.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-		if err != nil {
-			return
-		}
-		outcome := p.Labels[outcomeLabel]
-		if outcome != "succeed" && outcome != "fail" {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(runFor):
-		}
-		p, err = k.c.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
-		if err != nil || p.DeletionTimestamp != nil {
-			return
-		}
-		end := metav1.Now()
-		code, phase := int32(0), corev1.PodSucceeded
-		if outcome == "fail" {
-			code, phase = 1, corev1.PodFailed
-		}
-		k.stopped(p)
-		p.Status.Phase = phase
-		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: end}}
-		p.Status.ContainerStatuses[0].Ready = false
-		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: code, StartedAt: now, FinishedAt: end}}
-		_, _ = k.c.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-	}()
-}
-
-func (k *fakeKubelet) stopped(p *corev1.Pod) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.running[p.Labels[batchv1.JobNameLabel]], p.UID)
-}
 
 func testJob(name, outcome string, mutate ...func(*batchv1.Job)) *batchv1.Job {
 	j := &batchv1.Job{
@@ -249,7 +132,7 @@ func TestJobController(t *testing.T) {
 	c := s.client()
 	waitDefaultServiceAccount(t, c)
 	schedNode(t, c, "n1", "64", "64Gi")
-	kl := startFakeKubelet(t, c)
+	kl := startFakeKubelet(t, c, 0)
 	ctx := context.Background()
 
 	t.Run("completions and parallelism", func(t *testing.T) {
@@ -422,7 +305,7 @@ func TestCronJobController(t *testing.T) {
 	c := s.client()
 	waitDefaultServiceAccount(t, c)
 	schedNode(t, c, "n1", "64", "64Gi")
-	startFakeKubelet(t, c)
+	startFakeKubelet(t, c, 0)
 	ctx := context.Background()
 
 	newCron := func(name string, policy batchv1.ConcurrencyPolicy) *batchv1.CronJob {

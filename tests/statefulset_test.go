@@ -63,7 +63,7 @@ func stsImages(t *testing.T, c kubernetes.Interface, app string) map[string]stri
 
 // kubeletOrder checks that in the fake kubelet's log every entry of
 // before comes before after's.
-func kubeletOrder(t *testing.T, k *setsKubelet, before, after string) {
+func kubeletOrder(t *testing.T, k *fakeKubelet, before, after string) {
 	t.Helper()
 	log := k.events()
 	i, j := -1, -1
@@ -90,7 +90,7 @@ func TestStatefulSetAPI(t *testing.T) {
 	ctx := context.Background()
 	schedNode(t, c, "n1", "4", "8Gi")
 	schedNode(t, c, "n2", "4", "8Gi")
-	k := startSetsKubelet(t, c, 500*time.Millisecond)
+	k := startFakeKubelet(t, c, 500*time.Millisecond)
 
 	if out, err := s.kubectlStdin(statefulSetYAML, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
@@ -205,7 +205,7 @@ func TestStatefulSetClaimRetention(t *testing.T) {
 	c := s.client()
 	ctx := context.Background()
 	schedNode(t, c, "n1", "4", "8Gi")
-	startSetsKubelet(t, c, 100*time.Millisecond)
+	startFakeKubelet(t, c, 100*time.Millisecond)
 	yaml := strings.Replace(statefulSetYAML, "  serviceName: web\n", "  serviceName: web\n  podManagementPolicy: Parallel\n  persistentVolumeClaimRetentionPolicy: {whenDeleted: Delete, whenScaled: Delete}\n", 1)
 	if out, err := s.kubectlStdin(yaml, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
@@ -288,7 +288,7 @@ func TestStatefulSetAdoptsOrphans(t *testing.T) {
 	c := s.client()
 	ctx := context.Background()
 	schedNode(t, c, "n1", "4", "8Gi")
-	startSetsKubelet(t, c, 100*time.Millisecond)
+	startFakeKubelet(t, c, 100*time.Millisecond)
 	yaml := strings.Replace(statefulSetYAML, "  replicas: 3\n", "  replicas: 2\n", 1)
 	if out, err := s.kubectlStdin(yaml, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)

@@ -14,6 +14,9 @@ import (
 // Running otherwise.
 func Phase(pod *corev1.Pod, obs Observed) corev1.PodPhase {
 	if obs.Rejected != nil && len(obs.Instances) == 0 {
+		if obs.Rejected.Finished {
+			return pod.Status.Phase
+		}
 		return corev1.PodFailed
 	}
 	byName := latest(obs.Instances)
@@ -63,6 +66,11 @@ func Phase(pod *corev1.Pod, obs Observed) corev1.PodPhase {
 // nothing changed.
 func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
 	prev := pod.Status
+	if obs.Rejected != nil && obs.Rejected.Finished && len(obs.Instances) == 0 {
+		// Finished before this agent had containers of it: the server's
+		// record of how it ended stays as it is.
+		return *prev.DeepCopy()
+	}
 	if obs.Rejected != nil && len(obs.Instances) == 0 {
 		// What the kubelet writes of a pod its admission refused.
 		st := corev1.PodStatus{Phase: corev1.PodFailed, Reason: obs.Rejected.Reason, Message: obs.Rejected.Message,

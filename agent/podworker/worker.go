@@ -222,7 +222,7 @@ func (w *Worker) admit(want map[types.UID]*corev1.Pod, ids map[types.UID][]strin
 			held = append(held, p.current())
 		}
 	}
-	return plan.Admit(held, cands)
+	return plan.Admit(w.cfg.Allocatable, held, cands)
 }
 
 // start runs a worker for pod p; rej, when not nil, is why admission

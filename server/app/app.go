@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skiff-io/skiff/cliconfig"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/skiff-io/skiff/cliconfig"
 
 	"github.com/sirupsen/logrus"
 	kineconfig "github.com/skiff-io/skiff/kine-config"
@@ -124,16 +125,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	// The controller certificate is renewed while the server runs; the
-	// transport swaps it in without disturbing open watches.
-	controllerCert, controllerKey := bundle.Controller()
-	loopbackTLS, err := newLoopbackTransport(bundle.ServerCAPEM, controllerCert, controllerKey)
-	if err != nil {
-		return err
-	}
+	// Handlers (watches especially) see reqCtx end at shutdown, so that
+	// Shutdown does not wait out their timeouts.
+	reqCtx, reqCancel := context.WithCancel(context.Background())
+	defer reqCancel()
+	// The server's own clients (controllers, node sync hub, join endpoint)
+	// are served in process, as the controller user: the same handler as
+	// HTTPS clients, without the socket, TLS and HTTP/2 framing. Host
+	// only names the API in their URLs.
+	inProcess := apiserver.NewInProcess(reqCtx, apiserver.User{Name: pki.ControllerUser, Groups: []string{pki.AdminGroup}})
 	loopback := &rest.Config{
 		Host:      "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSPort)),
-		Transport: loopbackTLS,
+		Transport: inProcess,
 		QPS:       200, Burst: 400,
 		UserAgent: "skiff-controllers",
 	}
@@ -183,10 +186,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	// Handlers (watches especially) see reqCtx end at shutdown, so that
-	// Shutdown does not wait out their timeouts.
-	reqCtx, reqCancel := context.WithCancel(context.Background())
-	defer reqCancel()
 	srv := &http.Server{
 		Handler:           withNodeSync(api, join, hub, tunnels),
 		TLSConfig:         tlsConfig,
@@ -196,6 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          nil,
 	}
+	inProcess.SetHandler(srv.Handler)
 
 	kubeconfig := cfg.WriteKubeconfig
 	if kubeconfig == "" {
@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	})
 	g.Go(func() error { return api.Run(gctx) })
-	renewer := pki.NewRenewer(bundle, 0, swapRenewed(bundle, loopbackTLS, kubeconfig, serverURL, cfg.WriteKubeconfigMode))
+	renewer := pki.NewRenewer(bundle, 0, swapRenewed(bundle, kubeconfig, serverURL, cfg.WriteKubeconfigMode))
 	g.Go(func() error { return renewer.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
 	le := LeaderElection{

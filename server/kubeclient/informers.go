@@ -281,3 +281,25 @@ func DropManagedFields(obj any) (any, error) {
 	}
 	return obj, nil
 }
+
+// RunController is the Run of a controller that works from a queue: it
+// runs the controller's event writer, starts informers (Start) and, once
+// their caches are filled, workers goroutines of next (RunWorkers) until
+// ctx ends. It returns after all of them have stopped, with the queue
+// shut down (which ends the workers' wait for a key).
+func (f *Informers) RunController(ctx context.Context, queue interface{ ShutDown() }, events interface{ Run(context.Context) error },
+	workers int, next func(context.Context) bool, informers ...cache.SharedIndexInformer) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer queue.ShutDown()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = events.Run(ctx)
+	}()
+	if !f.Start(ctx, &wg, informers...) {
+		return nil // ctx ended first
+	}
+	RunWorkers(ctx, &wg, workers, next)
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +237,112 @@ func TestCompactedReadsAreGone(t *testing.T) {
 			t.Fatalf("get after compaction: %+v %v", kv, err)
 		}
 	})
+}
+
+// A datastore may end a watch by itself (the group-commit backend drops a
+// watcher that falls a buffer behind): Watch opens it again after the
+// last revision it delivered, so the reader gets every change, in order,
+// without an error. From now (rev 0) too: the revision the watch started
+// at is where it resumes. The datastore is real kine; the client drops
+// each of its watches after a few responses.
+func TestWatchResumesAfterTheDatastoreEndsIt(t *testing.T) {
+	for _, from := range []string{"revision", "now"} {
+		t.Run(from, func(t *testing.T) {
+			s := newStore(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			start := int64(0)
+			if from == "revision" {
+				s.Create(ctx, "/registry/configmaps/a/before", []byte("x"), 0)
+				start, _ = s.Revision(ctx)
+			}
+			dropper := &droppingWatcher{Watcher: s.Client().Watcher, after: 7}
+			s.Client().Watcher = dropper
+			events := s.Watch(ctx, "/registry/configmaps/", start)
+			// Only after the watch is open: events from now are those after it.
+			time.Sleep(200 * time.Millisecond)
+			const n = 100
+			for i := 0; i < n; i++ {
+				if _, err := s.Create(ctx, fmt.Sprintf("/registry/configmaps/a/k%04d", i), []byte("v"), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var prev int64
+			for i := 0; i < n; {
+				select {
+				case ev := <-events:
+					if ev.Err != nil {
+						t.Fatalf("after %d events: %v", i, ev.Err)
+					}
+					if ev.Type == storage.Progress {
+						continue
+					}
+					if want := fmt.Sprintf("/registry/configmaps/a/k%04d", i); ev.KV.Key != want || ev.Revision <= prev {
+						t.Fatalf("event %d: %s at %d (previous %d), want %s", i, ev.KV.Key, ev.Revision, prev, want)
+					}
+					prev = ev.Revision
+					i++
+				case <-ctx.Done():
+					t.Fatal("the watch stopped delivering")
+				}
+			}
+			if d := dropper.dropped.Load(); d < 2 {
+				t.Fatalf("the datastore ended the watch %d times: the test did not test", d)
+			}
+		})
+	}
+	// A datastore that ends every watch at once: after a few attempts the
+	// reader is told it is unavailable.
+	s := newStore(t)
+	s.Client().Watcher = &droppingWatcher{Watcher: s.Client().Watcher, after: -1}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ev := range s.Watch(ctx, "/registry/configmaps/", 0) {
+		if ev.Err != nil {
+			if !errors.Is(ev.Err, errdefs.ErrUnavailable) {
+				t.Fatalf("a datastore that ends every watch: %v, want ErrUnavailable", ev.Err)
+			}
+			return
+		}
+	}
+	t.Fatal("the watch ended without an error")
+}
+
+// droppingWatcher ends each watch after `after` responses that carry
+// events (the created notice passes; -1: at once), as a datastore that
+// drops a watcher does: the channel closes without an error.
+type droppingWatcher struct {
+	clientv3.Watcher
+	after   int
+	dropped atomic.Int64
+}
+
+func (w *droppingWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	wctx, cancel := context.WithCancel(ctx)
+	in := w.Watcher.Watch(wctx, key, opts...)
+	out := make(chan clientv3.WatchResponse)
+	go func() {
+		defer close(out)
+		defer cancel()
+		if w.after < 0 {
+			w.dropped.Add(1)
+			return
+		}
+		n := 0
+		for resp := range in {
+			if len(resp.Events) > 0 || resp.IsProgressNotify() {
+				if n == w.after {
+					w.dropped.Add(1)
+					return
+				}
+				n++
+			}
+			select {
+			case out <- resp:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -111,19 +110,7 @@ func ownerKey(j *batchv1.Job) string {
 // Run starts Jobs until ctx ends, and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.cronInformer, c.jobInformer) {
-		return nil
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.cronInformer, c.jobInformer)
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/controllers/events"
@@ -185,19 +184,7 @@ func (c *Controller) enqueueAll() {
 // Run reconciles until ctx ends and returns after its informers, workers
 // and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer) {
-		return nil
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.dsInformer, c.podInformer, c.nodeInformer, c.revInformer)
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/controllers/events"
@@ -105,19 +104,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 // Run syncs Deployments until ctx ends, and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.dInformer, c.rsInformer, c.podInformer) {
-		return nil // ctx ended first
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.dInformer, c.rsInformer, c.podInformer)
 }
 
 func (c *Controller) enqueue(obj any) {

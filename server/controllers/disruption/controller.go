@@ -2,7 +2,6 @@ package disruption
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/controllers/events"
@@ -107,19 +106,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 // Run keeps budgets' status until ctx ends, and returns after its
 // informers, workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.pdbs, c.pods, c.replicaSets, c.deployments, c.statefulSets) {
-		return nil // ctx ended first
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.pdbs, c.pods, c.replicaSets, c.deployments, c.statefulSets)
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {

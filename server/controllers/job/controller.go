@@ -144,19 +144,7 @@ func ownerJobKey(p *corev1.Pod) string {
 // Run manages Jobs until ctx ends, and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.jobInformer, c.podInformer) {
-		return nil
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.jobInformer, c.podInformer)
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {

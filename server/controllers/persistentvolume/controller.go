@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/controllers/events"
@@ -91,19 +90,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 // Run binds and provisions until ctx ends, and returns after its
 // informers, workers and event recorder have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.claims, c.volumes, c.classes, c.nodes) {
-		return nil
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.claims, c.volumes, c.classes, c.nodes)
 }
 
 func unwrap(obj any) any {

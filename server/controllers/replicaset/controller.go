@@ -98,19 +98,7 @@ func New(client kubeclient.Interface, opts Options) *Controller {
 // Run syncs ReplicaSets until ctx ends, and returns after its informers,
 // workers and event writer have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer c.queue.ShutDown()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.events.Run(ctx)
-	}()
-	if !c.informers.Start(ctx, &wg, c.rsInformer, c.podInformer) {
-		return nil // ctx ended first
-	}
-	kubeclient.RunWorkers(ctx, &wg, workers, c.processNext)
-	return nil
+	return c.informers.RunController(ctx, c.queue, c.events, workers, c.processNext, c.rsInformer, c.podInformer)
 }
 
 func (c *Controller) enqueue(obj any) {
