@@ -16,9 +16,9 @@ import (
 // seven or more pages for one write) and the checkpoint writes them again,
 // so at one write per commit the bytes written follow the page size, not
 // the row: with 1 KiB pages a 1.4 KiB ConfigMap create writes about half
-// of what it does with SQLite's default 4 KiB (docs/control-plane.md,
-// "SD-card wear"). Rows larger than a page continue on overflow pages;
-// the format is SQLite's own, so plain kine opens the file as before.
+// of what it does with SQLite's default 4 KiB (kine-config/README.md).
+// Rows larger than a page continue on overflow pages; the format is
+// SQLite's own, so plain kine opens the file as before.
 const newFilePageSize = 1024
 
 // createWithPageSize makes an empty SQLite database in WAL mode with
