@@ -2,7 +2,10 @@ package kineconfig
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,11 +17,25 @@ import (
 
 // TestStateDBMovesBetweenBackends: one data dir is served in turn by
 // plain kine, the group-commit backend, plain kine again and group commit
-// again, each through kine's etcd API on its socket. Each sees every key
-// the ones before wrote, with their revisions, and its own writes continue
-// the same revision sequence.
+// again (and in the other order, from a file the group-commit backend
+// made with its smaller pages), each through kine's etcd API on its
+// socket. Each sees every key the ones before wrote, with their
+// revisions, and its own writes continue the same revision sequence.
 func TestStateDBMovesBetweenBackends(t *testing.T) {
 	logrus.SetLevel(logrus.WarnLevel)
+	for _, tc := range []struct {
+		name     string
+		order    []bool // PlainKine per round
+		pageSize int    // of the file the first round creates
+	}{
+		{"plain kine first", []bool{true, false, true, false}, 4096},
+		{"group commit first", []bool{false, true, false, true}, 1024},
+	} {
+		t.Run(tc.name, func(t *testing.T) { movesBetweenBackends(t, tc.order, tc.pageSize) })
+	}
+}
+
+func movesBetweenBackends(t *testing.T, order []bool, pageSize int) {
 	dir := t.TempDir()
 	type stored struct {
 		value string
@@ -26,7 +43,10 @@ func TestStateDBMovesBetweenBackends(t *testing.T) {
 	}
 	want := map[string]stored{}
 	var lastRev int64
-	for round, plain := range []bool{true, false, true, false} {
+	// Values larger than a page of either size, so that rows continue on
+	// overflow pages.
+	pad := strings.Repeat("x", 5000)
+	for round, plain := range order {
 		name := map[bool]string{true: "plain kine", false: "group commit"}[plain]
 		func() {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -65,7 +85,7 @@ func TestStateDBMovesBetweenBackends(t *testing.T) {
 			// compare-and-swap as the API server does.
 			for i := range 5 {
 				key := fmt.Sprintf("/registry/things/r%d-%d", round, i)
-				val := fmt.Sprintf("%s %d", name, i)
+				val := fmt.Sprintf("%s %d %s", name, i, pad)
 				tr, err := c.Txn(rctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).Then(clientv3.OpPut(key, val)).Commit()
 				if err != nil || !tr.Succeeded {
 					t.Fatalf("%s: create %s: %v %v", name, key, tr, err)
@@ -109,5 +129,23 @@ func TestStateDBMovesBetweenBackends(t *testing.T) {
 			}
 			lastRev = cur.Header.Revision
 		}()
+		if got := filePageSize(t, filepath.Join(dir, "db", "state.db")); got != pageSize {
+			t.Fatalf("after %s (round %d): page size %d, want %d (the first backend's, kept by every other)", name, round, got, pageSize)
+		}
 	}
+}
+
+// filePageSize reads the SQLite page size of the database at path.
+func filePageSize(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("PRAGMA page_size").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

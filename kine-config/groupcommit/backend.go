@@ -59,10 +59,13 @@ type Backend struct {
 }
 
 // New opens the SQLite database named by cfg.DataSourceName (a path with
-// kine's and go-sqlite3's parameters), creating kine's table and indexes
-// if needed. The connections close when ctx ends; wg tracks that and the
-// goroutines Start begins.
+// kine's and go-sqlite3's parameters), creating it with newFilePageSize
+// and kine's table and indexes if needed. The connections close when ctx
+// ends; wg tracks that and the goroutines Start begins.
 func New(ctx context.Context, wg *sync.WaitGroup, cfg *drivers.Config) (*Backend, error) {
+	if err := createWithPageSize(cfg.DataSourceName); err != nil {
+		return nil, err
+	}
 	reads, d, err := sqlite.NewVariant(ctx, wg, "sqlite3", cfg)
 	if err != nil {
 		return nil, err

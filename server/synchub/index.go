@@ -332,6 +332,18 @@ func (x *index) applyObj(kind, key string, value []byte, rev int64, get fetch) e
 	if !ok {
 		return nil
 	}
+	if kind != protocol.KindPersistentVolume {
+		// Only a pod's reference keeps the entry of a ConfigMap, Secret
+		// or claim (cleanupNode is a volume's), so one no pod uses is
+		// not decoded: most ConfigMap and Secret writes are of those.
+		// The index changes only on the hub's goroutine, which is here.
+		x.mu.Lock()
+		_, used := x.objs[r]
+		x.mu.Unlock()
+		if !used {
+			return nil
+		}
+	}
 	var obj any
 	if value != nil {
 		var err error

@@ -126,6 +126,31 @@ func TestIndexDocumentsAndDeltas(t *testing.T) {
 	eq(t, "whole n1 at 17", names(d))
 }
 
+// TestIndexSkipsUnusedObjects: a ConfigMap or Secret no pod uses is not
+// decoded at all (most writes of them are of such), while one a bound pod
+// uses is, so its bad value is reported.
+func TestIndexSkipsUnusedObjects(t *testing.T) {
+	x := newIndex()
+	x.reset(10)
+	store := map[string][]byte{configMapsPrefix + "ns/cfg": cmJSON(t, "cfg", "v1")}
+	get := func(key string, rev int64) ([]byte, error) { return store[key], nil }
+	bad := []byte("{not json")
+	for _, kind := range []string{protocol.KindConfigMap, protocol.KindSecret} {
+		prefix := map[string]string{protocol.KindConfigMap: configMapsPrefix, protocol.KindSecret: secretsPrefix}[kind]
+		if err := x.applyObj(kind, prefix+"ns/unused", bad, 11, nil); err != nil {
+			t.Fatalf("%s no pod uses: %v", kind, err)
+		}
+	}
+	if err := x.applyPod(podsPrefix+"ns/a", podJSON(t, "a", "n1", "cfg"), 12, get); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.applyObj(protocol.KindConfigMap, configMapsPrefix+"ns/cfg", bad, 13, nil); err == nil {
+		t.Fatal("a bad value of a ConfigMap a pod uses was accepted")
+	}
+	d, _ := x.document("n1", 0)
+	eq(t, "n1", names(d), "ConfigMap/cfg=v1", "Pod/a")
+}
+
 func TestIndexMovesPodBetweenNodesAndWakesWaiters(t *testing.T) {
 	x := newIndex()
 	x.reset(1)
