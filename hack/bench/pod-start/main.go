@@ -67,6 +67,7 @@ type config struct {
 	agentArgs    []string
 	profile      string
 	profileFor   time.Duration
+	srvProfile   string
 }
 
 // argList is a repeatable string flag.
@@ -93,6 +94,7 @@ func main() {
 	flag.StringVar(&cfg.agentLog, "agent-log", "", "copy the agent's log to this file at the end")
 	flag.StringVar(&cfg.profile, "agent-cpuprofile", "", "write a CPU profile of the agent to this file, taken from the first create of the first start round for -agent-cpuprofile-for (the agent runs with --pprof-address)")
 	flag.DurationVar(&cfg.profileFor, "agent-cpuprofile-for", 20*time.Second, "how long the agent's CPU profile runs")
+	flag.StringVar(&cfg.srvProfile, "server-cpuprofile", "", "write a CPU profile of the server to this file, over the same window as -agent-cpuprofile (the server runs with --enable-pprof)")
 	flag.Var((*argList)(&cfg.agentArgs), "agent-arg", "one more argument for `skiff agent` (repeat the flag for more, e.g. -agent-arg=--default-runtime=runc)")
 	flag.Parse()
 	if cfg.n < 1 || cfg.conc < 1 || cfg.rssPods < 1 || cfg.idle <= 0 || cfg.profileFor < time.Second {
@@ -156,7 +158,11 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	res.binary = bin
 
-	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "server"))
+	var srvArgs []string
+	if cfg.srvProfile != "" {
+		srvArgs = append(srvArgs, "--enable-pprof")
+	}
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "server"), srvArgs...)
 	if err != nil {
 		return err
 	}
@@ -288,7 +294,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 
-	var profiled <-chan error
+	var profiled, srvProfiled <-chan error
 	for _, r := range []struct {
 		ns, node, name string
 	}{
@@ -300,8 +306,15 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 		logf("round %q: %d pods …", r.name, cfg.n)
 		before := func() {}
-		if pprofAddr != "" && profiled == nil {
-			before = func() { profiled = cpuProfile(ctx, pprofAddr, cfg.profileFor, cfg.profile) }
+		if (pprofAddr != "" && profiled == nil) || (cfg.srvProfile != "" && srvProfiled == nil) {
+			before = func() {
+				if pprofAddr != "" {
+					profiled = cpuProfile(ctx, pprofAddr, cfg.profileFor, cfg.profile)
+				}
+				if cfg.srvProfile != "" {
+					srvProfiled = serverCPUProfile(ctx, api, cfg.profileFor, cfg.srvProfile)
+				}
+			}
 		}
 		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu, before)
 		if err != nil {
@@ -315,6 +328,13 @@ func run(ctx context.Context, cfg config) (err error) {
 			logf("agent CPU profile: %v", err)
 		} else {
 			logf("wrote the agent's CPU profile to %s", cfg.profile)
+		}
+	}
+	if srvProfiled != nil {
+		if err := <-srvProfiled; err != nil {
+			logf("server CPU profile: %v", err)
+		} else {
+			logf("wrote the server's CPU profile to %s", cfg.srvProfile)
 		}
 	}
 	res.elapsed = time.Since(res.started)
