@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 	key TEXT NOT NULL UNIQUE,
 	item BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reported (uid TEXT PRIMARY KEY, item BLOB NOT NULL);
 `
 
 // Store is the agent's SQLite database.
