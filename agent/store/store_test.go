@@ -243,6 +243,29 @@ func TestLoadDecodesOnlyChangedRows(t *testing.T) {
 	if a := byName(d4)["a"]; a == nil || a == p1["a"] {
 		t.Fatalf("pod a back: %p (first %p)", a, p1["a"])
 	}
+	// Rows no Apply touched are not read again: a row changed behind
+	// the store's back shows only once an Apply writes it.
+	if _, err := s.db.ExecContext(ctx, `UPDATE desired SET object = '{"metadata":{"name":"b","namespace":"ns","labels":{"behind":"x"}}}' WHERE name = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	d5, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byName(d5)["b"] != p2["b"] || len(d5.Pods) != 2 || d5.Pods[0].Name != "a" || d5.Pods[1].Name != "b" {
+		t.Fatalf("a row no Apply touched was read again, or the pods are out of order: %v", d5.Pods)
+	}
+	b.Labels["changed"] = "again"
+	if err := s.Apply(ctx, &protocol.Desired{Revision: 5, Since: 4, Pods: []corev1.Pod{b}}); err != nil {
+		t.Fatal(err)
+	}
+	d6, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := byName(d6)["b"]; got == p2["b"] || got.Labels["changed"] != "again" || d6.Revision != 5 {
+		t.Fatalf("b written again: %+v at %d", got, d6.Revision)
+	}
 }
 
 // TestReportedOutlivesTheAckUntilThePodIsGone: the status last queued
