@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -539,18 +540,23 @@ func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, n
 		set.interval = time.Duration(float64(time.Second) / cfg.rate)
 	}
 	var r roundResult
-	r.cpu[0] = cpu()
+	sample := func() cpuSample {
+		c := cpu()
+		c.rev = revision(ctx, api)
+		return c
+	}
+	r.cpu[0] = sample()
 	before()
 	if err := set.create(ctx, 5*time.Minute); err != nil {
 		return roundResult{}, err
 	}
-	r.cpu[1] = cpu()
+	r.cpu[1] = sample()
 	r.start = set.startStats()
-	r.cpu[2] = cpu()
+	r.cpu[2] = sample()
 	if err := set.delete(ctx, 3*time.Minute); err != nil {
 		return r, err
 	}
-	r.cpu[3] = cpu()
+	r.cpu[3] = sample()
 	r.del = set.deleteStats()
 	return r, nil
 }
@@ -567,6 +573,9 @@ type cpuSample struct {
 	// only live shims, so they are the pods running now.
 	shims, runc, logWriters, shimStarts time.Duration
 	busy, total                         time.Duration // machine, all CPUs, from /proc/stat
+	// rev is the datastore's revision (0: unknown): the writes between
+	// two samples, of every writer.
+	rev int64
 	// pods is the CPU charged to the pods' cgroups (skiff's parent
 	// cgroup): the containers' processes, and the OCI runtime's init
 	// process from the moment it joined the container's cgroup until it
@@ -620,6 +629,17 @@ func readCPU(srv *skiffproc.Server, agent *skiffproc.Agent, node *skiffproc.CPUG
 		}
 	}
 	return c
+}
+
+// revision is the datastore's current revision, as a list answers it
+// (0 when it cannot be read).
+func revision(ctx context.Context, api kubernetes.Interface) int64 {
+	l, err := api.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return 0
+	}
+	rev, _ := strconv.ParseInt(l.ResourceVersion, 10, 64)
+	return rev
 }
 
 func fileSize(path string) int64 {
