@@ -174,6 +174,11 @@ func (w *Worker) reconcile(ctx context.Context, all bool) {
 	for _, c := range ctrs {
 		ids[types.UID(c.PodUID)] = append(ids[types.UID(c.PodUID)], c.ID)
 	}
+	for uid, p := range want {
+		if w.pods[uid] == nil && first[uid] == nil {
+			first[uid] = p // its worker ended since the first look
+		}
+	}
 	rejected := w.admit(first, ids)
 	for uid, p := range want {
 		if w.pods[uid] == nil {
