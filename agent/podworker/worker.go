@@ -105,9 +105,10 @@ func (w *Worker) Run(ctx context.Context) error {
 // pokes every pod. Otherwise (the desired document changed) only pods
 // whose object changed are poked, unless a ConfigMap, Secret, claim or
 // volume changed, which any pod may use; and containers are listed only
-// when there is a new pod to adopt them. The document changes with every
-// status report of every pod, so poking them all each time made a node
-// starting n pods sync each of them O(n) times.
+// when there is a new pod to adopt them. A node starting n pods gets
+// O(n) document changes (and got O(n) more while the server sent each
+// status report back), so poking them all each time made it sync each
+// pod O(n) times.
 func (w *Worker) reconcile(ctx context.Context, all bool) {
 	d, err := w.load(ctx)
 	if err != nil {
