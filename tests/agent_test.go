@@ -256,6 +256,10 @@ spec:
     command: ["sh", "-c", "echo started; sleep 3601"]
 `, "apply", "-f", "-")
 	waitPodPhase(t, s, "default", "keeper", "Running", 90*time.Second)
+	// The pod's start time is kept through everything below, as the
+	// kubelet keeps it: the agent finds its last status in its own store
+	// (the server does not send it back).
+	startTime := podField(s, "default", "keeper", "{.status.startTime}")
 
 	s.stop()
 	time.Sleep(2 * time.Second)
@@ -275,6 +279,9 @@ spec:
 		n, _ := strconv.Atoi(podField(s, "default", "keeper", "{.status.containerStatuses[0].restartCount}"))
 		return n >= 1 && podField(s, "default", "keeper", "{.status.phase}") == "Running"
 	})
+	if got := podField(s, "default", "keeper", "{.status.startTime}"); got != startTime {
+		t.Fatalf("start time after the offline restart: %s, was %s", got, startTime)
+	}
 	// Now the agent restarts alone: the running pod is adopted, not restarted.
 	before := podField(s, "default", "keeper", "{.status.containerStatuses[0].containerID}")
 	a.stop()
@@ -283,6 +290,9 @@ spec:
 	waitNodeReady(t, s, "edge1", 60*time.Second)
 	if after := podField(s, "default", "keeper", "{.status.containerStatuses[0].containerID}"); after != before {
 		t.Fatalf("the agent restart replaced the container: %s -> %s", before, after)
+	}
+	if got := podField(s, "default", "keeper", "{.status.startTime}"); got != startTime {
+		t.Fatalf("start time after the agent's restart: %s, was %s", got, startTime)
 	}
 	if out, _ := s.kubectl("logs", "keeper"); !strings.Contains(out, "started") {
 		t.Fatalf("logs after the restarts: %q", out)

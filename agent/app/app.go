@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	workers := podworker.New(podworker.Config{
 		NodeName: cfg.NodeName, NodeIP: nodeIP, LogDir: filepath.Join(dir, "logs"), Allocatable: facts.capacity,
-	}, rt, netw, vols, out, tokens, st.Load)
+	}, rt, netw, vols, out, st, tokens, st.Load)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rt.Run(gctx) })

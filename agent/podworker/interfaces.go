@@ -49,3 +49,10 @@ type Volumes interface {
 type Outbox interface {
 	Put(ctx context.Context, key string, it protocol.StatusItem) error
 }
+
+// Reports is the node's record of the pod status it queued last, kept
+// after the server has it (the server does not send it back): the store.
+type Reports interface {
+	Reported(ctx context.Context, uid string) (*corev1.PodStatus, error)
+	PruneReported(ctx context.Context, keep map[string]bool) error
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/skiff-io/skiff/agent/runtime"
 	"github.com/skiff-io/skiff/agent/store"
 	"github.com/skiff-io/skiff/agent/volumes"
+	"github.com/skiff-io/skiff/protocol"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +39,7 @@ type Worker struct {
 	net    Network
 	vols   Volumes
 	out    Outbox
+	rep    Reports
 	tokens volumes.TokenSource
 	load   func(context.Context) (*store.Desired, error)
 	now    func() time.Time
@@ -51,8 +53,8 @@ type Worker struct {
 }
 
 // New returns a Worker; load reads the desired document from the store.
-func New(cfg Config, rt Runtime, net Network, vols Volumes, out Outbox, tokens volumes.TokenSource, load func(context.Context) (*store.Desired, error)) *Worker {
-	return &Worker{cfg: cfg, rt: rt, net: net, vols: vols, out: out, tokens: tokens, load: load, now: time.Now,
+func New(cfg Config, rt Runtime, net Network, vols Volumes, out Outbox, rep Reports, tokens volumes.TokenSource, load func(context.Context) (*store.Desired, error)) *Worker {
+	return &Worker{cfg: cfg, rt: rt, net: net, vols: vols, out: out, rep: rep, tokens: tokens, load: load, now: time.Now,
 		pods: map[types.UID]*pod{}, kick: make(chan struct{}, 1)}
 }
 
@@ -103,9 +105,10 @@ func (w *Worker) Run(ctx context.Context) error {
 // pokes every pod. Otherwise (the desired document changed) only pods
 // whose object changed are poked, unless a ConfigMap, Secret, claim or
 // volume changed, which any pod may use; and containers are listed only
-// when there is a new pod to adopt them. The document changes with every
-// status report of every pod, so poking them all each time made a node
-// starting n pods sync each of them O(n) times.
+// when there is a new pod to adopt them. A node starting n pods gets
+// O(n) document changes (and got O(n) more while the server sent each
+// status report back), so poking them all each time made it sync each
+// pod O(n) times.
 func (w *Worker) reconcile(ctx context.Context, all bool) {
 	d, err := w.load(ctx)
 	if err != nil {
@@ -115,15 +118,49 @@ func (w *Worker) reconcile(ctx context.Context, all bool) {
 	w.cleanVolumes(ctx, d)
 	w.mu.Lock()
 	want := map[types.UID]*corev1.Pod{}
-	listContainers := all
+	var fresh []*corev1.Pod
 	for _, p := range d.Pods {
 		want[p.UID] = p
 		if w.pods[p.UID] == nil {
-			listContainers = true
+			fresh = append(fresh, p)
 		}
 	}
+	listContainers := all || len(fresh) > 0
 	pokeAll := all || w.desired == nil || !sameSources(w.desired, d)
+	var keep map[string]bool
+	if all {
+		keep = make(map[string]bool, len(want)+len(w.pods))
+		for uid := range w.pods {
+			keep[string(uid)] = true
+		}
+		for uid := range want {
+			keep[string(uid)] = true
+		}
+	}
 	w.mu.Unlock()
+	if keep != nil {
+		if err := w.rep.PruneReported(ctx, keep); err != nil {
+			klog.ErrorS(err, "forgetting the status of pods gone from the node")
+		}
+	}
+	// A pod new to the worker that this node reported on before (it ran
+	// it before the agent restarted) starts from the status reported
+	// last: the server does not send the node its own reports back, so
+	// the stored pod may have an older one.
+	first := make(map[types.UID]*corev1.Pod, len(fresh))
+	for _, p := range fresh {
+		first[p.UID] = p
+		st, err := w.rep.Reported(ctx, string(p.UID))
+		if err != nil {
+			klog.ErrorS(err, "reading the status last reported", "pod", klog.KObj(p))
+			return
+		}
+		if st != nil {
+			c := *p
+			c.Status = protocol.MergePodStatus(p.Status, *st)
+			first[p.UID] = &c
+		}
+	}
 	var ctrs []runtime.ContainerStatus
 	if listContainers {
 		if ctrs, err = w.rt.Containers(ctx); err != nil {
@@ -138,7 +175,12 @@ func (w *Worker) reconcile(ctx context.Context, all bool) {
 	for _, c := range ctrs {
 		ids[types.UID(c.PodUID)] = append(ids[types.UID(c.PodUID)], c.ID)
 	}
-	rejected := w.admit(want, ids)
+	for uid, p := range want {
+		if w.pods[uid] == nil && first[uid] == nil {
+			first[uid] = p // its worker ended since the first look
+		}
+	}
+	rejected := w.admit(first, ids)
 	for uid, p := range want {
 		if w.pods[uid] == nil {
 			// Its containers are known before its first sync, so running
@@ -147,7 +189,9 @@ func (w *Worker) reconcile(ctx context.Context, all bool) {
 			if r, ok := rejected[uid]; ok {
 				rej = &r
 			}
-			w.start(ctx, p, false, ids[uid], rej)
+			// first[uid] is p unless it carries the reported status;
+			// setDesired below then hands the worker p itself.
+			w.start(ctx, first[uid], false, ids[uid], rej)
 		}
 		w.pods[uid].setDesired(p, p.DeletionTimestamp != nil, pokeAll)
 	}
@@ -204,11 +248,12 @@ func samePointers[T any](a, b map[string]*T) bool {
 	return true
 }
 
-// admit decides which of the desired pods new to the worker may run
-// (plan.Admit), against the pods it runs already. Called with w.mu held.
-func (w *Worker) admit(want map[types.UID]*corev1.Pod, ids map[types.UID][]string) map[types.UID]plan.Rejection {
+// admit decides which of the desired pods new to the worker (fresh) may
+// run (plan.Admit), against the pods it runs already. Called with w.mu
+// held.
+func (w *Worker) admit(fresh map[types.UID]*corev1.Pod, ids map[types.UID][]string) map[types.UID]plan.Rejection {
 	var cands []plan.Candidate
-	for uid, p := range want {
+	for uid, p := range fresh {
 		if w.pods[uid] == nil {
 			cands = append(cands, plan.Candidate{Pod: p, HasContainers: len(ids[uid]) > 0})
 		}

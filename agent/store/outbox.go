@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"sync"
 
 	"github.com/skiff-io/skiff/protocol"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Enqueue adds a status item to the outbox under key, replacing an unsent
@@ -24,6 +27,12 @@ func (s *Store) Enqueue(ctx context.Context, key string, it protocol.StatusItem)
 		return err
 	}
 	req := &enqueued{key: key, item: b, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	switch {
+	case it.Kind == protocol.ItemPodStatus && it.PodStatus != nil && it.UID != "":
+		req.reported = string(it.UID)
+	case it.Kind == protocol.ItemPodGone && it.UID != "":
+		req.gone = string(it.UID)
+	}
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
@@ -62,6 +71,10 @@ type enqueued struct {
 	item []byte
 	done chan error    // the commit's result
 	lead chan struct{} // this caller is to commit the next batch
+	// reported is the UID of the pod whose status item is also kept as
+	// the last one reported (see Reported); gone, of the pod whose last
+	// one is forgotten.
+	reported, gone string
 }
 
 // groupCommit is the outbox items waiting to be committed, and whether a
@@ -85,6 +98,76 @@ func (s *Store) commitOutbox(ctx context.Context, batch []*enqueued) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(key, item) VALUES(?, ?)`, r.key, r.item); err != nil {
+			return err
+		}
+		if r.reported != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO reported(uid, item) VALUES(?, ?)
+				ON CONFLICT(uid) DO UPDATE SET item = excluded.item`, r.reported, r.item); err != nil {
+				return err
+			}
+		}
+		if r.gone != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM reported WHERE uid = ?`, r.gone); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// Reported is the status last queued for the pod with uid (nil: none),
+// kept after the server acknowledged it, until the pod's ItemPodGone is
+// queued. The server does not send a node the status it reported back
+// (protocol.MergePodStatus), so this is where the node finds it again
+// after a restart: the start time and transition times it keeps, and
+// whether it refused or finished the pod.
+func (s *Store) Reported(ctx context.Context, uid string) (*corev1.PodStatus, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT item FROM reported WHERE uid = ?`, uid).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var it protocol.StatusItem
+	if err := json.Unmarshal(b, &it); err != nil {
+		return nil, nil // from a newer agent, say: as if none
+	}
+	return it.PodStatus, nil
+}
+
+// PruneReported forgets the last reported status of every pod not in
+// keep (pods that left the node while the agent was down, whose
+// ItemPodGone it never queued). It writes nothing when there is nothing
+// to forget.
+func (s *Store) PruneReported(ctx context.Context, keep map[string]bool) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT uid FROM reported`)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			rows.Close()
+			return err
+		}
+		if !keep[uid] {
+			stale = append(stale, uid)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(stale) == 0 {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, uid := range stale {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM reported WHERE uid = ?`, uid); err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -29,6 +31,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 	key TEXT NOT NULL UNIQUE,
 	item BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reported (uid TEXT PRIMARY KEY, item BLOB NOT NULL);
 `
 
 // Store is the agent's SQLite database.
@@ -51,7 +54,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("agent store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, decoded: decodedCache{dirty: map[rowKey]bool{}}}, nil
 }
 
 // DB is the database, for packages that keep their own tables in it (IPAM).
@@ -100,7 +103,9 @@ func (s *Store) Apply(ctx context.Context, d *protocol.Desired) error {
 			return err
 		}
 	}
+	var touched []rowKey
 	put := func(kind, ns, name string, obj any) error {
+		touched = append(touched, rowKey{kind, ns, name})
 		b, err := json.Marshal(obj)
 		if err != nil {
 			return err
@@ -110,6 +115,7 @@ func (s *Store) Apply(ctx context.Context, d *protocol.Desired) error {
 		return err
 	}
 	for _, r := range d.Removed {
+		touched = append(touched, rowKey{r.Kind, r.Namespace, r.Name})
 		if _, err := tx.ExecContext(ctx, `DELETE FROM desired WHERE kind = ? AND namespace = ? AND name = ?`, r.Kind, r.Namespace, r.Name); err != nil {
 			return err
 		}
@@ -144,7 +150,22 @@ func (s *Store) Apply(ctx context.Context, d *protocol.Desired) error {
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, revisionKey, strconv.FormatInt(d.Revision, 10)); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// Marked after the commit (a Load holds decoded.mu while it waits for
+	// the one connection, which the transaction holds). A Load between
+	// the two may miss this change; the Load that the caller's next step
+	// makes sees it.
+	s.decoded.mu.Lock()
+	if d.Since == 0 {
+		s.decoded.whole = false
+	}
+	for _, k := range touched {
+		s.decoded.dirty[k] = true
+	}
+	s.decoded.mu.Unlock()
+	return nil
 }
 
 // Desired is the stored document, whole.
@@ -163,7 +184,9 @@ type Desired struct {
 // not change since the last Load are the same objects again, not decoded
 // anew (the agent loads the document at every change of it, and decoding
 // every pod each time cost more than anything else it does per pod): what
-// Load returns is shared and must not be modified; DeepCopy first.
+// Load returns is shared and must not be modified; DeepCopy first. Only
+// the rows Apply wrote or removed since are read again, and all of them
+// after a whole document (or at the first Load).
 func (s *Store) Load(ctx context.Context) (*Desired, error) {
 	s.decoded.mu.Lock()
 	defer s.decoded.mu.Unlock()
@@ -171,33 +194,22 @@ func (s *Store) Load(ctx context.Context) (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Desired{Revision: rev, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{},
-		Claims: map[string]*corev1.PersistentVolumeClaim{}, Volumes: map[string]*corev1.PersistentVolume{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT kind, namespace, name, object FROM desired`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	next := make(map[rowKey]decodedRow, len(s.decoded.rows))
-	for rows.Next() {
-		var k rowKey
-		var b sql.RawBytes // only read before the next row
-		if err := rows.Scan(&k.kind, &k.namespace, &k.name, &b); err != nil {
+	c := &s.decoded
+	if !c.whole {
+		if err := s.loadAll(ctx); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
-		row, ok := s.decoded.rows[k]
-		if !ok || row.sum != sum {
-			obj := newObject(k.kind)
-			if obj == nil {
-				continue
+	} else {
+		for k := range c.dirty {
+			if err := s.loadRow(ctx, k); err != nil {
+				return nil, err
 			}
-			if err := json.Unmarshal(b, obj); err != nil {
-				return nil, fmt.Errorf("agent store: %s %s/%s: %w", k.kind, k.namespace, k.name, err)
-			}
-			row = decodedRow{sum: sum, obj: obj}
 		}
-		next[k] = row
+	}
+	clear(c.dirty)
+	out := &Desired{Revision: rev, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{},
+		Claims: map[string]*corev1.PersistentVolumeClaim{}, Volumes: map[string]*corev1.PersistentVolume{}}
+	for k, row := range c.rows {
 		switch o := row.obj.(type) {
 		case *corev1.Pod:
 			out.Pods = append(out.Pods, o)
@@ -211,11 +223,65 @@ func (s *Store) Load(ctx context.Context) (*Desired, error) {
 			out.Volumes[k.name] = o
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	s.decoded.rows = next // rows gone from the table leave the cache too
+	// In the table's order, as when every row was read.
+	slices.SortFunc(out.Pods, func(a, b *corev1.Pod) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 	return out, nil
+}
+
+// loadAll reads every row, keeping the objects of rows whose bytes did
+// not change. Called with decoded.mu held.
+func (s *Store) loadAll(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, namespace, name, object FROM desired`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	c := &s.decoded
+	next := make(map[rowKey]decodedRow, len(c.rows))
+	for rows.Next() {
+		var k rowKey
+		var b sql.RawBytes // only read before the next row
+		if err := rows.Scan(&k.kind, &k.namespace, &k.name, &b); err != nil {
+			return err
+		}
+		row, ok, err := c.decode(k, b)
+		if err != nil {
+			return err
+		}
+		if ok {
+			next[k] = row
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	c.rows, c.whole = next, true // rows gone from the table leave the cache too
+	return nil
+}
+
+// loadRow reads one row again. Called with decoded.mu held.
+func (s *Store) loadRow(ctx context.Context, k rowKey) error {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT object FROM desired WHERE kind = ? AND namespace = ? AND name = ?`, k.kind, k.namespace, k.name).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		delete(s.decoded.rows, k)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	row, ok, err := s.decoded.decode(k, b)
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.decoded.rows[k] = row
+	} else {
+		delete(s.decoded.rows, k)
+	}
+	return nil
 }
 
 // decodedCache holds the objects Load decoded, by row, with the SHA-256
@@ -223,6 +289,27 @@ func (s *Store) Load(ctx context.Context) (*Desired, error) {
 type decodedCache struct {
 	mu   sync.Mutex // also makes Loads run one at a time
 	rows map[rowKey]decodedRow
+	// whole: rows holds every row of the table but those in dirty,
+	// which Apply wrote or removed since the last Load.
+	whole bool
+	dirty map[rowKey]bool
+}
+
+// decode returns the row for bytes b of row k: the object decoded before
+// when b did not change; ok is false for a kind this agent does not know.
+func (c *decodedCache) decode(k rowKey, b []byte) (row decodedRow, ok bool, err error) {
+	sum := sha256.Sum256(b)
+	if row, ok := c.rows[k]; ok && row.sum == sum {
+		return row, true, nil
+	}
+	obj := newObject(k.kind)
+	if obj == nil {
+		return decodedRow{}, false, nil
+	}
+	if err := json.Unmarshal(b, obj); err != nil {
+		return decodedRow{}, false, fmt.Errorf("agent store: %s %s/%s: %w", k.kind, k.namespace, k.name, err)
+	}
+	return decodedRow{sum: sum, obj: obj}, true, nil
 }
 
 type rowKey struct{ kind, namespace, name string }

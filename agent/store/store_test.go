@@ -10,6 +10,7 @@ import (
 	"github.com/skiff-io/skiff/protocol"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func pod(name string) corev1.Pod {
@@ -241,5 +242,103 @@ func TestLoadDecodesOnlyChangedRows(t *testing.T) {
 	}
 	if a := byName(d4)["a"]; a == nil || a == p1["a"] {
 		t.Fatalf("pod a back: %p (first %p)", a, p1["a"])
+	}
+	// Rows no Apply touched are not read again: a row changed behind
+	// the store's back shows only once an Apply writes it.
+	if _, err := s.db.ExecContext(ctx, `UPDATE desired SET object = '{"metadata":{"name":"b","namespace":"ns","labels":{"behind":"x"}}}' WHERE name = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	d5, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byName(d5)["b"] != p2["b"] || len(d5.Pods) != 2 || d5.Pods[0].Name != "a" || d5.Pods[1].Name != "b" {
+		t.Fatalf("a row no Apply touched was read again, or the pods are out of order: %v", d5.Pods)
+	}
+	b.Labels["changed"] = "again"
+	if err := s.Apply(ctx, &protocol.Desired{Revision: 5, Since: 4, Pods: []corev1.Pod{b}}); err != nil {
+		t.Fatal(err)
+	}
+	d6, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := byName(d6)["b"]; got == p2["b"] || got.Labels["changed"] != "again" || d6.Revision != 5 {
+		t.Fatalf("b written again: %+v at %d", got, d6.Revision)
+	}
+}
+
+// TestReportedOutlivesTheAckUntilThePodIsGone: the status last queued
+// for a pod stays readable after the server acknowledged it and across a
+// reopen, until the pod's removal is queued or it is pruned.
+func TestReportedOutlivesTheAckUntilThePodIsGone(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	status := func(uid string, phase corev1.PodPhase) {
+		t.Helper()
+		if err := s.Enqueue(ctx, "pod/"+uid, protocol.StatusItem{Kind: protocol.ItemPodStatus, Namespace: "ns", Name: uid,
+			UID: types.UID(uid), PodStatus: &corev1.PodStatus{Phase: phase}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phase := func(uid string) corev1.PodPhase {
+		t.Helper()
+		st, err := s.Reported(ctx, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == nil {
+			return "none"
+		}
+		return st.Phase
+	}
+	status("a", corev1.PodPending)
+	status("a", corev1.PodRunning)
+	status("b", corev1.PodFailed)
+	status("c", corev1.PodRunning)
+	items, err := s.Pending(ctx, 10)
+	if err != nil || len(items) != 3 {
+		t.Fatalf("pending: %v, %d items", err, len(items))
+	}
+	if err := s.Ack(ctx, items[len(items)-1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := [3]corev1.PodPhase{phase("a"), phase("b"), phase("c")}; got != [3]corev1.PodPhase{corev1.PodRunning, corev1.PodFailed, corev1.PodRunning} {
+		t.Fatalf("after the ack and a reopen: %v", got)
+	}
+	if err := s.Enqueue(ctx, "gone/a", protocol.StatusItem{Kind: protocol.ItemPodGone, Namespace: "ns", Name: "a", UID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := phase("a"); got != "none" {
+		t.Fatalf("a is gone, its status is still kept: %s", got)
+	}
+	changes := func() int64 {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := changes()
+	if err := s.PruneReported(ctx, map[string]bool{"b": true, "c": true}); err != nil {
+		t.Fatal(err)
+	}
+	if after := changes(); after != before {
+		t.Fatalf("pruning nothing wrote %d rows", after-before)
+	}
+	if err := s.PruneReported(ctx, map[string]bool{"c": true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := [2]corev1.PodPhase{phase("b"), phase("c")}; got != [2]corev1.PodPhase{"none", corev1.PodRunning} {
+		t.Fatalf("after pruning b: %v", got)
 	}
 }

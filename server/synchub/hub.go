@@ -232,22 +232,102 @@ func (h *Hub) Desired(ctx context.Context, node string, since int64, wait time.D
 // node authorizer lets a node read.
 func (h *Hub) MayRead(node string, r protocol.Ref) bool { return h.idx.mayRead(node, r) }
 
-// Report implements protocol.Hub: items are applied in order; the ack
-// names the last one stored. An item about an object that no longer
-// exists, or that is not the node's, is dropped and acknowledged.
+// Report implements protocol.Hub: the ack names the last item of the
+// longest run of items, from the first, that is stored. An item about an
+// object that no longer exists, or that is not the node's, is dropped and
+// acknowledged.
+//
+// Items about one object (a pod's status, its removal and its events; the
+// node's status) are applied in order; items about different objects are
+// applied reportParallel at a time, since each is an API write and the
+// datastore commits concurrent writes together (a node starting 50 pods
+// reports some 250 items, which one at a time waited on one commit each).
+// After an item fails, the later items of its object are not tried; those
+// of other objects may be stored though not acknowledged, and are applied
+// again when the agent sends them again, which changes nothing.
 func (h *Hub) Report(ctx context.Context, node string, b *protocol.StatusBatch) (*protocol.StatusAck, error) {
 	h.renew(ctx, node)
+	errs := h.applyAll(ctx, node, b.Items)
 	ack := &protocol.StatusAck{APIVersion: protocol.APIVersion}
-	for _, it := range b.Items {
-		if err := h.apply(ctx, node, it); err != nil {
+	for i, it := range b.Items {
+		if errs[i] != nil {
 			if ack.Seq == 0 {
-				return nil, err
+				return nil, errs[i]
 			}
 			break
 		}
 		ack.Seq = it.Seq
 	}
 	return ack, nil
+}
+
+// reportParallel bounds the items of one status batch applied at once.
+const reportParallel = 8
+
+// errNotTried marks the items of an object after one that failed.
+var errNotTried = errors.New("not applied: an earlier item about the same object failed")
+
+// applyAll applies items, each object's in order, and returns each
+// item's result.
+func (h *Hub) applyAll(ctx context.Context, node string, items []protocol.StatusItem) []error {
+	errs := make([]error, len(items))
+	var order []string
+	queues := map[string][]int{}
+	for i, it := range items {
+		k := itemObject(it)
+		if _, ok := queues[k]; !ok {
+			order = append(order, k)
+		}
+		queues[k] = append(queues[k], i)
+	}
+	run := func(q []int) {
+		for n, i := range q {
+			if errs[i] = h.apply(ctx, node, items[i]); errs[i] != nil {
+				for _, j := range q[n+1:] {
+					errs[j] = errNotTried
+				}
+				return
+			}
+		}
+	}
+	if len(order) == 1 {
+		run(queues[order[0]])
+		return errs
+	}
+	work := make(chan []int)
+	var wg sync.WaitGroup
+	for range min(reportParallel, len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for q := range work {
+				run(q)
+			}
+		}()
+	}
+	for _, k := range order {
+		work <- queues[k]
+	}
+	close(work)
+	wg.Wait()
+	return errs
+}
+
+// itemObject names the object a status item is about, for ordering: a
+// pod's events go with its status.
+func itemObject(it protocol.StatusItem) string {
+	switch it.Kind {
+	case protocol.ItemPodStatus, protocol.ItemPodGone:
+		return "Pod/" + it.Namespace + "/" + it.Name
+	case protocol.ItemEvent:
+		if it.Event != nil {
+			o := it.Event.InvolvedObject
+			return o.Kind + "/" + o.Namespace + "/" + o.Name
+		}
+	case protocol.ItemVolumeGone:
+		return "PersistentVolume//" + it.Name
+	}
+	return it.Kind + "/" + it.Namespace + "/" + it.Name
 }
 
 func (h *Hub) apply(ctx context.Context, node string, it protocol.StatusItem) error {
@@ -287,7 +367,7 @@ func (h *Hub) podStatus(ctx context.Context, node string, it protocol.StatusItem
 			return nil // gone, replaced, or not this node's
 		}
 		p := cur.DeepCopy()
-		p.Status = mergePodStatus(cur.Status, *it.PodStatus)
+		p.Status = protocol.MergePodStatus(cur.Status, *it.PodStatus)
 		_, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "skiff-agent"})
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
@@ -306,36 +386,6 @@ func (h *Hub) podStatus(ctx context.Context, node string, it protocol.StatusItem
 			return err
 		}
 	}
-}
-
-// agentConditions are the pod conditions the node owns; others
-// (PodScheduled, DisruptionTarget, readiness gates' own) stay as the
-// server has them, as the kubelet's status manager keeps them.
-var agentConditions = map[corev1.PodConditionType]bool{
-	corev1.PodInitialized: true, corev1.PodReady: true, corev1.ContainersReady: true,
-	corev1.PodReadyToStartContainers: true,
-}
-
-func mergePodStatus(server, agent corev1.PodStatus) corev1.PodStatus {
-	out := agent
-	out.Conditions = nil
-	for _, c := range server.Conditions {
-		if !agentConditions[c.Type] {
-			out.Conditions = append(out.Conditions, c)
-		}
-	}
-	for _, c := range agent.Conditions {
-		if agentConditions[c.Type] {
-			out.Conditions = append(out.Conditions, c)
-		}
-	}
-	if out.QOSClass == "" {
-		out.QOSClass = server.QOSClass
-	}
-	if out.NominatedNodeName == "" {
-		out.NominatedNodeName = server.NominatedNodeName
-	}
-	return out
 }
 
 func (h *Hub) podGone(ctx context.Context, node string, it protocol.StatusItem) error {

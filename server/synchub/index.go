@@ -1,6 +1,7 @@
 package synchub
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -52,6 +53,9 @@ type podEntry struct {
 	refs           []protocol.Ref
 	rev            int64
 	packed         []byte // the stored JSON, deflated
+	// news fingerprints what the node learns from the pod (nodeNews):
+	// an update that leaves it alone is not sent to the node.
+	news [16]byte
 }
 
 // decode returns the pod as stored at e.rev.
@@ -187,6 +191,20 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 		delete(x.pods, id)
 		return nil
 	}
+	news, err := nodeNews(pod)
+	if err != nil {
+		return fmt.Errorf("fingerprinting %s: %w", key, err)
+	}
+	if old != nil && old.node == newNode && old.news == news {
+		// Only the node's own part of the status changed (the node's
+		// status reports coming back): the node's document stays as it
+		// is, but the entry is the pod as now stored, for the next
+		// document that sends it and for the next status update.
+		e := *old
+		e.rev, e.packed = rev, packPod(value)
+		x.pods[id] = &e
+		return nil
+	}
 	// What the entry keeps is shared where it can be: the node's name
 	// with its document, the pod's namespace and name with its key, its
 	// references with other pods' equal ones (a pod's decoded strings
@@ -202,7 +220,7 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 	d.put(protocol.Ref{Kind: protocol.KindPod, Namespace: ns, Name: name}, rev)
 	// Acquire the new references before releasing the old ones, so an
 	// object both use never leaves the document.
-	err := x.acquire(newNode, refs, rev, get)
+	err = x.acquire(newNode, refs, rev, get)
 	if old != nil && old.node == newNode {
 		x.release(newNode, old.refs, rev)
 	}
@@ -210,8 +228,27 @@ func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 	if sa == "" || sa == "default" {
 		sa = "default" // one string for every pod of the default account
 	}
-	x.pods[id] = &podEntry{node: newNode, namespace: ns, uid: pod.UID, serviceAccount: sa, refs: refs, rev: rev, packed: packPod(value)}
+	x.pods[id] = &podEntry{node: newNode, namespace: ns, uid: pod.UID, serviceAccount: sa, refs: refs, rev: rev, packed: packPod(value), news: news}
 	return err
+}
+
+// nodeNews fingerprints what a node learns from its pod: all of it but
+// the resource version, the managed fields and the status the node
+// reports itself (protocol.ServerPodStatus is what it keeps of the
+// status). The node reports a pod's status two to four times while it
+// starts, and each report, stored, came back to the node as a changed pod
+// that it stored and read again, though it never reads its own status
+// back from the server but after a restart (and then keeps its own).
+func nodeNews(pod *corev1.Pod) ([16]byte, error) {
+	c := *pod
+	c.ResourceVersion, c.ManagedFields = "", nil
+	c.Status = protocol.ServerPodStatus(pod.Status)
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return [16]byte{}, err
+	}
+	sum := sha256.Sum256(b)
+	return [16]byte(sum[:16]), nil
 }
 
 // maxSharedRefs bounds the table of shared reference lists; when it is

@@ -2,6 +2,7 @@ package synchub
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"testing"
 	"unsafe"
@@ -218,4 +219,75 @@ func TestIndexSharesPodStrings(t *testing.T) {
 	}
 	d, _ := x.document("n1", 10)
 	eq(t, "n1", names(d), "Pod/a", "Pod/b", "Pod/c")
+}
+
+// TestIndexLeavesTheNodesOwnStatusOut: an update of only the status a
+// node reports (its reports, stored) does not change the node's document;
+// anything else of the pod does, and whatever sends the pod sends it as
+// now stored.
+func TestIndexLeavesTheNodesOwnStatusOut(t *testing.T) {
+	x := newIndex()
+	x.reset(10)
+	get := func(string, int64) ([]byte, error) { return nil, nil }
+	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", UID: "uid-a"}, Spec: corev1.PodSpec{NodeName: "n1"},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1.PodQOSBestEffort,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}}}
+	rev := int64(10)
+	put := func(what string, change func(p *corev1.Pod)) {
+		t.Helper()
+		change(&pod)
+		b, err := json.Marshal(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev++
+		if err := x.applyPod(podsPrefix+"ns/a", b, rev, get); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	put("bind", func(*corev1.Pod) {})
+	d, _ := x.document("n1", 10)
+	eq(t, "bound", names(d), "Pod/a")
+	have := d.Revision
+	for _, c := range []struct {
+		what   string
+		change func(p *corev1.Pod)
+		news   bool
+	}{
+		{"the node's status", func(p *corev1.Pod) {
+			p.Status = protocol.MergePodStatus(p.Status, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.42.0.5",
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}})
+			p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "skiff-agent", Subresource: "status"}}
+		}, false},
+		{"the node's conditions again", func(p *corev1.Pod) {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionTrue})
+		}, false},
+		{"a condition the server owns", func(p *corev1.Pod) {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: "example.com/gate", Status: corev1.ConditionTrue})
+		}, true},
+		{"a label", func(p *corev1.Pod) { p.Labels = map[string]string{"app": "x"} }, true},
+		{"deletion", func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{}; p.DeletionGracePeriodSeconds = new(int64) }, true},
+	} {
+		put(c.what, c.change)
+		d, _ := x.document("n1", have)
+		if !c.news {
+			if d != nil {
+				t.Fatalf("%s: the node got a document (%v)", c.what, names(d))
+			}
+			continue
+		}
+		if d == nil {
+			t.Fatalf("%s: the node's document did not change", c.what)
+		}
+		eq(t, c.what, names(d), "Pod/a")
+		if d.Pods[0].ResourceVersion != fmt.Sprint(rev) || d.Pods[0].Status.Phase != corev1.PodRunning || d.Pods[0].Status.PodIP != "10.42.0.5" {
+			t.Fatalf("%s: sent the pod at %s with status %+v, want it at %d, Running", c.what, d.Pods[0].ResourceVersion, d.Pods[0].Status, rev)
+		}
+		have = d.Revision
+	}
+	// The status the hub merges the next report into is the stored one.
+	p, err := x.pod("ns", "a")
+	if err != nil || p.ResourceVersion != fmt.Sprint(rev) {
+		t.Fatalf("pod: %v at %v, want %d", err, p, rev)
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,6 +68,7 @@ type config struct {
 	agentArgs    []string
 	profile      string
 	profileFor   time.Duration
+	srvProfile   string
 }
 
 // argList is a repeatable string flag.
@@ -93,6 +95,7 @@ func main() {
 	flag.StringVar(&cfg.agentLog, "agent-log", "", "copy the agent's log to this file at the end")
 	flag.StringVar(&cfg.profile, "agent-cpuprofile", "", "write a CPU profile of the agent to this file, taken from the first create of the first start round for -agent-cpuprofile-for (the agent runs with --pprof-address)")
 	flag.DurationVar(&cfg.profileFor, "agent-cpuprofile-for", 20*time.Second, "how long the agent's CPU profile runs")
+	flag.StringVar(&cfg.srvProfile, "server-cpuprofile", "", "write a CPU profile of the server to this file, over the same window as -agent-cpuprofile (the server runs with --enable-pprof)")
 	flag.Var((*argList)(&cfg.agentArgs), "agent-arg", "one more argument for `skiff agent` (repeat the flag for more, e.g. -agent-arg=--default-runtime=runc)")
 	flag.Parse()
 	if cfg.n < 1 || cfg.conc < 1 || cfg.rssPods < 1 || cfg.idle <= 0 || cfg.profileFor < time.Second {
@@ -156,7 +159,11 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	res.binary = bin
 
-	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "server"))
+	var srvArgs []string
+	if cfg.srvProfile != "" {
+		srvArgs = append(srvArgs, "--enable-pprof")
+	}
+	srv, err := skiffproc.Start(ctx, bin, filepath.Join(root, "server"), srvArgs...)
 	if err != nil {
 		return err
 	}
@@ -288,7 +295,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 
-	var profiled <-chan error
+	var profiled, srvProfiled <-chan error
 	for _, r := range []struct {
 		ns, node, name string
 	}{
@@ -300,8 +307,15 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 		logf("round %q: %d pods …", r.name, cfg.n)
 		before := func() {}
-		if pprofAddr != "" && profiled == nil {
-			before = func() { profiled = cpuProfile(ctx, pprofAddr, cfg.profileFor, cfg.profile) }
+		if (pprofAddr != "" && profiled == nil) || (cfg.srvProfile != "" && srvProfiled == nil) {
+			before = func() {
+				if pprofAddr != "" {
+					profiled = cpuProfile(ctx, pprofAddr, cfg.profileFor, cfg.profile)
+				}
+				if cfg.srvProfile != "" {
+					srvProfiled = serverCPUProfile(ctx, api, cfg.profileFor, cfg.srvProfile)
+				}
+			}
 		}
 		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu, before)
 		if err != nil {
@@ -315,6 +329,13 @@ func run(ctx context.Context, cfg config) (err error) {
 			logf("agent CPU profile: %v", err)
 		} else {
 			logf("wrote the agent's CPU profile to %s", cfg.profile)
+		}
+	}
+	if srvProfiled != nil {
+		if err := <-srvProfiled; err != nil {
+			logf("server CPU profile: %v", err)
+		} else {
+			logf("wrote the server's CPU profile to %s", cfg.srvProfile)
 		}
 	}
 	res.elapsed = time.Since(res.started)
@@ -519,18 +540,23 @@ func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, n
 		set.interval = time.Duration(float64(time.Second) / cfg.rate)
 	}
 	var r roundResult
-	r.cpu[0] = cpu()
+	sample := func() cpuSample {
+		c := cpu()
+		c.rev = revision(ctx, api)
+		return c
+	}
+	r.cpu[0] = sample()
 	before()
 	if err := set.create(ctx, 5*time.Minute); err != nil {
 		return roundResult{}, err
 	}
-	r.cpu[1] = cpu()
+	r.cpu[1] = sample()
 	r.start = set.startStats()
-	r.cpu[2] = cpu()
+	r.cpu[2] = sample()
 	if err := set.delete(ctx, 3*time.Minute); err != nil {
 		return r, err
 	}
-	r.cpu[3] = cpu()
+	r.cpu[3] = sample()
 	r.del = set.deleteStats()
 	return r, nil
 }
@@ -547,6 +573,9 @@ type cpuSample struct {
 	// only live shims, so they are the pods running now.
 	shims, runc, logWriters, shimStarts time.Duration
 	busy, total                         time.Duration // machine, all CPUs, from /proc/stat
+	// rev is the datastore's revision (0: unknown): the writes between
+	// two samples, of every writer.
+	rev int64
 	// pods is the CPU charged to the pods' cgroups (skiff's parent
 	// cgroup): the containers' processes, and the OCI runtime's init
 	// process from the moment it joined the container's cgroup until it
@@ -600,6 +629,17 @@ func readCPU(srv *skiffproc.Server, agent *skiffproc.Agent, node *skiffproc.CPUG
 		}
 	}
 	return c
+}
+
+// revision is the datastore's current revision, as a list answers it
+// (0 when it cannot be read).
+func revision(ctx context.Context, api kubernetes.Interface) int64 {
+	l, err := api.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return 0
+	}
+	rev, _ := strconv.ParseInt(l.ResourceVersion, 10, 64)
+	return rev
 }
 
 func fileSize(path string) int64 {

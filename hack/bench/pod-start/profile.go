@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
 )
 
 // freeLoopbackAddr returns a 127.0.0.1 address with a port free right now,
@@ -51,6 +54,21 @@ func cpuProfile(ctx context.Context, addr string, d time.Duration, path string) 
 			}
 			return f.Close()
 		}()
+	}()
+	return done
+}
+
+// serverCPUProfile asks the server's /debug/pprof (served to admins with
+// --enable-pprof) for a CPU profile of d and writes it to path.
+func serverCPUProfile(ctx context.Context, api *kubernetes.Clientset, d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		b, err := api.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + time.Minute).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		done <- err
 	}()
 	return done
 }

@@ -136,7 +136,7 @@ func (r *results) tables() []table {
 	}
 	cpu := table{
 		title:  "CPU while the pods start (first create → last Running), per pod",
-		header: []string{"round", "agent", "containerd", "node: agent, containerd, shims, runc, log writers", "pods' cgroups: containers, runc init", "node + pods", "server", "machine busy (all users)"},
+		header: []string{"round", "agent", "containerd", "node: agent, containerd, shims, runc, log writers", "pods' cgroups: containers, runc init", "node + pods", "server", "machine busy (all users)", "datastore writes (all writers)"},
 	}
 	delCPU := table{
 		title:  "CPU while the pods are deleted (first delete → last gone), per pod",
@@ -307,5 +307,9 @@ func (r *results) cpuRow(name string, a, b cpuSample) []string {
 	if a.node >= 0 && b.node >= 0 && a.pods >= 0 && b.pods >= 0 {
 		both = per(b.node - a.node + b.pods - a.pods)
 	}
-	return []string{name, per(b.agent - a.agent), per(b.containerd - a.containerd), node, pods, both, per(b.server - a.server), busy}
+	writes := "?"
+	if a.rev > 0 && b.rev >= a.rev {
+		writes = fmt.Sprintf("%.1f", float64(b.rev-a.rev)/float64(r.cfg.n))
+	}
+	return []string{name, per(b.agent - a.agent), per(b.containerd - a.containerd), node, pods, both, per(b.server - a.server), busy, writes}
 }
