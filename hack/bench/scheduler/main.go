@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -412,18 +413,41 @@ type boundResult struct {
 }
 
 // watchBound reports when n pods of namespace ns have a node: the times
-// of the first and the last binding seen.
+// of the first and the last binding seen. A watch the server ends as
+// unavailable (kine drops a watcher that falls behind; clients are to
+// watch again) is reopened from the last revision seen.
 func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <-chan boundResult {
 	out := make(chan boundResult, 1)
-	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String()})
+	pods := c.CoreV1().Pods(ns)
+	list, err := pods.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		out <- boundResult{err: err}
+		return out
+	}
+	seen := map[types.UID]bool{}
+	var r boundResult
+	observe := func(p *corev1.Pod) {
+		if p.Spec.NodeName == "" || seen[p.UID] {
+			return
+		}
+		now := time.Now()
+		if len(seen) == 0 {
+			r.first = now
+		}
+		seen[p.UID] = true
+		r.last = now
+	}
+	for i := range list.Items {
+		observe(&list.Items[i])
+	}
+	rv := list.ResourceVersion
+	w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String(), ResourceVersion: rv})
 	if err != nil {
 		out <- boundResult{err: err}
 		return out
 	}
 	go func() {
-		defer w.Stop()
-		seen := map[types.UID]bool{}
-		var r boundResult
+		defer func() { w.Stop() }()
 		timeout := time.NewTimer(20 * time.Minute)
 		defer timeout.Stop()
 		for len(seen) < n {
@@ -434,19 +458,24 @@ func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <
 					return
 				}
 				if ev.Type == watch.Error {
+					if st, ok := ev.Object.(*metav1.Status); ok && st.Code == http.StatusServiceUnavailable {
+						w.Stop()
+						if w, err = pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String(), ResourceVersion: rv}); err != nil {
+							out <- boundResult{err: fmt.Errorf("watching again: %w", err)}
+							return
+						}
+						fmt.Fprintf(os.Stderr, "watch of %s ended (%s); watching again from %s\n", ns, st.Message, rv)
+						continue
+					}
 					out <- boundResult{err: fmt.Errorf("watch: %v", ev.Object)}
 					return
 				}
 				p, ok := ev.Object.(*corev1.Pod)
-				if !ok || p.Spec.NodeName == "" || seen[p.UID] {
+				if !ok {
 					continue
 				}
-				now := time.Now()
-				if len(seen) == 0 {
-					r.first = now
-				}
-				seen[p.UID] = true
-				r.last = now
+				rv = p.ResourceVersion
+				observe(p)
 			case <-timeout.C:
 				out <- boundResult{err: fmt.Errorf("%d of %d pods in %s bound after 20 minutes", len(seen), n, ns)}
 				return
