@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skiff-io/skiff/server/errdefs"
 	"github.com/skiff-io/skiff/server/storage"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -209,27 +210,39 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 		return
 	}
 	ctx := r.Context()
+	key := res.key(ri.namespace, ri.name)
+	// The pod usually comes from the recent-writes cache: the scheduler
+	// binds pods moments after they were created through this server. A
+	// cached value is only trusted as far as the compare-and-swap trusts
+	// it: a refusal it would cause is checked against the datastore first.
+	// A miss is not cached, so that binding a backlog in creation order
+	// does not push out the pods still to be bound.
+	cur, fresh := s.recent.get(key)
+	fresh = !fresh
 	for attempt := 0; ; attempt++ {
-		cur, obj, err := s.load(ctx, res, ri.namespace, ri.name)
+		if fresh && cur.ModRevision == 0 {
+			kv, _, err := s.store.Get(ctx, key)
+			if err != nil {
+				if errors.Is(err, errdefs.ErrNotFound) {
+					s.recent.forget(key)
+				}
+				writeError(w, err, gr, ri.name)
+				return
+			}
+			cur = kv
+		}
+		obj, err := res.decodeStored(cur)
 		if err != nil {
 			writeError(w, err, gr, ri.name)
 			return
 		}
 		pod := obj.(*corev1.Pod)
-		if b.UID != "" && b.UID != pod.UID {
-			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID)), gr, ri.name)
-			return
-		}
-		if b.ResourceVersion != "" && b.ResourceVersion != strconv.FormatInt(cur.ModRevision, 10) {
-			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", b.ResourceVersion, cur.ModRevision)), gr, ri.name)
-			return
-		}
-		if pod.DeletionTimestamp != nil {
-			writeError(w, apierrors.NewConflict(gr, ri.name, errors.New("pod is being deleted, cannot be assigned to a host")), gr, ri.name)
-			return
-		}
-		if pod.Spec.NodeName != "" {
-			writeError(w, apierrors.NewConflict(gr, ri.name, fmt.Errorf("pod %s is already assigned to node %q", ri.name, pod.Spec.NodeName)), gr, ri.name)
+		if refused := bindRefusal(b, pod, cur.ModRevision, gr, ri.name); refused != nil {
+			if !fresh {
+				cur, fresh = storage.KV{}, true
+				continue
+			}
+			writeError(w, refused, gr, ri.name)
 			return
 		}
 		pod.Spec.NodeName = b.Target.Name
@@ -249,17 +262,47 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 			writeError(w, err, gr, ri.name)
 			return
 		}
-		s.recent.forget(cur.Key)
-		if _, _, err = s.store.Update(ctx, cur.Key, enc, cur.ModRevision, 0); err != nil {
-			if isConflictClass(err) && b.ResourceVersion == "" && attempt < maxPatchRetries {
+		rev, now, err := s.store.Update(ctx, key, enc, cur.ModRevision, 0)
+		if err != nil {
+			s.recent.forget(key)
+			// A lost race is retried on what the datastore holds now (the
+			// failed swap returns it): the preconditions, checked again,
+			// refuse it if the pod was bound or replaced meanwhile.
+			if isConflictClass(err) && (!fresh || attempt < maxPatchRetries) {
+				cur, fresh = now, true
+				if now.ModRevision != 0 {
+					s.recent.put(now)
+				}
 				continue
 			}
 			writeError(w, err, gr, ri.name)
 			return
 		}
+		// The agent's first status write for the pod follows: it finds the
+		// pod here instead of reading it back.
+		s.recent.put(storage.KV{Key: key, Value: enc, ModRevision: rev})
 		writeObjectJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
 		return
 	}
+}
+
+// bindRefusal checks a Binding against the pod at revision rev: its uid
+// and resourceVersion preconditions, and that the pod is neither being
+// deleted nor assigned already.
+func bindRefusal(b *corev1.Binding, pod *corev1.Pod, rev int64, gr schema.GroupResource, name string) error {
+	if b.UID != "" && b.UID != pod.UID {
+		return apierrors.NewConflict(gr, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID))
+	}
+	if b.ResourceVersion != "" && b.ResourceVersion != strconv.FormatInt(rev, 10) {
+		return apierrors.NewConflict(gr, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", b.ResourceVersion, rev))
+	}
+	if pod.DeletionTimestamp != nil {
+		return apierrors.NewConflict(gr, name, errors.New("pod is being deleted, cannot be assigned to a host"))
+	}
+	if pod.Spec.NodeName != "" {
+		return apierrors.NewConflict(gr, name, fmt.Errorf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
+	}
+	return nil
 }
 
 func setCondition(pod *corev1.Pod, c corev1.PodCondition) {

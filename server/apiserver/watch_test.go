@@ -7,6 +7,7 @@ import (
 	"github.com/skiff-io/skiff/server/storage"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -137,4 +138,28 @@ func catalogueResource(t *testing.T, plural string) *resource {
 	}
 	t.Fatalf("no %s resource", plural)
 	return nil
+}
+
+// TestWatchEventLine: the framed event is byte for byte what encoding
+// WatchEvent gives, escapes and all, so clients decode it the same.
+func TestWatchEventLine(t *testing.T) {
+	for _, obj := range []any{
+		&corev1.Pod{TypeMeta: metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
+			ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: map[string]string{"note": "<\"quoted\" & \u2028 é>"}}},
+		&metav1.Status{Status: metav1.StatusFailure, Message: "too old resource version: 1 (5)", Code: 410},
+	} {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []watch.EventType{watch.Added, watch.Modified, watch.Deleted, watch.Bookmark, watch.Error} {
+			want, err := json.Marshal(metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: raw}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := watchEventLine(typ, raw); string(got) != string(want)+"\n" {
+				t.Errorf("%s:\n got %s\nwant %s", typ, got, want)
+			}
+		}
+	}
 }

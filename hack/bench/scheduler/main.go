@@ -22,10 +22,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,8 +50,8 @@ import (
 )
 
 type config struct {
-	nodes, pods, replicas, conc       int
-	skiff, out, serverArgs, heap, cpu string
+	nodes, pods, replicas, conc                int
+	skiff, out, serverArgs, heap, cpu, baseCPU string
 }
 
 func main() {
@@ -62,6 +64,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra flags for skiff server, separated by spaces (e.g. --memory-limit=0)")
 	flag.StringVar(&cfg.cpu, "cpuprofile", "", "write a CPU profile of the server's first 25 s in the \"scheduler alone\" phase to this file; the server runs with --enable-pprof")
+	flag.StringVar(&cfg.baseCPU, "base-cpuprofile", "", "write a CPU profile of the server's first 5 s of the baseline's bindings to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,7 +103,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	extra := strings.Fields(cfg.serverArgs)
-	if cfg.heap != "" || cfg.cpu != "" {
+	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" {
 		extra = append(extra, "--enable-pprof")
 	}
 	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...)
@@ -124,6 +127,7 @@ func run(ctx context.Context, cfg config) error {
 	if err := createPods(ctx, c, "base", cfg.pods, cfg.conc, "bench-no-scheduler"); err != nil {
 		return err
 	}
+	baseProfiled := profile(ctx, c, cfg.baseCPU, 5)
 	start = time.Now()
 	if err := parallel(ctx, cfg.conc, cfg.pods, func(i int) error {
 		return c.CoreV1().Pods("base").Bind(ctx, &corev1.Binding{
@@ -134,6 +138,9 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("baseline bindings: %w", err)
 	}
 	baseRate := float64(cfg.pods) / time.Since(start).Seconds()
+	if err := <-baseProfiled; err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
 	add(fmt.Sprintf("baseline: %d bindings posted directly, %d at a time", cfg.pods, cfg.conc), fmt.Sprintf("%.0f pods/s", baseRate), "the API and datastore alone")
 
 	// The scheduler: pods created while it runs; the rate counts from the
@@ -226,18 +233,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	bound = watchBound(ctx, c, "queued", cfg.pods)
-	profiled := make(chan error, 1)
-	if cfg.cpu != "" {
-		go func() {
-			b, err := c.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "25").DoRaw(ctx)
-			if err == nil {
-				err = os.WriteFile(cfg.cpu, b, 0o644)
-			}
-			profiled <- err
-		}()
-	} else {
-		profiled <- nil
-	}
+	profiled := profile(ctx, c, cfg.cpu, 25)
 	res = <-bound
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
@@ -246,8 +242,14 @@ func run(ctx context.Context, cfg config) error {
 		return res.err
 	}
 	aloneRate := float64(cfg.pods) / res.last.Sub(res.first).Seconds()
+	scheduledEvents, err := countScheduled(ctx, c, "queued")
+	if err != nil {
+		return err
+	}
 	add(fmt.Sprintf("scheduler alone: %d pods pending at start, all bound", cfg.pods), fmt.Sprintf("%.0f pods/s", aloneRate),
-		fmt.Sprintf("first to last binding %.1f s (server start → last %.1f s); ÷ baseline %.2f", res.last.Sub(res.first).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate))
+		fmt.Sprintf("first to last binding %.1f s (server start → first %.1f s, → last %.1f s); ÷ baseline %.2f",
+			res.last.Sub(res.first).Seconds(), res.first.Sub(start).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate))
+	add("scheduler alone: Scheduled Events once the last pod is bound", fmt.Sprintf("%d", scheduledEvents), "the rest are still queued or were dropped")
 
 	if cfg.out != "" {
 		var b strings.Builder
@@ -260,6 +262,40 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	return nil
+}
+
+// countScheduled counts the Scheduled Events in namespace ns.
+func countScheduled(ctx context.Context, c kubernetes.Interface, ns string) (int, error) {
+	list, err := c.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("events: %w", err)
+	}
+	n := 0
+	for _, ev := range list.Items {
+		if ev.Reason == "Scheduled" {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// profile writes a CPU profile of the server's next seconds to file, in
+// the background; the channel reports when it is written (at once when
+// file is empty).
+func profile(ctx context.Context, c kubernetes.Interface, file string, seconds int) <-chan error {
+	done := make(chan error, 1)
+	if file == "" {
+		done <- nil
+		return done
+	}
+	go func() {
+		b, err := c.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(seconds)).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(file, b, 0o644)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // benchClient is a client of srv without client-side rate limits.
@@ -377,18 +413,41 @@ type boundResult struct {
 }
 
 // watchBound reports when n pods of namespace ns have a node: the times
-// of the first and the last binding seen.
+// of the first and the last binding seen. A watch the server ends as
+// unavailable (kine drops a watcher that falls behind; clients are to
+// watch again) is reopened from the last revision seen.
 func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <-chan boundResult {
 	out := make(chan boundResult, 1)
-	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String()})
+	pods := c.CoreV1().Pods(ns)
+	list, err := pods.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		out <- boundResult{err: err}
+		return out
+	}
+	seen := map[types.UID]bool{}
+	var r boundResult
+	observe := func(p *corev1.Pod) {
+		if p.Spec.NodeName == "" || seen[p.UID] {
+			return
+		}
+		now := time.Now()
+		if len(seen) == 0 {
+			r.first = now
+		}
+		seen[p.UID] = true
+		r.last = now
+	}
+	for i := range list.Items {
+		observe(&list.Items[i])
+	}
+	rv := list.ResourceVersion
+	w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String(), ResourceVersion: rv})
 	if err != nil {
 		out <- boundResult{err: err}
 		return out
 	}
 	go func() {
-		defer w.Stop()
-		seen := map[types.UID]bool{}
-		var r boundResult
+		defer func() { w.Stop() }()
 		timeout := time.NewTimer(20 * time.Minute)
 		defer timeout.Stop()
 		for len(seen) < n {
@@ -399,19 +458,24 @@ func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <
 					return
 				}
 				if ev.Type == watch.Error {
+					if st, ok := ev.Object.(*metav1.Status); ok && st.Code == http.StatusServiceUnavailable {
+						w.Stop()
+						if w, err = pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.Everything().String(), ResourceVersion: rv}); err != nil {
+							out <- boundResult{err: fmt.Errorf("watching again: %w", err)}
+							return
+						}
+						fmt.Fprintf(os.Stderr, "watch of %s ended (%s); watching again from %s\n", ns, st.Message, rv)
+						continue
+					}
 					out <- boundResult{err: fmt.Errorf("watch: %v", ev.Object)}
 					return
 				}
 				p, ok := ev.Object.(*corev1.Pod)
-				if !ok || p.Spec.NodeName == "" || seen[p.UID] {
+				if !ok {
 					continue
 				}
-				now := time.Now()
-				if len(seen) == 0 {
-					r.first = now
-				}
-				seen[p.UID] = true
-				r.last = now
+				rv = p.ResourceVersion
+				observe(p)
 			case <-timeout.C:
 				out <- boundResult{err: fmt.Errorf("%d of %d pods in %s bound after 20 minutes", len(seen), n, ns)}
 				return

@@ -31,8 +31,11 @@ const (
 	maxUnschedulable = time.Minute
 	// binders is how many bindings, status writes and events are in
 	// flight at once: binding is a round trip to the datastore, scheduling
-	// is not, so decisions go on while earlier pods are being bound.
-	binders = 16
+	// is not, so decisions go on while earlier pods are being bound. The
+	// datastore commits concurrent writes together, so more in flight
+	// means fewer, larger commits: at 16 the scheduler alone bound at
+	// 0.75 of the rate 32 clients bind at.
+	binders = 32
 	// eventWriters write the Scheduled Events, off the binders' path: a
 	// binding is what a pod waits for, its Event is not. scheduledBacklog
 	// bounds the Events waiting; beyond it they are dropped, as client-go's
