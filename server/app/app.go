@@ -46,6 +46,7 @@ const KubernetesVersion = protocol.KubernetesVersion
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
 	memoryLimit := applyMemoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT"))
+	gcPercent := applyGCPercent(os.Getenv("GOGC"))
 	if !cfg.Debug {
 		// kine logs every start-up step at info level through logrus.
 		logrus.SetLevel(logrus.WarnLevel)
@@ -258,7 +259,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	klog.InfoS("skiff server is running", "version", cfg.Version, "listen", addr, "datastore", string(backend.Kind),
 		"kubeconfig", kubeconfig, "startup", time.Since(start).Round(time.Millisecond), "go", runtime.Version(),
-		"memoryLimit", memoryLimit)
+		"memoryLimit", memoryLimit, "gcPercent", gcPercent)
 	if !cfg.DisableAgent && cfg.LocalAgent != nil {
 		g.Go(func() error {
 			err := cfg.LocalAgent.Run(gctx, cfg.LocalAgentConfig(loopback.Host, token))

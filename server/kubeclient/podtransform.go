@@ -2,6 +2,7 @@ package kubeclient
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,16 +15,17 @@ import (
 // the controllers' memory at fleet scale, so besides managedFields it
 // drops what only the agent reads, and it shares what pods repeat: strings,
 // resource lists, and whole containers, labels, owner references and
-// tolerations equal to another pod's (shareValue).
+// tolerations equal to another pod's (shareValue), and pointers to equal
+// values (sharePtr).
 //
 // Dropped: per container (init and ephemeral ones too) command, args,
 // workingDir, env, envFrom, volumeMounts, volumeDevices, probes,
 // lifecycle, termination message settings, imagePullPolicy,
-// securityContext, stdin and tty; the sources of projected volumes (the
-// service-account token volume every pod has). No controller reads them
-// (the scheduler reads names, images, ports and resources; the Endpoints
-// controllers ports; the StatefulSet controller claim volumes, which
-// stay), and none writes a cached pod back whole: controllers change pods
+// securityContext, stdin and tty; every volume but claims (the
+// service-account token's projected volume every pod has, ConfigMaps,
+// Secrets, emptyDirs…). No controller reads them (the scheduler reads
+// names, images, ports and resources, and claim volumes; the Endpoints
+// controllers ports), and none writes a cached pod back whole: controllers change pods
 // only by patches of metadata or status, by binding and by deletion, so a
 // stripped field never reaches the API. A controller that starts to read
 // one of them must keep it here.
@@ -68,11 +70,12 @@ func StripPod(obj any) (any, error) {
 		c.TerminationMessagePath, c.TerminationMessagePolicy, c.ImagePullPolicy = "", "", ""
 		c.SecurityContext, c.Stdin, c.StdinOnce, c.TTY = nil, false, false, false
 	}
-	for i := range s.Volumes {
-		if s.Volumes[i].Projected != nil {
-			s.Volumes[i].Projected = emptyProjected
-		}
-	}
+	s.Volumes = claimVolumes(s.Volumes, in)
+	s.TerminationGracePeriodSeconds = sharePtr(podStrings, "g", s.TerminationGracePeriodSeconds)
+	s.ActiveDeadlineSeconds = sharePtr(podStrings, "a", s.ActiveDeadlineSeconds)
+	s.Priority = sharePtr(podStrings, "p", s.Priority)
+	s.PreemptionPolicy = sharePtr(podStrings, "e", s.PreemptionPolicy)
+	s.EnableServiceLinks = sharePtr(podStrings, "s", s.EnableServiceLinks)
 	for i := range s.Tolerations {
 		t := &s.Tolerations[i]
 		t.Key, t.Operator, t.Value, t.Effect = in(t.Key), corev1.TolerationOperator(in(string(t.Operator))), in(t.Value), corev1.TaintEffect(in(string(t.Effect)))
@@ -165,12 +168,46 @@ func (t *interner) reset() {
 	t.values = make(map[string]any, 64)
 }
 
-// emptyPodSecurity and emptyProjected stand for every pod's empty
-// securityContext and (stripped) projected volume source.
-var (
-	emptyPodSecurity = &corev1.PodSecurityContext{}
-	emptyProjected   = &corev1.ProjectedVolumeSource{}
-)
+// emptyPodSecurity stands for every pod's empty securityContext.
+var emptyPodSecurity = &corev1.PodSecurityContext{}
+
+// claimVolumes returns the volumes of vs that are claims, persistent or
+// ephemeral: the scheduler's volume binding reads those, and no controller
+// reads any other (a Volume is 256 bytes, and every pod has at least the
+// service-account token's projected volume, whose name differs per pod).
+// vs is reused.
+func claimVolumes(vs []corev1.Volume, in func(string) string) []corev1.Volume {
+	out := vs[:0]
+	for _, v := range vs {
+		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+			v.Name = in(v.Name)
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	clear(vs[len(out):])
+	return exact(out)
+}
+
+// sharePtr returns a pointer to a value equal to *p that t hands to every
+// pod with an equal one: decoding gives each pod its own for its
+// priority, grace period, preemption policy… kind keeps types apart.
+func sharePtr[T comparable](t *interner, kind string, p *T) *T {
+	if p == nil {
+		return nil
+	}
+	key := kind + fmt.Sprint(*p)
+	if s, ok := t.values[key].(*T); ok && *s == *p {
+		return s
+	}
+	if t.full() {
+		t.reset()
+	}
+	t.values[key] = p
+	return p
+}
 
 // shareValue returns a value equal to v that t hands to every pod with
 // an equal one: the containers of pods made from one template are equal

@@ -40,7 +40,11 @@ func fullPod(i int) *corev1.Pod {
 				{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
 					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}},
 				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0"}}},
+				{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+				{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{}}}},
 			},
+			TerminationGracePeriodSeconds: ptr.To[int64](30), EnableServiceLinks: ptr.To(true),
+			PreemptionPolicy: ptr.To(corev1.PreemptLowerPriority), ActiveDeadlineSeconds: ptr.To[int64](600),
 			NodeName: "node-1", SchedulerName: "default-scheduler", NodeSelector: map[string]string{"zone": "a"},
 			Tolerations: []corev1.Toleration{{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)}},
 			Affinity:    &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: corev1.LabelHostname}}}},
@@ -64,7 +68,9 @@ func TestStripPod(t *testing.T) {
 	for _, c := range []*corev1.Container{&want.Spec.InitContainers[0], &want.Spec.Containers[0]} {
 		*c = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, Resources: c.Resources}
 	}
-	want.Spec.Volumes[0].Projected = &corev1.ProjectedVolumeSource{}
+	// Only claims stay among the volumes (the scheduler's volume binding
+	// reads them), in their order.
+	want.Spec.Volumes = []corev1.Volume{want.Spec.Volumes[1], want.Spec.Volumes[3]}
 	if !equality.Semantic.DeepEqual(p, want) {
 		got, _ := json.MarshalIndent(p, "", " ")
 		w, _ := json.MarshalIndent(want, "", " ")
@@ -120,9 +126,16 @@ func TestStripPodShares(t *testing.T) {
 		return reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
 	}
 	if !shared(a.Spec.Containers, b.Spec.Containers) || !shared(a.Spec.InitContainers, b.Spec.InitContainers) ||
-		!shared(a.Labels, b.Labels) || !shared(a.OwnerReferences, b.OwnerReferences) || !shared(a.Spec.Tolerations, b.Spec.Tolerations) ||
-		a.Spec.Volumes[0].Projected != b.Spec.Volumes[0].Projected {
-		t.Error("equal containers, labels, owner references, tolerations or projected volumes are not shared")
+		!shared(a.Labels, b.Labels) || !shared(a.OwnerReferences, b.OwnerReferences) || !shared(a.Spec.Tolerations, b.Spec.Tolerations) {
+		t.Error("equal containers, labels, owner references or tolerations are not shared")
+	}
+	if a.Spec.Priority != b.Spec.Priority || a.Spec.TerminationGracePeriodSeconds != b.Spec.TerminationGracePeriodSeconds ||
+		a.Spec.PreemptionPolicy != b.Spec.PreemptionPolicy || a.Spec.EnableServiceLinks != b.Spec.EnableServiceLinks ||
+		a.Spec.ActiveDeadlineSeconds != b.Spec.ActiveDeadlineSeconds {
+		t.Error("equal priorities, grace periods, preemption policies, deadlines or service-link settings are not shared")
+	}
+	if !same(a.Spec.Volumes[0].Name, b.Spec.Volumes[0].Name) {
+		t.Error("claim volumes' names are not shared")
 	}
 	if shared(a.Spec.Containers, a.Spec.InitContainers) {
 		t.Error("init containers share the containers' slice")
@@ -134,6 +147,7 @@ func TestStripPodShares(t *testing.T) {
 	other.Spec.Containers[0].Image = "registry.example/web:v2"
 	other.Spec.Tolerations[0].TolerationSeconds = ptr.To[int64](60)
 	other.OwnerReferences[0].Controller = ptr.To(false)
+	other.Spec.Priority, other.Spec.TerminationGracePeriodSeconds = ptr.To[int32](11), ptr.To[int64](31)
 	rawOther, _ := json.Marshal(other)
 	d := &corev1.Pod{}
 	if err := json.Unmarshal(rawOther, d); err != nil {
@@ -146,7 +160,8 @@ func TestStripPodShares(t *testing.T) {
 		t.Error("a pod that differs got another pod's value")
 	}
 	if d.Labels["app"] != "shop" || d.Spec.Containers[0].Image != "registry.example/web:v2" || *d.Spec.Tolerations[0].TolerationSeconds != 60 ||
-		*d.OwnerReferences[0].Controller || !shared(d.Spec.InitContainers, a.Spec.InitContainers) {
+		*d.OwnerReferences[0].Controller || !shared(d.Spec.InitContainers, a.Spec.InitContainers) ||
+		*d.Spec.Priority != 11 || *d.Spec.TerminationGracePeriodSeconds != 31 || *a.Spec.Priority != 10 {
 		t.Errorf("pod that differs: %+v", d)
 	}
 	// Pods with no labels, or an empty securityContext, stay so.

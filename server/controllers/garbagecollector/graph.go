@@ -1,7 +1,9 @@
 package garbagecollector
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,10 +96,15 @@ type graph struct {
 	// A uid is never reused, so an entry never goes stale; the set is
 	// bounded only to bound memory (an evicted owner is looked up again).
 	absent *boundedSet
+	// shared holds the namespaces and owner reference lists objects
+	// repeat (the pods of one ReplicaSet name the same owner): decoded,
+	// each object has its own copy, ~200 bytes a pod. Bounded as absent
+	// is: when full it starts anew, and values handed out stay valid.
+	shared *sharedMeta
 }
 
 func newGraph(resources []*resource) *graph {
-	g := &graph{kinds: map[schema.GroupKind]*resource{}, nodes: map[types.UID]*node{}, absent: newBoundedSet(absentCacheSize)}
+	g := &graph{kinds: map[schema.GroupKind]*resource{}, nodes: map[types.UID]*node{}, absent: newBoundedSet(absentCacheSize), shared: &sharedMeta{}}
 	for _, r := range resources {
 		g.kinds[schema.GroupKind{Group: r.gvr.Group, Kind: r.kind}] = r
 	}
@@ -114,6 +121,7 @@ func (g *graph) observe(res *resource, o *metav1.PartialObjectMetadata) []types.
 	obj := toMeta(o)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.shared.share(obj)
 	var q []types.UID
 	n := g.nodes[o.UID]
 	if n == nil {
@@ -450,4 +458,53 @@ func (s *boundedSet) add(k ownerKey) {
 		s.next = (s.next + 1) % len(s.ring)
 	}
 	s.m[k] = struct{}{}
+}
+
+// sharedMetaMax bounds the entries of a sharedMeta.
+const sharedMetaMax = 4096
+
+// sharedMeta hands out one copy of equal namespaces and owner reference
+// lists. Shared lists are safe because a meta is never modified (it is
+// replaced) and readers of the graph only read owner references.
+type sharedMeta struct {
+	strings map[string]string
+	refs    map[string][]metav1.OwnerReference
+}
+
+// share replaces m's namespace and owner references by equal shared ones.
+func (t *sharedMeta) share(m *meta) {
+	if t.strings == nil || len(t.strings) >= sharedMetaMax || len(t.refs) >= sharedMetaMax {
+		t.strings = make(map[string]string, 64)
+		t.refs = make(map[string][]metav1.OwnerReference, 64)
+	}
+	if m.Namespace != "" {
+		if s, ok := t.strings[m.Namespace]; ok {
+			m.Namespace = s
+		} else {
+			t.strings[m.Namespace] = m.Namespace
+		}
+	}
+	if len(m.OwnerReferences) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, r := range m.OwnerReferences {
+		fmt.Fprintf(&b, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00", r.APIVersion, r.Kind, r.Name, r.UID, boolKey(r.Controller), boolKey(r.BlockOwnerDeletion))
+	}
+	key := b.String()
+	if refs, ok := t.refs[key]; ok {
+		m.OwnerReferences = refs
+		return
+	}
+	t.refs[key] = m.OwnerReferences
+}
+
+func boolKey(b *bool) string {
+	switch {
+	case b == nil:
+		return "-"
+	case *b:
+		return "t"
+	}
+	return "f"
 }

@@ -2,9 +2,11 @@ package garbagecollector
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"testing"
+	"unsafe"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -348,4 +350,45 @@ func TestPatches(t *testing.T) {
 			t.Fatalf("references lost: %+v", out.OwnerReferences)
 		}
 	})
+}
+
+// Objects with equal namespaces and owner references share one copy of
+// each in the graph; an object whose references differ in any field
+// keeps its own, and the table stays bounded.
+func TestGraphSharesMeta(t *testing.T) {
+	g := newGraph([]*resource{configMaps, volumes})
+	decoded := func(o *metav1.PartialObjectMetadata) *metav1.PartialObjectMetadata {
+		raw, _ := json.Marshal(o)
+		out := &metav1.PartialObjectMetadata{}
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ref := ownerRef(configMaps, "owner", "uo", true)
+	g.observe(configMaps, decoded(obj("ns", "a", "ua", ref)))
+	g.observe(configMaps, decoded(obj("ns", "b", "ub", ref)))
+	notBlocking := ownerRef(configMaps, "owner", "uo", false)
+	g.observe(configMaps, decoded(obj("ns", "c", "uc", notBlocking)))
+	two := ownerRef(volumes, "pv", "upv", true)
+	g.observe(configMaps, decoded(obj("ns", "d", "ud", ref, two)))
+	a, b, c, d := g.nodes["ua"].obj, g.nodes["ub"].obj, g.nodes["uc"].obj, g.nodes["ud"].obj
+	if &a.OwnerReferences[0] != &b.OwnerReferences[0] || unsafe.StringData(a.Namespace) != unsafe.StringData(b.Namespace) {
+		t.Error("equal owner references or namespaces are not shared")
+	}
+	if &c.OwnerReferences[0] == &a.OwnerReferences[0] || !reflect.DeepEqual(c.OwnerReferences, []metav1.OwnerReference{notBlocking}) {
+		t.Errorf("references that differ in blockOwnerDeletion: %+v", c.OwnerReferences)
+	}
+	if &d.OwnerReferences[0] == &a.OwnerReferences[0] || !reflect.DeepEqual(d.OwnerReferences, []metav1.OwnerReference{ref, two}) {
+		t.Errorf("two references: %+v", d.OwnerReferences)
+	}
+	if deps := g.nodes["uo"].dependents; len(deps) != 4 {
+		t.Errorf("owner has %d dependents, want 4", len(deps))
+	}
+	for i := 0; i < 3*sharedMetaMax; i++ {
+		g.observe(configMaps, obj(fmt.Sprint("ns-", i), "x", fmt.Sprint("u-", i), ref))
+	}
+	if n := len(g.shared.strings); n > sharedMetaMax {
+		t.Errorf("table grew to %d", n)
+	}
 }
