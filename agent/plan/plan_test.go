@@ -166,3 +166,52 @@ func TestStatusKeepsTransitionTimes(t *testing.T) {
 		t.Fatal("start time changed")
 	}
 }
+
+// Readiness gates: with its containers ready, a pod is Ready only once
+// each gate's condition (the server's) is True, and says why not in the
+// kubelet's words.
+func TestStatusReadinessGates(t *testing.T) {
+	obs := Observed{Network: true, Instances: []Container{running("a", 0)}, Ready: map[string]bool{"a": true}, Started: map[string]bool{"a": true}}
+	gate := func(status corev1.ConditionStatus, reported ...corev1.PodCondition) *corev1.Pod {
+		p := pod("", nil, "a")
+		p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/lb"}, {ConditionType: "example.com/dns"}}
+		p.Status.Conditions = append(p.Status.Conditions, reported...)
+		if status != "" {
+			p.Status.Conditions = append(p.Status.Conditions,
+				corev1.PodCondition{Type: "example.com/lb", Status: status}, corev1.PodCondition{Type: "example.com/dns", Status: corev1.ConditionTrue})
+		}
+		return p
+	}
+	ready := func(p *corev1.Pod) string {
+		for _, c := range Status(p, obs, t0).Conditions {
+			if c.Type == corev1.PodReady {
+				return string(c.Status) + "|" + c.Reason + "|" + c.Message
+			}
+		}
+		return "none"
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"no gate conditions yet", gate(""), `False|ReadinessGatesNotReady|corresponding condition of pod readiness gate "example.com/lb" does not exist., ` +
+			`corresponding condition of pod readiness gate "example.com/dns" does not exist.`},
+		{"one gate False", gate(corev1.ConditionFalse), `False|ReadinessGatesNotReady|the status of pod readiness gate "example.com/lb" is not "True", but False`},
+		{"every gate True", gate(corev1.ConditionTrue), "True||"},
+		{"no gates", pod("", nil, "a"), "True||"},
+	} {
+		if got := ready(tc.pod); got != tc.want {
+			t.Errorf("%s: Ready %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// Containers not ready: their reason, whatever the gates say.
+	notReady := obs
+	notReady.Ready = map[string]bool{}
+	p := gate(corev1.ConditionTrue)
+	for _, c := range Status(p, notReady, t0).Conditions {
+		if c.Type == corev1.PodReady && (c.Status != corev1.ConditionFalse || c.Reason != "ContainersNotReady") {
+			t.Errorf("containers not ready: Ready %s %s", c.Status, c.Reason)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -169,14 +170,27 @@ func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
 	}
 	cond(corev1.ContainersReady, allReady, reason, msg)
 	ready := allReady
-	for _, g := range pod.Spec.ReadinessGates {
-		gateOK := false
-		for _, p := range prev.Conditions {
-			if p.Type == g.ConditionType && p.Status == corev1.ConditionTrue {
-				gateOK = true
+	if ready {
+		// Containers ready: the readiness gates' conditions (the server's,
+		// set by whoever owns each gate) decide, in the kubelet's words.
+		var unready []string
+		for _, g := range pod.Spec.ReadinessGates {
+			var found *corev1.PodCondition
+			for i := range prev.Conditions {
+				if prev.Conditions[i].Type == g.ConditionType {
+					found = &prev.Conditions[i]
+				}
+			}
+			switch {
+			case found == nil:
+				unready = append(unready, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", g.ConditionType))
+			case found.Status != corev1.ConditionTrue:
+				unready = append(unready, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", g.ConditionType, found.Status))
 			}
 		}
-		ready = ready && gateOK
+		if len(unready) > 0 {
+			ready, reason, msg = false, "ReadinessGatesNotReady", strings.Join(unready, ", ")
+		}
 	}
 	cond(corev1.PodReady, ready, reason, msg)
 	return st

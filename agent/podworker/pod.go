@@ -222,7 +222,10 @@ func (p *pod) withStatus(spec *corev1.Pod) *corev1.Pod {
 		return spec
 	}
 	c := *spec
-	c.Status = *p.status
+	// The node's part is what it reported last; the conditions it does
+	// not own (PodScheduled, readiness gates' own, DisruptionTarget) are
+	// the server's, in the stored pod.
+	c.Status = protocol.MergePodStatus(spec.Status, *p.status)
 	return &c
 }
 
