@@ -8,9 +8,9 @@ import (
 // The collector's target is DefaultGCPercent unless GOGC is set, and the
 // start-up log names the one in force.
 func TestApplyGCPercent(t *testing.T) {
-	prev := debug.SetGCPercent(100)
+	prev := debug.SetGCPercent(30)
 	defer debug.SetGCPercent(prev)
-	if got := applyGCPercent(""); got != "50" {
+	if got := applyGCPercent(""); got != "100" {
 		t.Errorf("without GOGC: logged %q", got)
 	}
 	if got := debug.SetGCPercent(100); got != DefaultGCPercent {
@@ -18,10 +18,11 @@ func TestApplyGCPercent(t *testing.T) {
 	}
 	// GOGC is the runtime's to apply (it did, at start); the server leaves
 	// the target alone.
+	debug.SetGCPercent(200)
 	if got := applyGCPercent("200"); got != "200 (GOGC)" {
 		t.Errorf("with GOGC=200: logged %q", got)
 	}
-	if got := debug.SetGCPercent(100); got != 100 {
+	if got := debug.SetGCPercent(100); got != 200 {
 		t.Errorf("with GOGC set, the target changed to %d", got)
 	}
 }
