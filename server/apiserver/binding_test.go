@@ -7,14 +7,9 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	kineconfig "github.com/skiff-io/skiff/kine-config"
 	"github.com/skiff-io/skiff/server/storage"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,22 +20,9 @@ import (
 // lets it overwrite what the datastore holds nor makes it refuse a
 // binding the datastore allows.
 func TestBindingTrustsCacheOnlyThroughTheSwap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts kine")
-	}
+	store := kineStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var wg sync.WaitGroup
-	b, err := kineconfig.Start(ctx, &wg, kineconfig.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { c.Close(); cancel(); wg.Wait() }()
-	store := storage.New(c)
 	s, err := New(Config{Store: store})
 	if err != nil {
 		t.Fatal(err)

@@ -8,11 +8,7 @@ import (
 	"testing"
 	"time"
 
-	kineconfig "github.com/skiff-io/skiff/kine-config"
 	"github.com/skiff-io/skiff/server/metafeed"
-	"github.com/skiff-io/skiff/server/storage"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 )
 
 // recorder is a metafeed.Handler that writes down what it is told.
@@ -54,22 +50,9 @@ func (r *recorder) snapshot() ([][]string, []string) {
 // The feed lists every served object (not other keys under /registry/),
 // then reports changes with the objects' metadata, deletions included.
 func TestMetadataFeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts kine")
-	}
+	store := kineStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var wg sync.WaitGroup
-	b, err := kineconfig.Start(ctx, &wg, kineconfig.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { c.Close(); cancel(); wg.Wait() }()
-	store := storage.New(c)
 	s, err := New(Config{Store: store})
 	if err != nil {
 		t.Fatal(err)

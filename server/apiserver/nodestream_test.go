@@ -16,11 +16,7 @@ import (
 	"time"
 
 	gwebsocket "github.com/gorilla/websocket"
-	kineconfig "github.com/skiff-io/skiff/kine-config"
 	"github.com/skiff-io/skiff/protocol/tunnel"
-	"github.com/skiff-io/skiff/server/storage"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,27 +86,15 @@ func (a *fakeAgent) last() (string, string) {
 }
 
 func TestNodeStreamsThroughTunnel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts kine")
-	}
+	store := kineStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var wg sync.WaitGroup
-	b, err := kineconfig.Start(ctx, &wg, kineconfig.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { c.Close(); cancel(); wg.Wait() }()
 
 	// The hub takes any caller as node-a: node authentication is
 	// protocol/tunnel's test; this one is about the proxying.
 	hub := tunnel.NewHub(func(*http.Request) (string, bool) { return "node-a", true }, 0)
 	defer hub.Close()
-	s, err := New(Config{Store: storage.New(c), Tokens: masterTokens{}, Nodes: hub})
+	s, err := New(Config{Store: store, Tokens: masterTokens{}, Nodes: hub})
 	if err != nil {
 		t.Fatal(err)
 	}

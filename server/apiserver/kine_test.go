@@ -1,0 +1,38 @@
+package apiserver
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	kineconfig "github.com/skiff-io/skiff/kine-config"
+	"github.com/skiff-io/skiff/server/storage"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// kineStore starts a real embedded kine on a SQLite file in t.TempDir()
+// and returns a store on it; both stop when the test ends. Tests that
+// need it are skipped with -short.
+func kineStore(t *testing.T) *storage.Store {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts kine")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b, err := kineconfig.Start(ctx, &wg, kineconfig.Config{DataDir: t.TempDir()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); cancel(); wg.Wait() })
+	return storage.New(c)
+}
