@@ -217,10 +217,10 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 	// it: a refusal it would cause is checked against the datastore first.
 	// A miss is not cached, so that binding a backlog in creation order
 	// does not push out the pods still to be bound.
-	cur, fresh := s.recent.get(key)
-	fresh = !fresh
+	cur, cached := s.recent.get(key)
+	fromStore := !cached // cur is the datastore's (or is to be read from it)
 	for attempt := 0; ; attempt++ {
-		if fresh && cur.ModRevision == 0 {
+		if fromStore && cur.ModRevision == 0 {
 			kv, _, err := s.store.Get(ctx, key)
 			if err != nil {
 				if errors.Is(err, errdefs.ErrNotFound) {
@@ -238,8 +238,8 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 		}
 		pod := obj.(*corev1.Pod)
 		if refused := bindRefusal(b, pod, cur.ModRevision, gr, ri.name); refused != nil {
-			if !fresh {
-				cur, fresh = storage.KV{}, true
+			if !fromStore {
+				cur, fromStore = storage.KV{}, true
 				continue
 			}
 			writeError(w, refused, gr, ri.name)
@@ -268,8 +268,8 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, res *resou
 			// A lost race is retried on what the datastore holds now (the
 			// failed swap returns it): the preconditions, checked again,
 			// refuse it if the pod was bound or replaced meanwhile.
-			if isConflictClass(err) && (!fresh || attempt < maxPatchRetries) {
-				cur, fresh = now, true
+			if isConflictClass(err) && (!fromStore || attempt < maxPatchRetries) {
+				cur, fromStore = now, true
 				if now.ModRevision != 0 {
 					s.recent.put(now)
 				}
