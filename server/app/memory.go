@@ -54,7 +54,13 @@ const DefaultGCPercent = 100
 // returns the target in force for the start-up log.
 func applyGCPercent(gogc string) string {
 	if gogc != "" {
-		return gogc + " (GOGC)"
+		// What the runtime made of it: a value it cannot read leaves 100.
+		cur := debug.SetGCPercent(DefaultGCPercent)
+		debug.SetGCPercent(cur)
+		if cur < 0 {
+			return "off (GOGC)"
+		}
+		return strconv.Itoa(cur) + " (GOGC)"
 	}
 	debug.SetGCPercent(DefaultGCPercent)
 	return strconv.Itoa(DefaultGCPercent)

@@ -25,4 +25,12 @@ func TestApplyGCPercent(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != 200 {
 		t.Errorf("with GOGC set, the target changed to %d", got)
 	}
+	// A GOGC the runtime could not read left its default: the log says
+	// what is in force, not what was written.
+	if got := applyGCPercent("fifty"); got != "100 (GOGC)" {
+		t.Errorf("with GOGC=fifty: logged %q", got)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, the target changed to %d", got)
+	}
 }
