@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,13 +100,19 @@ func TestListChunks(t *testing.T) {
 	s := startServer(t)
 	cms := s.client().CoreV1().ConfigMaps("default")
 	ctx := context.Background()
+	// The service-account controller writes kube-root-ca.crt into default
+	// soon after start; count only once it is there, or the count can
+	// change under the paged list.
+	eventually(t, 10*time.Second, "kube-root-ca.crt in default", func() bool {
+		_, err := cms.Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil
+	})
 	const total = 23
 	for i := 0; i < total; i++ {
 		if _, err := cms.Create(ctx, cmWith(fmt.Sprintf("cm-%02d", i), "1"), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// kube-root-ca.crt is in default too.
 	all, err := cms.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
