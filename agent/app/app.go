@@ -18,6 +18,7 @@ import (
 	"github.com/skiff-io/skiff/agent/store"
 	"github.com/skiff-io/skiff/agent/streaming"
 	"github.com/skiff-io/skiff/agent/volumes"
+	"github.com/skiff-io/skiff/cliconfig"
 	"github.com/skiff-io/skiff/protocol"
 	"github.com/skiff-io/skiff/protocol/httpsync"
 	"github.com/skiff-io/skiff/protocol/tunnel"
@@ -131,6 +132,12 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 	})
 	g.Go(func() error { return out.run(gctx, conn, cfg.NodeName) })
+	g.Go(func() error {
+		// Once start-up (joining, containerd's client, adopting pods) is
+		// over, hand back the binary's pages and heap it left resident.
+		cliconfig.ReleaseStartupMemoryAfter(gctx, 10*time.Second)
+		return nil
+	})
 	imageFS := filepath.Join(dir, "containerd")
 	if cfg.Runtime != "" {
 		imageFS = "/var/lib/containerd" // a containerd of the host's own

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,14 +239,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	g.Go(func() error {
 		// Start-up (schema parsing, first informer lists) leaves a heap
-		// several times the size of what stays live; hand it back to the
-		// OS once instead of waiting for the background scavenger, so idle
-		// RSS reflects what the server really uses.
-		select {
-		case <-gctx.Done():
-		case <-time.After(10 * time.Second):
-			debug.FreeOSMemory()
-		}
+		// several times the size of what stays live, and most of the
+		// binary's pages resident though they ran once; hand both back
+		// once instead of waiting for the scavenger or memory pressure,
+		// so idle RSS reflects what the server really uses.
+		cliconfig.ReleaseStartupMemoryAfter(gctx, 10*time.Second)
 		return nil
 	})
 	g.Go(func() error {
