@@ -87,11 +87,10 @@ func TestCertificates(t *testing.T) {
 	// Serial numbers seen per certificate: the first one and three renewals.
 	seen := map[string]map[string]bool{}
 	sources := map[string]func() *x509.Certificate{
-		"served":         served,
-		"serving.crt":    func() *x509.Certificate { return fileCert("serving.crt") },
-		"admin.crt":      func() *x509.Certificate { return fileCert("admin.crt") },
-		"controller.crt": func() *x509.Certificate { return fileCert("controller.crt") },
-		"kubeconfig":     kubeconfigCert,
+		"served":      served,
+		"serving.crt": func() *x509.Certificate { return fileCert("serving.crt") },
+		"admin.crt":   func() *x509.Certificate { return fileCert("admin.crt") },
+		"kubeconfig":  kubeconfigCert,
 	}
 	first := map[string]time.Time{}
 	for name, get := range sources {
@@ -121,7 +120,7 @@ func TestCertificates(t *testing.T) {
 			t.Errorf("%s notAfter %s, first %s: not moved on by the renewals", name, c.NotAfter, first[name])
 		}
 	}
-	for _, n := range []string{"serving", "admin", "controller"} {
+	for _, n := range []string{"serving", "admin"} {
 		if got := strings.Count(s.log.String(), `"Renewed certificate" name="`+n+`"`); got < 3 {
 			t.Errorf("server logged %d renewals of %s, want at least 3", got, n)
 		}
@@ -174,7 +173,7 @@ func TestCertificateCheckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("skiff certificate check: %v\n%s", err, out)
 	}
-	for _, want := range []string{"server-ca.crt", "client-ca.crt", "serving.crt", "admin.crt", "controller.crt", "CN=system:admin,O=system:masters", "CN=skiff"} {
+	for _, want := range []string{"server-ca.crt", "client-ca.crt", "serving.crt", "admin.crt", "CN=system:admin,O=system:masters", "CN=skiff"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -240,7 +239,7 @@ func TestCertificateCAs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tlsDir, "ca.crt")); !os.IsNotExist(err) {
 		t.Errorf("ca.crt in a fresh data dir: %v", err)
 	}
-	for leaf, ca := range map[string]string{"serving": "server-ca", "admin": "client-ca", "controller": "client-ca", "front-proxy-client": "request-header-ca"} {
+	for leaf, ca := range map[string]string{"serving": "server-ca", "admin": "client-ca", "front-proxy-client": "request-header-ca"} {
 		c := firstCert(t, readFile(t, filepath.Join(tlsDir, leaf+".crt")))
 		if err := c.CheckSignatureFrom(cas[ca]); err != nil {
 			t.Errorf("%s.crt is not signed by %s: %v", leaf, ca, err)

@@ -28,9 +28,8 @@ import (
 )
 
 // controllerContext is what every housekeeping controller gets: a client
-// of this server's own API over loopback, authenticated with the
-// controller certificate (system:skiff-controller in system:masters), which
-// is renewed while the server runs.
+// of this server's own API, served in process as system:skiff-controller
+// in system:masters (apiserver.InProcess).
 type controllerContext struct {
 	Config *rest.Config
 	Client kubeclient.Interface

@@ -35,10 +35,10 @@ func TestCertificateCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(text), "\n")
-	if len(lines) != 8 || !strings.HasPrefix(lines[0], "FILE") {
+	if len(lines) != 7 || !strings.HasPrefix(lines[0], "FILE") {
 		t.Fatalf("want a header and a line per certificate, got:\n%s", text)
 	}
-	for i, want := range []string{"admin.crt", "client-ca.crt", "controller.crt", "front-proxy-client.crt", "request-header-ca.crt", "server-ca.crt", "serving.crt"} {
+	for i, want := range []string{"admin.crt", "client-ca.crt", "front-proxy-client.crt", "request-header-ca.crt", "server-ca.crt", "serving.crt"} {
 		if !strings.HasPrefix(lines[i+1], want) || !strings.HasSuffix(lines[i+1], "ok") {
 			t.Errorf("line %d: %q, want %s ... ok", i+1, lines[i+1], want)
 		}
@@ -52,7 +52,7 @@ func TestCertificateCheck(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &certs); err != nil {
 		t.Fatalf("json: %v\n%s", err, js)
 	}
-	if len(certs) != 7 || certs[0].Subject != "CN=system:admin,O=system:masters" || !certs[1].IsCA || certs[6].Due {
+	if len(certs) != 6 || certs[0].Subject != "CN=system:admin,O=system:masters" || !certs[1].IsCA || certs[5].Due {
 		t.Errorf("json: %+v", certs)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -261,4 +262,20 @@ func crossSign(next, prev *caPair, now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("cross-sign %s: %w", next.name, err)
 	}
 	return encodeCert(der), nil
+}
+
+// retiredFiles are credentials older servers issued and nothing uses now:
+// controller.crt/key was the system:masters client certificate of the
+// server's own controllers, whose requests are served in process since.
+var retiredFiles = []string{"controller.crt", "controller.key"}
+
+// removeRetired deletes retiredFiles from dir: an unused key that
+// authenticates as system:masters is a risk and no help.
+func removeRetired(dir string) error {
+	for _, name := range retiredFiles {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

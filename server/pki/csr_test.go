@@ -34,8 +34,7 @@ func TestClientCertsCarryClientAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminPEM, _ := b.Admin()
-	controllerPEM, _ := b.Controller()
-	for name, p := range map[string][]byte{"csr": nodePEM, "issued": issuedPEM, "admin": adminPEM, "controller": controllerPEM} {
+	for name, p := range map[string][]byte{"csr": nodePEM, "issued": issuedPEM, "admin": adminPEM} {
 		c, err := parseCert(p)
 		if err != nil {
 			t.Fatal(err)

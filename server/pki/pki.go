@@ -35,8 +35,9 @@ const (
 	// system:masters is the group Kubernetes authorizers let do anything.
 	AdminUser  = "system:admin"
 	AdminGroup = "system:masters"
-	// ControllerUser is the loopback client certificate's user: the
-	// server's own controllers and node sync hub (group AdminGroup).
+	// ControllerUser is the user of the server's own controllers and node
+	// sync hub (group AdminGroup). Their requests are served in process
+	// and carry no certificate; no network client can claim it.
 	ControllerUser = "system:skiff-controller"
 	// FrontProxyUser is the front-proxy client certificate's user, signed
 	// by the request-header CA (kube-apiserver's --proxy-client-cert-file).
@@ -88,7 +89,6 @@ type Bundle struct {
 	RequestHeaderCAFile, RequestHeaderCAKeyFile string
 	ServingCertFile, ServingKeyFile             string
 	AdminCertFile, AdminKeyFile                 string
-	ControllerCertFile, ControllerKeyFile       string
 	FrontProxyCertFile, FrontProxyKeyFile       string
 
 	// ServerCA is the server CA; ServerCAPEM is its file's contents, whose
@@ -167,7 +167,6 @@ func Ensure(o Options) (*Bundle, error) {
 		RequestHeaderCAFile: f(CARequestHeader + ".crt"), RequestHeaderCAKeyFile: f(CARequestHeader + ".key"),
 		ServingCertFile: f("serving.crt"), ServingKeyFile: f("serving.key"),
 		AdminCertFile: f("admin.crt"), AdminKeyFile: f("admin.key"),
-		ControllerCertFile: f("controller.crt"), ControllerKeyFile: f("controller.key"),
 		FrontProxyCertFile: f(CertFrontProxy + ".crt"), FrontProxyKeyFile: f(CertFrontProxy + ".key"),
 		now:  now,
 		opts: o,
@@ -177,6 +176,9 @@ func Ensure(o Options) (*Bundle, error) {
 		return nil, fmt.Errorf("pki: finishing an interrupted rotate-ca: %w", err)
 	}
 	if err := adoptLegacyCA(o.Dir); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	if err := removeRetired(o.Dir); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
 	for _, name := range caNames {

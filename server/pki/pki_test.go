@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,7 +40,7 @@ func mustEnsure(t *testing.T, o Options) *Bundle {
 func readFiles(t *testing.T, b *Bundle) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, p := range []string{b.ServerCAFile, b.ServerCAKeyFile, b.ServingCertFile, b.ServingKeyFile, b.AdminCertFile, b.AdminKeyFile, b.ControllerCertFile, b.ControllerKeyFile} {
+	for _, p := range []string{b.ServerCAFile, b.ServerCAKeyFile, b.ServingCertFile, b.ServingKeyFile, b.AdminCertFile, b.AdminKeyFile, b.FrontProxyCertFile, b.FrontProxyKeyFile} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -69,8 +71,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 		{b.ServingKeyFile, 0o600},
 		{b.AdminCertFile, 0o644},
 		{b.AdminKeyFile, 0o600},
-		{b.ControllerCertFile, 0o644},
-		{b.ControllerKeyFile, 0o600},
+		{b.FrontProxyCertFile, 0o644},
+		{b.FrontProxyKeyFile, 0o600},
 	}
 	for _, m := range modes {
 		st, err := os.Stat(m.path)
@@ -86,8 +88,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 14 {
-		t.Errorf("dir has %d entries, want 14 (no temp files left): %v", len(entries), entries)
+	if len(entries) != 12 {
+		t.Errorf("dir has %d entries, want 12 (no temp files left): %v", len(entries), entries)
 	}
 
 	// Three distinct CAs, each signing its own leaves only.
@@ -103,7 +105,7 @@ func TestEnsureCreatesFiles(t *testing.T) {
 		t.Errorf("the three CAs share keys: %d distinct", len(keys))
 	}
 	for leaf, issuer := range map[string]*x509.Certificate{
-		CertServing: b.ServerCA, CertAdmin: b.ClientCA, CertController: b.ClientCA, CertFrontProxy: b.RequestHeaderCA,
+		CertServing: b.ServerCA, CertAdmin: b.ClientCA, CertFrontProxy: b.RequestHeaderCA,
 	} {
 		for _, ca := range cas {
 			if signed := b.Leaf(leaf).CheckSignatureFrom(ca) == nil; signed != (ca == issuer) {
@@ -217,7 +219,7 @@ func TestEnsureRenewsLeavesNearExpiry(t *testing.T) {
 	after := readFiles(t, b)
 	for name := range before {
 		changed := !bytes.Equal(before[name], after[name])
-		want := name == "serving.crt" || name == "admin.crt" || name == "controller.crt"
+		want := name == "serving.crt" || name == "admin.crt" || name == "front-proxy-client.crt"
 		if changed != want {
 			t.Errorf("%s changed=%v, want %v", name, changed, want)
 		}
@@ -381,5 +383,31 @@ func TestEnsureCAFileStates(t *testing.T) {
 				t.Errorf("CA key mode: %v %v", st.Mode(), err)
 			}
 		})
+	}
+}
+
+// TestEnsureRemovesRetiredFiles: the controller certificate older servers
+// issued (system:masters, used by nothing since the controllers' requests
+// are served in process) is deleted at start; the other files stay.
+func TestEnsureRemovesRetiredFiles(t *testing.T) {
+	dir := t.TempDir()
+	b := mustEnsure(t, testOptions(dir))
+	certPEM, keyPEM := b.Admin()
+	for name, data := range map[string][]byte{"controller.crt": certPEM, "controller.key": keyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := readFiles(t, b)
+	b = mustEnsure(t, testOptions(dir))
+	for _, name := range []string{"controller.crt", "controller.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after start: %v, want it removed", name, err)
+		}
+	}
+	for name, data := range readFiles(t, b) {
+		if !bytes.Equal(before[name], data) {
+			t.Errorf("%s changed", name)
+		}
 	}
 }

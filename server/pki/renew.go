@@ -13,16 +13,15 @@ import (
 
 // Names of the leaf certificates a Bundle keeps current.
 const (
-	CertServing    = "serving"
-	CertAdmin      = "admin"
-	CertController = "controller"
+	CertServing = "serving"
+	CertAdmin   = "admin"
 	// CertFrontProxy is the front-proxy client certificate, signed by the
 	// request-header CA. skiff has no aggregation layer or authenticating
 	// proxy yet; the pair is kept so the layout is complete when it does.
 	CertFrontProxy = "front-proxy-client"
 )
 
-var leafNames = []string{CertServing, CertAdmin, CertController, CertFrontProxy}
+var leafNames = []string{CertServing, CertAdmin, CertFrontProxy}
 
 // DefaultCheckInterval is the longest a Renewer waits between two checks,
 // so that a clock jump or a file replaced by hand is noticed.
@@ -50,10 +49,6 @@ func (b *Bundle) leafDefs() ([]leafDef, error) {
 			subject: pkix.Name{CommonName: AdminUser, Organization: []string{AdminGroup}},
 			usage:   x509.ExtKeyUsageClientAuth, validity: v,
 		}},
-		{CertController, b.ControllerCertFile, b.ControllerKeyFile, CAClient, leafSpec{
-			subject: pkix.Name{CommonName: ControllerUser, Organization: []string{AdminGroup}},
-			usage:   x509.ExtKeyUsageClientAuth, validity: v,
-		}},
 		{CertFrontProxy, b.FrontProxyCertFile, b.FrontProxyKeyFile, CARequestHeader, leafSpec{
 			subject: pkix.Name{CommonName: FrontProxyUser},
 			usage:   x509.ExtKeyUsageClientAuth, validity: v,
@@ -61,8 +56,7 @@ func (b *Bundle) leafDefs() ([]leafDef, error) {
 	}, nil
 }
 
-// Renew re-checks the serving, admin, controller and front-proxy
-// certificates as
+// Renew re-checks the serving, admin and front-proxy certificates as
 // Ensure does at start (expiry, SANs, host addresses, CA) and re-issues
 // those that are stale, writing each file atomically. It returns the names
 // of the certificates that changed since the last call.
@@ -93,10 +87,6 @@ func (b *Bundle) Renew() (renewed []string, err error) {
 // Admin returns the current admin client certificate and key (PEM).
 func (b *Bundle) Admin() (certPEM, keyPEM []byte) { return b.pair(CertAdmin) }
 
-// Controller returns the current client certificate and key (PEM) of the
-// server's own loopback clients.
-func (b *Bundle) Controller() (certPEM, keyPEM []byte) { return b.pair(CertController) }
-
 func (b *Bundle) pair(name string) (certPEM, keyPEM []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -116,7 +106,7 @@ func (b *Bundle) Leaf(name string) *x509.Certificate {
 func (b *Bundle) Expiries() []Expiry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	issuers := map[string]string{CertServing: CAServer, CertAdmin: CAClient, CertController: CAClient, CertFrontProxy: CARequestHeader}
+	issuers := map[string]string{CertServing: CAServer, CertAdmin: CAClient, CertFrontProxy: CARequestHeader}
 	var out []Expiry
 	for _, n := range leafNames {
 		if p, ok := b.leaves[n]; ok {

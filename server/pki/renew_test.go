@@ -42,11 +42,11 @@ func TestDueAtAndNextCheck(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	ca := t0.Add(1000 * time.Second)
 	// Leaves valid 20 s, renewed with 10 s left, as the integration test
-	// runs them; the controller certificate was issued 4 s after the others.
+	// runs them; the front-proxy certificate was issued 4 s after the others.
 	leaves := []Expiry{
 		{Name: CertServing, NotAfter: t0.Add(20 * time.Second)},
 		{Name: CertAdmin, NotAfter: t0.Add(20 * time.Second)},
-		{Name: CertController, NotAfter: t0.Add(24 * time.Second)},
+		{Name: CertFrontProxy, NotAfter: t0.Add(24 * time.Second)},
 	}
 	const renewBefore, interval = 10 * time.Second, time.Hour
 	tests := []struct {
@@ -60,8 +60,8 @@ func TestDueAtAndNextCheck(t *testing.T) {
 		{at: 9 * time.Second, leaves: leaves, ca: ca, wantNext: 10 * time.Second},
 		{at: 10 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin}, wantNext: 10 * time.Second},
 		{at: 12 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin}, wantNext: 12 * time.Second},
-		{at: 14 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin, CertController}, wantNext: 14 * time.Second},
-		{at: 30 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin, CertController}, wantNext: 30 * time.Second},
+		{at: 14 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin, CertFrontProxy}, wantNext: 14 * time.Second},
+		{at: 30 * time.Second, leaves: leaves, ca: ca, wantDue: []string{CertServing, CertAdmin, CertFrontProxy}, wantNext: 30 * time.Second},
 		// Nothing due within the interval: check again after it.
 		{at: 0, leaves: []Expiry{{Name: CertAdmin, NotAfter: t0.Add(300 * day)}}, ca: t0.Add(3000 * day), wantNext: interval},
 		// A leaf already ending with the CA is not renewed and does not
@@ -113,13 +113,13 @@ func TestRenewReissuesDueLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{CertServing, CertAdmin, CertController, CertFrontProxy}; !slices.Equal(renewed, want) {
+	if want := []string{CertServing, CertAdmin, CertFrontProxy}; !slices.Equal(renewed, want) {
 		t.Fatalf("renewed %v, want %v", renewed, want)
 	}
 	after := readFiles(t, b)
 	for name := range before {
 		changed := !bytes.Equal(before[name], after[name])
-		want := name == "serving.crt" || name == "admin.crt" || name == "controller.crt" || name == "front-proxy-client.crt"
+		want := name == "serving.crt" || name == "admin.crt" || name == "front-proxy-client.crt"
 		if changed != want {
 			t.Errorf("%s changed=%v, want %v (keys are kept, the CA never changes)", name, changed, want)
 		}
@@ -191,12 +191,12 @@ func TestRenewerSwapsServingCert(t *testing.T) {
 	if again := served(); again == first {
 		t.Error("server still presents the first serving certificate")
 	}
-	certPEM, keyPEM := b.Controller()
+	certPEM, keyPEM := b.Admin()
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		t.Errorf("renewed controller pair: %v", err)
+		t.Errorf("renewed admin pair: %v", err)
 	}
-	if data, _ := os.ReadFile(b.ControllerCertFile); !bytes.Equal(data, certPEM) {
-		t.Error("controller.crt differs from the renewed certificate")
+	if data, _ := os.ReadFile(b.AdminCertFile); !bytes.Equal(data, certPEM) {
+		t.Error("admin.crt differs from the renewed certificate")
 	}
 }
 
@@ -231,7 +231,7 @@ func TestInspect(t *testing.T) {
 				t.Errorf("at +%s: %s status %q, want %q", tt.at, c.Name, c.Status, want)
 			}
 		}
-		if want := []string{"admin", "client-ca", "controller", "front-proxy-client", "request-header-ca", "server-ca", "serving"}; !slices.Equal(names, want) {
+		if want := []string{"admin", "client-ca", "front-proxy-client", "request-header-ca", "server-ca", "serving"}; !slices.Equal(names, want) {
 			t.Errorf("certificates %v, want %v", names, want)
 		}
 	}

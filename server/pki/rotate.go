@@ -141,9 +141,9 @@ func FinishCARotation(dir string, now time.Time) error {
 		return errors.New("no CA rotation is in progress")
 	}
 	issuers := map[string]string{
-		"serving.crt": CAServer, "admin.crt": CAClient, "controller.crt": CAClient, CertFrontProxy + ".crt": CARequestHeader,
+		"serving.crt": CAServer, "admin.crt": CAClient, CertFrontProxy + ".crt": CARequestHeader,
 	}
-	for _, leaf := range []string{"serving.crt", "admin.crt", "controller.crt", CertFrontProxy + ".crt"} {
+	for _, leaf := range []string{"serving.crt", "admin.crt", CertFrontProxy + ".crt"} {
 		ca, err := loadCurrentCA(dir, issuers[leaf], now)
 		if err != nil {
 			return err
