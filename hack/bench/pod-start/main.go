@@ -222,6 +222,14 @@ func run(ctx context.Context, cfg config) (err error) {
 	if cfg.agentBin != "" {
 		agentBin = cfg.agentBin
 	}
+	// On its node the agent is the only process that maps the binary.
+	// Here the server runs the same file: pages both touch would count in
+	// both RSS figures, and the kernel keeps those resident when either
+	// hands its start-up pages back (a page another process maps is not
+	// reclaimed). The agent runs a copy of its own.
+	if agentBin, err = copyExecutable(agentBin, filepath.Join(root, "skiff-agent-copy")); err != nil {
+		return err
+	}
 	agent, err := skiffproc.StartAgent(agentBin, agentDir, filepath.Join(root, "agent.log"), "https://"+proxy.Addr(), token, nodeName, args...)
 	if err != nil {
 		return err
@@ -660,4 +668,16 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// copyExecutable copies the executable at src to dst and returns dst.
+func copyExecutable(src, dst string) (string, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return "", err
+	}
+	return dst, nil
 }
