@@ -670,14 +670,25 @@ func loadAvg() string {
 	return f[0]
 }
 
-// copyExecutable copies the executable at src to dst and returns dst.
+// copyExecutable copies the executable at src to dst and returns dst. The
+// copy is synced, as an installed binary is long written back: the kernel
+// does not reclaim dirty pages, so a fresh copy's would stay resident.
 func copyExecutable(src, dst string) (string, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
 		return "", err
 	}
-	return dst, nil
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", err
+	}
+	return dst, f.Close()
 }
