@@ -52,6 +52,8 @@ import (
 type config struct {
 	nodes, pods, replicas, conc                int
 	skiff, out, serverArgs, heap, cpu, baseCPU string
+	bindCPU                                    string
+	bindCPUFor                                 int
 }
 
 func main() {
@@ -65,6 +67,8 @@ func main() {
 	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra flags for skiff server, separated by spaces (e.g. --memory-limit=0)")
 	flag.StringVar(&cfg.cpu, "cpuprofile", "", "write a CPU profile of the server's first 25 s in the \"scheduler alone\" phase to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.baseCPU, "base-cpuprofile", "", "write a CPU profile of the server's first 5 s of the baseline's bindings to this file; the server runs with --enable-pprof")
+	flag.StringVar(&cfg.bindCPU, "bind-cpuprofile", "", "write a CPU profile of the server in the \"scheduler alone\" phase, from its first binding, to this file (-bind-cpuprofile-for long); the server runs with --enable-pprof")
+	flag.IntVar(&cfg.bindCPUFor, "bind-cpuprofile-for", 8, "seconds of the -bind-cpuprofile profile")
 	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -103,7 +107,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	extra := strings.Fields(cfg.serverArgs)
-	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" {
+	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" || cfg.bindCPU != "" {
 		extra = append(extra, "--enable-pprof")
 	}
 	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...)
@@ -145,7 +149,7 @@ func run(ctx context.Context, cfg config) error {
 
 	// The scheduler: pods created while it runs; the rate counts from the
 	// first binding it makes to the last.
-	bound := watchBound(ctx, c, "sched", cfg.pods)
+	bound := watchBound(ctx, c, "sched", cfg.pods, nil)
 	start = time.Now()
 	if err := createPods(ctx, c, "sched", cfg.pods, cfg.conc, ""); err != nil {
 		return err
@@ -161,7 +165,7 @@ func run(ctx context.Context, cfg config) error {
 	add("scheduler: create of the first pod → last pod bound", fmt.Sprintf("%.1f s", res.last.Sub(start).Seconds()), "creation and binding overlap")
 
 	// A Deployment of many replicas, through the ReplicaSet controller.
-	bound = watchBound(ctx, c, "deploy", cfg.replicas)
+	bound = watchBound(ctx, c, "deploy", cfg.replicas, nil)
 	start = time.Now()
 	if err := createDeployment(ctx, c, "deploy", int32(cfg.replicas)); err != nil {
 		return err
@@ -232,11 +236,26 @@ func run(ctx context.Context, cfg config) error {
 	if c, err = benchClient(srv); err != nil {
 		return err
 	}
-	bound = watchBound(ctx, c, "queued", cfg.pods)
+	firstBound := make(chan struct{})
+	bound = watchBound(ctx, c, "queued", cfg.pods, firstBound)
 	profiled := profile(ctx, c, cfg.cpu, 25)
+	bindProfiled := make(chan error, 1)
+	go func() {
+		select {
+		case <-firstBound:
+			bindProfiled <- <-profile(ctx, c, cfg.bindCPU, cfg.bindCPUFor)
+		case <-ctx.Done():
+			bindProfiled <- ctx.Err()
+		}
+	}()
 	res = <-bound
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if res.err == nil {
+		if err := <-bindProfiled; err != nil {
+			return fmt.Errorf("cpu profile from the first binding: %w", err)
+		}
 	}
 	if res.err != nil {
 		return res.err
@@ -413,10 +432,11 @@ type boundResult struct {
 }
 
 // watchBound reports when n pods of namespace ns have a node: the times
-// of the first and the last binding seen. A watch the server ends as
+// of the first and the last binding seen; first, when not nil, is closed
+// at the first. A watch the server ends as
 // unavailable (kine drops a watcher that falls behind; clients are to
 // watch again) is reopened from the last revision seen.
-func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <-chan boundResult {
+func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int, first chan<- struct{}) <-chan boundResult {
 	out := make(chan boundResult, 1)
 	pods := c.CoreV1().Pods(ns)
 	list, err := pods.List(ctx, metav1.ListOptions{})
@@ -433,6 +453,9 @@ func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <
 		now := time.Now()
 		if len(seen) == 0 {
 			r.first = now
+			if first != nil {
+				close(first)
+			}
 		}
 		seen[p.UID] = true
 		r.last = now
