@@ -132,6 +132,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	baseProfiled := profile(ctx, c, cfg.baseCPU, 5)
+	cpu0 := serverCPU(srv)
 	start = time.Now()
 	if err := parallel(ctx, cfg.conc, cfg.pods, func(i int) error {
 		return c.CoreV1().Pods("base").Bind(ctx, &corev1.Binding{
@@ -142,10 +143,12 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("baseline bindings: %w", err)
 	}
 	baseRate := float64(cfg.pods) / time.Since(start).Seconds()
+	baseCPU := serverCPU(srv) - cpu0
 	if err := <-baseProfiled; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
 	}
-	add(fmt.Sprintf("baseline: %d bindings posted directly, %d at a time", cfg.pods, cfg.conc), fmt.Sprintf("%.0f pods/s", baseRate), "the API and datastore alone")
+	add(fmt.Sprintf("baseline: %d bindings posted directly, %d at a time", cfg.pods, cfg.conc), fmt.Sprintf("%.0f pods/s", baseRate),
+		"the API and datastore alone; server CPU "+perItem(baseCPU, cfg.pods)+" per binding")
 
 	// The scheduler: pods created while it runs; the rate counts from the
 	// first binding it makes to the last.
@@ -166,6 +169,7 @@ func run(ctx context.Context, cfg config) error {
 
 	// A Deployment of many replicas, through the ReplicaSet controller.
 	bound = watchBound(ctx, c, "deploy", cfg.replicas, nil)
+	cpu0 = serverCPU(srv)
 	start = time.Now()
 	if err := createDeployment(ctx, c, "deploy", int32(cfg.replicas)); err != nil {
 		return err
@@ -174,8 +178,9 @@ func run(ctx context.Context, cfg config) error {
 	if res.err != nil {
 		return res.err
 	}
+	deployCPU := serverCPU(srv) - cpu0
 	add(fmt.Sprintf("Deployment of %d replicas: create → every pod bound", cfg.replicas), fmt.Sprintf("%.1f s", res.last.Sub(start).Seconds()),
-		fmt.Sprintf("%.0f pods/s", float64(cfg.replicas)/res.last.Sub(start).Seconds()))
+		fmt.Sprintf("%.0f pods/s; server CPU %s per pod (created and bound)", float64(cfg.replicas)/res.last.Sub(start).Seconds(), perItem(deployCPU, cfg.replicas)))
 
 	mem, err := skiffproc.ReadMemory(srv.PID())
 	if err != nil {
@@ -240,15 +245,19 @@ func run(ctx context.Context, cfg config) error {
 	bound = watchBound(ctx, c, "queued", cfg.pods, firstBound)
 	profiled := profile(ctx, c, cfg.cpu, 25)
 	bindProfiled := make(chan error, 1)
+	cpuAtFirst := make(chan time.Duration, 1)
 	go func() {
 		select {
 		case <-firstBound:
+			cpuAtFirst <- serverCPU(srv)
 			bindProfiled <- <-profile(ctx, c, cfg.bindCPU, cfg.bindCPUFor)
 		case <-ctx.Done():
+			cpuAtFirst <- 0
 			bindProfiled <- ctx.Err()
 		}
 	}()
 	res = <-bound
+	cpuAtLast := serverCPU(srv)
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
 	}
@@ -261,13 +270,14 @@ func run(ctx context.Context, cfg config) error {
 		return res.err
 	}
 	aloneRate := float64(cfg.pods) / res.last.Sub(res.first).Seconds()
+	aloneCPU := cpuAtLast - <-cpuAtFirst
 	scheduledEvents, err := countScheduled(ctx, c, "queued")
 	if err != nil {
 		return err
 	}
 	add(fmt.Sprintf("scheduler alone: %d pods pending at start, all bound", cfg.pods), fmt.Sprintf("%.0f pods/s", aloneRate),
-		fmt.Sprintf("first to last binding %.1f s (server start → first %.1f s, → last %.1f s); ÷ baseline %.2f",
-			res.last.Sub(res.first).Seconds(), res.first.Sub(start).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate))
+		fmt.Sprintf("first to last binding %.1f s (server start → first %.1f s, → last %.1f s); ÷ baseline %.2f; server CPU %s per binding (first to last)",
+			res.last.Sub(res.first).Seconds(), res.first.Sub(start).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate, perItem(aloneCPU, cfg.pods)))
 	add("scheduler alone: Scheduled Events once the last pod is bound", fmt.Sprintf("%d", scheduledEvents), "the rest are still queued or were dropped")
 
 	if cfg.out != "" {
@@ -281,6 +291,23 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	return nil
+}
+
+// serverCPU is the CPU time the server's process has used so far (0 if
+// it cannot be read). Per binding, it is a figure the other load on a
+// shared machine changes less than a rate.
+func serverCPU(srv *skiffproc.Server) time.Duration {
+	t, err := skiffproc.ProcessCPU(srv.PID())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server CPU:", err)
+		return 0
+	}
+	return t
+}
+
+// perItem formats cpu divided over n items in milliseconds.
+func perItem(cpu time.Duration, n int) string {
+	return fmt.Sprintf("%.2f ms", cpu.Seconds()*1000/float64(n))
 }
 
 // countScheduled counts the Scheduled Events in namespace ns.
