@@ -52,7 +52,7 @@ import (
 type config struct {
 	nodes, pods, replicas, conc                int
 	skiff, out, serverArgs, heap, cpu, baseCPU string
-	bindCPU                                    string
+	bindCPU, deployCPU                         string
 	bindCPUFor                                 int
 }
 
@@ -69,6 +69,7 @@ func main() {
 	flag.StringVar(&cfg.baseCPU, "base-cpuprofile", "", "write a CPU profile of the server's first 5 s of the baseline's bindings to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.bindCPU, "bind-cpuprofile", "", "write a CPU profile of the server in the \"scheduler alone\" phase, from its first binding, to this file (-bind-cpuprofile-for long); the server runs with --enable-pprof")
 	flag.IntVar(&cfg.bindCPUFor, "bind-cpuprofile-for", 8, "seconds of the -bind-cpuprofile profile")
+	flag.StringVar(&cfg.deployCPU, "deploy-cpuprofile", "", "write a CPU profile of the server's first 5 s of the Deployment phase (from its create) to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -107,7 +108,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	extra := strings.Fields(cfg.serverArgs)
-	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" || cfg.bindCPU != "" {
+	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" || cfg.bindCPU != "" || cfg.deployCPU != "" {
 		extra = append(extra, "--enable-pprof")
 	}
 	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...)
@@ -169,12 +170,16 @@ func run(ctx context.Context, cfg config) error {
 
 	// A Deployment of many replicas, through the ReplicaSet controller.
 	bound = watchBound(ctx, c, "deploy", cfg.replicas, nil)
+	deployProfiled := profile(ctx, c, cfg.deployCPU, 5)
 	cpu0 = serverCPU(srv)
 	start = time.Now()
 	if err := createDeployment(ctx, c, "deploy", int32(cfg.replicas)); err != nil {
 		return err
 	}
 	res = <-bound
+	if err := <-deployProfiled; err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
 	if res.err != nil {
 		return res.err
 	}
