@@ -217,6 +217,12 @@ func part2(r *transcript, b server.Backend) {
 	r.add("get deleted c: %d %s %s", n, showKV(kv), errText(err))
 	n, kv, err = b.Get(ctx, "/r/a", cur+5, false)
 	r.add("get a in the future: %d %s %s", n, showKV(kv), errText(err))
+	for _, k := range []string{"/r/empty", "/r/nil", "/r/never", "/r/zero"} {
+		n, kv, err = b.Get(ctx, k, 0, false)
+		r.add("get %s: %d %s %s", k, n, showKV(kv), errText(err))
+		n, kv, err = b.Get(ctx, k, 0, true)
+		r.add("get %s keys only: %d %s %s", k, n, showKV(kv), errText(err))
+	}
 
 	n, kvs, err := b.List(ctx, "/r/", "/r0", 0, 0, false)
 	r.add("list /r/: %d %s %s", n, showKVs(kvs), errText(err))

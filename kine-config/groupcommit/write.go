@@ -13,6 +13,12 @@ const (
 	// lookupSQL reads the newest row of a key: kine's compare-and-swap
 	// compares against it.
 	lookupSQL = `SELECT id, created, deleted, create_revision, lease, value FROM kine WHERE name = ? ORDER BY id DESC LIMIT 1`
+	// getSQL reads the newest row of a key with the current revision, in
+	// one statement so that both come from the same snapshot: one row,
+	// its columns NULL when the key has no rows. getKeySQL leaves out the
+	// value.
+	getSQL    = `SELECT (SELECT MAX(id) FROM kine), k.id, k.created, k.deleted, k.create_revision, k.lease, k.value FROM (SELECT 1) LEFT JOIN (SELECT id, created, deleted, create_revision, lease, value FROM kine WHERE name = ? ORDER BY id DESC LIMIT 1) AS k`
+	getKeySQL = `SELECT (SELECT MAX(id) FROM kine), k.id, k.created, k.deleted, k.create_revision, k.lease, NULL FROM (SELECT 1) LEFT JOIN (SELECT id, created, deleted, create_revision, lease FROM kine WHERE name = ? ORDER BY id DESC LIMIT 1) AS k`
 	// insertSQL appends a row; its autoincrement id is the new revision.
 	insertSQL = `INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`
 )

@@ -117,15 +117,21 @@ func runAll(ctx context.Context, g *errgroup.Group, cc controllerContext) {
 	}
 }
 
-// schedulerQPS and schedulerBurst bound the scheduler's API requests.
-// Every pod it places costs a binding and an Event, and the binding is
-// what a burst of new pods waits for: its budget lets the datastore, not
-// the client, set the binding rate (the other controllers keep the
-// loopback client's).
+// podQPS and podBurst bound the API requests of the controllers a burst
+// of new pods waits for: the scheduler (every pod it places costs a
+// binding and an Event) and the ReplicaSet controller (a 1,000-replica
+// Deployment is 1,000 creates). Their budget lets the datastore, not the
+// client, set the rate: at the loopback client's 200/s the ReplicaSet
+// controller's creates paced a 1,000-replica Deployment. The client is in
+// process, so the API's handler pool, not the network, is what holds a
+// burst back. The other controllers keep the loopback client's.
 const (
-	schedulerQPS   = 2000
-	schedulerBurst = 4000
+	podQPS   = 2000
+	podBurst = 4000
 )
+
+// podControllers are the controllers with the podQPS budget.
+var podControllers = map[string]bool{"scheduler": true, "replicaset": true}
 
 // controllerConfig is the client configuration of one controller. Each
 // controller gets its own rate limiter, as kube-controller-manager gives
@@ -135,8 +141,8 @@ const (
 func controllerConfig(cfg *rest.Config, name string) *rest.Config {
 	cfg = withUserAgent(cfg, cfg.UserAgent+"/"+name)
 	cfg.RateLimiter = nil
-	if name == "scheduler" {
-		cfg.QPS, cfg.Burst = schedulerQPS, schedulerBurst
+	if podControllers[name] {
+		cfg.QPS, cfg.Burst = podQPS, podBurst
 	}
 	return cfg
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // Each controller's client gets a rate limiter of its own (the loopback
-// config's QPS, or the scheduler's larger budget), never the shared one.
+// config's QPS, or the larger budget of the scheduler and the ReplicaSet
+// controller), never the shared one.
 func TestControllerConfig(t *testing.T) {
 	shared := flowcontrol.NewTokenBucketRateLimiter(200, 400)
 	loopback := &rest.Config{Host: "https://127.0.0.1:6443", QPS: 200, Burst: 400, UserAgent: "skiff-controllers", RateLimiter: shared}
@@ -26,8 +27,9 @@ func TestControllerConfig(t *testing.T) {
 		qps   float32
 		burst int
 	}{
-		{"replicaset", 200, 400},
-		{"scheduler", schedulerQPS, schedulerBurst},
+		{"job", 200, 400},
+		{"replicaset", podQPS, podBurst},
+		{"scheduler", podQPS, podBurst},
 	} {
 		cfg := controllerConfig(loopback, tc.name)
 		if cfg.RateLimiter != nil {

@@ -129,7 +129,7 @@ func NewForConfig(cfg *rest.Config) (*Clientset, error) {
 		}
 		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
 	}
-	cfg.NegotiatedSerializer = codecs.WithoutConversion()
+	cfg.NegotiatedSerializer = newNegotiatedJSON(s, codecs)
 	cfg.ContentType = runtime.ContentTypeJSON
 	cfg.AcceptContentTypes = runtime.ContentTypeJSON
 	httpClient, err := rest.HTTPClientFor(cfg)

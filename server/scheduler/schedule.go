@@ -107,9 +107,8 @@ func Schedule(snap *Snapshot, pod *corev1.Pod) (Result, error) {
 	}
 	feasible := make([]*NodeInfo, 0, snap.NumNodes())
 	var reasons []string
-	for _, name := range snap.names {
-		ni := snap.nodes[name]
-		if isPinned && !pinned[name] {
+	for _, ni := range snap.infos {
+		if isPinned && !pinned[ni.Node.Name] {
 			fitErr.Reasons[ReasonNotInNodeAffinityNodeList]++
 			continue
 		}

@@ -663,3 +663,32 @@ func TestAffinityNamespaceSelector(t *testing.T) {
 		t.Fatalf("empty namespaceSelector: %q, %v; want b", res.NodeName, err)
 	}
 }
+
+// The snapshot walks its nodes sorted by name, each once, however they
+// came and went: a node removed while pods are accounted on it and then
+// seen again, an update of a known node, a node removed for good.
+func TestSnapshotNodeOrder(t *testing.T) {
+	snap := NewSnapshot(nil, nil)
+	for _, n := range []string{"c", "a", "d", "b"} {
+		snap.SetNode(node(n, "2", "2Gi"))
+	}
+	snap.AddPod(pod("p", "1", "1Gi"), "b")
+	snap.RemoveNode("b")
+	snap.RemoveNode("d")
+	snap.RemoveNode("missing")
+	snap.SetNode(node("a", "4", "4Gi"))
+	snap.SetNode(node("b", "2", "2Gi"))
+	var got []string
+	for _, ni := range snap.infos {
+		got = append(got, ni.Node.Name)
+	}
+	if fmt.Sprint(got) != "[a b c]" || snap.NumNodes() != 3 {
+		t.Fatalf("nodes walked: %v (NumNodes %d), want [a b c]", got, snap.NumNodes())
+	}
+	if got := snap.Node("b").Requested().MilliCPU; got != 1000 {
+		t.Fatalf("b lost its pod while removed: requested cpu %d", got)
+	}
+	if got := snap.Node("a").allocatable.MilliCPU; got != 4000 {
+		t.Fatalf("a not updated: allocatable cpu %d", got)
+	}
+}

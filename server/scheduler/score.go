@@ -163,8 +163,7 @@ func (c *cycle) spreadScores(nodes []*NodeInfo, raw []int64) bool {
 		// Like kube's default constraints (hostname maxSkew 3, zone
 		// maxSkew 5), counting the pods of the same controller.
 		zones := map[string]int{}
-		for _, name := range c.snap.names {
-			ni := c.snap.nodes[name]
+		for _, ni := range c.snap.infos {
 			if z, ok := ni.Node.Labels[zoneLabel]; ok {
 				zones[z] += int(ni.owners[owner])
 			}
@@ -211,8 +210,7 @@ func (c *cycle) interPodScores(nodes []*NodeInfo, raw []int64) bool {
 			scores[topoPair{t.topologyKey, v}] += weight
 		}
 	}
-	for _, name := range c.snap.names {
-		ni := c.snap.nodes[name]
+	for _, ni := range c.snap.infos {
 		if !incomingTerms && ni.withAff == 0 {
 			continue
 		}

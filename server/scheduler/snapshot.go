@@ -15,8 +15,10 @@ import (
 // reads it. A Snapshot is not safe for concurrent use.
 type Snapshot struct {
 	nodes map[string]*NodeInfo
-	// names is the node names, sorted: Schedule walks nodes in this order.
-	names []string
+	// infos is the nodes' infos sorted by name: Schedule walks nodes in
+	// this order (a slice, not names to look up in nodes: a decision walks
+	// every node two to four times).
+	infos []*NodeInfo
 	// podNode is where each accounted pod sits, by podKey.
 	podNode map[string]string
 	// imageNodes counts the nodes holding each (normalized) image.
@@ -109,7 +111,12 @@ func (s *Snapshot) init() {
 }
 
 // NumNodes returns how many nodes the snapshot holds.
-func (s *Snapshot) NumNodes() int { return len(s.names) }
+func (s *Snapshot) NumNodes() int { return len(s.infos) }
+
+// search returns where the node named name is, or would be, in s.infos.
+func (s *Snapshot) search(name string) int {
+	return sort.Search(len(s.infos), func(i int) bool { return s.infos[i].Node.Name >= name })
+}
 
 // Node returns the named node's info, or nil.
 func (s *Snapshot) Node(name string) *NodeInfo { return s.nodes[name] }
@@ -124,10 +131,10 @@ func (s *Snapshot) SetNode(node *corev1.Node) {
 		s.nodes[node.Name] = ni
 	}
 	if ni.Node == nil {
-		i := sort.SearchStrings(s.names, node.Name)
-		s.names = append(s.names, "")
-		copy(s.names[i+1:], s.names[i:])
-		s.names[i] = node.Name
+		i := s.search(node.Name)
+		s.infos = append(s.infos, nil)
+		copy(s.infos[i+1:], s.infos[i:])
+		s.infos[i] = ni
 	} else {
 		for name := range ni.images {
 			s.dropImage(name)
@@ -167,13 +174,13 @@ func (s *Snapshot) RemoveNode(name string) {
 	for img := range ni.images {
 		s.dropImage(img)
 	}
+	i := s.search(name)
+	s.infos = append(s.infos[:i], s.infos[i+1:]...)
 	ni.Node, ni.images, ni.notReadyTaint = nil, nil, nil
 	ni.allocatable = Resources{}
 	if len(ni.pods) == 0 {
 		delete(s.nodes, name)
 	}
-	i := sort.SearchStrings(s.names, name)
-	s.names = append(s.names[:i], s.names[i+1:]...)
 }
 
 // podKey identifies a pod across updates: its UID, or namespace/name for

@@ -64,8 +64,7 @@ func newSpreadState(snap *Snapshot, pod *corev1.Pod, when corev1.UnsatisfiableCo
 		return nil
 	}
 	s := &spreadState{constraints: cs, counts: map[topoPair]int{}, domains: make([]int, len(cs)), minMatch: make([]int, len(cs))}
-	for _, name := range snap.names {
-		ni := snap.nodes[name]
+	for _, ni := range snap.infos {
 		if !s.hasKeys(ni.Node) {
 			continue
 		}
@@ -150,8 +149,7 @@ type affinityState struct {
 
 func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinityState {
 	s := &affinityState{}
-	for _, name := range snap.names {
-		ni := snap.nodes[name]
+	for _, ni := range snap.infos {
 		if ni.withAntiA == 0 {
 			continue
 		}
@@ -180,8 +178,7 @@ func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinitySta
 			s.selfMatch = false
 		}
 	}
-	for _, name := range snap.names {
-		ni := snap.nodes[name]
+	for _, ni := range snap.infos {
 		for _, p := range ni.pods {
 			for i := range s.required {
 				t := &s.required[i]

@@ -1,6 +1,7 @@
 package synchub
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -164,10 +165,17 @@ func (d *nodeDoc) bump(rev int64) {
 // pod starts using after it last changed.
 type fetch func(key string, rev int64) ([]byte, error)
 
+// nodeNameKey is how spec.nodeName's key appears in a pod's stored JSON.
+var nodeNameKey = []byte(`"nodeName"`)
+
 // applyPod records a pod's new value (nil: deleted) at revision rev.
 func (x *index) applyPod(key string, value []byte, rev int64, get fetch) error {
 	var pod *corev1.Pod
-	if value != nil {
+	// An unbound pod's stored JSON has no "nodeName" key (json.Marshal
+	// omits the empty field, and quotes inside strings are escaped), so
+	// the pending pods of a burst are not decoded only to be left out. A
+	// pod that has the key elsewhere (a label of that name) is decoded.
+	if value != nil && bytes.Contains(value, nodeNameKey) {
 		var err error
 		if pod, err = decodePod(value, rev); err != nil {
 			return fmt.Errorf("decoding %s: %w", key, err)

@@ -291,3 +291,35 @@ func TestIndexLeavesTheNodesOwnStatusOut(t *testing.T) {
 		t.Fatalf("pod: %v at %v, want %d", err, p, rev)
 	}
 }
+
+// A pod without a node is not decoded: its JSON, without a "nodeName"
+// key, is left alone (here it is not even valid). One with the key
+// elsewhere is decoded, and placed only if it has a node.
+func TestIndexSkipsUnboundPods(t *testing.T) {
+	x := newIndex()
+	x.reset(10)
+	get := func(string, int64) ([]byte, error) { return nil, nil }
+	if err := x.applyPod(podsPrefix+"ns/a", []byte(`{"metadata":{"name":"a"},"spec":{`), 11, get); err != nil {
+		t.Fatalf("unbound pod decoded: %v", err)
+	}
+	labelled := func(node string) []byte {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns", UID: "uid-b", Labels: map[string]string{"nodeName": "n1"}},
+			Spec: corev1.PodSpec{NodeName: node}}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if err := x.applyPod(podsPrefix+"ns/b", labelled(""), 12, get); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := x.document("n1", 10); d != nil {
+		t.Fatalf("n1 got an unbound pod: %v", names(d))
+	}
+	if err := x.applyPod(podsPrefix+"ns/b", labelled("n1"), 13, get); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := x.document("n1", 0)
+	eq(t, "n1", names(d), "Pod/b")
+}

@@ -52,6 +52,8 @@ import (
 type config struct {
 	nodes, pods, replicas, conc                int
 	skiff, out, serverArgs, heap, cpu, baseCPU string
+	bindCPU, deployCPU                         string
+	bindCPUFor                                 int
 }
 
 func main() {
@@ -65,6 +67,9 @@ func main() {
 	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra flags for skiff server, separated by spaces (e.g. --memory-limit=0)")
 	flag.StringVar(&cfg.cpu, "cpuprofile", "", "write a CPU profile of the server's first 25 s in the \"scheduler alone\" phase to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.baseCPU, "base-cpuprofile", "", "write a CPU profile of the server's first 5 s of the baseline's bindings to this file; the server runs with --enable-pprof")
+	flag.StringVar(&cfg.bindCPU, "bind-cpuprofile", "", "write a CPU profile of the server in the \"scheduler alone\" phase, from its first binding, to this file (-bind-cpuprofile-for long); the server runs with --enable-pprof")
+	flag.IntVar(&cfg.bindCPUFor, "bind-cpuprofile-for", 8, "seconds of the -bind-cpuprofile profile")
+	flag.StringVar(&cfg.deployCPU, "deploy-cpuprofile", "", "write a CPU profile of the server's first 5 s of the Deployment phase (from its create) to this file; the server runs with --enable-pprof")
 	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -103,7 +108,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	extra := strings.Fields(cfg.serverArgs)
-	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" {
+	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" || cfg.bindCPU != "" || cfg.deployCPU != "" {
 		extra = append(extra, "--enable-pprof")
 	}
 	srv, err := skiffproc.Start(ctx, bin, filepath.Join(dir, "server"), extra...)
@@ -128,6 +133,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	baseProfiled := profile(ctx, c, cfg.baseCPU, 5)
+	cpu0 := serverCPU(srv)
 	start = time.Now()
 	if err := parallel(ctx, cfg.conc, cfg.pods, func(i int) error {
 		return c.CoreV1().Pods("base").Bind(ctx, &corev1.Binding{
@@ -138,14 +144,16 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("baseline bindings: %w", err)
 	}
 	baseRate := float64(cfg.pods) / time.Since(start).Seconds()
+	baseCPU := serverCPU(srv) - cpu0
 	if err := <-baseProfiled; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
 	}
-	add(fmt.Sprintf("baseline: %d bindings posted directly, %d at a time", cfg.pods, cfg.conc), fmt.Sprintf("%.0f pods/s", baseRate), "the API and datastore alone")
+	add(fmt.Sprintf("baseline: %d bindings posted directly, %d at a time", cfg.pods, cfg.conc), fmt.Sprintf("%.0f pods/s", baseRate),
+		"the API and datastore alone; server CPU "+perItem(baseCPU, cfg.pods)+" per binding")
 
 	// The scheduler: pods created while it runs; the rate counts from the
 	// first binding it makes to the last.
-	bound := watchBound(ctx, c, "sched", cfg.pods)
+	bound := watchBound(ctx, c, "sched", cfg.pods, nil)
 	start = time.Now()
 	if err := createPods(ctx, c, "sched", cfg.pods, cfg.conc, ""); err != nil {
 		return err
@@ -161,17 +169,23 @@ func run(ctx context.Context, cfg config) error {
 	add("scheduler: create of the first pod → last pod bound", fmt.Sprintf("%.1f s", res.last.Sub(start).Seconds()), "creation and binding overlap")
 
 	// A Deployment of many replicas, through the ReplicaSet controller.
-	bound = watchBound(ctx, c, "deploy", cfg.replicas)
+	bound = watchBound(ctx, c, "deploy", cfg.replicas, nil)
+	deployProfiled := profile(ctx, c, cfg.deployCPU, 5)
+	cpu0 = serverCPU(srv)
 	start = time.Now()
 	if err := createDeployment(ctx, c, "deploy", int32(cfg.replicas)); err != nil {
 		return err
 	}
 	res = <-bound
+	if err := <-deployProfiled; err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
 	if res.err != nil {
 		return res.err
 	}
+	deployCPU := serverCPU(srv) - cpu0
 	add(fmt.Sprintf("Deployment of %d replicas: create → every pod bound", cfg.replicas), fmt.Sprintf("%.1f s", res.last.Sub(start).Seconds()),
-		fmt.Sprintf("%.0f pods/s", float64(cfg.replicas)/res.last.Sub(start).Seconds()))
+		fmt.Sprintf("%.0f pods/s; server CPU %s per pod (created and bound)", float64(cfg.replicas)/res.last.Sub(start).Seconds(), perItem(deployCPU, cfg.replicas)))
 
 	mem, err := skiffproc.ReadMemory(srv.PID())
 	if err != nil {
@@ -232,23 +246,43 @@ func run(ctx context.Context, cfg config) error {
 	if c, err = benchClient(srv); err != nil {
 		return err
 	}
-	bound = watchBound(ctx, c, "queued", cfg.pods)
+	firstBound := make(chan struct{})
+	bound = watchBound(ctx, c, "queued", cfg.pods, firstBound)
 	profiled := profile(ctx, c, cfg.cpu, 25)
+	bindProfiled := make(chan error, 1)
+	cpuAtFirst := make(chan time.Duration, 1)
+	go func() {
+		select {
+		case <-firstBound:
+			cpuAtFirst <- serverCPU(srv)
+			bindProfiled <- <-profile(ctx, c, cfg.bindCPU, cfg.bindCPUFor)
+		case <-ctx.Done():
+			cpuAtFirst <- 0
+			bindProfiled <- ctx.Err()
+		}
+	}()
 	res = <-bound
+	cpuAtLast := serverCPU(srv)
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if res.err == nil {
+		if err := <-bindProfiled; err != nil {
+			return fmt.Errorf("cpu profile from the first binding: %w", err)
+		}
 	}
 	if res.err != nil {
 		return res.err
 	}
 	aloneRate := float64(cfg.pods) / res.last.Sub(res.first).Seconds()
+	aloneCPU := cpuAtLast - <-cpuAtFirst
 	scheduledEvents, err := countScheduled(ctx, c, "queued")
 	if err != nil {
 		return err
 	}
 	add(fmt.Sprintf("scheduler alone: %d pods pending at start, all bound", cfg.pods), fmt.Sprintf("%.0f pods/s", aloneRate),
-		fmt.Sprintf("first to last binding %.1f s (server start → first %.1f s, → last %.1f s); ÷ baseline %.2f",
-			res.last.Sub(res.first).Seconds(), res.first.Sub(start).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate))
+		fmt.Sprintf("first to last binding %.1f s (server start → first %.1f s, → last %.1f s); ÷ baseline %.2f; server CPU %s per binding (first to last)",
+			res.last.Sub(res.first).Seconds(), res.first.Sub(start).Seconds(), res.last.Sub(start).Seconds(), aloneRate/baseRate, perItem(aloneCPU, cfg.pods)))
 	add("scheduler alone: Scheduled Events once the last pod is bound", fmt.Sprintf("%d", scheduledEvents), "the rest are still queued or were dropped")
 
 	if cfg.out != "" {
@@ -262,6 +296,23 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	return nil
+}
+
+// serverCPU is the CPU time the server's process has used so far (0 if
+// it cannot be read). Per binding, it is a figure the other load on a
+// shared machine changes less than a rate.
+func serverCPU(srv *skiffproc.Server) time.Duration {
+	t, err := skiffproc.ProcessCPU(srv.PID())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server CPU:", err)
+		return 0
+	}
+	return t
+}
+
+// perItem formats cpu divided over n items in milliseconds.
+func perItem(cpu time.Duration, n int) string {
+	return fmt.Sprintf("%.2f ms", cpu.Seconds()*1000/float64(n))
 }
 
 // countScheduled counts the Scheduled Events in namespace ns.
@@ -413,10 +464,11 @@ type boundResult struct {
 }
 
 // watchBound reports when n pods of namespace ns have a node: the times
-// of the first and the last binding seen. A watch the server ends as
+// of the first and the last binding seen; first, when not nil, is closed
+// at the first. A watch the server ends as
 // unavailable (kine drops a watcher that falls behind; clients are to
 // watch again) is reopened from the last revision seen.
-func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <-chan boundResult {
+func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int, first chan<- struct{}) <-chan boundResult {
 	out := make(chan boundResult, 1)
 	pods := c.CoreV1().Pods(ns)
 	list, err := pods.List(ctx, metav1.ListOptions{})
@@ -433,6 +485,9 @@ func watchBound(ctx context.Context, c kubernetes.Interface, ns string, n int) <
 		now := time.Now()
 		if len(seen) == 0 {
 			r.first = now
+			if first != nil {
+				close(first)
+			}
 		}
 		seen[p.UID] = true
 		r.last = now
