@@ -16,6 +16,7 @@ import (
 	contentapi "github.com/containerd/containerd/api/services/content/v1"
 	contentproxy "github.com/containerd/containerd/content/proxy"
 	"golang.org/x/sys/unix"
+	"k8s.io/klog/v2"
 )
 
 // Namespace is the containerd namespace skiff's containers and images live in.
@@ -153,6 +154,7 @@ func (r *Runtime) startDaemon(ctx context.Context) error {
 	if err := os.MkdirAll(r.ctrDir, 0o711); err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
+	stateOnTmpfs(filepath.Join(r.ctrDir, "state"))
 	cfg := filepath.Join(r.ctrDir, "config.toml")
 	if err := os.WriteFile(cfg, []byte(r.daemonConfig()), 0o600); err != nil {
 		return fmt.Errorf("runtime: write containerd config: %w", err)
@@ -353,4 +355,42 @@ func (r *Runtime) Version(ctx context.Context) (string, error) {
 		ver = ver[:i]
 	}
 	return "containerd://" + ver, nil
+}
+
+// stateOnTmpfs mounts a tmpfs at dir, the managed containerd's state
+// directory, unless it is on one already. containerd keeps there what
+// lives only as long as its tasks: each task's bundle (its OCI spec, the
+// rootfs mount point, the shim's address, pid and options files, the
+// runtime's log); it expects a tmpfs there (its default is /run/containerd)
+// and cleans up after a reboot what it finds left. On disk every container
+// start and removal created and deleted a dozen files through the
+// filesystem's journal: CPU on every pod start and writes to the node's
+// storage (an SD card, often) for nothing that outlives a reboot.
+//
+// A directory that holds bundles stays on disk: containers may still run
+// from them (containerd died and its shims did not, or an agent before
+// this one started it), and a mount over them would hide them from the
+// containerd started now. containerd removes the bundles of tasks it finds
+// dead at its start, so such a directory moves to a tmpfs at the next
+// start after a reboot. A tmpfs that cannot be mounted (no CAP_SYS_ADMIN)
+// leaves the state on disk, as before.
+func stateOnTmpfs(dir string) {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		klog.ErrorS(err, "containerd's state stays where it is")
+		return
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err == nil && fs.Type == unix.TMPFS_MAGIC {
+		return
+	}
+	for _, runtime := range []string{"io.containerd.runtime.v2.task", "io.containerd.runtime.v1.linux"} {
+		if bundles, _ := filepath.Glob(filepath.Join(dir, runtime, "*", "*")); len(bundles) > 0 {
+			klog.InfoS("containerd's state stays on disk: it holds task bundles", "dir", dir, "bundles", len(bundles))
+			return
+		}
+	}
+	// 64 MiB bounds a leak; a task's bundle takes ~20 KiB.
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711,size=64m"); err != nil {
+		klog.ErrorS(err, "containerd's state stays on disk: mounting a tmpfs failed", "dir", dir)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	containerd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/remotes/docker"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -78,6 +79,8 @@ func cleanupDaemon(t *testing.T, r *Runtime) {
 			var ws syscall.WaitStatus
 			syscall.Wait4(pid, &ws, 0, nil)
 		}
+		// containerd's state is a tmpfs Start mounted (stateOnTmpfs).
+		syscall.Unmount(filepath.Join(r.ctrDir, "state"), syscall.MNT_DETACH)
 	})
 }
 
@@ -145,6 +148,10 @@ func TestContainerd(t *testing.T) {
 	cleanupDaemon(t, r)
 	if r.childPID() == 0 {
 		t.Fatal("Start did not start a private containerd")
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Join(dir, "containerd", "state"), &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Fatalf("containerd's state directory is not a tmpfs (statfs type %#x, %v)", fs.Type, err)
 	}
 	// In its own process group, so signals to the agent's group spare it.
 	if pgid, err := syscall.Getpgid(r.childPID()); err != nil || pgid != r.childPID() {
