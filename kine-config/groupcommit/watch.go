@@ -52,10 +52,16 @@ func (b *Backend) Watch(ctx context.Context, revision int64) server.WatchResult 
 	go func() {
 		defer cancel()
 		defer close(result)
-		for batch := range live {
-			select {
-			case result <- batch.After(rev):
-			case <-ctx.Done():
+		for {
+			batches, ok := live.next(ctx)
+			for _, batch := range batches {
+				select {
+				case result <- batch.After(rev):
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !ok {
 				return
 			}
 		}
@@ -90,63 +96,129 @@ func (b *Backend) after(ctx context.Context, revision int64) (server.EventBatch,
 	return batch, nil
 }
 
-// fanout hands each committed batch to every watcher. A watcher whose
-// buffer is full is dropped (its channel closed, so its watch ends and
-// the client starts again) rather than allowed to hold up the writer.
+// fanout hands each committed batch to every watcher. Each watcher has a
+// queue of its own that grows while it reads slower than batches commit,
+// up to maxQueuedEvents; past that it is dropped (its watch ends, and the
+// API reopens it from its last revision, which reads every row after that
+// revision from the table) rather than allowed to hold up the writer or
+// keep an unbounded backlog alive. Queues hold no room while empty.
 type fanout struct {
 	mu     sync.Mutex
-	subs   map[chan server.EventBatch]struct{}
+	subs   map[*subscriber]struct{}
 	closed bool
 }
 
-func (f *fanout) subscribe(ctx context.Context) <-chan server.EventBatch {
-	c := make(chan server.EventBatch, 100)
+// maxQueuedEvents is how far a watcher may fall behind before it is
+// dropped. The events are shared by all watchers; what a lagging watcher
+// keeps alive is at most this many (~15 MB of 1.5 KiB objects). Bursts
+// of small batches (a Deployment's pods created, bound and started) fell
+// through a bound of 100 batches, and each reopening cost a scan of the
+// table.
+const maxQueuedEvents = 10000
+
+// subscriber is one watcher's queue.
+type subscriber struct {
+	mu      sync.Mutex
+	batches []server.EventBatch
+	events  int
+	closed  bool
+	// wake holds a token while batches or the close are waiting.
+	wake chan struct{}
+}
+
+func (f *fanout) subscribe(ctx context.Context) *subscriber {
+	s := &subscriber{wake: make(chan struct{}, 1)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		close(c)
-		return c
+		s.close()
+		return s
 	}
 	if f.subs == nil {
-		f.subs = map[chan server.EventBatch]struct{}{}
+		f.subs = map[*subscriber]struct{}{}
 	}
-	f.subs[c] = struct{}{}
+	f.subs[s] = struct{}{}
 	// No goroutine waits for the end of each watch (an idle server holds
 	// some 30): the drop runs once ctx is done.
 	context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.drop(c)
+		f.drop(s)
 	})
-	return c
+	return s
 }
 
-// drop removes c; f.mu is held.
-func (f *fanout) drop(c chan server.EventBatch) {
-	if _, ok := f.subs[c]; ok {
-		delete(f.subs, c)
-		close(c)
+// drop removes s and closes it; f.mu is held.
+func (f *fanout) drop(s *subscriber) {
+	if _, ok := f.subs[s]; ok {
+		delete(f.subs, s)
+		s.close()
 	}
 }
 
 func (f *fanout) publish(batch server.EventBatch) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for c := range f.subs {
-		select {
-		case c <- batch:
-		default:
-			f.drop(c)
+	for s := range f.subs {
+		if !s.push(batch) {
+			f.drop(s)
 		}
 	}
 }
 
-// close ends every watch; later subscribers get a closed channel.
+// close ends every watch; later subscribers get a closed queue.
 func (f *fanout) close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for c := range f.subs {
-		f.drop(c)
+	for s := range f.subs {
+		f.drop(s)
 	}
 	f.closed = true
+}
+
+// push queues batch; false means the queue is full and s must be dropped.
+func (s *subscriber) push(batch server.EventBatch) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.events+len(batch.Events) > maxQueuedEvents {
+		return false
+	}
+	s.batches = append(s.batches, batch)
+	s.events += len(batch.Events)
+	s.notify()
+	return true
+}
+
+// close marks s closed: next returns what is queued, then false.
+func (s *subscriber) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.notify()
+}
+
+func (s *subscriber) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for queued batches and takes them all. ok is false once s
+// is closed (the batches returned with it are the last) or ctx is done.
+func (s *subscriber) next(ctx context.Context) (batches []server.EventBatch, ok bool) {
+	for {
+		s.mu.Lock()
+		batches, closed := s.batches, s.closed
+		s.batches, s.events = nil, 0
+		s.mu.Unlock()
+		if len(batches) > 0 || closed {
+			return batches, !closed
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
 }
