@@ -131,7 +131,7 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 		}
 	}
 	if track {
-		obj = s.managers.track(res.gvk, "", res.newObj(), obj, o.manager)
+		obj = s.managers.trackCreate(res.gvk, res.newObj(), obj, o.manager)
 	}
 	if o.dryRun {
 		return obj, nil

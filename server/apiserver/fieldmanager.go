@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -28,10 +30,13 @@ type fieldManagers struct {
 	tcErr  error
 	mu     sync.Mutex
 	byKind map[string]*managedfields.FieldManager
+	// memo answers writes of a shape seen before (nil: always ask the
+	// field manager).
+	memo *fieldsMemo
 }
 
 func newFieldManagers(s *runtime.Scheme, models func() (map[string]*spec.Schema, error)) *fieldManagers {
-	return &fieldManagers{scheme: s, defaulter: defaulterFunc(applyDefaults), models: models, byKind: map[string]*managedfields.FieldManager{}}
+	return &fieldManagers{scheme: s, defaulter: defaulterFunc(applyDefaults), models: models, byKind: map[string]*managedfields.FieldManager{}, memo: newFieldsMemo()}
 }
 
 // sameVersion is the scheme as the field managers' object converter,
@@ -93,13 +98,47 @@ func (m *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 // track records manager as the owner of the fields it changed from live to
 // obj. Failures keep the previous managed fields, as kube-apiserver does.
 func (m *fieldManagers) track(gvk schema.GroupVersionKind, sub string, live, obj runtime.Object, manager string) runtime.Object {
+	return m.track1(gvk, sub, false, live, obj, manager)
+}
+
+// trackCreate is track for a create: empty is a new, empty object of the
+// kind.
+func (m *fieldManagers) trackCreate(gvk schema.GroupVersionKind, empty, obj runtime.Object, manager string) runtime.Object {
+	return m.track1(gvk, "", true, empty, obj, manager)
+}
+
+func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create bool, live, obj runtime.Object, manager string) runtime.Object {
 	fm, err := m.get(gvk, sub)
 	if err != nil {
 		return obj
 	}
 	live.GetObjectKind().SetGroupVersionKind(gvk)
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	return fm.UpdateNoErrors(live, obj, manager)
+	if m.memo == nil {
+		return fm.UpdateNoErrors(live, obj, manager)
+	}
+	w, ok := m.memo.eligible(gvk, sub, create, live, obj, manager)
+	if !ok {
+		return fm.UpdateNoErrors(live, obj, manager)
+	}
+	if m.memo.answer(w, obj, manager) {
+		return obj
+	}
+	// The pointers to the starting entry's time the field manager may
+	// carry over into its answer.
+	var ptrs []*metav1.Time
+	for _, o := range []runtime.Object{live, obj} {
+		if acc, err := meta.Accessor(o); err == nil {
+			for _, e := range acc.GetManagedFields() {
+				ptrs = append(ptrs, e.Time)
+			}
+		}
+	}
+	out := fm.UpdateNoErrors(live, obj, manager)
+	if out == obj {
+		m.memo.learn(w, out, manager, ptrs...)
+	}
+	return out
 }
 
 // managerName is ?fieldManager=, or the user agent's program name.

@@ -168,28 +168,56 @@ type feedMetadata struct {
 
 // decodeMetadata decodes the top-level "metadata" of a stored object into
 // m, and reads no further: the rest of the object (a ConfigMap's data, a
-// pod's spec) is most of its bytes and is neither scanned nor validated.
-// Stored objects put metadata third, after kind and apiVersion. An object
-// without metadata leaves m empty.
+// pod's spec) is most of its bytes and is neither decoded nor validated,
+// only stepped over where it comes first (stored objects put metadata
+// third, after kind and apiVersion). An object without metadata leaves m
+// empty.
 func decodeMetadata(value []byte, m *feedMetadata) error {
-	dec := json.NewDecoder(bytes.NewReader(value))
-	if t, err := dec.Token(); err != nil {
-		return err
-	} else if t != json.Delim('{') {
+	s := shapeScan{b: value}
+	s.ws()
+	if s.i >= len(value) || value[s.i] != '{' {
 		return fmt.Errorf("not a JSON object")
 	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
+	s.i++
+	for first := true; ; first = false {
+		s.ws()
+		if s.i < len(value) && value[s.i] == '}' && first {
+			return nil
 		}
-		if t == "metadata" {
-			return dec.Decode(m)
+		if !first {
+			if s.i >= len(value) || value[s.i] != ',' {
+				if s.i < len(value) && value[s.i] == '}' {
+					return nil
+				}
+				return errors.New("malformed JSON object")
+			}
+			s.i++
+			s.ws()
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
+		k := s.i
+		if k >= len(value) || value[k] != '"' || !s.str() {
+			return errors.New("malformed JSON object")
+		}
+		name := value[k:s.i]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			var unq string
+			if err := json.Unmarshal(name, &unq); err != nil {
+				return err
+			}
+			name = []byte(strconv.Quote(unq))
+		}
+		s.ws()
+		if s.i >= len(value) || value[s.i] != ':' {
+			return errors.New("malformed JSON object")
+		}
+		s.i++
+		s.ws()
+		v := s.i
+		if !s.skip() {
+			return errors.New("malformed JSON value")
+		}
+		if string(name) == `"metadata"` {
+			return json.Unmarshal(value[v:s.i], m)
 		}
 	}
-	return nil
 }
