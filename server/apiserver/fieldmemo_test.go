@@ -178,7 +178,14 @@ func variants(t *testing.T, r *resource, obj runtime.Object) []runtime.Object {
 // record exactly what the field manager records.
 func TestMemoMatchesFieldManager(t *testing.T) {
 	p := newMemoPair(t)
-	for _, r := range catalogue() {
+	for i, r := range catalogue() {
+		// Every kind takes a minute without the race detector; with it,
+		// more than the package's time limit. hack/test runs the whole
+		// sweep without it; under -race a twelfth of the kinds, ConfigMaps
+		// among them, check the memo's locking too.
+		if raceDetector && i%12 != 0 && r.plural != "configmaps" {
+			continue
+		}
 		t.Run(r.gvk.Kind+"."+r.gvk.Group, func(t *testing.T) {
 			p.t = t
 			full := r.newObj()
