@@ -89,6 +89,9 @@ func runBench(ctx context.Context, cfg config) (err error) {
 	if bin, err = filepath.Abs(bin); err != nil {
 		return err
 	}
+	if err := skiffproc.SyncBinary(bin); err != nil {
+		return err
+	}
 	res.binary = bin
 
 	// Server A: startup, idle footprint and idle disk writes, then the

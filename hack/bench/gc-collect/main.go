@@ -92,6 +92,9 @@ func run(ctx context.Context, cfg config) (err error) {
 			return err
 		}
 	}
+	if err := skiffproc.SyncBinary(bin); err != nil {
+		return err
+	}
 
 	var baselineIdle skiffproc.Memory
 	if cfg.baseline != "" {

@@ -158,6 +158,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 	}
 	res.binary = bin
+	if err := skiffproc.SyncBinary(bin); err != nil {
+		return err
+	}
 
 	var srvArgs []string
 	if cfg.srvProfile != "" {

@@ -107,6 +107,9 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
+	if err := skiffproc.SyncBinary(bin); err != nil {
+		return err
+	}
 	extra := strings.Fields(cfg.serverArgs)
 	if cfg.heap != "" || cfg.cpu != "" || cfg.baseCPU != "" || cfg.bindCPU != "" || cfg.deployCPU != "" {
 		extra = append(extra, "--enable-pprof")
