@@ -681,17 +681,8 @@ func copyExecutable(src, dst string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
 		return "", err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", err
-	}
-	return dst, f.Close()
+	return dst, skiffproc.SyncBinary(dst)
 }
