@@ -54,6 +54,7 @@ type config struct {
 	n            int
 	conc         int
 	rate         float64
+	pacedRate    float64
 	rssPods      int
 	settle       time.Duration
 	idle         time.Duration
@@ -81,7 +82,8 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.n, "n", 50, "pods per start round")
 	flag.IntVar(&cfg.conc, "conc", 10, "client goroutines creating and deleting pods")
-	flag.Float64Var(&cfg.rate, "rate", 0, "pods created per second in the start rounds, all goroutines together (0: as fast as the API takes them)")
+	flag.Float64Var(&cfg.rate, "rate", 0, "pods created per second in the first two start rounds, all goroutines together (0: as fast as the API takes them)")
+	flag.Float64Var(&cfg.pacedRate, "paced-rate", 5, "pods created per second in a third round (agent alone), as Kubernetes' pod-startup SLO is measured (0: no third round)")
 	flag.IntVar(&cfg.rssPods, "rss-pods", 20, "pods running when the agent's RSS is read the second time")
 	flag.DurationVar(&cfg.settle, "settle", 30*time.Second, "wait after the node is Ready before the idle RSS is read and the idle window starts")
 	flag.DurationVar(&cfg.idle, "idle", 3*time.Minute, "idle window over which sync bytes and disk writes are counted")
@@ -307,13 +309,19 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 
 	var profiled, srvProfiled <-chan error
+	pace := "all at once"
+	if cfg.rate > 0 {
+		pace = fmt.Sprintf("paced at %g pods/s", cfg.rate)
+	}
 	for _, r := range []struct {
 		ns, node, name string
+		rate           float64
 	}{
-		{"podstart-bound", nodeName, "spec.nodeName set (agent alone)"},
-		{"podstart-scheduled", "", "scheduled (scheduler + agent)"},
+		{"podstart-bound", nodeName, "spec.nodeName set (agent alone), " + pace, cfg.rate},
+		{"podstart-scheduled", "", "scheduled (scheduler + agent), " + pace, cfg.rate},
+		{"podstart-paced", nodeName, fmt.Sprintf("spec.nodeName set (agent alone), paced at %g pods/s", cfg.pacedRate), cfg.pacedRate},
 	} {
-		if r.node == "" && cfg.noScheduled {
+		if r.node == "" && cfg.noScheduled || r.ns == "podstart-paced" && cfg.pacedRate <= 0 {
 			continue
 		}
 		logf("round %q: %d pods …", r.name, cfg.n)
@@ -328,7 +336,7 @@ func run(ctx context.Context, cfg config) (err error) {
 				}
 			}
 		}
-		rr, err := startRound(ctx, api, cfg, r.ns, r.node, uids, cpu, before)
+		rr, err := startRound(ctx, api, cfg, r.ns, r.node, r.rate, uids, cpu, before)
 		if err != nil {
 			return fmt.Errorf("round %s: %w", r.name, err)
 		}
@@ -539,16 +547,16 @@ type roundResult struct {
 	cpu   [4]cpuSample // before the first create, once the last pod runs, before the first delete, once the last is gone
 }
 
-// startRound starts cfg.n pods and deletes them; before runs just before
-// the first create.
-func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, node string, uids *uidSet, cpu func() cpuSample, before func()) (roundResult, error) {
+// startRound starts cfg.n pods, rate a second (0: as fast as the API
+// takes them), and deletes them; before runs just before the first create.
+func startRound(ctx context.Context, api kubernetes.Interface, cfg config, ns, node string, rate float64, uids *uidSet, cpu func() cpuSample, before func()) (roundResult, error) {
 	set, err := newPodSet(ctx, api, ns, cfg.n, cfg.conc, node, uids)
 	if err != nil {
 		return roundResult{}, err
 	}
 	defer set.close()
-	if cfg.rate > 0 {
-		set.interval = time.Duration(float64(time.Second) / cfg.rate)
+	if rate > 0 {
+		set.interval = time.Duration(float64(time.Second) / rate)
 	}
 	var r roundResult
 	sample := func() cpuSample {

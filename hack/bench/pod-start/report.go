@@ -120,7 +120,7 @@ func (r *results) tables() []table {
 	var ts []table
 
 	start := table{
-		title:  fmt.Sprintf("Pod start: create → Running, %d pods, %d client goroutines, %s, image present", r.cfg.n, r.cfg.conc, r.pacing()),
+		title:  fmt.Sprintf("Pod start: create → Running, %d pods a round, %d client goroutines, image present", r.cfg.n, r.cfg.conc),
 		header: []string{"round", "p50", "p99", "max", "pods/s", "first create → last Running", "target p99", "p99 ÷ target"},
 	}
 	for _, rr := range r.rounds {
@@ -252,13 +252,6 @@ func (r *results) tables() []table {
 	)
 	ts = append(ts, disk)
 	return ts
-}
-
-func (r *results) pacing() string {
-	if r.cfg.rate > 0 {
-		return fmt.Sprintf("paced at %g pods/s", r.cfg.rate)
-	}
-	return "all at once"
 }
 
 func (r *results) notes() []string {
