@@ -38,8 +38,15 @@ func ControllerIndexFunc(obj any) ([]string, error) {
 
 // NodeNameIndexFunc is the IndexNodeName function.
 func NodeNameIndexFunc(obj any) ([]string, error) {
-	if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
-		return []string{p.Spec.NodeName}, nil
+	switch p := obj.(type) {
+	case *corev1.Pod:
+		if p.Spec.NodeName != "" {
+			return []string{p.Spec.NodeName}, nil
+		}
+	case *cachedPod:
+		if p.nodeName != "" {
+			return []string{p.nodeName}, nil
+		}
 	}
 	return nil, nil
 }
@@ -108,10 +115,11 @@ func (f *Informers) getWith(resource string, namespaced bool, transform cache.Tr
 }
 
 // Pods is the informer of every pod. Its pods lack what only the agent
-// reads (see StripPod).
+// reads (see StripPod), and its cache keeps them compact (see cachedPod):
+// its indexer, index functions and event handlers see *corev1.Pod.
 func (f *Informers) Pods() cache.SharedIndexInformer {
-	return f.getWith("pods", true, StripPod, func(idx cache.Indexers) cache.SharedIndexInformer {
-		return NewInformer[*corev1.Pod, *corev1.PodList](f.client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx)
+	return f.getWith("pods", true, CachePod, func(idx cache.Indexers) cache.SharedIndexInformer {
+		return newPodInformer(NewInformer[*corev1.Pod, *corev1.PodList](f.client.Pods(metav1.NamespaceAll), &corev1.Pod{}, nil, idx))
 	})
 }
 

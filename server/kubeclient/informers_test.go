@@ -2,14 +2,17 @@ package kubeclient_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/skiff-io/skiff/server/kubeclient"
 	"github.com/skiff-io/skiff/server/kubeclient/kubeclienttest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
 // TestInformersShareOneCache: two readers of pods get one informer, one
@@ -69,5 +72,131 @@ func TestInformersShareOneCache(t *testing.T) {
 	defer mu.Unlock()
 	if adds != [2]int{1, 1} {
 		t.Fatalf("handlers saw %v adds, want one each", adds)
+	}
+}
+
+// TestPodInformerTyped: the pod informer keeps cachedPods, and its
+// readers (indexer, index functions, event handlers, tombstones) see
+// *corev1.Pod only.
+func TestPodInformerTyped(t *testing.T) {
+	t.Setenv("KUBE_FEATURE_WatchListClient", "false")
+	p := testPod(1)
+	p.Namespace, p.UID = "ns", "u1"
+	client := kubeclienttest.New(p)
+	f := kubeclient.NewInformers(client)
+	inf := f.Pods()
+	seen := make(chan string, 16)
+	note := func(what string, obj any) {
+		if _, ok := obj.(*corev1.Pod); !ok {
+			t.Errorf("%s handed %T", what, obj)
+		}
+		seen <- what
+	}
+	kubeclient.AddIndexers(inf, cache.Indexers{
+		kubeclient.IndexController: kubeclient.ControllerIndexFunc, kubeclient.IndexNodeName: kubeclient.NodeNameIndexFunc,
+		"image": func(obj any) ([]string, error) {
+			p, ok := obj.(*corev1.Pod)
+			if !ok {
+				t.Errorf("index function handed %T", obj)
+				return nil, nil
+			}
+			return []string{p.Spec.Containers[0].Image}, nil
+		}})
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { note("add", obj) },
+		UpdateFunc: func(old, obj any) { note("update old", old); note("update", obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			note("delete", obj)
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	if !f.Start(ctx, &wg, inf) {
+		t.Fatal("cache did not sync")
+	}
+	inner := kubeclient.CachedPodStore(inf).List()
+	if len(inner) != 1 {
+		t.Fatalf("cache holds %d objects", len(inner))
+	}
+	if _, ok := inner[0].(*corev1.Pod); ok {
+		t.Fatalf("cache holds %T", inner[0])
+	}
+	idx := inf.GetIndexer()
+	check := func(what string, objs []any, err error) {
+		t.Helper()
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("%s: %d objects, %v", what, len(objs), err)
+		}
+		if got, ok := objs[0].(*corev1.Pod); !ok || got.Name != p.Name || got.Spec.NodeName != "node-1" {
+			t.Fatalf("%s: %T %+v", what, objs[0], objs[0])
+		}
+	}
+	for _, ix := range []struct{ name, value string }{{cache.NamespaceIndex, "ns"}, {kubeclient.IndexController, "rs"},
+		{kubeclient.IndexNodeName, "node-1"}, {"image", "registry.example/web:v1"}} {
+		objs, err := idx.ByIndex(ix.name, ix.value)
+		check(ix.name, objs, err)
+	}
+	check("list", idx.List(), nil)
+	check("store list", inf.GetStore().List(), nil)
+	objs, err := idx.Index("image", p)
+	check("index", objs, err)
+	obj, ok, err := idx.GetByKey("ns/" + p.Name)
+	check("get by key", []any{obj}, err)
+	obj2, _, _ := idx.Get(p)
+	if !ok || obj2 != obj {
+		t.Error("two reads of one pod gave two pods")
+	}
+
+	// An indexer write keeps the cache's form and leaves the pod given.
+	q := testPod(2)
+	q.Namespace = "ns"
+	if err := idx.Add(q); err != nil {
+		t.Fatal(err)
+	}
+	if q.Spec.Containers[0].Env == nil {
+		t.Error("Add stripped the caller's pod")
+	}
+	if got, _, _ := idx.GetByKey("ns/" + q.Name); got.(*corev1.Pod).Spec.Containers[0].Env == nil {
+		t.Error("Add lost a field")
+	}
+	_ = idx.Delete(q)
+
+	up := p.DeepCopy()
+	up.Spec.NodeName = "node-2"
+	if _, err := client.Pods("ns").Update(ctx, up, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Pods("ns").Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A tombstone's object is handed over typed too.
+	kubeclient.PodHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) { note("delete", obj.(cache.DeletedFinalStateUnknown).Obj) }}).
+		OnDelete(cache.DeletedFinalStateUnknown{Key: "ns/x", Obj: inner[0]})
+	var got []string
+	for len(got) < 5 {
+		select {
+		case what := <-seen:
+			got = append(got, what)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("handlers saw only %v", got)
+		}
+	}
+	if objs, _ := idx.ByIndex(kubeclient.IndexNodeName, "node-1"); len(objs) != 0 {
+		t.Errorf("node index keeps a deleted pod: %d", len(objs))
+	}
+}
+
+// testPod is a pod with fields StripPod drops and fields it keeps.
+func testPod(i int) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "shop",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs", Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:v1",
+			Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}}},
 	}
 }

@@ -219,17 +219,18 @@ func newAffinityTerm(owner *corev1.Pod, t *corev1.PodAffinityTerm, weight int32)
 	return at, true
 }
 
-// matches reports whether pod falls under the term.
-func (t *affinityTerm) matches(pod *corev1.Pod, nsLabels map[string]map[string]string) bool {
-	if !t.namespaces[pod.Namespace] {
+// matches reports whether a pod of namespace ns with labels podLabels
+// falls under the term.
+func (t *affinityTerm) matches(ns string, podLabels map[string]string, nsLabels map[string]map[string]string) bool {
+	if !t.namespaces[ns] {
 		if t.nsSelector == nil {
 			return false
 		}
-		if !t.nsSelector.Empty() && !t.nsSelector.Matches(labels.Set(nsLabels[pod.Namespace])) {
+		if !t.nsSelector.Empty() && !t.nsSelector.Matches(labels.Set(nsLabels[ns])) {
 			return false
 		}
 	}
-	return t.selector.Matches(labels.Set(pod.Labels))
+	return t.selector.Matches(labels.Set(podLabels))
 }
 
 func requiredTerms(owner *corev1.Pod, terms []corev1.PodAffinityTerm) []affinityTerm {

@@ -205,8 +205,8 @@ func (c *cycle) interPodScores(nodes []*NodeInfo, raw []int64) bool {
 	nsl := c.snap.NamespaceLabels
 	incomingTerms := len(own.preferredAff)+len(own.preferredAnti) > 0
 	scores := map[topoPair]int64{}
-	process := func(t *affinityTerm, target *corev1.Pod, node *corev1.Node, weight int64) {
-		if v, ok := topologyValue(node, t.topologyKey); ok && t.matches(target, nsl) {
+	process := func(t *affinityTerm, ns string, podLabels map[string]string, node *corev1.Node, weight int64) {
+		if v, ok := topologyValue(node, t.topologyKey); ok && t.matches(ns, podLabels, nsl) {
 			scores[topoPair{t.topologyKey, v}] += weight
 		}
 	}
@@ -216,20 +216,20 @@ func (c *cycle) interPodScores(nodes []*NodeInfo, raw []int64) bool {
 		}
 		for _, p := range ni.pods {
 			for i := range own.preferredAff {
-				process(&own.preferredAff[i], p.pod, ni.Node, int64(own.preferredAff[i].weight))
+				process(&own.preferredAff[i], p.namespace, p.labels, ni.Node, int64(own.preferredAff[i].weight))
 			}
 			for i := range own.preferredAnti {
-				process(&own.preferredAnti[i], p.pod, ni.Node, int64(own.preferredAnti[i].weight))
+				process(&own.preferredAnti[i], p.namespace, p.labels, ni.Node, int64(own.preferredAnti[i].weight))
 			}
 			theirs := p.affinity()
 			for i := range theirs.requiredAff {
-				process(&theirs.requiredAff[i], c.pod, ni.Node, 1)
+				process(&theirs.requiredAff[i], c.pod.Namespace, c.pod.Labels, ni.Node, 1)
 			}
 			for i := range theirs.preferredAff {
-				process(&theirs.preferredAff[i], c.pod, ni.Node, int64(theirs.preferredAff[i].weight))
+				process(&theirs.preferredAff[i], c.pod.Namespace, c.pod.Labels, ni.Node, int64(theirs.preferredAff[i].weight))
 			}
 			for i := range theirs.preferredAnti {
-				process(&theirs.preferredAnti[i], c.pod, ni.Node, int64(theirs.preferredAnti[i].weight))
+				process(&theirs.preferredAnti[i], c.pod.Namespace, c.pod.Labels, ni.Node, int64(theirs.preferredAnti[i].weight))
 			}
 		}
 	}

@@ -53,17 +53,26 @@ type NodeInfo struct {
 	notReadyTaint *corev1.Taint
 }
 
-// podInfo is a pod with what the scheduler derives from it once.
+// podInfo is a pod with what the scheduler derives from it once. It keeps
+// what the scheduler reads of other pods, not the pod: the pod informer
+// builds its pods on demand and lets them go (kubeclient.cachedPod), and
+// a snapshot entry holding one would keep a 1.25 KiB pod alive for every
+// bound pod.
 type podInfo struct {
-	pod      *corev1.Pod
-	requests Resources
-	cpu, mem int64 // non-zero requests
-	ports    []hostPort
-	owner    types.UID
+	namespace string
+	labels    map[string]string
+	requests  Resources
+	cpu, mem  int64 // non-zero requests
+	ports     []hostPort
+	owner     types.UID
 	// terms are the pod's own inter-pod affinity terms, parsed once; nil
 	// for the many pods without any (the snapshot has an entry for every
 	// bound pod, so it keeps them apart). Read them with affinity().
 	terms *podTerms
+	// deleting: the pod has a deletionTimestamp. requiredAnti: it has
+	// required anti-affinity terms; withAff: pod affinity or anti-affinity
+	// (the NodeInfo's counts of both).
+	deleting, requiredAnti, withAff bool
 }
 
 type podTerms struct {
@@ -223,10 +232,10 @@ func (s *Snapshot) AddPod(pod *corev1.Pod, nodeName string) {
 		}
 		ni.owners[pi.owner]++
 	}
-	if hasRequiredAntiAffinity(pod) {
+	if pi.requiredAnti {
 		ni.withAntiA++
 	}
-	if pod.Spec.Affinity != nil && (pod.Spec.Affinity.PodAffinity != nil || pod.Spec.Affinity.PodAntiAffinity != nil) {
+	if pi.withAff {
 		ni.withAff++
 	}
 }
@@ -259,10 +268,10 @@ func (s *Snapshot) RemovePod(pod *corev1.Pod) {
 			delete(ni.owners, pi.owner)
 		}
 	}
-	if hasRequiredAntiAffinity(pi.pod) {
+	if pi.requiredAnti {
 		ni.withAntiA--
 	}
-	if pi.pod.Spec.Affinity != nil && (pi.pod.Spec.Affinity.PodAffinity != nil || pi.pod.Spec.Affinity.PodAntiAffinity != nil) {
+	if pi.withAff {
 		ni.withAff--
 	}
 	if ni.Node == nil && len(ni.pods) == 0 {
@@ -283,7 +292,11 @@ func (ni *NodeInfo) Pods() int { return len(ni.pods) }
 func (ni *NodeInfo) Requested() Resources { return ni.requested.clone() }
 
 func newPodInfo(pod *corev1.Pod) *podInfo {
-	pi := &podInfo{pod: pod, requests: PodRequests(pod)}
+	pi := &podInfo{namespace: pod.Namespace, labels: pod.Labels, requests: PodRequests(pod),
+		deleting: pod.DeletionTimestamp != nil, requiredAnti: hasRequiredAntiAffinity(pod)}
+	if a := pod.Spec.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
+		pi.withAff = true
+	}
 	pi.cpu, pi.mem = nonZeroRequests(pod)
 	pi.ports = podHostPorts(pod)
 	if ref := metav1.GetControllerOf(pod); ref != nil {

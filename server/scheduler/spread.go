@@ -80,7 +80,7 @@ func newSpreadState(snap *Snapshot, pod *corev1.Pod, when corev1.UnsatisfiableCo
 			pair := topoPair{c.key, v}
 			n := 0
 			for _, p := range ni.pods {
-				if p.pod.Namespace == pod.Namespace && p.pod.DeletionTimestamp == nil && c.selector.Matches(labels.Set(p.pod.Labels)) {
+				if p.namespace == pod.Namespace && !p.deleting && c.selector.Matches(labels.Set(p.labels)) {
 					n++
 				}
 			}
@@ -157,7 +157,7 @@ func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinitySta
 			anti := p.affinity().requiredAnti
 			for i := range anti {
 				t := &anti[i]
-				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(pod, snap.NamespaceLabels) {
+				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(pod.Namespace, pod.Labels, snap.NamespaceLabels) {
 					if s.existingAnti == nil {
 						s.existingAnti = map[topoPair]int{}
 					}
@@ -174,7 +174,7 @@ func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinitySta
 	s.affinityCounts, s.antiCounts = map[topoPair]int{}, map[topoPair]int{}
 	s.selfMatch = true
 	for i := range s.required {
-		if !s.required[i].matches(pod, snap.NamespaceLabels) {
+		if !s.required[i].matches(pod.Namespace, pod.Labels, snap.NamespaceLabels) {
 			s.selfMatch = false
 		}
 	}
@@ -182,13 +182,13 @@ func newAffinityState(snap *Snapshot, pod *corev1.Pod, pi *podInfo) *affinitySta
 		for _, p := range ni.pods {
 			for i := range s.required {
 				t := &s.required[i]
-				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(p.pod, snap.NamespaceLabels) {
+				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(p.namespace, p.labels, snap.NamespaceLabels) {
 					s.affinityCounts[topoPair{t.topologyKey, v}]++
 				}
 			}
 			for i := range s.anti {
 				t := &s.anti[i]
-				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(p.pod, snap.NamespaceLabels) {
+				if v, ok := topologyValue(ni.Node, t.topologyKey); ok && t.matches(p.namespace, p.labels, snap.NamespaceLabels) {
 					s.antiCounts[topoPair{t.topologyKey, v}]++
 				}
 			}
