@@ -13,6 +13,8 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+var serviceAccountsGVR = corev1.SchemeGroupVersion.WithResource("serviceaccounts")
+
 // serviceAccountMountPath is where pods find their API credentials.
 const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -37,12 +39,15 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 		pod.Spec.ServiceAccountName = "default"
 	}
 	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
-	var sa *corev1.ServiceAccount
-	if res := s.byGVR[corev1.SchemeGroupVersion.WithResource("serviceaccounts")]; res != nil {
+	var sa *accountDigest
+	if d, ok := s.accounts.get(pod.Namespace + "/" + pod.Spec.ServiceAccountName); ok {
+		sa = &d
+	} else if res := s.byGVR[serviceAccountsGVR]; res != nil {
+		// Not seen yet (created a moment ago, or absent): the datastore.
 		_, obj, err := s.load(ctx, res, pod.Namespace, pod.Spec.ServiceAccountName)
 		switch {
 		case err == nil:
-			sa = obj.(*corev1.ServiceAccount)
+			sa = &accountDigest{automount: obj.(*corev1.ServiceAccount).AutomountServiceAccountToken}
 		case errors.Is(err, errdefs.ErrNotFound):
 			if pod.Spec.ServiceAccountName != "default" {
 				return apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, pod.Name,
@@ -56,8 +61,8 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 	switch {
 	case pod.Spec.AutomountServiceAccountToken != nil:
 		automount = *pod.Spec.AutomountServiceAccountToken
-	case sa != nil && sa.AutomountServiceAccountToken != nil:
-		automount = *sa.AutomountServiceAccountToken
+	case sa != nil && sa.automount != nil:
+		automount = *sa.automount
 	}
 	if !automount {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/skiff-io/skiff/server/errdefs"
 	corev1 "k8s.io/api/core/v1"
@@ -55,7 +56,7 @@ func (s *Server) admitPodPriority(ctx context.Context, pod *corev1.Pod) error {
 		policy   *corev1.PreemptionPolicy
 	)
 	if pod.Spec.PriorityClassName == "" {
-		def, err := s.defaultPriorityClass(ctx)
+		def, err := s.podDefaultPriorityClass(ctx)
 		if err != nil {
 			return fmt.Errorf("failed to get default priority class: %w", err)
 		}
@@ -66,6 +67,8 @@ func (s *Server) admitPodPriority(ctx context.Context, pod *corev1.Pod) error {
 			lower := corev1.PreemptLowerPriority
 			policy = &lower
 		}
+	} else if d, ok := s.classes.get(pod.Spec.PriorityClassName); ok {
+		priority, policy = d.value, d.policy
 	} else {
 		pc, err := s.priorityClass(ctx, pod.Spec.PriorityClassName)
 		switch {
@@ -95,6 +98,9 @@ func (s *Server) admitPodPriority(ctx context.Context, pod *corev1.Pod) error {
 }
 
 func (s *Server) admitPriorityClass(ctx context.Context, pc *schedulingv1.PriorityClass, update bool) error {
+	// Pods created after this write returns get their default class from
+	// what it stored, not from a cache that has not seen it yet.
+	s.classes.notePending(pc.Name, time.Now())
 	if !pc.GlobalDefault {
 		return nil
 	}
@@ -119,6 +125,24 @@ func (s *Server) priorityClass(ctx context.Context, name string) (*schedulingv1.
 		return nil, err
 	}
 	return obj.(*schedulingv1.PriorityClass), nil
+}
+
+// podDefaultPriorityClass is defaultPriorityClass for a new pod: from
+// the cache of classes when it can answer for all of them.
+func (s *Server) podDefaultPriorityClass(ctx context.Context) (*schedulingv1.PriorityClass, error) {
+	var def *classDigest
+	ok := s.classes.all(time.Now(), func(d classDigest) {
+		if d.globalDefault && (def == nil || d.value < def.value) {
+			def = &d
+		}
+	})
+	if !ok {
+		return s.defaultPriorityClass(ctx)
+	}
+	if def == nil {
+		return nil, nil
+	}
+	return def.class(), nil
 }
 
 // defaultPriorityClass is the globalDefault class, nil if there is none.

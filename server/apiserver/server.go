@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skiff-io/skiff/server/openapi"
@@ -99,6 +100,8 @@ type Server struct {
 	alloc    *allocator
 	managers *fieldManagers
 	nsCache  *namespaceCache
+	accounts *prefixCache[accountDigest] // for pod admission
+	classes  *prefixCache[classDigest]   // for pod admission
 	recent   *recentWrites
 	mux      *http.ServeMux
 	handlers *handlerPool
@@ -140,6 +143,8 @@ func New(cfg Config) (*Server, error) {
 	s.openapi = openapi.New(s.openapiResources())
 	s.managers = newFieldManagers(s.scheme, s.openapi.Models)
 	s.nsCache = newNamespaceCache(cfg.Store)
+	s.accounts = newPrefixCache(cfg.Store, "/registry/serviceaccounts/", digestAccount)
+	s.classes = newPrefixCache(cfg.Store, "/registry/priorityclasses/", digestClass)
 	s.recent = newRecentWrites()
 	s.mux = http.NewServeMux()
 	s.handlers = newHandlerPool()
@@ -149,6 +154,15 @@ func New(cfg Config) (*Server, error) {
 
 // Run keeps the server's caches current until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{s.accounts.run, s.classes.run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = run(ctx) // returns nil when ctx ends
+		}()
+	}
+	defer wg.Wait()
 	return s.nsCache.run(ctx)
 }
 

@@ -38,6 +38,9 @@ type watchStream struct {
 	table   bool
 	partial bool
 	first   bool
+	// stored: the client reads plain JSON objects of a resource stored as
+	// served, so an event's object can be its stored bytes (storedEvent).
+	stored bool
 }
 
 func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
@@ -60,6 +63,11 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	if err != nil {
 		return err
 	}
+	return ws.sendRaw(typ, raw)
+}
+
+// sendRaw writes an event whose object is already encoded.
+func (ws *watchStream) sendRaw(typ watch.EventType, raw []byte) error {
 	if _, err := ws.w.Write(watchEventLine(typ, raw)); err != nil {
 		return err
 	}
@@ -142,7 +150,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	ws := &watchStream{w: w, fl: fl, s: s, res: res, r: r, table: out == outputTable, partial: out == outputPartial, first: true}
+	ws := &watchStream{w: w, fl: fl, s: s, res: res, r: r, table: out == outputTable, partial: out == outputPartial, first: true,
+		stored: out == outputObject && res.storage == nil}
 
 	for _, it := range items {
 		if ws.send(watch.Added, it) != nil {
@@ -192,6 +201,15 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 				continue
 			}
 			lastRev = ev.Revision
+			if ws.stored {
+				typ, raw, ok := s.storedEvent(res, ev, o.sel)
+				if ok {
+					if raw != nil && ws.sendRaw(typ, raw) != nil {
+						return
+					}
+					continue
+				}
+			}
 			typ, obj, err := s.translate(res, ev, o.sel, ws.partial && res.storage == nil && o.sel.metadataOnly())
 			if err != nil || obj == nil {
 				continue
@@ -261,6 +279,47 @@ func (s *Server) translate(res *resource, ev storage.Event, sel selector, metaOn
 		return watch.Deleted, prev, nil
 	}
 	return "", nil, nil
+}
+
+// storedEvent is translate for a client that reads plain JSON objects of
+// a resource stored as served: the event's object is sent as its stored
+// bytes with the resourceVersion put back (storedWithRV), which is what
+// json.Marshal of the decoded object writes. Every event goes to every
+// watcher of its resource (the scheduler's, the controllers' and the
+// nodes' informers, for pods), and decoding and encoding the object again
+// for each was most of what a watcher cost the server. A value is decoded
+// only when the selector must look at it. raw is nil for an event the
+// client does not see; ok is false when the stored bytes cannot be used
+// as they are (translate then does the work).
+func (s *Server) storedEvent(res *resource, ev storage.Event, sel selector) (typ watch.EventType, raw []byte, ok bool) {
+	if ev.Type == storage.Put && sel.empty() {
+		raw, ok = storedWithRV(ev.KV.Value, res.gvk, strconv.FormatInt(ev.KV.ModRevision, 10))
+		if !ok {
+			return "", nil, false
+		}
+		if ev.Prev.ModRevision != 0 || len(ev.Prev.Value) > 0 {
+			return watch.Modified, raw, true
+		}
+		return watch.Added, raw, true
+	}
+	if ev.Type == storage.Deleted && sel.empty() && len(ev.Prev.Value) > 0 {
+		// translate reports the old object at the deletion's revision.
+		raw, ok = storedWithRV(ev.Prev.Value, res.gvk, strconv.FormatInt(ev.Revision, 10))
+		return watch.Deleted, raw, ok
+	}
+	typ, obj, err := s.translate(res, ev, sel, false)
+	if err != nil || obj == nil {
+		return "", nil, true // not for this client, or unreadable: skipped, as translate's callers do
+	}
+	value, rev := ev.KV.Value, ev.KV.ModRevision
+	if typ == watch.Deleted {
+		// translate reports the old object at the deletion's revision.
+		value, rev = ev.Prev.Value, ev.Revision
+	}
+	if raw, ok = storedWithRV(value, res.gvk, strconv.FormatInt(rev, 10)); !ok {
+		return "", nil, false
+	}
+	return typ, raw, true
 }
 
 // keyName is the object name at the end of a storage key.

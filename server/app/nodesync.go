@@ -29,12 +29,33 @@ func withNodeSync(api http.Handler, join *nodejoin.Handler, hub *synchub.Hub, tu
 // hubAPI adapts the loopback client to what the hub writes through.
 type hubAPI struct{ cs *kubeclient.Clientset }
 
-func (a hubAPI) Pods(ns string) synchub.PodClient     { return a.cs.Pods(ns) }
+func (a hubAPI) Pods(ns string) synchub.PodClient     { return hubPods{a.cs.Pods(ns), a.cs, ns} }
 func (a hubAPI) Nodes() synchub.NodeClient            { return a.cs.Nodes() }
-func (a hubAPI) Events(ns string) synchub.EventClient { return a.cs.Events(ns) }
+func (a hubAPI) Events(ns string) synchub.EventClient { return hubEvents{a.cs.Events(ns), a.cs, ns} }
 func (a hubAPI) Leases(ns string) synchub.LeaseClient { return a.cs.Leases(ns) }
 func (a hubAPI) PersistentVolumes() synchub.VolumeClient {
 	return a.cs.PersistentVolumes()
+}
+
+// hubPods and hubEvents write without decoding the server's answers.
+type hubPods struct {
+	kubeclient.PodClient
+	cs *kubeclient.Clientset
+	ns string
+}
+
+func (p hubPods) WriteStatus(ctx context.Context, pod *corev1.Pod, opts metav1.UpdateOptions) error {
+	return p.cs.WritePodStatus(ctx, p.ns, pod, opts)
+}
+
+type hubEvents struct {
+	kubeclient.EventClient
+	cs *kubeclient.Clientset
+	ns string
+}
+
+func (e hubEvents) Write(ctx context.Context, ev *corev1.Event, opts metav1.CreateOptions) error {
+	return e.cs.WriteEvent(ctx, e.ns, ev, opts)
 }
 
 // joinAPI adapts the loopback client to what the join endpoint needs.

@@ -253,6 +253,22 @@ func (c pods) Bind(ctx context.Context, binding *corev1.Binding, opts metav1.Cre
 		VersionedParams(&opts, c.params).Body(binding).Do(ctx).Error()
 }
 
+// WritePodStatus is Pods(namespace).UpdateStatus for a writer that does
+// not read the pod the server answers with (the node sync hub, which
+// writes a pod's status three or four times as it starts): the answer is
+// not decoded. Errors are the API's, as UpdateStatus returns them.
+func (cs *Clientset) WritePodStatus(ctx context.Context, namespace string, pod *corev1.Pod, opts metav1.UpdateOptions) error {
+	return cs.byGroup[corev1.SchemeGroupVersion].Put().Namespace(namespace).Resource("pods").Name(pod.Name).SubResource("status").
+		VersionedParams(&opts, cs.params).Body(pod).Do(ctx).Error()
+}
+
+// WriteEvent is Events(namespace).Create without decoding the Event the
+// server answers with.
+func (cs *Clientset) WriteEvent(ctx context.Context, namespace string, ev *corev1.Event, opts metav1.CreateOptions) error {
+	return cs.byGroup[corev1.SchemeGroupVersion].Post().Namespace(namespace).Resource("events").
+		VersionedParams(&opts, cs.params).Body(ev).Do(ctx).Error()
+}
+
 // Nodes implements Interface.
 func (cs *Clientset) Nodes() Client[*corev1.Node, *corev1.NodeList] {
 	return resource(cs, corev1.SchemeGroupVersion, "nodes", "",

@@ -39,11 +39,14 @@ type API interface {
 }
 
 // PodClient, NodeClient, EventClient and LeaseClient are the typed client
-// methods the hub uses (kubeclient's have them).
+// methods the hub uses (kubeclient's have them, or its Clientset's
+// Write* methods for the writes whose answers the hub does not read).
 type (
 	PodClient interface {
 		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Pod, error)
-		UpdateStatus(ctx context.Context, obj *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error)
+		// WriteStatus is UpdateStatus without the pod the server
+		// answers with, which the hub does not read.
+		WriteStatus(ctx context.Context, obj *corev1.Pod, opts metav1.UpdateOptions) error
 		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 	}
 	NodeClient interface {
@@ -51,7 +54,8 @@ type (
 		UpdateStatus(ctx context.Context, obj *corev1.Node, opts metav1.UpdateOptions) (*corev1.Node, error)
 	}
 	EventClient interface {
-		Create(ctx context.Context, obj *corev1.Event, opts metav1.CreateOptions) (*corev1.Event, error)
+		// Write is Create without the Event the server answers with.
+		Write(ctx context.Context, obj *corev1.Event, opts metav1.CreateOptions) error
 		Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*corev1.Event, error)
 	}
 	VolumeClient interface {
@@ -368,7 +372,7 @@ func (h *Hub) podStatus(ctx context.Context, node string, it protocol.StatusItem
 		}
 		p := cur.DeepCopy()
 		p.Status = protocol.MergePodStatus(cur.Status, *it.PodStatus)
-		_, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "skiff-agent"})
+		err := pods.WriteStatus(ctx, p, metav1.UpdateOptions{FieldManager: "skiff-agent"})
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 			return nil
@@ -440,7 +444,7 @@ func (h *Hub) event(ctx context.Context, node string, ev *corev1.Event) error {
 		ev.Source.Host = node
 	}
 	events := h.api.Events(ev.Namespace)
-	_, err := events.Create(ctx, ev, metav1.CreateOptions{})
+	err := events.Write(ctx, ev, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		// A repeat the agent aggregated: the same Event with a higher count.
 		patch, _ := json.Marshal(map[string]any{"count": ev.Count, "lastTimestamp": ev.LastTimestamp, "message": ev.Message})

@@ -53,7 +53,7 @@ type podEntry struct {
 	serviceAccount string
 	refs           []protocol.Ref
 	rev            int64
-	packed         []byte // the stored JSON, deflated
+	packed         []byte // the stored JSON, compressed (podpack.go)
 	// news fingerprints what the node learns from the pod (nodeNews):
 	// an update that leaves it alone is not sent to the node.
 	news [16]byte

@@ -53,7 +53,7 @@ func (p reportPods) Get(context.Context, string, metav1.GetOptions) (*corev1.Pod
 	return nil, errors.New("unexpected get")
 }
 func (p reportPods) Delete(context.Context, string, metav1.DeleteOptions) error { return nil }
-func (p reportPods) UpdateStatus(_ context.Context, pod *corev1.Pod, _ metav1.UpdateOptions) (*corev1.Pod, error) {
+func (p reportPods) WriteStatus(_ context.Context, pod *corev1.Pod, _ metav1.UpdateOptions) error {
 	a := p.a
 	a.mu.Lock()
 	a.inflight++
@@ -70,14 +70,14 @@ func (p reportPods) UpdateStatus(_ context.Context, pod *corev1.Pod, _ metav1.Up
 	a.inflight--
 	a.mu.Unlock()
 	if a.fail[pod.Name] {
-		return nil, apierrors.NewServiceUnavailable("try again")
+		return apierrors.NewServiceUnavailable("try again")
 	}
 	a.record("status/" + pod.Name + "/" + string(pod.Status.Phase))
-	return pod, nil
+	return nil
 }
-func (e reportEvents) Create(_ context.Context, ev *corev1.Event, _ metav1.CreateOptions) (*corev1.Event, error) {
+func (e reportEvents) Write(_ context.Context, ev *corev1.Event, _ metav1.CreateOptions) error {
 	e.a.record("event/" + ev.InvolvedObject.Name + "/" + ev.Reason)
-	return ev, nil
+	return nil
 }
 func (e reportEvents) Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*corev1.Event, error) {
 	return nil, nil
