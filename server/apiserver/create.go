@@ -147,7 +147,7 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 		release()
 		return nil, err
 	}
-	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
+	s.recent.putStored(res, storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	o.keepStored(b, rev)
 	return obj, nil

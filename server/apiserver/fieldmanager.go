@@ -97,17 +97,19 @@ func (m *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 
 // track records manager as the owner of the fields it changed from live to
 // obj. Failures keep the previous managed fields, as kube-apiserver does.
-func (m *fieldManagers) track(gvk schema.GroupVersionKind, sub string, live, obj runtime.Object, manager string) runtime.Object {
-	return m.track1(gvk, sub, false, live, obj, manager)
+// liveJSON, when not nil, is json.Marshal's encoding of live, its
+// resourceVersion aside (as encodeStored stored it).
+func (m *fieldManagers) track(gvk schema.GroupVersionKind, sub string, live runtime.Object, liveJSON []byte, obj runtime.Object, manager string) runtime.Object {
+	return m.track1(gvk, sub, false, live, liveJSON, obj, manager)
 }
 
 // trackCreate is track for a create: empty is a new, empty object of the
 // kind.
 func (m *fieldManagers) trackCreate(gvk schema.GroupVersionKind, empty, obj runtime.Object, manager string) runtime.Object {
-	return m.track1(gvk, "", true, empty, obj, manager)
+	return m.track1(gvk, "", true, empty, nil, obj, manager)
 }
 
-func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create bool, live, obj runtime.Object, manager string) runtime.Object {
+func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create bool, live runtime.Object, liveJSON []byte, obj runtime.Object, manager string) runtime.Object {
 	fm, err := m.get(gvk, sub)
 	if err != nil {
 		return obj
@@ -117,7 +119,7 @@ func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create b
 	if m.memo == nil {
 		return fm.UpdateNoErrors(live, obj, manager)
 	}
-	w, ok := m.memo.eligible(gvk, sub, create, live, obj, manager)
+	w, ok := m.memo.eligible(gvk, sub, create, live, liveJSON, obj, manager)
 	if !ok {
 		return fm.UpdateNoErrors(live, obj, manager)
 	}

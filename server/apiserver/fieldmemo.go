@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-io/skiff/server/jsonscan"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -85,7 +86,9 @@ type memoWrite struct {
 // eligible decides whether a write may be answered from the memo and
 // returns its key. live is the stored object (for a create, the kind's
 // empty object), obj the object being written; both have their kind set.
-func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bool, live, obj runtime.Object, manager string) (memoWrite, bool) {
+// liveJSON, when not nil, is live as json.Marshal encodes it but for its
+// resourceVersion, which the key leaves out; without it live is encoded.
+func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bool, live runtime.Object, liveJSON []byte, obj runtime.Object, manager string) (memoWrite, bool) {
 	if _, ok := obj.(runtime.Unstructured); ok {
 		return memoWrite{}, false
 	}
@@ -142,9 +145,11 @@ func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bo
 		key = append(key, 'C')
 		key = appendPart(key, ns.shape)
 	} else {
-		liveJSON, err := json.Marshal(live)
-		if err != nil {
-			return memoWrite{}, m.missed(class)
+		if liveJSON == nil {
+			var err error
+			if liveJSON, err = json.Marshal(live); err != nil {
+				return memoWrite{}, m.missed(class)
+			}
 		}
 		var ls shapeScan
 		if !ls.scan(liveJSON) || !bytes.Equal(ls.shape, ns.shape) || len(ls.leaves) != len(ns.leaves) {
@@ -350,7 +355,9 @@ func (m *fieldsMemo) learn(w memoWrite, out runtime.Object, manager string, star
 // shape: objects with their member names, every scalar outside a list as
 // one byte for its JSON type (s string, n number, b boolean, z null), and
 // lists whole. leaves are the byte ranges of those scalars, in order. The
-// managed fields of the top-level metadata are left out.
+// managed fields and the resourceVersion of the top-level metadata are
+// left out: the field manager strips both before it compares objects,
+// and the stored encoding of an object has no resourceVersion.
 type shapeScan struct {
 	b      []byte
 	i      int
@@ -461,7 +468,7 @@ func (s *shapeScan) object(depth int, isMeta bool) bool {
 			return false
 		}
 		s.i++
-		if isMeta && string(name) == `"managedFields"` {
+		if isMeta && (string(name) == `"managedFields"` || string(name) == `"resourceVersion"`) {
 			s.ws()
 			if !s.skip() {
 				return false
@@ -484,19 +491,9 @@ func (s *shapeScan) object(depth int, isMeta bool) bool {
 
 // str reads a string, escapes included.
 func (s *shapeScan) str() bool {
-	s.i++ // "
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '\\':
-			s.i += 2
-		case '"':
-			s.i++
-			return true
-		default:
-			s.i++
-		}
-	}
-	return false
+	end, ok := jsonscan.StringEnd(s.b, s.i)
+	s.i = end
+	return ok
 }
 
 func (s *shapeScan) literal() bool {

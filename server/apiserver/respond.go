@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/skiff-io/skiff/server/jsonscan"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,7 +61,7 @@ func storedWithRV(stored []byte, gvk schema.GroupVersionKind, rv string) ([]byte
 		if !ok || next >= len(stored) || stored[next] != ':' {
 			return nil, false
 		}
-		end, ok := jsonStringEnd(stored, next+1)
+		end, ok := jsonscan.StringEnd(stored, next+1)
 		if !ok {
 			return nil, false
 		}
@@ -86,26 +87,9 @@ func storedWithRV(stored []byte, gvk schema.GroupVersionKind, rv string) ([]byte
 // jsonString reads the JSON string starting at b[i] (field names here
 // have no escapes) and returns it and the index after it.
 func jsonString(b []byte, i int) (string, int, bool) {
-	end, ok := jsonStringEnd(b, i)
+	end, ok := jsonscan.StringEnd(b, i)
 	if !ok {
 		return "", 0, false
 	}
 	return string(b[i+1 : end-1]), end, true
-}
-
-// jsonStringEnd returns the index just after the JSON string starting at
-// b[i], skipping escaped characters.
-func jsonStringEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
 }

@@ -95,7 +95,11 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	if track {
 		// The field manager reads the live object without changing it
 		// (kube-apiserver hands it objects shared with its watch cache).
-		obj = s.managers.track(res.gvk, sub, old, obj, o.manager)
+		var liveJSON []byte
+		if s.recent.encoded(cur) {
+			liveJSON = cur.Value
+		}
+		obj = s.managers.track(res.gvk, sub, old, liveJSON, obj, o.manager)
 	}
 	acc, _ = meta.Accessor(obj)
 	key := res.key(acc.GetNamespace(), acc.GetName())
@@ -136,7 +140,7 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 		}
 		return nil, err
 	}
-	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
+	s.recent.putStored(res, storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	o.keepStored(b, rev)
 	return obj, nil
