@@ -197,7 +197,7 @@ func writeJSON(w http.ResponseWriter, code int, body []byte) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
-	_, _ = w.Write([]byte("\n"))
+	_, _ = w.Write(newline)
 }
 
 // decodeJSONKnownKind is decodeJSON for the body client-go sends: one

@@ -71,3 +71,15 @@ func TestStoredWithRV(t *testing.T) {
 		}
 	}
 }
+
+// storedWithRV is what writeWritten answers: stored with
+// "resourceVersion":rv inserted at rvInsertAt.
+func storedWithRV(stored []byte, gvk schema.GroupVersionKind, rv string) ([]byte, bool) {
+	at, ok := rvInsertAt(stored, gvk)
+	if !ok {
+		return nil, false
+	}
+	out := append([]byte(nil), stored[:at]...)
+	out = append(out, `,"resourceVersion":"`+rv+`"`...)
+	return append(out, stored[at:]...), true
+}
