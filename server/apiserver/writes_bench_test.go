@@ -26,6 +26,10 @@ func BenchmarkConfigMapWrites(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The namespace cache's watch, as the server runs it.
+	ran := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
 	admin := context.WithValue(ctx, userKey{}, &User{Name: "admin", Groups: []string{"system:masters"}})
 	do := func(method, url string, body []byte) []byte {
 		r := httptest.NewRequest(method, url, bytes.NewReader(body)).WithContext(admin)
