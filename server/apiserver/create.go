@@ -130,16 +130,19 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 			return nil, err
 		}
 	}
+	var b []byte // obj's stored encoding, when tracking gave it
 	if track {
-		obj = s.managers.trackCreate(res.gvk, res.newObj(), obj, o.manager)
+		obj, b = s.managers.trackCreate(res.gvk, res.newObj(), obj, o.manager, res.storage == nil)
 	}
 	if o.dryRun {
 		return obj, nil
 	}
-	b, err := res.encodeStored(obj)
-	if err != nil {
-		release()
-		return nil, err
+	if b == nil {
+		var err error
+		if b, err = res.encodeStored(obj); err != nil {
+			release()
+			return nil, err
+		}
 	}
 	key := res.key(acc.GetNamespace(), acc.GetName())
 	rev, err := s.store.Create(ctx, key, b, res.ttl)
@@ -147,7 +150,7 @@ func (s *Server) storeNew(ctx context.Context, res *resource, obj runtime.Object
 		release()
 		return nil, err
 	}
-	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
+	s.recent.putStored(res, storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	o.keepStored(b, rev)
 	return obj, nil

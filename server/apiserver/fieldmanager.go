@@ -97,32 +97,37 @@ func (m *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 
 // track records manager as the owner of the fields it changed from live to
 // obj. Failures keep the previous managed fields, as kube-apiserver does.
-func (m *fieldManagers) track(gvk schema.GroupVersionKind, sub string, live, obj runtime.Object, manager string) runtime.Object {
-	return m.track1(gvk, sub, false, live, obj, manager)
+// liveJSON, when not nil, is json.Marshal's encoding of live, its
+// resourceVersion aside (as encodeStored stored it). With encode (for a
+// kind stored as served) it may also return the object's stored
+// encoding, which encodeStored would give; nil when it has none.
+func (m *fieldManagers) track(gvk schema.GroupVersionKind, sub string, live runtime.Object, liveJSON []byte, obj runtime.Object, manager string, encode bool) (runtime.Object, []byte) {
+	return m.track1(gvk, sub, false, live, liveJSON, obj, manager, encode)
 }
 
 // trackCreate is track for a create: empty is a new, empty object of the
 // kind.
-func (m *fieldManagers) trackCreate(gvk schema.GroupVersionKind, empty, obj runtime.Object, manager string) runtime.Object {
-	return m.track1(gvk, "", true, empty, obj, manager)
+func (m *fieldManagers) trackCreate(gvk schema.GroupVersionKind, empty, obj runtime.Object, manager string, encode bool) (runtime.Object, []byte) {
+	return m.track1(gvk, "", true, empty, nil, obj, manager, encode)
 }
 
-func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create bool, live, obj runtime.Object, manager string) runtime.Object {
+func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create bool, live runtime.Object, liveJSON []byte, obj runtime.Object, manager string, encode bool) (runtime.Object, []byte) {
 	fm, err := m.get(gvk, sub)
 	if err != nil {
-		return obj
+		return obj, nil
 	}
 	live.GetObjectKind().SetGroupVersionKind(gvk)
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	if m.memo == nil {
-		return fm.UpdateNoErrors(live, obj, manager)
+		return fm.UpdateNoErrors(live, obj, manager), nil
 	}
-	w, ok := m.memo.eligible(gvk, sub, create, live, obj, manager)
+	w, ok := m.memo.eligible(gvk, sub, create, live, liveJSON, obj, manager, encode)
 	if !ok {
-		return fm.UpdateNoErrors(live, obj, manager)
+		return fm.UpdateNoErrors(live, obj, manager), nil
 	}
 	if m.memo.answer(w, obj, manager) {
-		return obj
+		// Only the managed fields changed since w's encoding.
+		return obj, w.stored(obj)
 	}
 	// The pointers to the starting entry's time the field manager may
 	// carry over into its answer.
@@ -138,7 +143,7 @@ func (m *fieldManagers) track1(gvk schema.GroupVersionKind, sub string, create b
 	if out == obj {
 		m.memo.learn(w, out, manager, ptrs...)
 	}
-	return out
+	return out, nil
 }
 
 // managerName is ?fieldManager=, or the user agent's program name.

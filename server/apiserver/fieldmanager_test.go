@@ -507,7 +507,7 @@ func TestTrackLeavesLiveUnchanged(t *testing.T) {
 	for _, manager := range []string{"kubectl", "other"} {
 		obj := live.DeepCopy()
 		obj.Data = map[string]string{"k": "w", "x": "y"}
-		out := m.track(gvk, "", live, obj, manager)
+		out, _ := m.track(gvk, "", live, nil, obj, manager, true)
 		if len(out.(*corev1.ConfigMap).ManagedFields) == 0 {
 			t.Fatalf("%s: no managed fields recorded", manager)
 		}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-io/skiff/server/jsonscan"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -80,12 +81,60 @@ type memoWrite struct {
 	key   string
 	// start is the managed-fields entry the write starts from (nil: none).
 	start *metav1.ManagedFieldsEntry
+	// enc, when the caller asked for it, is the new object as
+	// encodeStored encodes a kind stored as served (json.Marshal, no
+	// resourceVersion), its managed fields aside: they belong at
+	// enc[mf.from:mf.to] (see stored).
+	enc []byte
+	mf  mfSpot
+}
+
+// mfSpot is where the top-level metadata's managedFields member is, or
+// would be, in an object's JSON. json.Marshal writes it last in metadata.
+type mfSpot struct {
+	// from, to: the member with the comma before it, or the empty range
+	// before metadata's closing brace when it has none.
+	from, to int
+	// others says metadata has other members, so the member needs a comma.
+	others bool
+	ok     bool
+}
+
+// stored returns the stored encoding of obj, the write w's object once
+// its managed fields are set, or nil if w has no encoding to start from.
+func (w *memoWrite) stored(obj runtime.Object) []byte {
+	if w.enc == nil || !w.mf.ok {
+		return nil
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil
+	}
+	var mf []byte
+	if entries := acc.GetManagedFields(); len(entries) > 0 {
+		if mf, err = json.Marshal(entries); err != nil {
+			return nil
+		}
+	}
+	out := make([]byte, 0, len(w.enc)-(w.mf.to-w.mf.from)+len(mf)+20)
+	out = append(out, w.enc[:w.mf.from]...)
+	if mf != nil {
+		if w.mf.others {
+			out = append(out, ',')
+		}
+		out = append(out, `"managedFields":`...)
+		out = append(out, mf...)
+	}
+	return append(out, w.enc[w.mf.to:]...)
 }
 
 // eligible decides whether a write may be answered from the memo and
 // returns its key. live is the stored object (for a create, the kind's
 // empty object), obj the object being written; both have their kind set.
-func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bool, live, obj runtime.Object, manager string) (memoWrite, bool) {
+// liveJSON, when not nil, is live as json.Marshal encodes it but for its
+// resourceVersion, which the key leaves out; without it live is encoded.
+// With encode the write's enc is set (see memoWrite).
+func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bool, live runtime.Object, liveJSON []byte, obj runtime.Object, manager string, encode bool) (memoWrite, bool) {
 	if _, ok := obj.(runtime.Unstructured); ok {
 		return memoWrite{}, false
 	}
@@ -126,13 +175,22 @@ func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bo
 
 	// From here on the write pays for its key: one that cannot have one
 	// counts as a lookup that missed.
+	// Encoded without its resourceVersion, as encodeStored does, so that
+	// the same bytes can be stored (the key leaves it out anyway).
+	rv := objAcc.GetResourceVersion()
+	objAcc.SetResourceVersion("")
 	newJSON, err := json.Marshal(obj)
+	objAcc.SetResourceVersion(rv)
 	if err != nil {
 		return memoWrite{}, m.missed(class)
 	}
 	var ns shapeScan
 	if !ns.scan(newJSON) {
 		return memoWrite{}, m.missed(class)
+	}
+	var enc []byte
+	if encode {
+		enc = newJSON
 	}
 	key := make([]byte, 0, 64+len(ns.shape)+len(manager))
 	key = appendPart(key, []byte(gvk.String()))
@@ -142,9 +200,11 @@ func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bo
 		key = append(key, 'C')
 		key = appendPart(key, ns.shape)
 	} else {
-		liveJSON, err := json.Marshal(live)
-		if err != nil {
-			return memoWrite{}, m.missed(class)
+		if liveJSON == nil {
+			var err error
+			if liveJSON, err = json.Marshal(live); err != nil {
+				return memoWrite{}, m.missed(class)
+			}
 		}
 		var ls shapeScan
 		if !ls.scan(liveJSON) || !bytes.Equal(ls.shape, ns.shape) || len(ls.leaves) != len(ns.leaves) {
@@ -167,7 +227,7 @@ func (m *fieldsMemo) eligible(gvk schema.GroupVersionKind, sub string, create bo
 		}
 		key = appendPart(key, bits)
 	}
-	return memoWrite{class: class, key: string(key), start: start}, true
+	return memoWrite{class: class, key: string(key), start: start, enc: enc, mf: ns.mf}, true
 }
 
 // emptyLeavesOnly reports whether the JSON of a kind's empty object has
@@ -350,12 +410,18 @@ func (m *fieldsMemo) learn(w memoWrite, out runtime.Object, manager string, star
 // shape: objects with their member names, every scalar outside a list as
 // one byte for its JSON type (s string, n number, b boolean, z null), and
 // lists whole. leaves are the byte ranges of those scalars, in order. The
-// managed fields of the top-level metadata are left out.
+// managed fields and the resourceVersion of the top-level metadata are
+// left out: the field manager strips both before it compares objects,
+// and the stored encoding of an object has no resourceVersion.
 type shapeScan struct {
 	b      []byte
 	i      int
 	shape  []byte
 	leaves [][2]int
+	// mf is where the top-level metadata's managedFields are, when they
+	// are its last member (or absent) and nothing but them follows up
+	// to its closing brace.
+	mf mfSpot
 }
 
 func (s *shapeScan) scan(b []byte) bool {
@@ -431,16 +497,28 @@ func (s *shapeScan) object(depth int, isMeta bool) bool {
 	s.i++ // {
 	s.shape = append(s.shape, '{')
 	first, emitted := true, false
+	// For the top-level metadata: where its managedFields member begins
+	// and ends (-1: none seen), and whether it has others.
+	mfFrom, mfTo, others := -1, -1, false
 	for {
 		s.ws()
 		if s.i >= len(s.b) {
 			return false
 		}
 		if s.b[s.i] == '}' {
+			if isMeta {
+				switch {
+				case mfFrom < 0:
+					s.mf = mfSpot{from: s.i, to: s.i, others: others, ok: true}
+				case mfTo == s.i:
+					s.mf = mfSpot{from: mfFrom, to: mfTo, others: others, ok: true}
+				}
+			}
 			s.i++
 			s.shape = append(s.shape, '}')
 			return true
 		}
+		member := s.i
 		if !first {
 			if s.b[s.i] != ',' {
 				return false
@@ -461,14 +539,20 @@ func (s *shapeScan) object(depth int, isMeta bool) bool {
 			return false
 		}
 		s.i++
-		if isMeta && string(name) == `"managedFields"` {
+		if isMeta && (string(name) == `"managedFields"` || string(name) == `"resourceVersion"`) {
 			s.ws()
 			if !s.skip() {
 				return false
 			}
+			if string(name) == `"managedFields"` {
+				mfFrom, mfTo = member, s.i
+			} else {
+				others = true
+			}
 			first = false
 			continue
 		}
+		others = others || isMeta
 		if emitted {
 			s.shape = append(s.shape, ',')
 		}
@@ -484,19 +568,9 @@ func (s *shapeScan) object(depth int, isMeta bool) bool {
 
 // str reads a string, escapes included.
 func (s *shapeScan) str() bool {
-	s.i++ // "
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '\\':
-			s.i += 2
-		case '"':
-			s.i++
-			return true
-		default:
-			s.i++
-		}
-	}
-	return false
+	end, ok := jsonscan.StringEnd(s.b, s.i)
+	s.i = end
+	return ok
 }
 
 func (s *shapeScan) literal() bool {

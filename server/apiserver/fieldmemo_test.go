@@ -22,6 +22,8 @@ import (
 type memoPair struct {
 	t            *testing.T
 	memo, direct *fieldManagers
+	// encoded counts writes whose stored encoding the memo gave.
+	encoded int
 }
 
 func newMemoPair(t *testing.T) *memoPair {
@@ -31,22 +33,48 @@ func newMemoPair(t *testing.T) *memoPair {
 	return &memoPair{t: t, memo: managersWith(tc), direct: direct}
 }
 
-// write runs one write three times through the memo (the later ones may
-// be answered from it) and once without, and fails unless all record the
-// same managed fields, times aside: a time is either the starting entry's
-// in all of them or the write's own in all of them.
+// write runs one write four times through the memo (the later ones may
+// be answered from it), half of them given the live object's stored
+// encoding as an update is when the server stored it, and once without,
+// and fails unless all record the same managed fields, times aside: a
+// time is either the starting entry's in all of them or the write's own
+// in all of them.
 func (p *memoPair) write(r *resource, sub string, create bool, live, obj runtime.Object, manager string) runtime.Object {
 	p.t.Helper()
-	run := func(m *fieldManagers) runtime.Object {
+	run := func(m *fieldManagers, stored bool) runtime.Object {
 		l, o := live.DeepCopyObject(), obj.DeepCopyObject()
+		var (
+			out runtime.Object
+			enc []byte
+		)
 		if create {
-			return m.trackCreate(r.gvk, l, o, manager)
+			out, enc = m.trackCreate(r.gvk, l, o, manager, r.storage == nil)
+		} else {
+			var liveJSON []byte
+			if stored {
+				var err error
+				if liveJSON, err = r.encodeStored(live.DeepCopyObject()); err != nil {
+					p.t.Fatal(err)
+				}
+			}
+			out, enc = m.track(r.gvk, sub, l, liveJSON, o, manager, r.storage == nil)
 		}
-		return m.track(r.gvk, sub, l, o, manager)
+		// An encoding given with the answer is encodeStored's.
+		if enc != nil {
+			want, err := r.encodeStored(out.DeepCopyObject())
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			if !bytes.Equal(enc, want) {
+				p.t.Fatalf("stored encoding from the memo differs:\nmemo:         %s\nencodeStored: %s", enc, want)
+			}
+			p.encoded++
+		}
+		return out
 	}
-	want := run(p.direct)
-	for i := 0; i < 3; i++ {
-		got := run(p.memo)
+	want := run(p.direct, false)
+	for i := 0; i < 4; i++ {
+		got := run(p.memo, i%2 == 1)
 		p.same(want, got, startTimes(live, obj))
 	}
 	return want
@@ -240,9 +268,12 @@ func TestMemoAnswersRepeatedShapes(t *testing.T) {
 	p.write(r, "", true, r.newObj(), mk("a", "1"), "bench")
 	st := p.memo.memo.tries[memoClass{gvk: r.gvk, create: true}]
 	hits := st.hits
-	created := p.memo.trackCreate(r.gvk, r.newObj(), mk("b", strings.Repeat("2", 100)), "bench")
+	created, enc := p.memo.trackCreate(r.gvk, r.newObj(), mk("b", strings.Repeat("2", 100)), "bench", true)
 	if st.hits != hits+1 {
 		t.Fatalf("a create of the same shape was not answered from the memo (%d hits, %d lookups)", st.hits, st.lookups)
+	}
+	if want, _ := r.encodeStored(created.DeepCopyObject()); enc == nil || !bytes.Equal(enc, want) {
+		t.Fatalf("the memo's answer came with the stored encoding\n%s\nwant\n%s", enc, want)
 	}
 	mf := created.(*corev1.ConfigMap).ManagedFields
 	if len(mf) != 1 || string(mf[0].FieldsV1.Raw) != `{"f:data":{".":{},"f:payload":{}}}` || mf[0].Manager != "bench" {
@@ -256,6 +287,9 @@ func TestMemoAnswersRepeatedShapes(t *testing.T) {
 	if ust.hits == 0 {
 		t.Fatalf("updates of one shape were not answered from the memo (%d lookups)", ust.lookups)
 	}
+	if p.encoded == 0 {
+		t.Fatal("no answer from the memo came with the stored encoding")
+	}
 }
 
 // Kinds whose writes never repeat a shape stop paying for the memo's key.
@@ -264,7 +298,7 @@ func TestMemoGivesUpOnKindsThatNeverRepeat(t *testing.T) {
 	r := catalogueResource(t, "configmaps")
 	for i := 0; i < memoProbation+10; i++ {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Data: map[string]string{fmt.Sprintf("k%d", i): "v"}}
-		m.trackCreate(r.gvk, r.newObj(), cm, "bench")
+		m.trackCreate(r.gvk, r.newObj(), cm, "bench", true)
 	}
 	st := m.memo.tries[memoClass{gvk: r.gvk, create: true}]
 	if st.lookups != memoProbation || st.hits != 0 {
@@ -324,16 +358,34 @@ func BenchmarkTrackConfigMap(b *testing.B) {
 		b.Run("create/"+name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				m.trackCreate(gvk, &corev1.ConfigMap{}, mk(), "api-writes-bench")
+				m.trackCreate(gvk, &corev1.ConfigMap{}, mk(), "api-writes-bench", true)
 			}
 		})
-		live := m.trackCreate(gvk, &corev1.ConfigMap{}, mk(), "api-writes-bench").(*corev1.ConfigMap)
+		created, _ := m.trackCreate(gvk, &corev1.ConfigMap{}, mk(), "api-writes-bench", true)
+		live := created.(*corev1.ConfigMap)
 		b.Run("update/"+name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				n := live.DeepCopy()
 				n.Data["payload"] = strings.Repeat("cd", 512)
-				m.track(gvk, "", live, n, "api-writes-bench")
+				m.track(gvk, "", live, nil, n, "api-writes-bench", true)
+			}
+		})
+		if !memo {
+			continue
+		}
+		// As the server updates an object it stored itself: the live
+		// object's shape read from its stored encoding.
+		stored, err := json.Marshal(live)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("update/memo-stored", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				n := live.DeepCopy()
+				n.Data["payload"] = strings.Repeat("cd", 512)
+				m.track(gvk, "", live, stored, n, "api-writes-bench", true)
 			}
 		})
 	}

@@ -15,7 +15,11 @@ import (
 // kineStore starts a real embedded kine on a SQLite file in t.TempDir()
 // and returns a store on it; both stop when the test ends. Tests that
 // need it are skipped with -short.
-func kineStore(t *testing.T) *storage.Store {
+func kineStore(t testing.TB) *storage.Store { return kineStoreWith(t, false) }
+
+// kineStoreWith is kineStore; with inProcess the store calls kine in
+// process, as the server does, instead of over its socket.
+func kineStoreWith(t testing.TB, inProcess bool) *storage.Store {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts kine")
@@ -32,6 +36,9 @@ func kineStore(t *testing.T) *storage.Store {
 		cancel()
 		wg.Wait()
 		t.Fatal(err)
+	}
+	if inProcess {
+		b.UseInProcess(c)
 	}
 	t.Cleanup(func() { c.Close(); cancel(); wg.Wait() })
 	return storage.New(c)

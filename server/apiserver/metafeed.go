@@ -217,7 +217,56 @@ func decodeMetadata(value []byte, m *feedMetadata) error {
 			return errors.New("malformed JSON value")
 		}
 		if string(name) == `"metadata"` {
-			return json.Unmarshal(value[v:s.i], m)
+			return json.Unmarshal(withoutManagedFields(value[v:s.i]), m)
+		}
+	}
+}
+
+// withoutManagedFields returns a metadata object's JSON without its
+// managedFields member when that is the last one, as json.Marshal writes
+// it, so that decoding does not step through them (most of the bytes of
+// a small object's metadata), else meta itself. What it leaves out is
+// only checked for balanced brackets.
+func withoutManagedFields(meta []byte) []byte {
+	s := shapeScan{b: meta}
+	if len(meta) == 0 || meta[0] != '{' {
+		return meta
+	}
+	s.i = 1
+	for first := true; ; first = false {
+		s.ws()
+		if s.i >= len(meta) || meta[s.i] == '}' {
+			return meta
+		}
+		member := s.i
+		if !first {
+			if meta[s.i] != ',' {
+				return meta
+			}
+			s.i++
+			s.ws()
+		}
+		k := s.i
+		if k >= len(meta) || meta[k] != '"' || !s.str() {
+			return meta
+		}
+		name := meta[k:s.i]
+		s.ws()
+		if s.i >= len(meta) || meta[s.i] != ':' {
+			return meta
+		}
+		s.i++
+		if !s.skip() {
+			return meta
+		}
+		if string(name) == `"managedFields"` {
+			s.ws()
+			if s.i >= len(meta) || meta[s.i] != '}' {
+				return meta
+			}
+			out := make([]byte, 0, member+1)
+			out = append(out, meta[:member]...)
+			return append(out, '}')
 		}
 	}
 }

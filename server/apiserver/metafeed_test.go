@@ -118,6 +118,9 @@ func TestDecodeMetadata(t *testing.T) {
 		`{"kind":"Pod","spec":{"containers":[{"name":"c"}]},"metadata":{"name":"late","namespace":"n"}}`,
 		`{"kind":"Thing","data":[1,2,{"a":null}]}`,
 		`{"metadata":null}`,
+		`{"metadata":{"managedFields":[{"manager":"m","fieldsV1":{"f:data":{"f:]}\"":{}}}}]}}`,
+		`{"metadata":{"name":"ws" , "managedFields" : [{"manager":"m"}] } }`,
+		`{"metadata":{"name":"mf-not-last","managedFields":[{"manager":"m"}],"labels":{"a":"b"}}}`,
 	} {
 		var got feedMetadata
 		if err := decodeMetadata([]byte(v), &got); err != nil {
@@ -133,7 +136,12 @@ func TestDecodeMetadata(t *testing.T) {
 			t.Fatalf("%s:\n got %+v\nwant %+v", v, got, whole.Metadata)
 		}
 	}
-	for _, bad := range []string{``, `[]`, `{"metadata":{"name":1}}`, `{"metadata":`} {
+	// Managed fields written last, as json.Marshal does, are cut off
+	// before decoding.
+	if got := withoutManagedFields([]byte(`{"name":"a","managedFields":[{"manager":"m"}]}`)); string(got) != `{"name":"a"}` {
+		t.Errorf("managed fields not left out: %s", got)
+	}
+	for _, bad := range []string{``, `[]`, `{"metadata":{"name":1}}`, `{"metadata":`, `{"metadata":{"name":1,"managedFields":[]}}`} {
 		var m feedMetadata
 		if err := decodeMetadata([]byte(bad), &m); err == nil {
 			t.Errorf("%q decoded without error", bad)

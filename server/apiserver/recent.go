@@ -38,6 +38,9 @@ type recentWrites struct {
 type recentEntry struct {
 	kv  storage.KV
 	seq uint64
+	// encoded says kv.Value is json.Marshal's output for a typed object
+	// (see putStored).
+	encoded bool
 }
 
 type recentRef struct {
@@ -51,7 +54,26 @@ func newRecentWrites() *recentWrites {
 
 func entrySize(kv storage.KV) int { return len(kv.Key) + len(kv.Value) }
 
-func (c *recentWrites) put(kv storage.KV) {
+func (c *recentWrites) put(kv storage.KV) { c.put1(kv, false) }
+
+// putStored is put for what a write of res has just stored, encoded by
+// encodeStored. For a kind stored as served that is json.Marshal's own
+// output for the typed object, from which the field manager's memo can
+// read the live object's shape on the next update instead of encoding
+// the object again (see encoded). A value read from the datastore may
+// have been written by another encoder: put marks it as unknown.
+func (c *recentWrites) putStored(res *resource, kv storage.KV) { c.put1(kv, res.storage == nil) }
+
+// encoded reports whether kv is the cached value for its key and was
+// cached by putStored for a kind stored as served.
+func (c *recentWrites) encoded(kv storage.KV) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[kv.Key]
+	return ok && e.encoded && e.kv.ModRevision == kv.ModRevision
+}
+
+func (c *recentWrites) put1(kv storage.KV, encoded bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.drop(kv.Key)
@@ -68,7 +90,7 @@ func (c *recentWrites) put(kv storage.KV) {
 		}
 	}
 	c.seq++
-	c.byKey[kv.Key] = recentEntry{kv: kv, seq: c.seq}
+	c.byKey[kv.Key] = recentEntry{kv: kv, seq: c.seq, encoded: encoded}
 	c.order = append(c.order, recentRef{key: kv.Key, seq: c.seq})
 	c.size += n
 	if len(c.order) > 2*len(c.byKey)+64 {

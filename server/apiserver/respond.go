@@ -2,9 +2,11 @@ package apiserver
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/skiff-io/skiff/server/jsonscan"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -33,9 +35,17 @@ func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, res *resou
 	if out == outputObject && res.storage == nil && enc.value != nil {
 		rv := strconv.FormatInt(enc.rev, 10)
 		if acc, err := meta.Accessor(obj); err == nil && acc.GetResourceVersion() == rv {
-			if b, ok := storedWithRV(enc.value, res.gvk, rv); ok {
+			if at, ok := rvInsertAt(enc.value, res.gvk); ok {
 				obj.GetObjectKind().SetGroupVersionKind(res.gvk) // as encodeObject leaves it
-				writeJSON(w, code, b)
+				// Written in pieces into the response's buffer rather
+				// than copied into a new slice first.
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				w.WriteHeader(code)
+				_, _ = w.Write(enc.value[:at])
+				_, _ = io.WriteString(w, `,"resourceVersion":"`+rv+`"`)
+				_, _ = w.Write(enc.value[at:])
+				_, _ = w.Write(newline)
 				return
 			}
 		}
@@ -43,69 +53,63 @@ func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, res *resou
 	s.writeObject(w, r, res, out, code, obj)
 }
 
-// storedWithRV inserts "resourceVersion":rv into a stored object's
-// JSON, which encodeStored wrote without it. encoding/json writes
-// ObjectMeta's fields in declaration order (name, generateName,
-// namespace, selfLink, uid, resourceVersion, …) right after kind and
-// apiVersion, so the field goes after uid. Anything else in that place
-// (no uid, an unexpected field) is refused: the caller encodes instead.
-func storedWithRV(stored []byte, gvk schema.GroupVersionKind, rv string) ([]byte, bool) {
+var newline = []byte("\n")
+
+// rvInsertAt returns where "resourceVersion":rv goes into a stored
+// object's JSON, which encodeStored wrote without it (with the comma
+// before it). encoding/json writes ObjectMeta's fields in declaration
+// order (name, generateName, namespace, selfLink, uid, resourceVersion,
+// …) right after kind and apiVersion, so the field goes after uid.
+// Anything else in that place (no uid, an unexpected field) is refused:
+// the caller encodes instead.
+func rvInsertAt(stored []byte, gvk schema.GroupVersionKind) (int, bool) {
 	prefix := `{"kind":"` + gvk.Kind + `","apiVersion":"` + gvk.GroupVersion().String() + `","metadata":{`
 	if !bytes.HasPrefix(stored, []byte(prefix)) {
-		return nil, false
+		return 0, false
 	}
 	i := len(prefix)
 	for {
 		key, next, ok := jsonString(stored, i)
 		if !ok || next >= len(stored) || stored[next] != ':' {
-			return nil, false
+			return 0, false
 		}
-		end, ok := jsonStringEnd(stored, next+1)
+		end, ok := jsonscan.StringEnd(stored, next+1)
 		if !ok {
-			return nil, false
+			return 0, false
 		}
 		switch key {
 		case "name", "generateName", "namespace", "selfLink":
 			if end >= len(stored) || stored[end] != ',' {
-				return nil, false
+				return 0, false
 			}
 			i = end + 1
 			continue
 		case "uid":
-			out := make([]byte, 0, len(stored)+len(rv)+21)
-			out = append(out, stored[:end]...)
-			out = append(out, `,"resourceVersion":"`...)
-			out = append(out, rv...)
-			out = append(out, '"')
-			return append(out, stored[end:]...), true
+			return end, true
 		}
-		return nil, false
+		return 0, false
 	}
 }
 
 // jsonString reads the JSON string starting at b[i] (field names here
 // have no escapes) and returns it and the index after it.
 func jsonString(b []byte, i int) (string, int, bool) {
-	end, ok := jsonStringEnd(b, i)
+	end, ok := jsonscan.StringEnd(b, i)
 	if !ok {
 		return "", 0, false
 	}
 	return string(b[i+1 : end-1]), end, true
 }
 
-// jsonStringEnd returns the index just after the JSON string starting at
-// b[i], skipping escaped characters.
-func jsonStringEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, false
+// storedWithRV returns stored with "resourceVersion":rv inserted at
+// rvInsertAt, in one new slice: what writeWritten answers in pieces, and
+// what a watch event of the object carries.
+func storedWithRV(stored []byte, gvk schema.GroupVersionKind, rv string) ([]byte, bool) {
+	at, ok := rvInsertAt(stored, gvk)
+	if !ok {
+		return nil, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
+	out := append([]byte(nil), stored[:at]...)
+	out = append(out, `,"resourceVersion":"`+rv+`"`...)
+	return append(out, stored[at:]...), true
 }

@@ -92,10 +92,15 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 	if err := s.admitUpdate(res, obj, old); err != nil {
 		return nil, err
 	}
+	var enc []byte // obj's stored encoding, when tracking gave it
 	if track {
 		// The field manager reads the live object without changing it
 		// (kube-apiserver hands it objects shared with its watch cache).
-		obj = s.managers.track(res.gvk, sub, old, obj, o.manager)
+		var liveJSON []byte
+		if s.recent.encoded(cur) {
+			liveJSON = cur.Value
+		}
+		obj, enc = s.managers.track(res.gvk, sub, old, liveJSON, obj, o.manager, res.storage == nil)
 	}
 	acc, _ = meta.Accessor(obj)
 	key := res.key(acc.GetNamespace(), acc.GetName())
@@ -111,9 +116,11 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 		s.afterDelete(res, obj)
 		return obj, nil
 	}
-	b, err := res.encodeStored(obj)
-	if err != nil {
-		return nil, err
+	b := enc
+	if b == nil {
+		if b, err = res.encodeStored(obj); err != nil {
+			return nil, err
+		}
 	}
 	if bytes.Equal(b, cur.Value) {
 		// Nothing changed: no write, no new revision, no watch event.
@@ -136,7 +143,7 @@ func (s *Server) commitUpdate(ctx context.Context, res *resource, sub string, ob
 		}
 		return nil, err
 	}
-	s.recent.put(storage.KV{Key: key, Value: b, ModRevision: rev})
+	s.recent.putStored(res, storage.KV{Key: key, Value: b, ModRevision: rev})
 	setRV(obj, rev)
 	o.keepStored(b, rev)
 	return obj, nil

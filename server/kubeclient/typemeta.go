@@ -3,6 +3,7 @@ package kubeclient
 import (
 	"strings"
 
+	"github.com/skiff-io/skiff/server/jsonscan"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -124,14 +125,14 @@ func skipValue(data []byte, i int) (int, bool) {
 	}
 	switch data[i] {
 	case '"':
-		return skipString(data, i)
+		return jsonscan.StringEnd(data, i)
 	case '{', '[':
 		depth := 0
 		for i < len(data) {
 			switch data[i] {
 			case '"':
 				var ok bool
-				if i, ok = skipString(data, i); !ok {
+				if i, ok = jsonscan.StringEnd(data, i); !ok {
 					return 0, false
 				}
 				continue
@@ -157,19 +158,6 @@ func skipValue(data []byte, i int) (int, bool) {
 		}
 		return end, end > i
 	}
-}
-
-// skipString returns the index after the string starting at data[i].
-func skipString(data []byte, i int) (int, bool) {
-	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
 }
 
 // negotiatedJSON is codecs.WithoutConversion() with typeMetaFactory in
