@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/skiff-io/skiff/server/errdefs"
 	"github.com/skiff-io/skiff/server/storage"
@@ -24,65 +21,13 @@ const nsPrefix = "/registry/namespaces/"
 // seen yet is read from the store, so a namespace created a moment ago is
 // never refused.
 type namespaceCache struct {
-	store *storage.Store
-	mu    sync.RWMutex
-	phase map[string]corev1.NamespacePhase
+	*prefixCache[corev1.NamespacePhase]
 }
 
 func newNamespaceCache(s *storage.Store) *namespaceCache {
-	return &namespaceCache{store: s, phase: map[string]corev1.NamespacePhase{}}
-}
-
-func (c *namespaceCache) run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		rev, err := c.load(ctx)
-		if err == nil {
-			err = c.follow(ctx, rev)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil && !errors.Is(err, errdefs.ErrGone) {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-	return nil
-}
-
-func (c *namespaceCache) load(ctx context.Context) (int64, error) {
-	page, err := c.store.List(ctx, nsPrefix, prefixEnd(nsPrefix), 0, 0)
-	if err != nil {
-		return 0, err
-	}
-	m := map[string]corev1.NamespacePhase{}
-	for _, kv := range page.KVs {
-		m[strings.TrimPrefix(kv.Key, nsPrefix)] = phaseOf(kv.Value)
-	}
-	c.mu.Lock()
-	c.phase = m
-	c.mu.Unlock()
-	return page.Revision, nil
-}
-
-func (c *namespaceCache) follow(ctx context.Context, rev int64) error {
-	for ev := range c.store.Watch(ctx, nsPrefix, rev) {
-		if ev.Err != nil {
-			return ev.Err
-		}
-		name := strings.TrimPrefix(ev.KV.Key, nsPrefix)
-		c.mu.Lock()
-		switch ev.Type {
-		case storage.Put:
-			c.phase[name] = phaseOf(ev.KV.Value)
-		case storage.Deleted:
-			delete(c.phase, name)
-		}
-		c.mu.Unlock()
-	}
-	return nil
+	return &namespaceCache{newPrefixCache(s, nsPrefix, func(b []byte) (corev1.NamespacePhase, error) {
+		return phaseOf(b), nil
+	})}
 }
 
 func phaseOf(b []byte) corev1.NamespacePhase {
@@ -98,9 +43,7 @@ func phaseOf(b []byte) corev1.NamespacePhase {
 
 // admit returns nil when new objects may be created in ns.
 func (c *namespaceCache) admit(ctx context.Context, ns string, gr schema.GroupResource, name string) error {
-	c.mu.RLock()
-	p, ok := c.phase[ns]
-	c.mu.RUnlock()
+	p, ok := c.get(ns)
 	if !ok {
 		kv, _, err := c.store.Get(ctx, nsPrefix+ns)
 		if errors.Is(err, errdefs.ErrNotFound) {
