@@ -45,7 +45,7 @@ const KubernetesVersion = protocol.KubernetesVersion
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
 	memoryLimit := applyMemoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT"))
-	gcPercent := applyGCPercent(os.Getenv("GOGC"))
+	gcPercent := applyGCPercent(ctx, os.Getenv("GOGC"))
 	if !cfg.Debug {
 		// kine logs every start-up step at info level through logrus.
 		logrus.SetLevel(logrus.WarnLevel)

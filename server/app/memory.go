@@ -1,8 +1,12 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -37,22 +41,45 @@ func applyMemoryLimit(limit int64, gomemlimit string) string {
 	return describeMemoryLimit(debug.SetMemoryLimit(-1), from)
 }
 
-// DefaultGCPercent is the collector's target in force unless GOGC is set:
-// Go's own 100, the heap growing by as much as is live before the
-// collector runs. A server's heap is mostly caches that live as long as
-// it does, so 50 keeps ~30 MiB less resident at 10,000 pods, but it
-// doubles the collections while objects churn, and the write path paid
-// for it: 15–20% more server CPU per API write at concurrency 16 and 64,
-// and a quarter fewer updates per second (hack/bench/api-writes, GOGC=50
-// against 100 in the same hour). Writes, bindings and pod starts are
-// what this CPU goes to on a two-core server, so the default stays 100;
-// GOGC=50 in the environment makes the other trade.
+// DefaultGCPercent is the collector's target while the live heap is
+// small: Go's own 100, the heap growing by as much as is live before the
+// collector runs. Writes, bindings and pod starts are what the CPU goes
+// to on a two-core server, and a tighter target there costs them: GOGC=50
+// took 15–20% more server CPU per API write at concurrency 16 and 64
+// (hack/bench/api-writes, against 100 in the same hour).
 const DefaultGCPercent = 100
 
-// applyGCPercent sets the collector's target to DefaultGCPercent unless
-// GOGC is set, which the runtime has applied already and which wins. It
-// returns the target in force for the start-up log.
-func applyGCPercent(gogc string) string {
+// gcHeadroom is how far the heap may grow past what is live once the live
+// heap is larger than it. A server's heap is mostly caches that live as
+// long as it does, and at 10,000 pods (~50 MB live) Go's 100 would keep
+// twice that resident; the target follows the live heap down to
+// minGCPercent instead (gcPercentFor), so only a server that holds large
+// caches pays for more collections, and it pays in proportion.
+const gcHeadroom = 24 << 20
+
+// minGCPercent is the tightest target the server sets by itself: at 50 the
+// collections double (their CPU share at 10,000 pods went from 5–6% to
+// 9–11%) while binding rates stayed within the noise.
+const minGCPercent = 50
+
+// gcPercentFor is the collector's target for a live heap of live bytes:
+// DefaultGCPercent up to gcHeadroom, then gcHeadroom's share of the live
+// heap, never below minGCPercent, in steps of 5 so that a live heap that
+// moves a little does not move the target at every collection.
+func gcPercentFor(live uint64) int {
+	if live <= gcHeadroom {
+		return DefaultGCPercent
+	}
+	p := int(100 * gcHeadroom / live)
+	p -= p % 5
+	return max(p, minGCPercent)
+}
+
+// applyGCPercent sets the collector's target unless GOGC is set, which
+// the runtime has applied already and which wins: DefaultGCPercent now,
+// then, after every collection until ctx ends, gcPercentFor of the heap
+// left live. It returns the target's description for the start-up log.
+func applyGCPercent(ctx context.Context, gogc string) string {
 	if gogc != "" {
 		// What the runtime made of it: a value it cannot read leaves 100.
 		cur := debug.SetGCPercent(DefaultGCPercent)
@@ -63,7 +90,39 @@ func applyGCPercent(gogc string) string {
 		return strconv.Itoa(cur) + " (GOGC)"
 	}
 	debug.SetGCPercent(DefaultGCPercent)
-	return strconv.Itoa(DefaultGCPercent)
+	followLiveHeap(ctx)
+	return fmt.Sprintf("%d, down to %d above %s live", DefaultGCPercent, minGCPercent,
+		resource.NewQuantity(gcHeadroom, resource.BinarySI))
+}
+
+// gcSentinel is garbage from the moment it is made: its finalizer runs
+// after the next collection. It holds a pointer so that it is not a tiny
+// allocation, whose finalizer may never run.
+type gcSentinel struct{ _ *byte }
+
+// followLiveHeap sets the collector's target to gcPercentFor of the live
+// heap after every collection until ctx ends. It runs on the runtime's
+// finalizer goroutine, re-arming a gcSentinel each time, so an idle
+// server wakes for it only when it collects.
+func followLiveHeap(ctx context.Context) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
+			if ctx.Err() != nil {
+				debug.SetGCPercent(DefaultGCPercent)
+				return
+			}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 && sample[1].Value.Kind() == metrics.KindUint64 {
+				if p := gcPercentFor(sample[0].Value.Uint64()); uint64(p) != sample[1].Value.Uint64() {
+					debug.SetGCPercent(p)
+				}
+			}
+			arm()
+		})
+	}
+	arm()
 }
 
 func describeMemoryLimit(limit int64, from string) string {
