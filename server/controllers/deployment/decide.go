@@ -475,8 +475,16 @@ func (r *rollout) reconcileOld(all, olds []*appsv1.ReplicaSet, newRS *appsv1.Rep
 		r.scaleRSIfNeeded(rs, n-down)
 		cleaned += down
 	}
-	// Then healthy ones, as far as availability allows.
-	available := sumStatus(all, availableReplicas)
+	// Then healthy ones, as far as availability allows. A ReplicaSet
+	// counts at most its spec's pods: right after a scale-down its status
+	// still counts the pods its controller is deleting, and trusting it
+	// would let the next sync take the Deployment below maxUnavailable.
+	available := int32(0)
+	for _, rs := range all {
+		if rs != nil {
+			available += min(rs.Status.AvailableReplicas, replicas(rs.Spec.Replicas))
+		}
+	}
 	scaled := int32(0)
 	if available > minAvailable {
 		total := available - minAvailable

@@ -190,6 +190,18 @@ func TestDecide(t *testing.T) {
 			want: "",
 		},
 		{
+			name: "a ReplicaSet just scaled down counts no more available pods than its spec, whatever its status still says",
+			d:    func() *appsv1.Deployment { return deploy(5, "v2") },
+			rss: func(d *appsv1.Deployment) []*appsv1.ReplicaSet {
+				old := rs(d, "v1", 4, 4, 1, time.Hour)
+				old.Status.Replicas, old.Status.ReadyReplicas, old.Status.AvailableReplicas = 5, 5, 5
+				return []*appsv1.ReplicaSet{old, rs(d, "v2", 3, 1, 2, time.Minute)}
+			},
+			// 4 + 1 available, 4 must stay: one more old pod may go,
+			// not two.
+			want: "update v1 4->3",
+		},
+		{
 			name: "unhealthy old pods go first, at no cost to availability",
 			d:    func() *appsv1.Deployment { return deploy(5, "v2") },
 			rss: func(d *appsv1.Deployment) []*appsv1.ReplicaSet {
