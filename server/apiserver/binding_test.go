@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -20,14 +19,7 @@ import (
 // lets it overwrite what the datastore holds nor makes it refuse a
 // binding the datastore allows.
 func TestBindingTrustsCacheOnlyThroughTheSwap(t *testing.T) {
-	store := kineStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := context.WithValue(ctx, userKey{}, &User{Name: "admin", Groups: []string{"system:masters"}})
+	s, store, admin := kineServer(t, false)
 
 	encode := func(name, node string, labels map[string]string) []byte {
 		t.Helper()
@@ -53,7 +45,7 @@ func TestBindingTrustsCacheOnlyThroughTheSwap(t *testing.T) {
 	}
 	stored := func(name string) (*corev1.Pod, storage.KV) {
 		t.Helper()
-		kv, _, err := store.Get(ctx, key(name))
+		kv, _, err := store.Get(admin, key(name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +59,7 @@ func TestBindingTrustsCacheOnlyThroughTheSwap(t *testing.T) {
 	// behind the cache's back, as a write this server did not see would.
 	create := func(name string, v []byte) int64 {
 		t.Helper()
-		rev, err := store.Create(ctx, key(name), v, 0)
+		rev, err := store.Create(admin, key(name), v, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +67,7 @@ func TestBindingTrustsCacheOnlyThroughTheSwap(t *testing.T) {
 	}
 	update := func(name string, v []byte, rev int64) int64 {
 		t.Helper()
-		rev, _, err := store.Update(ctx, key(name), v, rev, 0)
+		rev, _, err := store.Update(admin, key(name), v, rev, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,21 @@ import (
 	"go.uber.org/zap"
 )
 
+// kineServer is a server on kineStoreWith(t, inProcess), with the context
+// its requests carry: an admin's (system:masters), cancelled when the test
+// ends.
+func kineServer(t testing.TB, inProcess bool) (*Server, *storage.Store, context.Context) {
+	t.Helper()
+	store := kineStoreWith(t, inProcess)
+	s, err := New(Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return s, store, context.WithValue(ctx, userKey{}, &User{Name: "admin", Groups: []string{"system:masters"}})
+}
+
 // kineStore starts a real embedded kine on a SQLite file in t.TempDir()
 // and returns a store on it; both stop when the test ends. Tests that
 // need it are skipped with -short.

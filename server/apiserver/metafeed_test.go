@@ -50,13 +50,7 @@ func (r *recorder) snapshot() ([][]string, []string) {
 // The feed lists every served object (not other keys under /registry/),
 // then reports changes with the objects' metadata, deletions included.
 func TestMetadataFeed(t *testing.T) {
-	store := kineStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, store, ctx := kineServer(t, false)
 	put := func(key, value string) {
 		t.Helper()
 		if _, err := store.Create(ctx, key, []byte(value), 0); err != nil {

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -18,21 +17,14 @@ import (
 // admits the pod, one that does not is refused as kube-apiserver refuses
 // it, and a missing "default" account is no reason to refuse.
 func TestPodServiceAccountAdmission(t *testing.T) {
-	store := kineStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := context.WithValue(ctx, userKey{}, &User{Name: "admin", Groups: []string{"system:masters"}})
+	s, store, admin := kineServer(t, false)
 	put := func(key string, obj any) {
 		t.Helper()
 		b, err := json.Marshal(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.Create(ctx, key, b, 0); err != nil {
+		if _, err := store.Create(admin, key, b, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

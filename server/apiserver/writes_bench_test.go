@@ -19,18 +19,12 @@ import (
 // kine called in process: the API's CPU and allocations per pair, client
 // side (encoding the requests, decoding the answers) included.
 func BenchmarkConfigMapWrites(b *testing.B) {
-	store := kineStoreWith(b, true)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(Config{Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, _, admin := kineServer(b, true)
 	// The namespace cache's watch, as the server runs it.
+	ctx, cancel := context.WithCancel(admin)
 	ran := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(ran) }()
 	defer func() { cancel(); <-ran }()
-	admin := context.WithValue(ctx, userKey{}, &User{Name: "admin", Groups: []string{"system:masters"}})
 	do := func(method, url string, body []byte) []byte {
 		r := httptest.NewRequest(method, url, bytes.NewReader(body)).WithContext(admin)
 		r.Header.Set("Content-Type", "application/json")
