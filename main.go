@@ -60,7 +60,7 @@ func convert(a serverapp.LocalAgentConfig) agentapp.LocalConfig {
 	return agentapp.LocalConfig{
 		Server: a.Server, Token: a.Token, DataDir: a.DataDir, NodeName: a.NodeName, NodeIP: a.NodeIP,
 		Labels: a.Labels, Taints: a.Taints, Runtime: a.Runtime, PauseImage: a.PauseImage, OCIRuntime: a.OCIRuntime,
-		ResolvConf: a.ResolvConf, Registries: a.Registries, Version: a.Version, Debug: a.Debug,
+		ResolvConf: a.ResolvConf, Registries: a.Registries, EvictionHard: a.EvictionHard, Version: a.Version, Debug: a.Debug,
 	}
 }
 

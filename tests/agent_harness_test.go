@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,12 @@ func needAgent(t *testing.T) {
 		t.Skipf("busybox-static is not installed at %s (CI installs it)", testimage.Busybox)
 	}
 }
+
+// testEvictionHard is the --eviction-hard of the tests' agents unless a
+// test sets its own: the kubelet's memory threshold, and disk thresholds
+// low enough that a shared machine's full disk (the default's 15% free is
+// 38 GB of a 252 GB disk) does not taint the test node against its pods.
+const testEvictionHard = "memory.available<100Mi,nodefs.available<1%,nodefs.inodesFree<1%,imagefs.available<1%,imagefs.inodesFree<1%"
 
 // withAgent runs the server's local agent, with the test image ready to
 // import from the agent's images directory.
@@ -163,8 +170,11 @@ func startAgentBinVia(t *testing.T, bin string, s *server, url string, wrap []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{t: t, bin: bin, dataDir: dataDir, wrap: wrap, args: append([]string{"agent", "--data-dir", dataDir, "--server", url,
-		"--token", strings.TrimSpace(string(token)), "--config", ""}, extra...)}
+	args := []string{"agent", "--data-dir", dataDir, "--server", url, "--token", strings.TrimSpace(string(token)), "--config", ""}
+	if !slices.Contains(extra, "--eviction-hard") {
+		args = append(args, "--eviction-hard", testEvictionHard)
+	}
+	a := &agentProc{t: t, bin: bin, dataDir: dataDir, wrap: wrap, args: append(args, extra...)}
 	a.start()
 	t.Cleanup(func() {
 		a.stop()

@@ -626,6 +626,22 @@ func httpGet(url string) (string, error) {
 	return string(b), err
 }
 
+// TestServerEvictionHard: the server hands --eviction-hard to its local
+// agent, whose node then reports the pressure; a malformed threshold stops
+// the server before it starts, with one line.
+func TestServerEvictionHard(t *testing.T) {
+	needAgent(t)
+	out, err := exec.Command(skiffBin, "server", "--config", "", "--data-dir", t.TempDir(), "--eviction-hard", "nodefs.available<200%").CombinedOutput()
+	if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || !strings.Contains(string(out), "percentage must be in (0, 100]") {
+		t.Fatalf("a bad --eviction-hard: %v %q", err, out)
+	}
+	s := startServer(t, withAgent(), withArgs("--node-name", "squeezed-server", "--eviction-hard", "memory.available<1Ei"))
+	eventually(t, 60*time.Second, "MemoryPressure on the server's own node", func() bool {
+		got, _ := s.kubectl("get", "node", "squeezed-server", "-o", `jsonpath={.status.conditions[?(@.type=="MemoryPressure")].status}`)
+		return got == "True"
+	})
+}
+
 // TestAgentMemoryPressure: an agent whose --eviction-hard threshold the
 // node is under reports MemoryPressure, the server taints the node against
 // new pods, and the scheduler says why a pod stays Pending. A malformed

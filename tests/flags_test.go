@@ -63,6 +63,7 @@ var serverFlagChecks = map[string]string{
 	"private-registry":            "TestServerFlags",
 	"terminated-pod-gc-threshold": "TestPodGC",
 	"memory-limit":                "TestMemoryLimit",
+	"eviction-hard":               "TestServerEvictionHard",
 }
 
 // TestServerFlagWalk walks `skiff server --help`: every flag has a check.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,6 +139,8 @@ func (s *server) start() {
 		"--write-kubeconfig", s.kubeconfig, "--config", ""}
 	if !s.agent {
 		args = append(args, "--disable-agent")
+	} else if !slices.Contains(s.args, "--eviction-hard") {
+		args = append(args, "--eviction-hard", testEvictionHard)
 	}
 	args = append(args, s.args...)
 	s.cmd = exec.Command(skiffBin, args...)

@@ -15,7 +15,9 @@ type LocalConfig struct {
 	Runtime, PauseImage, ResolvConf          string
 	OCIRuntime                               string
 	Registries, Version                      string
-	Debug                                    bool
+	// EvictionHard: empty means DefaultEvictionHard.
+	EvictionHard string
+	Debug        bool
 }
 
 // FromLocal builds the agent's Config for a server's own node: it carries
@@ -38,7 +40,11 @@ func FromLocal(l LocalConfig) (Config, error) {
 	if server != "" && !strings.HasPrefix(server, "https://") {
 		server = "https://" + server
 	}
-	eviction, err := ParseEvictionHard(DefaultEvictionHard)
+	evictionHard := l.EvictionHard
+	if evictionHard == "" {
+		evictionHard = DefaultEvictionHard
+	}
+	eviction, err := ParseEvictionHard(evictionHard)
 	if err != nil {
 		return Config{}, err
 	}

@@ -42,6 +42,9 @@ type Config struct {
 	OCIRuntime string
 	ResolvConf string
 	Registries string
+	// EvictionHard is the local agent's --eviction-hard; empty means the
+	// kubelet's default thresholds.
+	EvictionHard string
 	// LocalAgent runs this host's agent inside the server process unless
 	// DisableAgent is set.
 	LocalAgent LocalAgent
@@ -92,8 +95,10 @@ type LocalAgentConfig struct {
 	OCIRuntime string
 	ResolvConf string
 	Registries string
-	Version    string
-	Debug      bool
+	// EvictionHard: empty means the kubelet's default thresholds.
+	EvictionHard string
+	Version      string
+	Debug        bool
 }
 
 // LocalAgentConfig is the local agent's configuration; server and token
@@ -102,6 +107,6 @@ func (c Config) LocalAgentConfig(server, token string) LocalAgentConfig {
 	return LocalAgentConfig{
 		Server: server, Token: token, DataDir: c.DataDir, NodeName: c.NodeName, NodeIP: c.NodeIP,
 		Labels: c.NodeLabels, Taints: c.NodeTaints, Runtime: c.Runtime, PauseImage: c.PauseImage, OCIRuntime: c.OCIRuntime,
-		ResolvConf: c.ResolvConf, Registries: c.Registries, Version: c.Version, Debug: c.Debug,
+		ResolvConf: c.ResolvConf, Registries: c.Registries, EvictionHard: c.EvictionHard, Version: c.Version, Debug: c.Debug,
 	}
 }

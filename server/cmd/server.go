@@ -115,6 +115,7 @@ the file.`,
 	f.StringVar(&cfg.OCIRuntime, "default-runtime", "", "OCI runtime for the local agent's new containers: crun, runc, or a path to either (default: crun when it is on PATH and can run on this host's cgroups, else runc)")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "resolv.conf for pods with host DNS (default /etc/resolv.conf)")
 	f.StringVar(&cfg.Registries, "private-registry", "/etc/skiff/registries.yaml", "registries.yaml for the local agent: mirrors, credentials, plain-HTTP registries")
+	f.StringVar(&cfg.EvictionHard, "eviction-hard", "", "thresholds under which the local node reports memory, disk or PID pressure, as `skiff agent --eviction-hard` takes them (default: the kubelet's)")
 	f.StringSliceVar(&disable, "disable", nil, "built-in manifests not to deploy")
 	f.DurationVar(&cfg.LeaderElectLeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long other servers wait before taking over the controllers of a leader that stopped renewing (shared datastores only)")
 	f.DurationVar(&cfg.LeaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops its controllers")
