@@ -36,6 +36,7 @@ import (
 var packages = []string{
 	"k8s.io/api/apps/v1",
 	"k8s.io/api/authentication/v1",
+	"k8s.io/api/authorization/v1",
 	"k8s.io/api/autoscaling/v1",
 	"k8s.io/api/batch/v1",
 	"k8s.io/api/coordination/v1",

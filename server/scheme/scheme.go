@@ -8,6 +8,7 @@ package scheme
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -31,7 +32,7 @@ func New() *runtime.Scheme {
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme,
 		coordinationv1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme,
 		eventsv1.AddToScheme, autoscalingv1.AddToScheme, policyv1.AddToScheme,
-		authenticationv1.AddToScheme, schedulingv1.AddToScheme, storagev1.AddToScheme,
+		authenticationv1.AddToScheme, authorizationv1.AddToScheme, schedulingv1.AddToScheme, storagev1.AddToScheme,
 	} {
 		utilruntime.Must(add(s))
 	}
