@@ -131,7 +131,7 @@ func (s *Server) writeResourceList(w http.ResponseWriter, group, version string)
 		for _, res := range g.resources {
 			list.APIResources = append(list.APIResources, metav1.APIResource{
 				Name: res.plural, SingularName: res.singular, Namespaced: res.namespaced, Kind: res.gvk.Kind,
-				Verbs: allVerbs, ShortNames: res.shortNames, Categories: res.categories,
+				Verbs: res.verbs(), ShortNames: res.shortNames, Categories: res.categories,
 			})
 			for _, sub := range res.subresources {
 				info := subresourceInfoFor(res, sub)
@@ -165,7 +165,7 @@ func (s *Server) writeAggregated(w http.ResponseWriter, core bool) {
 			rd := apidiscoveryv2.APIResourceDiscovery{
 				Resource: res.plural, SingularResource: res.singular, Scope: scope,
 				ResponseKind: &metav1.GroupVersionKind{Group: res.gvk.Group, Version: res.gvk.Version, Kind: res.gvk.Kind},
-				Verbs:        allVerbs, ShortNames: res.shortNames, Categories: res.categories,
+				Verbs:        res.verbs(), ShortNames: res.shortNames, Categories: res.categories,
 			}
 			for _, sub := range res.subresources {
 				info := subresourceInfoFor(res, sub)

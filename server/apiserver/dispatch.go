@@ -76,6 +76,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, &apierrors.NewBadRequest("a namespace must be specified for "+ri.verb+" on "+gr.String()).ErrStatus)
 		return
 	}
+	if res.review != nil {
+		s.serveReview(w, r, res, ri)
+		return
+	}
 
 	switch ri.subresource {
 	case "":
@@ -166,7 +170,7 @@ func (s *Server) attributes(r *http.Request, u *User, ri requestInfo, res *resou
 		}
 		a.FieldSelector = sel
 	}
-	if ri.verb != "create" || ri.subresource != "" || r.Body == nil {
+	if ri.verb != "create" || ri.subresource != "" || r.Body == nil || res.review != nil {
 		return a, nil
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
@@ -211,13 +215,16 @@ func (s *Server) openapiResources() []openapi.Resource {
 	var out []openapi.Resource
 	for _, g := range s.groups {
 		for _, res := range g.resources {
-			out = append(out, openapi.Resource{
+			desc := openapi.Resource{
 				Group: res.gvk.Group, Version: res.gvk.Version, Kind: res.gvk.Kind,
-				Plural: res.plural, Namespaced: res.namespaced, Verbs: allVerbs,
+				Plural: res.plural, Namespaced: res.namespaced, Verbs: res.verbs(),
 				Subresources: res.subresources,
 				Type:         res.typeOf(),
-				ListType:     reflect.TypeOf(res.newList()).Elem(),
-			})
+			}
+			if res.newList != nil {
+				desc.ListType = reflect.TypeOf(res.newList()).Elem()
+			}
+			out = append(out, desc)
 		}
 	}
 	return out

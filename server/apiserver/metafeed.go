@@ -34,8 +34,8 @@ const feedPage = 2000
 func (s *Server) MetadataFeed() metafeed.Source {
 	f := &metaFeed{store: s.store, byPlural: map[string]*resource{}}
 	for _, r := range s.byGVR {
-		if r.storage != nil {
-			continue // a view of another resource's keys (events.k8s.io)
+		if r.storage != nil || r.review != nil {
+			continue // a view of another resource's keys (events.k8s.io), or nothing stored
 		}
 		f.byPlural[r.plural] = r
 		f.resources = append(f.resources, metafeed.Resource{

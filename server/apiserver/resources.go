@@ -52,6 +52,11 @@ type resource struct {
 	// storage, when set, names the resource whose stored objects this one
 	// is a view of (events.k8s.io events are core events on disk).
 	storage *viewMapping
+	// review, when set, makes this a create-only resource that stores
+	// nothing (the access reviews, reviews.go): POST decodes the request
+	// object, review fills in its status, and the object is the answer.
+	// Such a resource has no list type, no key and no other verb.
+	review reviewFunc
 }
 
 // viewMapping converts between a served type and the stored type.
@@ -63,6 +68,14 @@ type viewMapping struct {
 
 func (r *resource) gvr() schema.GroupVersionResource {
 	return r.gvk.GroupVersion().WithResource(r.plural)
+}
+
+// verbs are the verbs discovery and OpenAPI list for the resource.
+func (r *resource) verbs() []string {
+	if r.review != nil {
+		return []string{"create"}
+	}
+	return allVerbs
 }
 
 func (r *resource) hasSub(name string) bool {
@@ -77,7 +90,8 @@ func (r *resource) hasSub(name string) bool {
 // typeOf is the Go struct type of the resource's object.
 func (r *resource) typeOf() reflect.Type { return reflect.TypeOf(r.newObj()).Elem() }
 
-// catalogue lists every served resource, in the order discovery shows them.
+// catalogue lists every stored resource, in the order discovery shows them
+// (the reviews, which store nothing, follow them: reviewResources).
 func catalogue() []*resource {
 	core := func(kind, _ string) schema.GroupVersionKind { return corev1.SchemeGroupVersion.WithKind(kind) }
 	rs := []*resource{
