@@ -254,8 +254,21 @@ spec:
     image: `+TestImage+`
     imagePullPolicy: Never
     command: ["sh", "-c", "echo started; sleep 3601"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  nodeName: edge1
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: `+TestImage+`
+    imagePullPolicy: Never
+    command: ["sleep", "3602"]
 `, "apply", "-f", "-")
 	waitPodPhase(t, s, "default", "keeper", "Running", 90*time.Second)
+	waitPodPhase(t, s, "default", "once", "Running", 90*time.Second)
 	// The pod's start time is kept through everything below, as the
 	// kubelet keeps it: the agent finds its last status in its own store
 	// (the server does not send it back).
@@ -269,7 +282,7 @@ spec:
 	// Power cut on the node: agent, containerd, shims and containers die.
 	a.kill()
 	cleanupAgentProcesses(agentDir)
-	eventually(t, 10*time.Second, "the container to be dead", func() bool { return !procRunning("sleep 3601") })
+	eventually(t, 10*time.Second, "the containers to be dead", func() bool { return !procRunning("sleep 3601") && !procRunning("sleep 3602") })
 
 	a.start()
 	eventually(t, 90*time.Second, "the agent to start the pod again with no server", func() bool { return procRunning("sleep 3601") })
@@ -281,6 +294,19 @@ spec:
 	})
 	if got := podField(s, "default", "keeper", "{.status.startTime}"); got != startTime {
 		t.Fatalf("start time after the offline restart: %s, was %s", got, startTime)
+	}
+	// The killed container's exit status died with containerd: it is
+	// reported as lost (255, Unknown), as the kubelet reports a container
+	// after a reboot, never as a success. So the restartPolicy Never pod
+	// failed and was not started again.
+	if got := podField(s, "default", "keeper", "{.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].lastState.terminated.reason}"); got != "255 Unknown" {
+		t.Fatalf("keeper's last state after the power cut: %q, want 255 Unknown", got)
+	}
+	eventually(t, 30*time.Second, "the restartPolicy Never pod to fail", func() bool {
+		return podField(s, "default", "once", "{.status.phase} {.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}") == "Failed 255 Unknown"
+	})
+	if procRunning("sleep 3602") {
+		t.Fatal("the restartPolicy Never pod was started again")
 	}
 	// Now the agent restarts alone: the running pod is adopted, not restarted.
 	before := podField(s, "default", "keeper", "{.status.containerStatuses[0].containerID}")

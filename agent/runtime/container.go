@@ -86,6 +86,10 @@ const (
 	labelFinishedAt   = "io.skiff.finished-at"
 	labelExitCode     = "io.skiff.exit-code"
 	labelOOM          = "io.skiff.oom-killed"
+	// labelLost marks a container whose task vanished with its exit
+	// status (containerd lost its state: a reboot, or containerd killed
+	// with its containers); it is recorded as exit code lostExitCode.
+	labelLost = "io.skiff.lost"
 
 	kindContainer = "container"
 	kindSandbox   = "sandbox"
@@ -392,8 +396,14 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 			st.FinishedAt, _ = time.Parse(time.RFC3339Nano, l[labelFinishedAt])
 			st.ExitCode, _ = strconv.Atoi(l[labelExitCode])
 			st.Reason = exitReason(st.ExitCode, l[labelOOM] == "true")
+			if l[labelLost] == "true" {
+				st.Reason = lostReason
+			}
 		} else if !st.StartedAt.IsZero() {
+			// Started, and gone without a recorded exit: until the event
+			// relay records the loss (unrecordedExits), report it as lost.
 			st.State = StateUnknown
+			st.ExitCode, st.Reason = lostExitCode, lostReason
 		}
 		return st, nil
 	}
@@ -445,6 +455,15 @@ func (r *Runtime) taskState(ctx context.Context, id string) (containerd.Status, 
 	}
 	return st, nil
 }
+
+// A container whose exit status is lost is reported as containerd's CRI
+// plugin reports one to the kubelet: exit code 255, reason "Unknown". It
+// counts as a failure, so restartPolicy OnFailure starts it again and
+// Never leaves the pod Failed, as after a node's reboot in Kubernetes.
+const (
+	lostExitCode = 255
+	lostReason   = "Unknown"
+)
 
 func exitReason(code int, oom bool) string {
 	switch {

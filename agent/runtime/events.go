@@ -11,6 +11,7 @@ import (
 
 	containerd "github.com/containerd/containerd"
 	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 )
 
@@ -143,6 +144,10 @@ func (r *Runtime) relayEvents(ctx context.Context, out chan<- ContainerEvent) (h
 
 // unrecordedExits finds skiff containers whose task has exited without the
 // exit being recorded on the container, records and returns those exits.
+// A started container whose task is gone altogether (containerd lost its
+// state with the process: a reboot, or containerd killed with its
+// containers) is recorded as lost, with lostExitCode, at the time it is
+// found: its real exit status and time are nowhere to be read.
 func (r *Runtime) unrecordedExits(ctx context.Context) ([]ContainerEvent, error) {
 	ctrs, err := r.client.Containers(ctx, `labels."`+labelKind+`"==`+kindContainer)
 	if err != nil {
@@ -154,18 +159,21 @@ func (r *Runtime) unrecordedExits(ctx context.Context) ([]ContainerEvent, error)
 		if err != nil || info.Labels[labelFinishedAt] != "" {
 			continue
 		}
+		ev := ContainerEvent{ID: ctr.ID(), PodUID: info.Labels[labelPodUID], Name: info.Labels[labelName], Type: EventExited}
+		labels := map[string]string{}
 		st, err := r.taskState(ctx, ctr.ID())
-		if err != nil || st.Status != containerd.Stopped {
+		switch {
+		case err == nil && st.Status == containerd.Stopped:
+			ev.ExitCode, ev.At = int(st.ExitStatus), st.ExitTime
+		case errdefs.IsNotFound(err) && info.Labels[labelStartedAt] != "":
+			ev.ExitCode, ev.At = lostExitCode, time.Now()
+			labels[labelLost] = "true"
+		default:
 			continue
 		}
-		ev := ContainerEvent{
-			ID: ctr.ID(), PodUID: info.Labels[labelPodUID], Name: info.Labels[labelName],
-			Type: EventExited, ExitCode: int(st.ExitStatus), At: st.ExitTime,
-		}
-		ctr.SetLabels(ctx, map[string]string{
-			labelFinishedAt: ev.At.UTC().Format(time.RFC3339Nano),
-			labelExitCode:   strconv.Itoa(ev.ExitCode),
-		})
+		labels[labelFinishedAt] = ev.At.UTC().Format(time.RFC3339Nano)
+		labels[labelExitCode] = strconv.Itoa(ev.ExitCode)
+		ctr.SetLabels(ctx, labels)
 		evs = append(evs, ev)
 	}
 	return evs, nil
