@@ -564,14 +564,14 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 		}
 	}
 	pullStart := time.Now()
-	_, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets)
+	_, pulled, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets)
 	if err != nil && c.ImagePullPolicy == corev1.PullAlways {
 		// An edge node that cannot reach its registry still runs the copy
 		// it has (after a reboot offline, say), where the kubelet would
 		// leave the pod in ImagePullBackOff.
-		if _, lerr := p.w.rt.EnsureImage(ctx, c.Image, corev1.PullNever, nil); lerr == nil {
+		if _, _, lerr := p.w.rt.EnsureImage(ctx, c.Image, corev1.PullNever, nil); lerr == nil {
 			p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q, running the copy on the node: %v", c.Image, err))
-			err = nil
+			err, pulled = nil, false
 		}
 	}
 	if err != nil {
@@ -585,8 +585,8 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 		return false
 	}
 	delete(p.pullFails, c.Name)
-	if took := time.Since(pullStart); took > 500*time.Millisecond {
-		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s", c.Image, took.Round(time.Millisecond)))
+	if pulled {
+		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s", c.Image, time.Since(pullStart).Round(time.Millisecond)))
 	} else {
 		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
 	}

@@ -168,13 +168,15 @@ func (r *Runtime) snapshotter() string {
 }
 
 // EnsureImage makes ref present and unpacked according to policy and
-// returns its image ID (repository@digest). An empty policy means the
-// Kubernetes default: Always for :latest or untagged refs, IfNotPresent
-// otherwise. Errors are ErrImagePull or ErrImageNeverPull.
-func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret) (string, error) {
+// returns its image ID (repository@digest), and whether it asked the
+// registry for it (a pull, even one that found every layer present). An
+// empty policy means the Kubernetes default: Always for :latest or
+// untagged refs, IfNotPresent otherwise. Errors are ErrImagePull or
+// ErrImageNeverPull.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret) (id string, pulled bool, err error) {
 	name, err := NormalizeImage(ref)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrImagePull, err)
+		return "", false, fmt.Errorf("%w: %v", ErrImagePull, err)
 	}
 	if policy == "" {
 		policy = corev1.PullIfNotPresent
@@ -185,27 +187,27 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.Pul
 	img, err := r.client.ImageService().Get(ctx, name)
 	present := err == nil
 	if err != nil && !errdefs.IsNotFound(err) {
-		return "", fmt.Errorf("%w: image %q: %v", ErrImagePull, ref, err)
+		return "", false, fmt.Errorf("%w: image %q: %v", ErrImagePull, ref, err)
 	}
 	switch {
 	case policy == corev1.PullNever && !present:
-		return "", fmt.Errorf("%w: image %q is not present with pull policy of Never", ErrImageNeverPull, ref)
+		return "", false, fmt.Errorf("%w: image %q is not present with pull policy of Never", ErrImageNeverPull, ref)
 	case present && policy != corev1.PullAlways:
 		if err := r.unpack(ctx, img); err != nil {
-			return "", fmt.Errorf("%w: image %q: unpack: %v", ErrImagePull, ref, err)
+			return "", false, fmt.Errorf("%w: image %q: unpack: %v", ErrImagePull, ref, err)
 		}
-		return imageID(name, img), nil
+		return imageID(name, img), false, nil
 	}
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: r.regs.hosts(pullSecretCredentials(pullSecrets))})
-	pulled, err := r.client.Pull(ctx, name,
+	got, err := r.client.Pull(ctx, name,
 		containerd.WithResolver(resolver),
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(r.snapshotter()),
 	)
 	if err != nil {
-		return "", fmt.Errorf("%w: failed to pull image %q: %v", ErrImagePull, ref, err)
+		return "", true, fmt.Errorf("%w: failed to pull image %q: %v", ErrImagePull, ref, err)
 	}
-	return imageID(name, pulled.Metadata()), nil
+	return imageID(name, got.Metadata()), true, nil
 }
 
 // Images lists the images in containerd, one entry per manifest.
