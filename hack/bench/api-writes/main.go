@@ -33,6 +33,7 @@ type config struct {
 	rssObjects int
 	conc       []int
 	cpuprofile string
+	profileSec int
 	// kubeAPIServer and etcd run the side-by-side column; a missing
 	// kube-apiserver binary skips it with a message.
 	kubeAPIServer string
@@ -48,6 +49,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "also write the results as Markdown to this file")
 	flag.IntVar(&cfg.rssObjects, "objects", 10000, "ConfigMaps that exist when the loaded RSS is read (created at concurrency 16)")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory for CPU profiles of the skiff server, one per concurrency (the server runs with --enable-pprof)")
+	flag.IntVar(&cfg.profileSec, "cpuprofile-seconds", 2, "how long each -cpuprofile runs, from the first write at its concurrency (2 s fits inside a run at the default -n; raise -n with it)")
 	flag.StringVar(&cfg.kubeAPIServer, "kube-apiserver", defaultKubeAPIServer(), "kube-apiserver binary for the side-by-side column (env SKIFF_BENCH_KUBE_APISERVER; built by hack/bench/build-kube-apiserver); skipped when absent")
 	flag.StringVar(&cfg.etcd, "etcd", "etcd", "etcd binary kube-apiserver stores in")
 	flag.Parse()
@@ -198,7 +200,7 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		logf("skiff: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
 		var profiled <-chan error
 		if cfg.cpuprofile != "" {
-			profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)))
+			profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)), cfg.profileSec)
 		}
 		s, err := skiffWrites(ctx, api, srv, ns, cfg.n, c)
 		if profiled != nil {

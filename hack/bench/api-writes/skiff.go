@@ -117,13 +117,13 @@ func probeProtobuf(ctx context.Context, kubeconfig string) string {
 }
 
 // cpuProfile records the server's CPU profile for the first
-// profileSeconds of a run into path; the channel yields once it is written.
+// seconds of a run into path; the channel yields once it is written.
 // A run shorter than that leaves idle time in the profile.
-func cpuProfile(ctx context.Context, api *kubernetes.Clientset, path string) <-chan error {
+func cpuProfile(ctx context.Context, api *kubernetes.Clientset, path string, seconds int) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		b, err := api.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
-			Param("seconds", strconv.Itoa(profileSeconds)).DoRaw(ctx)
+			Param("seconds", strconv.Itoa(seconds)).DoRaw(ctx)
 		if err == nil {
 			err = os.WriteFile(path, b, 0o644)
 		}
@@ -131,6 +131,3 @@ func cpuProfile(ctx context.Context, api *kubernetes.Clientset, path string) <-c
 	}()
 	return done
 }
-
-// profileSeconds is short enough to fit inside a run at the default -n.
-const profileSeconds = 2
