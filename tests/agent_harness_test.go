@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +39,18 @@ func needAgent(t *testing.T) {
 // low enough that a shared machine's full disk (the default's 15% free is
 // 38 GB of a 252 GB disk) does not taint the test node against its pods.
 const testEvictionHard = "memory.available<100Mi,nodefs.available<1%,nodefs.inodesFree<1%,imagefs.available<1%,imagefs.inodesFree<1%"
+
+// withTestEvictionHard adds testEvictionHard to args unless extra, the
+// test's own flags, sets --eviction-hard (as "--eviction-hard v" or
+// "--eviction-hard=v").
+func withTestEvictionHard(args, extra []string) []string {
+	for _, a := range extra {
+		if a == "--eviction-hard" || strings.HasPrefix(a, "--eviction-hard=") {
+			return args
+		}
+	}
+	return append(args, "--eviction-hard", testEvictionHard)
+}
 
 // withAgent runs the server's local agent, with the test image ready to
 // import from the agent's images directory.
@@ -171,9 +182,7 @@ func startAgentBinVia(t *testing.T, bin string, s *server, url string, wrap []st
 		t.Fatal(err)
 	}
 	args := []string{"agent", "--data-dir", dataDir, "--server", url, "--token", strings.TrimSpace(string(token)), "--config", ""}
-	if !slices.Contains(extra, "--eviction-hard") {
-		args = append(args, "--eviction-hard", testEvictionHard)
-	}
+	args = withTestEvictionHard(args, extra)
 	a := &agentProc{t: t, bin: bin, dataDir: dataDir, wrap: wrap, args: append(args, extra...)}
 	a.start()
 	t.Cleanup(func() {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -139,8 +138,8 @@ func (s *server) start() {
 		"--write-kubeconfig", s.kubeconfig, "--config", ""}
 	if !s.agent {
 		args = append(args, "--disable-agent")
-	} else if !slices.Contains(s.args, "--eviction-hard") {
-		args = append(args, "--eviction-hard", testEvictionHard)
+	} else {
+		args = withTestEvictionHard(args, s.args)
 	}
 	args = append(args, s.args...)
 	s.cmd = exec.Command(skiffBin, args...)
