@@ -52,6 +52,9 @@ type Backend struct {
 	lookupStmt, insertSt *sql.Stmt
 	checkpoint           string // SQL run after a compaction, "" for none
 	batch                []*write
+	// ckptWake asks the checkpointer for a checkpoint (checkpoint.go);
+	// nil when the writer's connection checkpoints by itself.
+	ckptWake chan struct{}
 
 	// beforeCommit, when set (by tests), is called with the revisions a
 	// batch inserted, just before its commit.
@@ -108,6 +111,10 @@ func (b *Backend) Start(ctx context.Context) error {
 		return fmt.Errorf("groupcommit: reading the current revision: %w", err)
 	}
 	b.currentRev.Store(rev.Int64)
+	if err := b.startCheckpoints(ctx); err != nil {
+		conn.Close()
+		return err
+	}
 
 	b.wg.Add(1)
 	go func() {

@@ -582,3 +582,47 @@ func TestWatchKeepsUpAfterABurst(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointsOffTheWriter: the writer's connection does not checkpoint
+// by itself, so the checkpointer must: the database file, which in WAL
+// mode changes only when a checkpoint copies pages into it, grows while
+// thousands of WAL frames are written, and the frames left in the WAL
+// fall back below a checkpoint's worth once the writes stop.
+func TestCheckpointsOffTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, _ := open(t, path, group)
+	ctx := context.Background()
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := []byte(strings.Repeat("v", 1024))
+	for i := range 1500 { // several frames each: well past 1,000 frames
+		if _, err := b.Create(ctx, fmt.Sprintf("/registry/configmaps/ns/cm-%d", i), value, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var busy, log, done int
+		if err := db.QueryRow("PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &log, &done); err != nil {
+			t.Fatal(err)
+		}
+		after, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Size() > before.Size()+1000*1024 && log-done < 1000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint: database file %d -> %d bytes, WAL %d frames of which %d checkpointed", before.Size(), after.Size(), log, done)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -145,6 +145,7 @@ func (b *Backend) writeLoop(ctx context.Context) {
 			b.commitBatch(ctx, batch)
 			clear(batch)
 			b.batch = batch[:0]
+			b.afterCommit(ctx)
 		}
 	}
 }

@@ -1,0 +1,108 @@
+package groupcommit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"k8s.io/klog/v2"
+)
+
+// Checkpoints. SQLite copies the WAL's pages into the database file (a
+// checkpoint) by default inside the commit that takes the WAL past 1,000
+// frames: that commit, and every write queued behind it, waits for the
+// copy and the database file's fsync — a few milliseconds in every
+// thousand frames, the slowest writes of a busy server. The writer's
+// connection therefore runs with automatic checkpoints off. After each
+// commit it reads how many frames the WAL holds that are not in the
+// database yet (PRAGMA wal_checkpoint(NOOP) reads the WAL index, no I/O),
+// and past checkpointFrames it wakes the checkpointer, a goroutine that
+// runs a PASSIVE checkpoint on a connection of its own: SQLite lets the
+// copy run beside the writer's next commits (the checkpoint and the
+// writer take different locks). The pages copied, and so the bytes
+// written, are the same as with SQLite's own checkpoints at the same
+// threshold. If the checkpointer falls behind by checkpointBacklog frames
+// (a reader holding an old snapshot keeps a PASSIVE checkpoint from
+// finishing), the writer checkpoints itself, as SQLite would have.
+const (
+	checkpointFrames  = 1000 // SQLite's default wal_autocheckpoint
+	checkpointBacklog = 8 * checkpointFrames
+)
+
+// startCheckpoints turns the writer connection's automatic checkpoints off
+// and starts the checkpointer.
+func (b *Backend) startCheckpoints(ctx context.Context) error {
+	if _, err := b.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		return fmt.Errorf("groupcommit: %w", err)
+	}
+	b.ckptWake = make(chan struct{}, 1)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.checkpointer(ctx)
+	}()
+	return nil
+}
+
+// walPending is the number of frames in the WAL not yet copied into the
+// database, as the writer's connection sees it.
+func walPending(ctx context.Context, conn *sql.Conn) (int, error) {
+	var busy, log, done int
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &log, &done); err != nil {
+		return 0, err
+	}
+	if log < 0 { // not in WAL mode (an in-memory database)
+		return 0, nil
+	}
+	return log - done, nil
+}
+
+// afterCommit is run by the writer after each commit: it wakes the
+// checkpointer when the WAL has grown past checkpointFrames, and
+// checkpoints itself past checkpointBacklog.
+func (b *Backend) afterCommit(ctx context.Context) {
+	if b.ckptWake == nil {
+		return
+	}
+	pending, err := walPending(ctx, b.conn)
+	if err != nil {
+		if ctx.Err() == nil {
+			klog.Errorf("datastore: reading the WAL's size: %v", err)
+		}
+		return
+	}
+	switch {
+	case pending >= checkpointBacklog:
+		if _, err := b.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+			klog.Errorf("datastore: WAL checkpoint: %v", err)
+		}
+	case pending >= checkpointFrames:
+		select {
+		case b.ckptWake <- struct{}{}:
+		default: // one is running or already asked for
+		}
+	}
+}
+
+// checkpointer runs a PASSIVE checkpoint each time the writer asks, on a
+// connection from the pool that it holds only for the checkpoint.
+func (b *Backend) checkpointer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.ckptWake:
+		}
+		conn, err := b.d.DB.Conn(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				klog.Errorf("datastore: WAL checkpoint: %v", err)
+			}
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+			klog.Errorf("datastore: WAL checkpoint: %v", err)
+		}
+		conn.Close()
+	}
+}
