@@ -2,7 +2,9 @@ package httpsync
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,13 +17,20 @@ import (
 // hub is a protocol.Hub that answers from fixed values; the transport is
 // what is under test.
 type hub struct {
-	doc     *protocol.Desired
-	since   int64
-	wait    time.Duration
-	batches []*protocol.StatusBatch
+	// waitForEnd makes Desired wait for its context to end, as the sync
+	// hub's long-poll does when a server stops.
+	waitForEnd bool
+	doc        *protocol.Desired
+	since      int64
+	wait       time.Duration
+	batches    []*protocol.StatusBatch
 }
 
-func (h *hub) Desired(_ context.Context, node string, since int64, wait time.Duration) (*protocol.Desired, error) {
+func (h *hub) Desired(ctx context.Context, node string, since int64, wait time.Duration) (*protocol.Desired, error) {
+	if h.waitForEnd {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	h.since, h.wait = since, wait
 	return h.doc, nil
 }
@@ -109,5 +118,24 @@ func TestHandlerRefusesBadRequests(t *testing.T) {
 	}
 	if len(h.batches) != 0 {
 		t.Fatal("a refused batch reached the hub")
+	}
+}
+
+// TestDesiredWhileTheServerStops: a long-poll the stopping server ends
+// gets 503 with a message, not an empty 200 the agent cannot decode.
+func TestDesiredWhileTheServerStops(t *testing.T) {
+	h := &hub{waitForEnd: true}
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv := httptest.NewUnstartedServer(Handler(h, func(r *http.Request) (string, bool) { return "n1", true }))
+	srv.Config.BaseContext = func(net.Listener) context.Context { return stopping }
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := NewClient(srv.URL, "n1", srv.Client())
+	time.AfterFunc(200*time.Millisecond, stop)
+	_, err := c.Desired(context.Background(), 1, time.Minute)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable || !strings.Contains(se.Message, "shutting down") {
+		t.Fatalf("long-poll ended by the server's stop: %v", err)
 	}
 }

@@ -81,6 +81,10 @@ func serveDesired(w http.ResponseWriter, r *http.Request, hub protocol.Hub, node
 	doc, err := hub.Desired(r.Context(), node, since, wait)
 	if err != nil {
 		if r.Context().Err() != nil {
+			// The server is stopping (or the agent went away, and the
+			// answer goes nowhere): say so rather than end the long-poll
+			// with an empty 200, which the agent cannot decode.
+			httpError(w, http.StatusServiceUnavailable, "the server is shutting down")
 			return
 		}
 		httpError(w, http.StatusServiceUnavailable, "%v", err)
