@@ -55,6 +55,7 @@ type Backend struct {
 	// ckptWake asks the checkpointer for a checkpoint (checkpoint.go);
 	// nil when the writer's connection checkpoints by itself.
 	ckptWake chan struct{}
+	walSize  *sql.Stmt // PRAGMA wal_checkpoint(NOOP), prepared on conn
 
 	// beforeCommit, when set (by tests), is called with the revisions a
 	// batch inserted, just before its commit.

@@ -35,6 +35,13 @@ func (b *Backend) startCheckpoints(ctx context.Context) error {
 	if _, err := b.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
 		return fmt.Errorf("groupcommit: %w", err)
 	}
+	// Prepared once on the writer's connection: it runs after every
+	// commit.
+	st, err := b.conn.PrepareContext(ctx, "PRAGMA wal_checkpoint(NOOP)")
+	if err != nil {
+		return fmt.Errorf("groupcommit: %w", err)
+	}
+	b.walSize = st
 	b.ckptWake = make(chan struct{}, 1)
 	b.wg.Add(1)
 	go func() {
@@ -45,10 +52,10 @@ func (b *Backend) startCheckpoints(ctx context.Context) error {
 }
 
 // walPending is the number of frames in the WAL not yet copied into the
-// database, as the writer's connection sees it.
-func walPending(ctx context.Context, conn *sql.Conn) (int, error) {
+// database, read with walSize (PRAGMA wal_checkpoint(NOOP)).
+func walPending(ctx context.Context, walSize *sql.Stmt) (int, error) {
 	var busy, log, done int
-	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &log, &done); err != nil {
+	if err := walSize.QueryRowContext(ctx).Scan(&busy, &log, &done); err != nil {
 		return 0, err
 	}
 	if log < 0 { // not in WAL mode (an in-memory database)
@@ -64,7 +71,7 @@ func (b *Backend) afterCommit(ctx context.Context) {
 	if b.ckptWake == nil {
 		return
 	}
-	pending, err := walPending(ctx, b.conn)
+	pending, err := walPending(ctx, b.walSize)
 	if err != nil {
 		if ctx.Err() == nil {
 			klog.Errorf("datastore: reading the WAL's size: %v", err)

@@ -120,6 +120,9 @@ func (b *Backend) writeLoop(ctx context.Context) {
 	defer func() {
 		b.lookupStmt.Close()
 		b.insertSt.Close()
+		if b.walSize != nil {
+			b.walSize.Close()
+		}
 		b.conn.Close()
 		b.events.close()
 		close(b.stopped)
