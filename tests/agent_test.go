@@ -407,6 +407,9 @@ spec:
 	if msg := s.mustKubectl("get", "events", "--field-selector", "involvedObject.name=pulled,reason=Pulled", "-o", "jsonpath={.items[*].message}"); !strings.Contains(msg, "Successfully pulled image") {
 		t.Fatalf("Pulled event of the pulled pod: %q", msg)
 	}
+	if msg := s.mustKubectl("get", "events", "--field-selector", "involvedObject.name=pulled,reason=Pulling", "-o", "jsonpath={.items[*].message}"); msg != `Pulling image "`+reg+`/test/busybox:pushed"` {
+		t.Fatalf("Pulling event of the pulled pod: %q", msg)
+	}
 }
 
 // startRegistry runs Debian's docker-registry on a free loopback port.

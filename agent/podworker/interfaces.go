@@ -14,7 +14,7 @@ import (
 
 // Runtime is the container runtime as the pod worker uses it.
 type Runtime interface {
-	EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret) (id string, pulled bool, err error)
+	EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret, onPull func()) (id string, pulled bool, err error)
 	EnsureSandbox(ctx context.Context, podUID, namespace, name, netnsPath string) error
 	ReleaseSandbox(ctx context.Context, podUID string) error
 	RemoveSandbox(ctx context.Context, podUID string) error

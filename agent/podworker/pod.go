@@ -563,13 +563,16 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 			secrets = append(secrets, *s)
 		}
 	}
-	pullStart := time.Now()
-	_, pulled, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets)
+	var pullStart time.Time
+	_, pulled, err := p.w.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, secrets, func() {
+		pullStart = time.Now()
+		p.event(spec, c.Name, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+	})
 	if err != nil && c.ImagePullPolicy == corev1.PullAlways {
 		// An edge node that cannot reach its registry still runs the copy
 		// it has (after a reboot offline, say), where the kubelet would
 		// leave the pod in ImagePullBackOff.
-		if _, _, lerr := p.w.rt.EnsureImage(ctx, c.Image, corev1.PullNever, nil); lerr == nil {
+		if _, _, lerr := p.w.rt.EnsureImage(ctx, c.Image, corev1.PullNever, nil, nil); lerr == nil {
 			p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q, running the copy on the node: %v", c.Image, err))
 			err, pulled = nil, false
 		}

@@ -169,11 +169,12 @@ func (r *Runtime) snapshotter() string {
 
 // EnsureImage makes ref present and unpacked according to policy and
 // returns its image ID (repository@digest), and whether it asked the
-// registry for it (a pull, even one that found every layer present). An
-// empty policy means the Kubernetes default: Always for :latest or
-// untagged refs, IfNotPresent otherwise. Errors are ErrImagePull or
-// ErrImageNeverPull.
-func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret) (id string, pulled bool, err error) {
+// registry for it (a pull, even one that found every layer present).
+// onPull, when not nil, is called just before a pull starts (the kubelet's
+// "Pulling" event). An empty policy means the Kubernetes default: Always
+// for :latest or untagged refs, IfNotPresent otherwise. Errors are
+// ErrImagePull or ErrImageNeverPull.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy, pullSecrets []corev1.Secret, onPull func()) (id string, pulled bool, err error) {
 	name, err := NormalizeImage(ref)
 	if err != nil {
 		return "", false, fmt.Errorf("%w: %v", ErrImagePull, err)
@@ -197,6 +198,9 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy corev1.Pul
 			return "", false, fmt.Errorf("%w: image %q: unpack: %v", ErrImagePull, ref, err)
 		}
 		return imageID(name, img), false, nil
+	}
+	if onPull != nil {
+		onPull()
 	}
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: r.regs.hosts(pullSecretCredentials(pullSecrets))})
 	got, err := r.client.Pull(ctx, name,

@@ -220,7 +220,7 @@ func TestContainerd(t *testing.T) {
 		if !found {
 			t.Fatalf("imported image %s not in Images(): %+v", testImage, imgs)
 		}
-		id, _, err := r.EnsureImage(ctx, testImage, corev1.PullNever, nil)
+		id, _, err := r.EnsureImage(ctx, testImage, corev1.PullNever, nil, nil)
 		must(t, err)
 		if !strings.HasPrefix(id, "docker.io/skiff/busybox@sha256:") {
 			t.Fatalf("image id %q", id)
@@ -232,7 +232,7 @@ func TestContainerd(t *testing.T) {
 		}
 		must(t, r.client.ImageService().Delete(ctx, pauseImage))
 		must(t, r.ImportImages(ctx, filepath.Join(dir, "images")))
-		if _, _, err := r.EnsureImage(ctx, pauseImage, corev1.PullNever, nil); err != nil {
+		if _, _, err := r.EnsureImage(ctx, pauseImage, corev1.PullNever, nil, nil); err != nil {
 			t.Fatalf("deleted image not imported again: %v", err)
 		}
 	})
@@ -654,7 +654,7 @@ func TestContainerd(t *testing.T) {
 	})
 
 	t.Run("NeverPull", func(t *testing.T) {
-		_, _, err := r.EnsureImage(ctx, "example.invalid/absent:1", corev1.PullNever, nil)
+		_, _, err := r.EnsureImage(ctx, "example.invalid/absent:1", corev1.PullNever, nil, nil)
 		if !errors.Is(err, ErrImageNeverPull) {
 			t.Fatalf("err = %v, want ErrImageNeverPull", err)
 		}
@@ -663,7 +663,7 @@ func TestContainerd(t *testing.T) {
 	t.Run("PullUnreachable", func(t *testing.T) {
 		port := freePort(t)
 		ref := fmt.Sprintf("127.0.0.1:%d/absent/image:1", port)
-		_, _, err := r.EnsureImage(ctx, ref, corev1.PullIfNotPresent, nil)
+		_, _, err := r.EnsureImage(ctx, ref, corev1.PullIfNotPresent, nil, nil)
 		if !errors.Is(err, ErrImagePull) || !strings.Contains(err.Error(), "failed to pull image \""+ref) {
 			t.Fatalf("err = %v, want ErrImagePull naming %s", err, ref)
 		}
@@ -683,13 +683,15 @@ func TestContainerd(t *testing.T) {
 		r3, err := Start(ctx, o)
 		must(t, err)
 		defer r3.Close()
-		id, pulled, err := r3.EnsureImage(ctx, "busybox:pushed", corev1.PullIfNotPresent, nil)
-		if err != nil || !pulled {
-			t.Fatalf("pull through the mirror: pulled %v, %v", pulled, err)
+		pulls := 0
+		onPull := func() { pulls++ }
+		id, pulled, err := r3.EnsureImage(ctx, "busybox:pushed", corev1.PullIfNotPresent, nil, onPull)
+		if err != nil || !pulled || pulls != 1 {
+			t.Fatalf("pull through the mirror: pulled %v (onPull called %d times), %v", pulled, pulls, err)
 		}
 		// Present now: IfNotPresent asks no registry again.
-		if _, pulled, err := r3.EnsureImage(ctx, "busybox:pushed", corev1.PullIfNotPresent, nil); err != nil || pulled {
-			t.Fatalf("second EnsureImage: pulled %v, %v", pulled, err)
+		if _, pulled, err := r3.EnsureImage(ctx, "busybox:pushed", corev1.PullIfNotPresent, nil, onPull); err != nil || pulled || pulls != 1 {
+			t.Fatalf("second EnsureImage: pulled %v (onPull called %d times in all), %v", pulled, pulls, err)
 		}
 		if id != "docker.io/library/busybox@"+img.Target().Digest.String() {
 			t.Errorf("image id %q", id)

@@ -40,7 +40,7 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, podUID, namespace, name, ne
 		if err != nil {
 			return fmt.Errorf("runtime: pause image: %w", err)
 		}
-		if _, _, err := r.EnsureImage(ctx, ref, corev1.PullIfNotPresent, nil); err != nil {
+		if _, _, err := r.EnsureImage(ctx, ref, corev1.PullIfNotPresent, nil, nil); err != nil {
 			return fmt.Errorf("runtime: sandbox of %s/%s: %w", namespace, name, err)
 		}
 		img, err := r.client.GetImage(ctx, ref)
