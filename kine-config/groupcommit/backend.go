@@ -56,6 +56,9 @@ type Backend struct {
 	// nil when the writer's connection checkpoints by itself.
 	ckptWake chan struct{}
 	walSize  *sql.Stmt // PRAGMA wal_checkpoint(NOOP), prepared on conn
+	// restartAt is the WAL length, in frames, at which the writer next
+	// checkpoints itself so that the WAL can start again (checkpoint.go).
+	restartAt int
 
 	// beforeCommit, when set (by tests), is called with the revisions a
 	// batch inserted, just before its commit.

@@ -626,3 +626,55 @@ func TestCheckpointsOffTheWriter(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWALStartsAgainUnderSteadyWrites: a checkpoint that runs beside the
+// writer leaves the frames committed meanwhile uncopied, and the WAL only
+// starts again from its beginning after a checkpoint that copied every
+// frame. Under writes that never pause the WAL file must still stay near
+// WALRestartFrames instead of growing with every write.
+func TestWALStartsAgainUnderSteadyWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, _ := open(t, path, group)
+	ctx := context.Background()
+	value := []byte(strings.Repeat("v", 1024))
+	rev, err := b.Create(ctx, "/registry/configmaps/ns/churn", value, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four writers, so that a commit is nearly always under way.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1500 {
+				if _, err := b.Create(ctx, fmt.Sprintf("/registry/configmaps/ns/cm-%d-%d", w, i), value, 0); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 1500; i++ {
+		var ok bool
+		if rev, _, ok, err = b.Update(ctx, "/registry/configmaps/ns/churn", value, rev, 0); err != nil || !ok {
+			t.Fatalf("update %d: %v %v", i, ok, err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := int64(1024 + 24) // the page size of a new file and a frame's header
+	limit := int64(groupcommit.WALRestartFrames+2000) * frame
+	t.Logf("WAL file after 7,500 writes: %d bytes (%d frames)", fi.Size(), fi.Size()/frame)
+	if fi.Size() > limit {
+		t.Fatalf("the WAL grew to %d bytes (%d frames), more than %d", fi.Size(), fi.Size()/frame, limit)
+	}
+}

@@ -24,9 +24,20 @@ import (
 // threshold. If the checkpointer falls behind by checkpointBacklog frames
 // (a reader holding an old snapshot keeps a PASSIVE checkpoint from
 // finishing), the writer checkpoints itself, as SQLite would have.
+//
+// The WAL file only starts again from its beginning when a write begins
+// after a checkpoint copied every frame. A checkpoint that runs beside a
+// steady stream of commits rarely copies the frames committed while it
+// ran, so the checkpointer goes after them (at most checkpointChase more
+// PASSIVE checkpoints, each copying fewer frames), and once the WAL is
+// walRestartFrames long the writer copies the rest itself, between its
+// commits, where nothing is appended during the copy. Without that, a
+// server that never pauses writing would grow its WAL without end.
 const (
 	checkpointFrames  = 1000 // SQLite's default wal_autocheckpoint
 	checkpointBacklog = 8 * checkpointFrames
+	walRestartFrames  = 4 * checkpointFrames
+	checkpointChase   = 4
 )
 
 // startCheckpoints turns the writer connection's automatic checkpoints off
@@ -43,6 +54,7 @@ func (b *Backend) startCheckpoints(ctx context.Context) error {
 	}
 	b.walSize = st
 	b.ckptWake = make(chan struct{}, 1)
+	b.restartAt = walRestartFrames
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -51,35 +63,42 @@ func (b *Backend) startCheckpoints(ctx context.Context) error {
 	return nil
 }
 
-// walPending is the number of frames in the WAL not yet copied into the
-// database, read with walSize (PRAGMA wal_checkpoint(NOOP)).
-func walPending(ctx context.Context, walSize *sql.Stmt) (int, error) {
-	var busy, log, done int
+// walFrames reads, with walSize (PRAGMA wal_checkpoint(NOOP)), how many
+// frames the WAL holds and how many of them are copied into the database.
+func walFrames(ctx context.Context, walSize *sql.Stmt) (log, done int, err error) {
+	var busy int
 	if err := walSize.QueryRowContext(ctx).Scan(&busy, &log, &done); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if log < 0 { // not in WAL mode (an in-memory database)
-		return 0, nil
+		return 0, 0, nil
 	}
-	return log - done, nil
+	return log, done, nil
 }
 
 // afterCommit is run by the writer after each commit: it wakes the
 // checkpointer when the WAL has grown past checkpointFrames, and
-// checkpoints itself past checkpointBacklog.
+// checkpoints itself past checkpointBacklog, or to let a long WAL restart.
 func (b *Backend) afterCommit(ctx context.Context) {
 	if b.ckptWake == nil {
 		return
 	}
-	pending, err := walPending(ctx, b.walSize)
+	log, done, err := walFrames(ctx, b.walSize)
 	if err != nil {
 		if ctx.Err() == nil {
 			klog.Errorf("datastore: reading the WAL's size: %v", err)
 		}
 		return
 	}
-	switch {
-	case pending >= checkpointBacklog:
+	if log < b.restartAt-walRestartFrames { // the WAL started again
+		b.restartAt = walRestartFrames
+	}
+	switch pending := log - done; {
+	case pending >= checkpointBacklog || log >= b.restartAt:
+		// A reader holding an old snapshot can keep even this one from
+		// finishing; then the writer tries again checkpointFrames later,
+		// not after every commit.
+		b.restartAt = log + checkpointFrames
 		if _, err := b.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
 			klog.Errorf("datastore: WAL checkpoint: %v", err)
 		}
@@ -91,8 +110,8 @@ func (b *Backend) afterCommit(ctx context.Context) {
 	}
 }
 
-// checkpointer runs a PASSIVE checkpoint each time the writer asks, on a
-// connection from the pool that it holds only for the checkpoint.
+// checkpointer runs PASSIVE checkpoints each time the writer asks, on a
+// connection from the pool that it holds only for them.
 func (b *Backend) checkpointer(ctx context.Context) {
 	for {
 		select {
@@ -107,8 +126,18 @@ func (b *Backend) checkpointer(ctx context.Context) {
 			}
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
-			klog.Errorf("datastore: WAL checkpoint: %v", err)
+		for range checkpointChase {
+			var busy, log, done int
+			err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
+			if err != nil {
+				if ctx.Err() == nil {
+					klog.Errorf("datastore: WAL checkpoint: %v", err)
+				}
+				break
+			}
+			if busy != 0 || done >= log {
+				break // another checkpoint runs, or every frame is copied
+			}
 		}
 		conn.Close()
 	}
