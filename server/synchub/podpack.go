@@ -127,10 +127,19 @@ func dictPod() *corev1.Pod {
 // touched; unpacking takes ~2.5 µs rather than ~35. The encoder is used
 // by the hub's goroutine (events are applied on one), the decoder by
 // documents and status updates on many; both are safe for that.
+//
+// The encoder's window is podWindow: a pod's JSON and the dictionary fit
+// in it many times over, and the encoder keeps a history buffer of the
+// window plus a block (~190 KiB) instead of the default window's 4 MiB,
+// which the server held for as long as it ran. A pod larger than the
+// window still packs, in several blocks.
+const podWindow = 64 << 10
+
 var (
 	podEncoder = sync.OnceValue(func() *zstd.Encoder {
 		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderDictRaw(podDictID, podDict),
-			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false), zstd.WithSingleSegment(true), zstd.WithLowerEncoderMem(true))
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false), zstd.WithSingleSegment(true), zstd.WithLowerEncoderMem(true),
+			zstd.WithWindowSize(podWindow))
 		if err != nil {
 			panic(err) // only for bad options
 		}

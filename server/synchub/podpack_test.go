@@ -3,6 +3,7 @@ package synchub
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,15 @@ func TestPackPodRoundTrip(t *testing.T) {
 	want.ResourceVersion = "42"
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("decoded pod differs from the one packed")
+	}
+
+	// A pod larger than the encoder's window (a long command line)
+	// still round-trips.
+	big := p.DeepCopy()
+	big.Spec.Containers[0].Args = []string{strings.Repeat("0123456789abcdef", 3*podWindow/16)}
+	rawBig, _ := json.Marshal(big)
+	if back, err := unpackPod(packPod(rawBig)); err != nil || !bytes.Equal(back, rawBig) {
+		t.Fatalf("a pod of %d bytes: %v", len(rawBig), err)
 	}
 
 	// Another pod shares nothing but the dictionary with the first.
