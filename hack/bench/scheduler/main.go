@@ -70,7 +70,7 @@ func main() {
 	flag.StringVar(&cfg.bindCPU, "bind-cpuprofile", "", "write a CPU profile of the server in the \"scheduler alone\" phase, from its first binding, to this file (-bind-cpuprofile-for long); the server runs with --enable-pprof")
 	flag.IntVar(&cfg.bindCPUFor, "bind-cpuprofile-for", 8, "seconds of the -bind-cpuprofile profile")
 	flag.StringVar(&cfg.deployCPU, "deploy-cpuprofile", "", "write a CPU profile of the server's first 5 s of the Deployment phase (from its create) to this file; the server runs with --enable-pprof")
-	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
+	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats, its goroutines to <file>.goroutines and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -216,6 +216,13 @@ func run(ctx context.Context, cfg config) error {
 			b = b[i+1:]
 		}
 		if err := os.WriteFile(cfg.heap+".memstats", b, 0o644); err != nil {
+			return err
+		}
+		// The goroutines, grouped by stack: what the stacks' share is.
+		if b, err = c.Discovery().RESTClient().Get().AbsPath("/debug/pprof/goroutine").Param("debug", "1").DoRaw(ctx); err != nil {
+			return fmt.Errorf("goroutine profile: %w", err)
+		}
+		if err := os.WriteFile(cfg.heap+".goroutines", b, 0o644); err != nil {
 			return err
 		}
 		// The mappings: what of the RSS is the heap, the binary's pages,
