@@ -29,10 +29,21 @@ func (p *pod) event(spec *corev1.Pod, container, typ, reason, msg string) {
 	h := fnv.New64a()
 	fmt.Fprint(h, container, "\x00", reason, "\x00", msg)
 	key := fmt.Sprintf("event/%s/%x", spec.UID, h.Sum64())
+	// Probes emit events from their own goroutines. The lock is held
+	// through the Put so that a higher count never reaches the outbox
+	// before a lower one (latest wins there).
+	p.evMu.Lock()
+	defer p.evMu.Unlock()
 	now := p.w.now()
 	es := p.events[key]
 	if es == nil {
-		es = &eventState{name: fmt.Sprintf("%s.%x", spec.Name, now.UnixNano()), first: now}
+		// Named by the time, as the kubelet names events, but never
+		// twice the same: two events queued within one tick of the
+		// clock would be one Event on the server, the second's count
+		// and message written over the first's.
+		n := max(now.UnixNano(), p.evNamed+1)
+		p.evNamed = n
+		es = &eventState{name: fmt.Sprintf("%s.%x", spec.Name, n), first: now}
 		p.events[key] = es
 	}
 	es.count++

@@ -74,7 +74,10 @@ type pod struct {
 	probes     *probes
 	messages   map[string]string // termination message by instance ID
 	finished   bool
-	events     map[string]*eventState
+
+	evMu    sync.Mutex
+	events  map[string]*eventState // by outbox key, under evMu
+	evNamed int64                  // the time in the last new event's name, under evMu
 }
 
 func newPod(w *Worker, p *corev1.Pod, orphan bool) *pod {
