@@ -174,11 +174,17 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	if code := podField(s, "default", "crash", "{.status.containerStatuses[0].lastState.terminated.exitCode}"); code != "3" {
 		t.Fatalf("lastState exit code %q, want 3", code)
 	}
+	// The back-offs have the kubelet's events, in its words.
+	crashUID := podField(s, "default", "crash", "{.metadata.uid}")
+	waitPodEvent(t, s, "crash", "Warning|BackOff|Back-off restarting failed container crash in pod crash_default("+crashUID+")")
 	s.mustKubectl("run", "nosuch", "--image=127.0.0.1:1/no/such:image")
 	eventually(t, 60*time.Second, "ErrImagePull or ImagePullBackOff", func() bool {
 		r := podField(s, "default", "nosuch", "{.status.containerStatuses[0].state.waiting.reason}")
 		return r == "ErrImagePull" || r == "ImagePullBackOff"
 	})
+	waitPodEvent(t, s, "nosuch", "Warning|Failed|Error: ErrImagePull")
+	waitPodEvent(t, s, "nosuch", `Normal|BackOff|Back-off pulling image "127.0.0.1:1/no/such:image"`)
+	waitPodEvent(t, s, "nosuch", "Warning|Failed|Error: ImagePullBackOff")
 	s.mustKubectl("run", "done", "--image="+TestImage, "--image-pull-policy=Never", "--restart=Never", "--", "sh", "-c", "echo finished; exit 0")
 	waitPodPhase(t, s, "default", "done", "Succeeded", 60*time.Second)
 	// A finished pod gives back its network namespace (and with it its
@@ -212,6 +218,23 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// waitPodEvent waits for an event about pod name in default, given as
+// "type|reason|message".
+func waitPodEvent(t *testing.T, s *server, name, want string) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got, _ = s.kubectl("get", "events", "--field-selector", "involvedObject.name="+name,
+			"-o", `jsonpath={range .items[*]}{.type}|{.reason}|{.message}{"\n"}{end}`)
+		for _, l := range strings.Split(got, "\n") {
+			if l == want {
+				return
+			}
+		}
+	}
+	t.Fatalf("no event %q about pod %s; its events:\n%s", want, name, got)
 }
 
 // TestAgentReportsSetupFailures: a pod whose sandbox cannot be made says

@@ -77,6 +77,12 @@ const (
 	// containers and logs stay for `kubectl logs` until it is deleted, as
 	// the kubelet does.
 	ReleasePod
+	// BackOff is no step to carry out: Plan holds Container back until
+	// its back-off ends, because it failed (Reason CrashLoopBackOff) or
+	// because a retry of its start is pending (Reason is its Waiting
+	// reason, ImagePullBackOff say). The caller tells the user, as the
+	// kubelet does with its BackOff events.
+	BackOff
 )
 
 // Action is one step for the caller to carry out.
@@ -87,6 +93,7 @@ type Action struct {
 	Attempt   int
 	ID        string
 	Grace     time.Duration
+	Reason    string // why a BackOff holds the container
 }
 
 // keepInstances is how many instances of a container stay: the current
@@ -160,7 +167,7 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 			}
 			at := l.FinishedAt.Add(Backoff(l))
 			if now.Before(at) {
-				return acts, at
+				return append(acts, Action{Kind: BackOff, Container: c.Name, Init: true, Attempt: l.Attempt + 1, Reason: ReasonCrashLoopBackOff}), at
 			}
 			return startOrWait(acts, wake, obs, c.Name, true, l.Attempt+1, now)
 		}
@@ -177,6 +184,7 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 		case restarts(pod.Spec.RestartPolicy, l.ExitCode):
 			at := l.FinishedAt.Add(Backoff(l))
 			if now.Before(at) {
+				acts = append(acts, Action{Kind: BackOff, Container: c.Name, Attempt: l.Attempt + 1, Reason: ReasonCrashLoopBackOff})
 				wake = earliest(wake, at)
 				continue
 			}
@@ -190,10 +198,14 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 
 func startOrWait(acts []Action, wake time.Time, obs Observed, name string, init bool, attempt int, now time.Time) ([]Action, time.Time) {
 	if w, ok := obs.Waiting[name]; ok && !w.Retry.IsZero() && now.Before(w.Retry) {
-		return acts, earliest(wake, w.Retry)
+		return append(acts, Action{Kind: BackOff, Container: name, Init: init, Attempt: attempt, Reason: w.Reason}), earliest(wake, w.Retry)
 	}
 	return append(acts, Action{Kind: Start, Container: name, Init: init, Attempt: attempt}), wake
 }
+
+// ReasonCrashLoopBackOff is the Reason of a BackOff after a failure, and
+// the waiting reason Status reports for the container meanwhile.
+const ReasonCrashLoopBackOff = "CrashLoopBackOff"
 
 // Backoff is how long after the instance's exit the next may start.
 func Backoff(c *Container) time.Duration {

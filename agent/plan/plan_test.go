@@ -33,7 +33,7 @@ func exited(name string, attempt, code int, finished time.Time) Container {
 
 // kinds renders actions as "Kind:container:attempt" for comparison.
 func kinds(acts []Action) string {
-	names := map[Kind]string{SetupPod: "Setup", Start: "Start", Stop: "Stop", Remove: "Remove", TeardownPod: "Teardown", Gone: "Gone", ReleasePod: "Release"}
+	names := map[Kind]string{SetupPod: "Setup", Start: "Start", Stop: "Stop", Remove: "Remove", TeardownPod: "Teardown", Gone: "Gone", ReleasePod: "Release", BackOff: "BackOff"}
 	var out []string
 	for _, a := range acts {
 		s := names[a.Kind]
@@ -42,6 +42,9 @@ func kinds(acts []Action) string {
 		}
 		if a.Kind == Start {
 			s += ":" + string(rune('0'+a.Attempt))
+		}
+		if a.Kind == BackOff {
+			s += ":" + a.Reason
 		}
 		out = append(out, s)
 	}
@@ -68,11 +71,15 @@ func TestPlan(t *testing.T) {
 		{name: "running containers are left alone", pod: pod("", nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{running("a", 0)}}, now: t0, want: ""},
 		{name: "a failed container waits out its back-off", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(time.Second), want: "", wantWake: 9 * time.Second},
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(time.Second), want: "BackOff:a:CrashLoopBackOff", wantWake: 9 * time.Second},
 		{name: "and restarts after it", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(10 * time.Second), want: "Start:a:1"},
 		{name: "the back-off doubles per restart", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 2, 3, t0)}}, now: t0.Add(39 * time.Second), want: "", wantWake: time.Second},
+			obs: Observed{Network: true, Instances: []Container{exited("a", 2, 3, t0)}}, now: t0.Add(39 * time.Second), want: "BackOff:a:CrashLoopBackOff", wantWake: time.Second},
+		{name: "one container's back-off holds no other", pod: pod(corev1.RestartPolicyAlways, nil, "a", "b"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(time.Second), want: "BackOff:a:CrashLoopBackOff Start:b:0", wantWake: 9 * time.Second},
+		{name: "a failed init container waits out its back-off, and the pod with it", pod: pod(corev1.RestartPolicyAlways, []string{"i1"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i1", 0, 1, t0)}}, now: t0.Add(time.Second), want: "BackOff:i1:CrashLoopBackOff", wantWake: 9 * time.Second},
 		{name: "OnFailure does not restart a success, and frees the finished pod's sandbox", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0)}}, now: t0.Add(time.Hour), want: "Release"},
 		{name: "Never does not restart a failure", pod: pod(corev1.RestartPolicyNever, nil, "a"),
@@ -82,7 +89,11 @@ func TestPlan(t *testing.T) {
 		{name: "a pod with a container still running has not finished", pod: pod(corev1.RestartPolicyNever, nil, "a", "b"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0), running("b", 0)}}, now: t0.Add(time.Hour), want: ""},
 		{name: "a failed image pull waits for its retry", pod: pod("", nil, "a"),
-			obs: Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ErrImagePull", Retry: t0.Add(20 * time.Second)}}}, now: t0, want: "", wantWake: 20 * time.Second},
+			obs: Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ErrImagePull", Retry: t0.Add(20 * time.Second)}}}, now: t0, want: "BackOff:a:ErrImagePull", wantWake: 20 * time.Second},
+		{name: "and in image pull back-off says so", pod: pod("", nil, "a"),
+			obs: Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ImagePullBackOff", Retry: t0.Add(20 * time.Second)}}}, now: t0.Add(2 * time.Second), want: "BackOff:a:ImagePullBackOff", wantWake: 18 * time.Second},
+		{name: "and pulls again when its retry is due", pod: pod("", nil, "a"),
+			obs: Observed{Network: true, Waiting: map[string]Waiting{"a": {Reason: "ImagePullBackOff", Retry: t0.Add(20 * time.Second)}}}, now: t0.Add(20 * time.Second), want: "Start:a:0"},
 		{name: "old instances beyond the previous one are removed", pod: pod("", nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 1, t0), exited("a", 1, 1, t0), running("a", 2)}}, now: t0, want: "Remove:a"},
 		{name: "deleting stops what runs", pod: pod("", nil, "a", "b"), deleting: true,

@@ -224,7 +224,7 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName 
 		if restarts(pod.Spec.RestartPolicy, l.ExitCode) && !(pod.DeletionTimestamp != nil) {
 			at := l.FinishedAt.Add(Backoff(l))
 			if now.Before(at) {
-				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonCrashLoopBackOff,
 					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", Backoff(l).Round(time.Second), c.Name, pod.Name, pod.Namespace, pod.UID)}
 			} else {
 				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}

@@ -15,27 +15,65 @@ import (
 // eventState aggregates repeats of one event, as the kubelet's recorder
 // does: same object, reason and message → one Event with a count.
 type eventState struct {
-	name  string
-	first time.Time
-	count int32
+	name        string
+	first, last time.Time
+	count       int32
 }
+
+// backOffEventGap is the least time between two counts of one back-off
+// event. The kubelet counts one each time it syncs a pod whose container
+// is still in back-off, and its pod workers sync such a pod about every
+// 10 s. A pod worker here syncs on every poke instead: every runtime
+// event of the pod's containers, every change of a ConfigMap, Secret or
+// claim on the node (which pokes every pod), the 30 s resync. A node with
+// a ConfigMap that changes every second would otherwise write a count to
+// the outbox, and then to the server, every second for each pod in
+// back-off.
+const backOffEventGap = 10 * time.Second
 
 // event queues a pod event in the outbox. Repeats replace the queued one
 // (with a higher count), so a crash loop cannot flood the outbox.
 func (p *pod) event(spec *corev1.Pod, container, typ, reason, msg string) {
+	p.countEvent(spec, container, typ, reason, msg, 0)
+}
+
+// backOffEvent is event for a container that a sync found still in
+// back-off: counted at most once per backOffEventGap.
+func (p *pod) backOffEvent(spec *corev1.Pod, container, typ, reason, msg string) {
+	p.countEvent(spec, container, typ, reason, msg, backOffEventGap)
+}
+
+// countEvent queues the event unless the same one was queued less than
+// gap ago.
+func (p *pod) countEvent(spec *corev1.Pod, container, typ, reason, msg string, gap time.Duration) {
 	if p.orphan {
 		return
 	}
 	h := fnv.New64a()
 	fmt.Fprint(h, container, "\x00", reason, "\x00", msg)
 	key := fmt.Sprintf("event/%s/%x", spec.UID, h.Sum64())
+	// Probes emit events from their own goroutines. The lock is held
+	// through the Put so that a higher count never reaches the outbox
+	// before a lower one (latest wins there).
+	p.evMu.Lock()
+	defer p.evMu.Unlock()
 	now := p.w.now()
 	es := p.events[key]
+	if es != nil && gap > 0 && now.Sub(es.last) < gap {
+		return
+	}
 	if es == nil {
-		es = &eventState{name: fmt.Sprintf("%s.%x", spec.Name, now.UnixNano()), first: now}
+		// Named by the time, as the kubelet names events, but never
+		// twice the same: two events queued within one tick of the
+		// clock would be one Event on the server, the second's count
+		// and message written over the first's.
+		n := max(now.UnixNano(), p.evNamed+1)
+		p.evNamed = n
+		es = &eventState{name: fmt.Sprintf("%s.%x", spec.Name, n), first: now}
 		p.events[key] = es
 	}
 	es.count++
+	es.last = now
 	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: spec.Namespace, Name: spec.Name, UID: spec.UID, ResourceVersion: spec.ResourceVersion}
 	if container != "" {
 		ref.FieldPath = fmt.Sprintf("spec.containers{%s}", container)

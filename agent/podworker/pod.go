@@ -74,7 +74,10 @@ type pod struct {
 	probes     *probes
 	messages   map[string]string // termination message by instance ID
 	finished   bool
-	events     map[string]*eventState
+
+	evMu    sync.Mutex
+	events  map[string]*eventState // by outbox key, under evMu
+	evNamed int64                  // the time in the last new event's name, under evMu
 }
 
 func newPod(w *Worker, p *corev1.Pod, orphan bool) *pod {
@@ -183,6 +186,7 @@ func (p *pod) sync(ctx context.Context) time.Time {
 	spec, deleting := p.spec, p.deleting
 	p.mu.Unlock()
 	var wake time.Time
+	var holds []plan.Action
 	for round := 0; round < 8; round++ {
 		insts, err := p.instances(ctx)
 		if err != nil {
@@ -194,11 +198,13 @@ func (p *pod) sync(ctx context.Context) time.Time {
 		p.probes.follow(ctx, spec, insts)
 		var acts []plan.Action
 		acts, wake = plan.Plan(p.withStatus(spec), obs, deleting, now)
+		acts, holds = splitHolds(acts)
 		if kill := p.probes.unhealthy(); len(kill) > 0 {
 			acts = append(acts, kill...)
 		}
 		if len(acts) == 0 {
 			p.report(ctx, spec, obs, now, deleting)
+			p.backOffEvents(spec, holds)
 			return earliest(wake, p.probes.nextWake())
 		}
 		// Tell the server where the pod is (ContainerCreating,
@@ -212,7 +218,42 @@ func (p *pod) sync(ctx context.Context) time.Time {
 			return time.Time{}
 		}
 	}
+	// The containers the last round held back are still held: what
+	// failed or is left over was done to others.
+	p.backOffEvents(spec, holds)
 	return earliest(wake, p.w.now().Add(time.Second))
+}
+
+// splitHolds separates the containers Plan holds back in back-off from
+// the steps to carry out.
+func splitHolds(acts []plan.Action) (steps, holds []plan.Action) {
+	for _, a := range acts {
+		if a.Kind == plan.BackOff {
+			holds = append(holds, a)
+		} else {
+			steps = append(steps, a)
+		}
+	}
+	return steps, holds
+}
+
+// backOffEvents tells, with the kubelet's events, that a sync found
+// containers still in back-off: once per sync, as the kubelet counts
+// them, and no more often than backOffEventGap. A pull that has just
+// failed (ErrImagePull, the status's reason for its first second) has
+// had its events; other retries (CreateContainerConfigError…) are told
+// by the Failed event of each attempt, as the kubelet tells them.
+func (p *pod) backOffEvents(spec *corev1.Pod, holds []plan.Action) {
+	for _, h := range holds {
+		switch h.Reason {
+		case plan.ReasonCrashLoopBackOff:
+			p.backOffEvent(spec, h.Container, corev1.EventTypeWarning, "BackOff",
+				fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", h.Container, spec.Name, spec.Namespace, spec.UID))
+		case "ImagePullBackOff":
+			p.backOffEvent(spec, h.Container, corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", imageOf(spec, h.Container)))
+			p.backOffEvent(spec, h.Container, corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
+		}
+	}
 }
 
 // withStatus is the pod with the status last reported, which plan uses
@@ -585,6 +626,9 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 		}
 		p.waiting[c.Name] = plan.Waiting{Reason: reason, Message: err.Error(), Retry: now.Add(p.pullDelay(c.Name))}
 		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
+		// The kubelet follows the pull's failure with the container's,
+		// which names the waiting reason.
+		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: "+reason)
 		return false
 	}
 	delete(p.pullFails, c.Name)
