@@ -327,7 +327,7 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 		obs.Waiting[name] = wt
 	}
 	for _, c := range insts {
-		pc := plan.Container{ID: c.ID, Name: c.Name, Attempt: c.Attempt, ImageID: c.ImageID,
+		pc := plan.Container{ID: c.ID, Name: c.Name, Attempt: c.Attempt, BackoffFrom: c.BackoffFrom, ImageID: c.ImageID,
 			Running:  c.State == runtime.StateRunning,
 			Exited:   c.State == runtime.StateExited || c.State == runtime.StateUnknown || c.State == runtime.StateCreated,
 			ExitCode: c.ExitCode, Reason: c.Reason, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
@@ -655,7 +655,7 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 	}
 	cmd, args := podspec.Command(c, env)
 	cfg := runtime.ContainerConfig{
-		PodUID: string(spec.UID), PodNamespace: spec.Namespace, PodName: spec.Name, Name: c.Name, Attempt: a.Attempt,
+		PodUID: string(spec.UID), PodNamespace: spec.Namespace, PodName: spec.Name, Name: c.Name, Attempt: a.Attempt, BackoffFrom: a.BackoffFrom,
 		Image: c.Image, Command: cmd, Args: args, WorkingDir: c.WorkingDir, Env: env,
 		Hostname: p.volumes.Hostname(), NetNSPath: p.netns,
 		HostNetwork: spec.Spec.HostNetwork, HostPID: spec.Spec.HostPID, HostIPC: spec.Spec.HostIPC,
