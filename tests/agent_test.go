@@ -204,6 +204,15 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	waitPodEvent(t, s, "nosuch", "Warning|Failed|Error: ErrImagePull")
 	waitPodEvent(t, s, "nosuch", `Normal|BackOff|Back-off pulling image "127.0.0.1:1/no/such:image"`)
 	waitPodEvent(t, s, "nosuch", "Warning|Failed|Error: ImagePullBackOff")
+	// An image that is not on the node, under pull policy Never.
+	s.mustKubectl("run", "neverpull", "--image=example.invalid/absent:1", "--image-pull-policy=Never")
+	neverMsg := `Container image "example.invalid/absent:1" is not present with pull policy of Never`
+	eventually(t, 60*time.Second, "ErrImageNeverPull", func() bool {
+		return podField(s, "default", "neverpull", "{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}") ==
+			"ErrImageNeverPull|"+neverMsg
+	})
+	waitPodEvent(t, s, "neverpull", "Warning|ErrImageNeverPull|"+neverMsg)
+	waitPodEvent(t, s, "neverpull", "Warning|Failed|Error: ErrImageNeverPull")
 	s.mustKubectl("run", "done", "--image="+TestImage, "--image-pull-policy=Never", "--restart=Never", "--", "sh", "-c", "echo finished; exit 0")
 	waitPodPhase(t, s, "default", "done", "Succeeded", 60*time.Second)
 	// A finished pod gives back its network namespace (and with it its

@@ -166,6 +166,58 @@ func TestImagePullBackOffEvents(t *testing.T) {
 	checkEvent(t, out, corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff", 3)
 }
 
+// TestImageNeverPull: a container whose image is not on the node under
+// imagePullPolicy Never waits in ErrImageNeverPull with the kubelet's
+// message and events, and is looked at again every 10 s (no pull, so no
+// pull back-off), each look counting the events once more.
+func TestImageNeverPull(t *testing.T) {
+	image := "example.com/absent:1"
+	spec := onePod("never", image, corev1.RestartPolicyAlways)
+	spec.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+	out := newFakeOutbox()
+	clk := &fakeClock{t: t0}
+	p := syncedPod(spec, &fakeRuntime{noImages: true}, out, clk)
+	msg := `Container image "example.com/absent:1" is not present with pull policy of Never`
+	for _, step := range []struct {
+		at    time.Duration
+		count int32 // of each of the two events
+	}{
+		{0, 1},
+		{time.Second, 1},
+		{9 * time.Second, 1},
+		{10 * time.Second, 2},
+		{19 * time.Second, 2},
+		{20 * time.Second, 3},
+		{29 * time.Second, 3},
+		{30 * time.Second, 4},
+	} {
+		clk.set(t0.Add(step.at))
+		p.sync(context.Background())
+		checkEvent(t, out, corev1.EventTypeWarning, "ErrImageNeverPull", msg, step.count)
+		checkEvent(t, out, corev1.EventTypeWarning, "Failed", "Error: ErrImageNeverPull", step.count)
+		if step.at == 0 {
+			continue // the sync that failed reported the pod before it tried
+		}
+		w := p.status.ContainerStatuses[0].State.Waiting
+		if w == nil || w.Reason != "ErrImageNeverPull" || w.Message != msg {
+			t.Fatalf("at %s: container state %+v, want waiting in ErrImageNeverPull: %s", step.at, p.status.ContainerStatuses[0].State, msg)
+		}
+	}
+	// Those two events and no other: nothing was pulled, and nothing is
+	// in back-off.
+	var got []string
+	out.mu.Lock()
+	for _, it := range out.items {
+		if it.Event != nil {
+			got = append(got, it.Event.Reason+": "+it.Event.Message)
+		}
+	}
+	out.mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("events %q, want ErrImageNeverPull and Failed alone", got)
+	}
+}
+
 // TestEventsFromProbes: probes queue events from their own goroutines
 // while the pod's worker queues its own; every one is counted (and the
 // race detector sees no unguarded map).

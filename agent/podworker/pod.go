@@ -618,17 +618,23 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 			err, pulled = nil, false
 		}
 	}
+	if errors.Is(err, runtime.ErrImageNeverPull) {
+		// Nothing was pulled, so there is no pull back-off: the kubelet
+		// looks again at its next sync, 10 s after a failed one, with
+		// the same events each time.
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		p.waiting[c.Name] = plan.Waiting{Reason: "ErrImageNeverPull", Message: msg, Retry: now.Add(pullBackoffMin)}
+		p.event(spec, c.Name, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: ErrImageNeverPull")
+		return false
+	}
 	if err != nil {
 		p.pullFails[c.Name]++
-		reason := "ErrImagePull"
-		if errors.Is(err, runtime.ErrImageNeverPull) {
-			reason = "ErrImageNeverPull"
-		}
-		p.waiting[c.Name] = plan.Waiting{Reason: reason, Message: err.Error(), Retry: now.Add(p.pullDelay(c.Name))}
+		p.waiting[c.Name] = plan.Waiting{Reason: "ErrImagePull", Message: err.Error(), Retry: now.Add(p.pullDelay(c.Name))}
 		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
 		// The kubelet follows the pull's failure with the container's,
 		// which names the waiting reason.
-		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: "+reason)
+		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
 		return false
 	}
 	delete(p.pullFails, c.Name)
