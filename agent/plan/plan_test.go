@@ -343,6 +343,9 @@ func TestStatusOfExitedContainers(t *testing.T) {
 		{name: "a container that will not restart has ended", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 1, 0, t0)}}, now: t0.Add(time.Second),
 			want: "restarts 1: terminated Completed"},
+		{name: "an init container that succeeded has ended, also after failures", pod: pod(corev1.RestartPolicyAlways, []string{"i"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i", 1, 0, t0), running("a", 0)}}, now: t0.Add(time.Second), init: true,
+			want: "restarts 1: terminated Completed"},
 		{name: "a failed init container is restarted", pod: pod(corev1.RestartPolicyAlways, []string{"i"}, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("i", 1, 1, t0)}}, now: t0.Add(time.Second), init: true,
 			want: "restarts 1: waiting CrashLoopBackOff back-off 10s restarting failed container=i pod=p_ns(u), last Error 1"},
@@ -360,6 +363,15 @@ func TestStatusOfExitedContainers(t *testing.T) {
 		}
 		if got := state(cs); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	// The pod whose init container succeeded after a failure is
+	// initialized.
+	p := pod(corev1.RestartPolicyAlways, []string{"i"}, "a")
+	st := Status(p, Observed{Network: true, Instances: []Container{exited("i", 1, 0, t0), running("a", 0)}}, t0.Add(time.Second))
+	for _, c := range st.Conditions {
+		if c.Type == corev1.PodInitialized && c.Status != corev1.ConditionTrue {
+			t.Errorf("Initialized %s %s", c.Status, c.Message)
 		}
 	}
 }

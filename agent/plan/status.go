@@ -221,7 +221,7 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName 
 		cs.Started = &started
 	case l.Exited:
 		term := terminated(l)
-		if restarts(pod.Spec.RestartPolicy, l.ExitCode) && pod.DeletionTimestamp == nil {
+		if willRestart(pod, c, l) {
 			// The kubelet shows why the next instance has not started, or
 			// else (a restart at once) the instance that exited.
 			var w *corev1.ContainerStateWaiting
@@ -254,6 +254,26 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName 
 		cs.LastTerminationState.Terminated = terminated(prev)
 	}
 	return cs
+}
+
+// willRestart: the exited instance l of c is followed by another. An init
+// container that succeeded is not (a sidecar is, as are the pod's
+// containers by its restart policy); nothing is once the pod is being
+// deleted.
+func willRestart(pod *corev1.Pod, c *corev1.Container, l *Container) bool {
+	if pod.DeletionTimestamp != nil {
+		return false
+	}
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name != c.Name {
+			continue
+		}
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return true
+		}
+		return l.ExitCode != 0 && pod.Spec.RestartPolicy != corev1.RestartPolicyNever
+	}
+	return restarts(pod.Spec.RestartPolicy, l.ExitCode)
 }
 
 func terminated(c *Container) *corev1.ContainerStateTerminated {
