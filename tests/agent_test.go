@@ -166,16 +166,35 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	s := startServer(t, withAgent())
 	waitNodeReady(t, s, localNode(t), 60*time.Second)
 	s.mustKubectl("run", "crash", "--image="+TestImage, "--image-pull-policy=Never", "--restart=OnFailure", "--", "sh", "-c", "exit 3")
+	// As the kubelet does, the first exit is restarted at once: the
+	// container is in CrashLoopBackOff only from its second exit, for
+	// 10 s, then 20 s…
+	var early, msg string
+	var restarts int
 	eventually(t, 90*time.Second, "restarts and CrashLoopBackOff", func() bool {
-		n, _ := strconv.Atoi(podField(s, "default", "crash", "{.status.containerStatuses[0].restartCount}"))
-		reason := podField(s, "default", "crash", "{.status.containerStatuses[0].state.waiting.reason}")
-		return n >= 1 && reason == "CrashLoopBackOff"
+		f := strings.Split(podField(s, "default", "crash", "{.status.containerStatuses[0].restartCount}|"+
+			"{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}"), "|")
+		if len(f) != 3 {
+			return false
+		}
+		restarts, _ = strconv.Atoi(f[0])
+		if restarts == 0 && f[1] == "CrashLoopBackOff" {
+			early = f[2]
+		}
+		msg = f[2]
+		return restarts >= 1 && f[1] == "CrashLoopBackOff"
 	})
+	if early != "" {
+		t.Fatalf("CrashLoopBackOff before the first restart: %s", early)
+	}
+	crashUID := podField(s, "default", "crash", "{.metadata.uid}")
+	if want := fmt.Sprintf("back-off %s restarting failed container=crash pod=crash_default(%s)", 10*time.Second<<(restarts-1), crashUID); msg != want {
+		t.Fatalf("after %d restarts, waiting message %q, want %q", restarts, msg, want)
+	}
 	if code := podField(s, "default", "crash", "{.status.containerStatuses[0].lastState.terminated.exitCode}"); code != "3" {
 		t.Fatalf("lastState exit code %q, want 3", code)
 	}
 	// The back-offs have the kubelet's events, in its words.
-	crashUID := podField(s, "default", "crash", "{.metadata.uid}")
 	waitPodEvent(t, s, "crash", "Warning|BackOff|Back-off restarting failed container crash in pod crash_default("+crashUID+")")
 	s.mustKubectl("run", "nosuch", "--image=127.0.0.1:1/no/such:image")
 	eventually(t, 60*time.Second, "ErrImagePull or ImagePullBackOff", func() bool {
@@ -185,6 +204,15 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	waitPodEvent(t, s, "nosuch", "Warning|Failed|Error: ErrImagePull")
 	waitPodEvent(t, s, "nosuch", `Normal|BackOff|Back-off pulling image "127.0.0.1:1/no/such:image"`)
 	waitPodEvent(t, s, "nosuch", "Warning|Failed|Error: ImagePullBackOff")
+	// An image that is not on the node, under pull policy Never.
+	s.mustKubectl("run", "neverpull", "--image=example.invalid/absent:1", "--image-pull-policy=Never")
+	neverMsg := `Container image "example.invalid/absent:1" is not present with pull policy of Never`
+	eventually(t, 60*time.Second, "ErrImageNeverPull", func() bool {
+		return podField(s, "default", "neverpull", "{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}") ==
+			"ErrImageNeverPull|"+neverMsg
+	})
+	waitPodEvent(t, s, "neverpull", "Warning|ErrImageNeverPull|"+neverMsg)
+	waitPodEvent(t, s, "neverpull", "Warning|Failed|Error: ErrImageNeverPull")
 	s.mustKubectl("run", "done", "--image="+TestImage, "--image-pull-policy=Never", "--restart=Never", "--", "sh", "-c", "echo finished; exit 0")
 	waitPodPhase(t, s, "default", "done", "Succeeded", 60*time.Second)
 	// A finished pod gives back its network namespace (and with it its

@@ -6,8 +6,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Back-off between restarts of a failed container: 10 s doubling to five
-// minutes, forgotten after ten minutes of running, as the kubelet does.
+// Back-off between restarts of a container that exited, the kubelet's
+// defaults: the first restart is at once, the next after 10 s, doubling
+// to five minutes; a run of more than ten minutes starts the count again.
 const (
 	InitialBackoff = 10 * time.Second
 	MaxBackoff     = 300 * time.Second
@@ -28,6 +29,12 @@ type Container struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	ImageID    string
+	// BackoffFrom is the attempt whose exit last restarted the container
+	// at once (its first, or one that ran more than ten minutes): the
+	// back-off doubles with each attempt since. The kubelet keeps this in
+	// memory; the agent keeps it on the instance (Action.BackoffFrom), so
+	// that its own restart does not shorten a crash loop's back-off.
+	BackoffFrom int
 }
 
 // Observed is everything known about a pod on this node.
@@ -94,6 +101,9 @@ type Action struct {
 	ID        string
 	Grace     time.Duration
 	Reason    string // why a BackOff holds the container
+	// BackoffFrom, of a Start, is what the new instance records as its
+	// Container.BackoffFrom.
+	BackoffFrom int
 }
 
 // keepInstances is how many instances of a container stay: the current
@@ -153,7 +163,7 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 		l := byName[c.Name]
 		switch {
 		case l == nil:
-			return startOrWait(acts, wake, obs, c.Name, true, 0, now)
+			return startOrWait(acts, wake, obs, c.Name, true, 0, 0, now)
 		case l.Running:
 			if sidecar && obs.Started[c.Name] {
 				continue
@@ -169,7 +179,7 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 			if now.Before(at) {
 				return append(acts, Action{Kind: BackOff, Container: c.Name, Init: true, Attempt: l.Attempt + 1, Reason: ReasonCrashLoopBackOff}), at
 			}
-			return startOrWait(acts, wake, obs, c.Name, true, l.Attempt+1, now)
+			return startOrWait(acts, wake, obs, c.Name, true, l.Attempt+1, nextBackoffFrom(l), now)
 		}
 	}
 	for i := range pod.Spec.Containers {
@@ -178,7 +188,7 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 		switch {
 		case l == nil:
 			var w time.Time
-			acts, w = startOrWait(acts, wake, obs, c.Name, false, 0, now)
+			acts, w = startOrWait(acts, wake, obs, c.Name, false, 0, 0, now)
 			wake = earliest(wake, w)
 		case l.Running:
 		case restarts(pod.Spec.RestartPolicy, l.ExitCode):
@@ -189,34 +199,45 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 				continue
 			}
 			var w time.Time
-			acts, w = startOrWait(acts, wake, obs, c.Name, false, l.Attempt+1, now)
+			acts, w = startOrWait(acts, wake, obs, c.Name, false, l.Attempt+1, nextBackoffFrom(l), now)
 			wake = earliest(wake, w)
 		}
 	}
 	return acts, wake
 }
 
-func startOrWait(acts []Action, wake time.Time, obs Observed, name string, init bool, attempt int, now time.Time) ([]Action, time.Time) {
+func startOrWait(acts []Action, wake time.Time, obs Observed, name string, init bool, attempt, from int, now time.Time) ([]Action, time.Time) {
 	if w, ok := obs.Waiting[name]; ok && !w.Retry.IsZero() && now.Before(w.Retry) {
 		return append(acts, Action{Kind: BackOff, Container: name, Init: init, Attempt: attempt, Reason: w.Reason}), earliest(wake, w.Retry)
 	}
-	return append(acts, Action{Kind: Start, Container: name, Init: init, Attempt: attempt}), wake
+	return append(acts, Action{Kind: Start, Container: name, Init: init, Attempt: attempt, BackoffFrom: from}), wake
 }
 
 // ReasonCrashLoopBackOff is the Reason of a BackOff after a failure, and
 // the waiting reason Status reports for the container meanwhile.
 const ReasonCrashLoopBackOff = "CrashLoopBackOff"
 
-// Backoff is how long after the instance's exit the next may start.
+// Backoff is how long after the instance's exit the next may start: none
+// after its first exit or a run of more than ten minutes (the kubelet has
+// no back-off entry then, or lets it expire), else 10 s for the first
+// attempt since then, doubling with each to MaxBackoff.
 func Backoff(c *Container) time.Duration {
-	if c.FinishedAt.Sub(c.StartedAt) >= stableRun {
+	if c.Attempt <= c.BackoffFrom || c.FinishedAt.Sub(c.StartedAt) > stableRun {
 		return 0
 	}
 	d := InitialBackoff
-	for i := 0; i < c.Attempt && d < MaxBackoff; i++ {
+	for i := c.BackoffFrom + 1; i < c.Attempt && d < MaxBackoff; i++ {
 		d *= 2
 	}
 	return min(d, MaxBackoff)
+}
+
+// nextBackoffFrom is the BackoffFrom of the instance that follows c.
+func nextBackoffFrom(c *Container) int {
+	if Backoff(c) == 0 {
+		return c.Attempt
+	}
+	return c.BackoffFrom
 }
 
 func restarts(p corev1.RestartPolicy, exit int) bool {

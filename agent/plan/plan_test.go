@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -70,16 +71,20 @@ func TestPlan(t *testing.T) {
 			obs: Observed{Network: true, Instances: []Container{exited("i1", 0, 0, t0)}}, now: t0, want: "Start:i2:0"},
 		{name: "running containers are left alone", pod: pod("", nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{running("a", 0)}}, now: t0, want: ""},
-		{name: "a failed container waits out its back-off", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(time.Second), want: "BackOff:a:CrashLoopBackOff", wantWake: 9 * time.Second},
+		{name: "a container's first exit restarts it at once", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0, want: "Start:a:1"},
+		{name: "after its second, it waits out the back-off", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 1, 3, t0)}}, now: t0.Add(time.Second), want: "BackOff:a:CrashLoopBackOff", wantWake: 9 * time.Second},
 		{name: "and restarts after it", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(10 * time.Second), want: "Start:a:1"},
+			obs: Observed{Network: true, Instances: []Container{exited("a", 1, 3, t0)}}, now: t0.Add(10 * time.Second), want: "Start:a:2"},
 		{name: "the back-off doubles per restart", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 2, 3, t0)}}, now: t0.Add(39 * time.Second), want: "BackOff:a:CrashLoopBackOff", wantWake: time.Second},
+			obs: Observed{Network: true, Instances: []Container{exited("a", 3, 3, t0)}}, now: t0.Add(39 * time.Second), want: "BackOff:a:CrashLoopBackOff", wantWake: time.Second},
 		{name: "one container's back-off holds no other", pod: pod(corev1.RestartPolicyAlways, nil, "a", "b"),
-			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 3, t0)}}, now: t0.Add(time.Second), want: "BackOff:a:CrashLoopBackOff Start:b:0", wantWake: 9 * time.Second},
+			obs: Observed{Network: true, Instances: []Container{exited("a", 1, 3, t0)}}, now: t0.Add(time.Second), want: "BackOff:a:CrashLoopBackOff Start:b:0", wantWake: 9 * time.Second},
+		{name: "a failed init container's first exit restarts it at once", pod: pod(corev1.RestartPolicyAlways, []string{"i1"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i1", 0, 1, t0)}}, now: t0, want: "Start:i1:1"},
 		{name: "a failed init container waits out its back-off, and the pod with it", pod: pod(corev1.RestartPolicyAlways, []string{"i1"}, "a"),
-			obs: Observed{Network: true, Instances: []Container{exited("i1", 0, 1, t0)}}, now: t0.Add(time.Second), want: "BackOff:i1:CrashLoopBackOff", wantWake: 9 * time.Second},
+			obs: Observed{Network: true, Instances: []Container{exited("i1", 1, 1, t0)}}, now: t0.Add(time.Second), want: "BackOff:i1:CrashLoopBackOff", wantWake: 9 * time.Second},
 		{name: "OnFailure does not restart a success, and frees the finished pod's sandbox", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 0, t0)}}, now: t0.Add(time.Hour), want: "Release"},
 		{name: "Never does not restart a failure", pod: pod(corev1.RestartPolicyNever, nil, "a"),
@@ -226,3 +231,149 @@ func TestStatusReadinessGates(t *testing.T) {
 		}
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	ran := func(attempt, from int, run time.Duration) *Container {
+		return &Container{Name: "a", Attempt: attempt, BackoffFrom: from, Exited: true, StartedAt: t0, FinishedAt: t0.Add(run)}
+	}
+	for _, tc := range []struct {
+		name string
+		c    *Container
+		want time.Duration
+	}{
+		{"the first exit: at once", ran(0, 0, time.Second), 0},
+		{"the second: 10 s", ran(1, 0, time.Second), 10 * time.Second},
+		{"then doubling", ran(4, 0, time.Second), 80 * time.Second},
+		{"to five minutes", ran(6, 0, time.Second), 300 * time.Second},
+		{"and no more", ran(60, 0, time.Second), 300 * time.Second},
+		{"a run of ten minutes keeps the back-off", ran(6, 0, 10*time.Minute), 300 * time.Second},
+		{"a longer run forgets it", ran(6, 0, 10*time.Minute+time.Second), 0},
+		{"and it counts again from there", ran(7, 6, time.Second), 10 * time.Second},
+		{"doubling from there", ran(9, 6, time.Second), 40 * time.Second},
+	} {
+		if got := Backoff(tc.c); got != tc.want {
+			t.Errorf("%s: Backoff = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCrashLoopSchedule drives Plan through a container that exits a
+// second after each start, as the runtime would report it, and records
+// how long each restart waited: the kubelet's schedule, started again
+// after a run of more than ten minutes.
+func TestCrashLoopSchedule(t *testing.T) {
+	p := pod(corev1.RestartPolicyAlways, nil, "a")
+	now := t0
+	cur := Container{ID: "a-0", Name: "a", Attempt: 0, Running: true, StartedAt: now}
+	var waits []string
+	for len(waits) < 12 {
+		run := time.Second
+		if cur.Attempt == 8 {
+			run = 11 * time.Minute // a stable run
+		}
+		now = cur.StartedAt.Add(run)
+		cur.Running, cur.Exited, cur.ExitCode, cur.FinishedAt = false, true, 1, now
+		exitAt := now
+		for {
+			acts, wake := Plan(p, Observed{Network: true, Instances: []Container{cur}}, false, now)
+			if len(acts) == 1 && acts[0].Kind == Start {
+				if acts[0].Attempt != cur.Attempt+1 {
+					t.Fatalf("started attempt %d after %d", acts[0].Attempt, cur.Attempt)
+				}
+				waits = append(waits, now.Sub(exitAt).String())
+				cur = Container{ID: "a", Name: "a", Attempt: acts[0].Attempt, BackoffFrom: acts[0].BackoffFrom, Running: true, StartedAt: now}
+				break
+			}
+			if len(acts) != 1 || acts[0].Kind != BackOff || wake.IsZero() {
+				t.Fatalf("after attempt %d: actions %q, wake %s", cur.Attempt, kinds(acts), wake)
+			}
+			now = wake
+		}
+	}
+	want := "0s 10s 20s 40s 1m20s 2m40s 5m0s 5m0s 0s 10s 20s 40s"
+	if got := strings.Join(waits, " "); got != want {
+		t.Fatalf("restarts waited %s, want %s", got, want)
+	}
+}
+
+// TestStatusOfExitedContainers: what the kubelet shows of a container
+// that exited, until its next instance runs.
+func TestStatusOfExitedContainers(t *testing.T) {
+	state := func(cs corev1.ContainerStatus) string {
+		s := fmt.Sprintf("restarts %d: ", cs.RestartCount)
+		switch {
+		case cs.State.Waiting != nil:
+			s += "waiting " + cs.State.Waiting.Reason + " " + cs.State.Waiting.Message
+		case cs.State.Terminated != nil:
+			s += "terminated " + cs.State.Terminated.Reason
+		case cs.State.Running != nil:
+			s += "running"
+		}
+		if lt := cs.LastTerminationState.Terminated; lt != nil {
+			s += fmt.Sprintf(", last %s %d", lt.Reason, lt.ExitCode)
+		}
+		return s
+	}
+	sidecar := pod(corev1.RestartPolicyAlways, []string{"s"}, "a")
+	sidecar.Spec.InitContainers[0].RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		obs  Observed
+		now  time.Time
+		init bool // the first init container's status, not the first container's
+		want string
+	}{
+		{name: "its first exit shows as it ended (restarted at once)", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 2, t0)}}, now: t0,
+			want: "restarts 0: terminated Error"},
+		{name: "and with the one before it, after a run of more than ten minutes", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 3, 2, t0), {Name: "a", ID: "a-4", Attempt: 4, Exited: true, ExitCode: 1,
+				StartedAt: t0.Add(time.Minute), FinishedAt: t0.Add(12 * time.Minute)}}}, now: t0.Add(12 * time.Minute),
+			want: "restarts 4: terminated Error, last Error 2"},
+		{name: "later ones wait in CrashLoopBackOff", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 1, 2, t0)}}, now: t0.Add(time.Second),
+			want: "restarts 1: waiting CrashLoopBackOff back-off 10s restarting failed container=a pod=p_ns(u), last Error 2"},
+		{name: "until the next instance runs", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 2, 2, t0)}}, now: t0.Add(time.Minute),
+			want: "restarts 2: waiting CrashLoopBackOff back-off 20s restarting failed container=a pod=p_ns(u), last Error 2"},
+		{name: "a failed start says why", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 0, 2, t0)}, Waiting: map[string]Waiting{"a": {Reason: "ErrImagePull", Message: "refused"}}}, now: t0,
+			want: "restarts 0: waiting ErrImagePull refused, last Error 2"},
+		{name: "a container that will not restart has ended", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("a", 1, 0, t0)}}, now: t0.Add(time.Second),
+			want: "restarts 1: terminated Completed"},
+		{name: "an init container that succeeded has ended, also after failures", pod: pod(corev1.RestartPolicyAlways, []string{"i"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i", 1, 0, t0), running("a", 0)}}, now: t0.Add(time.Second), init: true,
+			want: "restarts 1: terminated Completed"},
+		{name: "a failed init container is restarted", pod: pod(corev1.RestartPolicyAlways, []string{"i"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i", 1, 1, t0)}}, now: t0.Add(time.Second), init: true,
+			want: "restarts 1: waiting CrashLoopBackOff back-off 10s restarting failed container=i pod=p_ns(u), last Error 1"},
+		{name: "but not with restartPolicy Never", pod: pod(corev1.RestartPolicyNever, []string{"i"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{exited("i", 0, 1, t0)}}, now: t0.Add(time.Second), init: true,
+			want: "restarts 0: terminated Error"},
+		{name: "a sidecar is restarted whatever its exit", pod: sidecar,
+			obs: Observed{Network: true, Instances: []Container{exited("s", 1, 0, t0), running("a", 0)}}, now: t0.Add(time.Second), init: true,
+			want: "restarts 1: waiting CrashLoopBackOff back-off 10s restarting failed container=s pod=p_ns(u), last Completed 0"},
+	} {
+		st := Status(tc.pod, tc.obs, tc.now)
+		cs := st.ContainerStatuses[0]
+		if tc.init {
+			cs = st.InitContainerStatuses[0]
+		}
+		if got := state(cs); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	// The pod whose init container succeeded after a failure is
+	// initialized.
+	p := pod(corev1.RestartPolicyAlways, []string{"i"}, "a")
+	st := Status(p, Observed{Network: true, Instances: []Container{exited("i", 1, 0, t0), running("a", 0)}}, t0.Add(time.Second))
+	for _, c := range st.Conditions {
+		if c.Type == corev1.PodInitialized && c.Status != corev1.ConditionTrue {
+			t.Errorf("Initialized %s %s", c.Status, c.Message)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -105,7 +105,7 @@ func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
 	initDone := true
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		cs := containerStatus(pod, c, obs, byName, true, now)
+		cs := containerStatus(pod, c, obs, byName, true)
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		if sidecar {
@@ -119,7 +119,7 @@ func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
 	allReady := len(pod.Spec.Containers) > 0
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		cs := containerStatus(pod, c, obs, byName, !initDone, now)
+		cs := containerStatus(pod, c, obs, byName, !initDone)
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 		if !cs.Ready {
 			allReady = false
@@ -196,7 +196,7 @@ func Status(pod *corev1.Pod, obs Observed, now time.Time) corev1.PodStatus {
 	return st
 }
 
-func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName map[string]*Container, initializing bool, now time.Time) corev1.ContainerStatus {
+func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName map[string]*Container, initializing bool) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: new(bool)}
 	l := byName[c.Name]
 	if l == nil {
@@ -221,19 +221,24 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName 
 		cs.Started = &started
 	case l.Exited:
 		term := terminated(l)
-		if restarts(pod.Spec.RestartPolicy, l.ExitCode) && !(pod.DeletionTimestamp != nil) {
-			at := l.FinishedAt.Add(Backoff(l))
-			if now.Before(at) {
-				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonCrashLoopBackOff,
-					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", Backoff(l).Round(time.Second), c.Name, pod.Name, pod.Namespace, pod.UID)}
-			} else {
-				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		if willRestart(pod, c, l) {
+			// The kubelet shows why the next instance has not started, or
+			// else (a restart at once) the instance that exited.
+			var w *corev1.ContainerStateWaiting
+			if d := Backoff(l); d > 0 {
+				// Also once the back-off has ended, until the restart
+				// succeeds: the kubelet's reason stays until then.
+				w = &corev1.ContainerStateWaiting{Reason: ReasonCrashLoopBackOff,
+					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", d.Round(time.Second), c.Name, pod.Name, pod.Namespace, pod.UID)}
 			}
 			if ow, ok := obs.Waiting[c.Name]; ok {
-				cs.State.Waiting.Reason, cs.State.Waiting.Message = ow.Reason, ow.Message
+				w = &corev1.ContainerStateWaiting{Reason: ow.Reason, Message: ow.Message}
 			}
-			cs.LastTerminationState.Terminated = term
-			return cs
+			if w != nil {
+				cs.State.Waiting = w
+				cs.LastTerminationState.Terminated = term
+				return cs
+			}
 		}
 		cs.State.Terminated = term
 	}
@@ -249,6 +254,26 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, obs Observed, byName 
 		cs.LastTerminationState.Terminated = terminated(prev)
 	}
 	return cs
+}
+
+// willRestart: the exited instance l of c is followed by another. An init
+// container that succeeded is not (a sidecar is, as are the pod's
+// containers by its restart policy); nothing is once the pod is being
+// deleted.
+func willRestart(pod *corev1.Pod, c *corev1.Container, l *Container) bool {
+	if pod.DeletionTimestamp != nil {
+		return false
+	}
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name != c.Name {
+			continue
+		}
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return true
+		}
+		return l.ExitCode != 0 && pod.Spec.RestartPolicy != corev1.RestartPolicyNever
+	}
+	return restarts(pod.Spec.RestartPolicy, l.ExitCode)
 }
 
 func terminated(c *Container) *corev1.ContainerStateTerminated {

@@ -3,6 +3,7 @@ package podworker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,8 @@ func checkEvent(t *testing.T, out *fakeOutbox, typ, reason, msg string, count in
 // poked ten times a second counts it once per backOffEventGap.
 func TestCrashLoopBackOffEvent(t *testing.T) {
 	spec := onePod("crash", "img", corev1.RestartPolicyAlways)
-	// The sixth attempt exited at t0: 300 s of back-off.
+	// The sixth attempt exited at t0: the first restart was at once,
+	// the fifth waits 160 s.
 	rt := &fakeRuntime{ctrs: map[string]runtime.ContainerStatus{"c5": {ID: "c5", PodUID: string(spec.UID), Name: "c", Attempt: 5,
 		State: runtime.StateExited, ExitCode: 3, StartedAt: t0.Add(-time.Second), FinishedAt: t0}}}
 	out := newFakeOutbox()
@@ -49,7 +51,7 @@ func TestCrashLoopBackOffEvent(t *testing.T) {
 	ctx := context.Background()
 
 	wake := p.sync(ctx)
-	if want := t0.Add(300 * time.Second); !wake.Equal(want) {
+	if want := t0.Add(160 * time.Second); !wake.Equal(want) {
 		t.Fatalf("wake %s, want the back-off's end %s", wake, want)
 	}
 	msg := "Back-off restarting failed container c in pod crash_default(uid-crash)"
@@ -66,6 +68,32 @@ func TestCrashLoopBackOffEvent(t *testing.T) {
 	checkEvent(t, out, corev1.EventTypeWarning, "BackOff", msg, 7)
 	if n := out.eventWrites(); n != 7 {
 		t.Fatalf("%d event writes to the outbox, want 7", n)
+	}
+}
+
+// TestCrashLoopBackOffFrom: the back-off counts from the attempt the
+// runtime recorded with the instance (plan.Container.BackoffFrom), so a
+// crash loop after a long run starts again at 10 s.
+func TestCrashLoopBackOffFrom(t *testing.T) {
+	for _, tc := range []struct {
+		attempt, from int
+		want          time.Duration
+	}{
+		{5, 0, 160 * time.Second},
+		{7, 6, 10 * time.Second},
+		{9, 6, 40 * time.Second},
+	} {
+		spec := onePod("crash", "img", corev1.RestartPolicyAlways)
+		rt := &fakeRuntime{ctrs: map[string]runtime.ContainerStatus{"c": {ID: "c", PodUID: string(spec.UID), Name: "c",
+			Attempt: tc.attempt, BackoffFrom: tc.from, State: runtime.StateExited, ExitCode: 3, StartedAt: t0.Add(-time.Second), FinishedAt: t0}}}
+		p := syncedPod(spec, rt, newFakeOutbox(), &fakeClock{t: t0.Add(time.Second)})
+		if wake := p.sync(context.Background()); !wake.Equal(t0.Add(tc.want)) {
+			t.Errorf("attempt %d from %d: wake %s after the exit, want %s", tc.attempt, tc.from, wake.Sub(t0), tc.want)
+		}
+		want := fmt.Sprintf("back-off %s restarting failed container=c pod=crash_default(uid-crash)", tc.want)
+		if w := p.status.ContainerStatuses[0].State.Waiting; w == nil || w.Message != want {
+			t.Errorf("attempt %d from %d: container state %+v, want waiting: %s", tc.attempt, tc.from, p.status.ContainerStatuses[0].State, want)
+		}
 	}
 }
 
@@ -136,6 +164,58 @@ func TestImagePullBackOffEvents(t *testing.T) {
 	// the last count) and at 22 s.
 	checkEvent(t, out, corev1.EventTypeNormal, "BackOff", backOff, 3)
 	checkEvent(t, out, corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff", 3)
+}
+
+// TestImageNeverPull: a container whose image is not on the node under
+// imagePullPolicy Never waits in ErrImageNeverPull with the kubelet's
+// message and events, and is looked at again every 10 s (no pull, so no
+// pull back-off), each look counting the events once more.
+func TestImageNeverPull(t *testing.T) {
+	image := "example.com/absent:1"
+	spec := onePod("never", image, corev1.RestartPolicyAlways)
+	spec.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+	out := newFakeOutbox()
+	clk := &fakeClock{t: t0}
+	p := syncedPod(spec, &fakeRuntime{noImages: true}, out, clk)
+	msg := `Container image "example.com/absent:1" is not present with pull policy of Never`
+	for _, step := range []struct {
+		at    time.Duration
+		count int32 // of each of the two events
+	}{
+		{0, 1},
+		{time.Second, 1},
+		{9 * time.Second, 1},
+		{10 * time.Second, 2},
+		{19 * time.Second, 2},
+		{20 * time.Second, 3},
+		{29 * time.Second, 3},
+		{30 * time.Second, 4},
+	} {
+		clk.set(t0.Add(step.at))
+		p.sync(context.Background())
+		checkEvent(t, out, corev1.EventTypeWarning, "ErrImageNeverPull", msg, step.count)
+		checkEvent(t, out, corev1.EventTypeWarning, "Failed", "Error: ErrImageNeverPull", step.count)
+		if step.at == 0 {
+			continue // the sync that failed reported the pod before it tried
+		}
+		w := p.status.ContainerStatuses[0].State.Waiting
+		if w == nil || w.Reason != "ErrImageNeverPull" || w.Message != msg {
+			t.Fatalf("at %s: container state %+v, want waiting in ErrImageNeverPull: %s", step.at, p.status.ContainerStatuses[0].State, msg)
+		}
+	}
+	// Those two events and no other: nothing was pulled, and nothing is
+	// in back-off.
+	var got []string
+	out.mu.Lock()
+	for _, it := range out.items {
+		if it.Event != nil {
+			got = append(got, it.Event.Reason+": "+it.Event.Message)
+		}
+	}
+	out.mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("events %q, want ErrImageNeverPull and Failed alone", got)
+	}
 }
 
 // TestEventsFromProbes: probes queue events from their own goroutines

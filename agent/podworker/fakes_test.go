@@ -2,6 +2,7 @@ package podworker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -11,16 +12,24 @@ import (
 )
 
 // fakeRuntime has the containers it was given and fails every image
-// pull with pullErr. What a test does not expect to be called is left
-// to the embedded nil interface (a panic names it).
+// pull with pullErr. Without images (noImages), pull policy Never fails
+// as the runtime fails it. What a test does not expect to be called is
+// left to the embedded nil interface (a panic names it).
 type fakeRuntime struct {
 	Runtime
-	mu      sync.Mutex
-	pullErr error
-	ctrs    map[string]runtime.ContainerStatus
+	mu       sync.Mutex
+	pullErr  error
+	noImages bool
+	ctrs     map[string]runtime.ContainerStatus
 }
 
-func (r *fakeRuntime) EnsureImage(_ context.Context, _ string, _ corev1.PullPolicy, _ []corev1.Secret, onPull func()) (string, bool, error) {
+func (r *fakeRuntime) EnsureImage(_ context.Context, ref string, policy corev1.PullPolicy, _ []corev1.Secret, onPull func()) (string, bool, error) {
+	if policy == corev1.PullNever {
+		if r.noImages {
+			return "", false, fmt.Errorf("%w: image %q is not present with pull policy of Never", runtime.ErrImageNeverPull, ref)
+		}
+		return "sha256:0", false, nil
+	}
 	if onPull != nil {
 		onPull()
 	}

@@ -327,7 +327,7 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 		obs.Waiting[name] = wt
 	}
 	for _, c := range insts {
-		pc := plan.Container{ID: c.ID, Name: c.Name, Attempt: c.Attempt, ImageID: c.ImageID,
+		pc := plan.Container{ID: c.ID, Name: c.Name, Attempt: c.Attempt, BackoffFrom: c.BackoffFrom, ImageID: c.ImageID,
 			Running:  c.State == runtime.StateRunning,
 			Exited:   c.State == runtime.StateExited || c.State == runtime.StateUnknown || c.State == runtime.StateCreated,
 			ExitCode: c.ExitCode, Reason: c.Reason, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
@@ -618,17 +618,23 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 			err, pulled = nil, false
 		}
 	}
+	if errors.Is(err, runtime.ErrImageNeverPull) {
+		// Nothing was pulled, so there is no pull back-off: the kubelet
+		// looks again at its next sync, 10 s after a failed one, with
+		// the same events each time.
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		p.waiting[c.Name] = plan.Waiting{Reason: "ErrImageNeverPull", Message: msg, Retry: now.Add(pullBackoffMin)}
+		p.event(spec, c.Name, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: ErrImageNeverPull")
+		return false
+	}
 	if err != nil {
 		p.pullFails[c.Name]++
-		reason := "ErrImagePull"
-		if errors.Is(err, runtime.ErrImageNeverPull) {
-			reason = "ErrImageNeverPull"
-		}
-		p.waiting[c.Name] = plan.Waiting{Reason: reason, Message: err.Error(), Retry: now.Add(p.pullDelay(c.Name))}
+		p.waiting[c.Name] = plan.Waiting{Reason: "ErrImagePull", Message: err.Error(), Retry: now.Add(p.pullDelay(c.Name))}
 		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
 		// The kubelet follows the pull's failure with the container's,
 		// which names the waiting reason.
-		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: "+reason)
+		p.event(spec, c.Name, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
 		return false
 	}
 	delete(p.pullFails, c.Name)
@@ -655,7 +661,7 @@ func (p *pod) startContainer(ctx context.Context, spec *corev1.Pod, a plan.Actio
 	}
 	cmd, args := podspec.Command(c, env)
 	cfg := runtime.ContainerConfig{
-		PodUID: string(spec.UID), PodNamespace: spec.Namespace, PodName: spec.Name, Name: c.Name, Attempt: a.Attempt,
+		PodUID: string(spec.UID), PodNamespace: spec.Namespace, PodName: spec.Name, Name: c.Name, Attempt: a.Attempt, BackoffFrom: a.BackoffFrom,
 		Image: c.Image, Command: cmd, Args: args, WorkingDir: c.WorkingDir, Env: env,
 		Hostname: p.volumes.Hostname(), NetNSPath: p.netns,
 		HostNetwork: spec.Spec.HostNetwork, HostPID: spec.Spec.HostPID, HostIPC: spec.Spec.HostIPC,

@@ -24,6 +24,9 @@ import (
 type ContainerConfig struct {
 	PodUID, PodNamespace, PodName, Name string
 	Attempt                             int
+	// BackoffFrom is kept with the container for agent/plan's crash loop
+	// back-off (plan.Container.BackoffFrom).
+	BackoffFrom int
 
 	Image                 string
 	Command               []string
@@ -60,6 +63,7 @@ const (
 type ContainerStatus struct {
 	ID, PodUID, PodNamespace, PodName, Name string
 	Attempt                                 int
+	BackoffFrom                             int // as created (ContainerConfig)
 	Image, ImageID                          string
 	State                                   State
 	ExitCode                                int
@@ -76,6 +80,7 @@ const (
 	labelPodName      = "io.skiff.pod.name"
 	labelName         = "io.skiff.container.name"
 	labelAttempt      = "io.skiff.container.attempt"
+	labelBackoffFrom  = "io.skiff.container.backoff-from"
 	labelImage        = "io.skiff.image"
 	labelImageID      = "io.skiff.image-id"
 	labelLogPath      = "io.skiff.log-path"
@@ -160,6 +165,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, c ContainerConfig) (strin
 		labelPodName:      c.PodName,
 		labelName:         c.Name,
 		labelAttempt:      strconv.Itoa(c.Attempt),
+		labelBackoffFrom:  strconv.Itoa(c.BackoffFrom),
 		labelImage:        c.Image,
 		labelImageID:      imageID(name, img.Metadata()),
 		labelLogPath:      c.LogPath,
@@ -383,6 +389,8 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (Contain
 		State:        StateCreated,
 	}
 	st.Attempt, _ = strconv.Atoi(l[labelAttempt])
+	// Containers made before the label existed count from 0.
+	st.BackoffFrom, _ = strconv.Atoi(l[labelBackoffFrom])
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[labelStartedAt])
 	ts, err := r.taskState(ctx, ctr.ID())
 	if err != nil && !errdefs.IsNotFound(err) {
