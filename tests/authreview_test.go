@@ -90,16 +90,52 @@ func TestKubectlAuth(t *testing.T) {
 kind: TokenReview
 spec: {token: ` + token + `}
 `
-	// --validate=false: kubectl's field validation check looks for the
-	// kind's PATCH operation in OpenAPI v3 and, not finding one, asks
-	// OpenAPI v2, which skiff does not serve.
-	out = s.mustKubectlStdin(review, "create", "--validate=false", "-f", "-", "-o", "jsonpath={.status.authenticated} {.status.user.username}")
+	out = s.mustKubectlStdin(review, "create", "-f", "-", "-o", "jsonpath={.status.authenticated} {.status.user.username}")
 	if out != "true system:serviceaccount:default:default" {
 		t.Errorf("token review: %q", out)
 	}
-	out, err = s.kubectlAs(n1, review, "create", "--validate=false", "-f", "-")
+	out, err = s.kubectlAs(n1, review, "create", "-f", "-")
 	if err == nil || !strings.Contains(out, `User "system:node:n1" cannot create resource "tokenreviews"`) {
 		t.Errorf("node's token review: %v\n%s", err, out)
+	}
+
+	// Every review kind by a plain kubectl create -f, with kubectl's
+	// default strict validation: a review has no PATCH operation for
+	// kubectl to find in OpenAPI v3, so kubectl validates it against the
+	// OpenAPI v2 definitions itself before sending it.
+	for _, tt := range []struct{ manifest, jsonpath, want string }{
+		{"apiVersion: authentication.k8s.io/v1\nkind: SelfSubjectReview\n", "{.status.userInfo.username}", "system:admin"},
+		{"apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec:\n  resourceAttributes: {verb: delete, resource: nodes}\n",
+			"{.status.allowed}", "true"},
+		{"apiVersion: authorization.k8s.io/v1\nkind: SubjectAccessReview\nspec:\n  user: system:node:n1\n  groups: [system:nodes]\n  resourceAttributes: {verb: get, resource: nodes, name: n1}\n",
+			"{.status.allowed}", "true"},
+		{"apiVersion: authorization.k8s.io/v1\nkind: LocalSubjectAccessReview\nmetadata: {namespace: default}\nspec:\n  user: system:node:n1\n  groups: [system:nodes]\n  resourceAttributes: {namespace: default, verb: list, resource: secrets}\n",
+			"{.status.allowed}", "false"},
+		{"apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectRulesReview\nspec: {namespace: default}\n", "{.status.resourceRules[0].verbs}", `["*"]`},
+	} {
+		out, err := s.kubectlStdin(tt.manifest, "create", "-f", "-", "-o", "jsonpath="+tt.jsonpath)
+		if err != nil || out != tt.want {
+			t.Errorf("kubectl create -f:\n%s=> %q, %v; want %q", tt.manifest, out, err, tt.want)
+		}
+	}
+
+	// An unknown field in a review is rejected, as it is for kube-apiserver:
+	// by kubectl's strict validation against the v2 definitions, and by the
+	// server when the request asks for strict field validation; with
+	// --validate=warn the server's warning names the field.
+	bogus := strings.Replace(review, "spec: {", "spec: {bogus: 1, ", 1)
+	out, err = s.kubectlStdin(bogus, "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `unknown field "bogus" in io.k8s.api.authentication.v1.TokenReviewSpec`) {
+		t.Errorf("token review with an unknown field: %v\n%s", err, out)
+	}
+	out, err = s.kubectlStdin(bogus, "create", "--validate=warn", "-f", "-", "-o", "jsonpath={.status.authenticated}")
+	if err != nil || !strings.Contains(out, `Warning: unknown field "spec.bogus"`) || !strings.HasSuffix(out, "true") {
+		t.Errorf("token review with an unknown field, --validate=warn: %v\n%s", err, out)
+	}
+	bogusJSON := `{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"bogus": 1, "token": "` + token + `"}}`
+	out, err = s.kubectlStdin(bogusJSON, "create", "--raw", "/apis/authentication.k8s.io/v1/tokenreviews?fieldValidation=Strict", "-f", "-")
+	if err == nil || !strings.Contains(out, `strict decoding error: unknown field "spec.bogus"`) {
+		t.Errorf("token review with an unknown field, fieldValidation=Strict: %v\n%s", err, out)
 	}
 
 	// The API surface: discovery, OpenAPI, and 405 on what is not served.

@@ -342,7 +342,7 @@ func reviewLabelSelector(ls *authorizationv1.LabelSelectorAttributes) string {
 // requests, which authorize decides, or /debug/pprof, for system:masters
 // only. A trailing "*" matches any rest of the path.
 var everyoneURLs = []string{
-	"/", "/api", "/api/*", "/apis", "/apis/*", "/openapi/v3", "/openapi/v3/*", "/version", "/version/",
+	"/", "/api", "/api/*", "/apis", "/apis/*", "/openapi/v2", "/openapi/v3", "/openapi/v3/*", "/version", "/version/",
 	"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*",
 }
 

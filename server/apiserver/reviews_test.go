@@ -144,7 +144,7 @@ func TestSelfSubjectAccessReview(t *testing.T) {
 	// Non-resource paths: discovery, OpenAPI, version and health for all;
 	// nothing else.
 	for path, want := range map[string]bool{
-		"/api": true, "/apis/apps/v1": true, "/openapi/v3/apis/apps/v1": true, "/version": true, "/readyz/etcd": true,
+		"/api": true, "/apis/apps/v1": true, "/openapi/v3/apis/apps/v1": true, "/openapi/v2": true, "/version": true, "/readyz/etcd": true,
 		"/debug/pprof/": false, "/metrics": false, "/apiz": false,
 	} {
 		if st := ask(reviewBob, `{"nonResourceAttributes":{"verb":"get","path":"`+path+`"}}`); st.Allowed != want {
@@ -433,6 +433,29 @@ func TestReviewDiscovery(t *testing.T) {
 	}
 	if _, ok := doc.Paths["/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews"]["post"]; !ok {
 		t.Errorf("OpenAPI has no POST of localsubjectaccessreviews: %v", keys(doc.Paths))
+	}
+
+	// kubectl finds no PATCH of a review in v3, so it validates reviews
+	// against the v2 definitions, which every user may read.
+	code, body = call(s, as(reviewBob), http.MethodGet, "/openapi/v2", "")
+	var v2 struct {
+		Definitions map[string]struct {
+			GVK []map[string]string `json:"x-kubernetes-group-version-kind"`
+		} `json:"definitions"`
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &v2) != nil {
+		t.Fatalf("OpenAPI v2: %d %.200s", code, body)
+	}
+	for _, kind := range []string{"authentication.v1.SelfSubjectReview", "authentication.v1.TokenReview", "authorization.v1.LocalSubjectAccessReview",
+		"authorization.v1.SelfSubjectAccessReview", "authorization.v1.SelfSubjectRulesReview", "authorization.v1.SubjectAccessReview"} {
+		def, ok := v2.Definitions["io.k8s.api."+kind]
+		if !ok || len(def.GVK) != 1 || "authorization.v1."+def.GVK[0]["kind"] != kind && "authentication.v1."+def.GVK[0]["kind"] != kind {
+			t.Errorf("OpenAPI v2 definition of %s: %v %+v", kind, ok, def)
+		}
+	}
+	if len(v2.Paths) != 0 {
+		t.Errorf("OpenAPI v2 has paths, which would send kubectl looking for CRDs: %v", keys(v2.Paths))
 	}
 }
 

@@ -180,6 +180,9 @@ func (s *Server) routes() {
 	m.HandleFunc("/apis", s.serveGroups)
 	m.Handle("/openapi/v3", s.openapi)
 	m.Handle("/openapi/v3/", s.openapi)
+	// Definitions only: kubectl validates against them the kinds it finds
+	// no PATCH operation for in v3, the reviews (openapi/v2.go).
+	m.HandleFunc("/openapi/v2", s.openapi.ServeV2)
 	if s.cfg.Profiling {
 		m.HandleFunc("/debug/pprof/", s.adminOnly(pprof.Index))
 		m.HandleFunc("/debug/pprof/profile", s.adminOnly(pprof.Profile))
@@ -361,7 +364,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveRootPaths(w http.ResponseWriter, r *http.Request) {
-	paths := []string{"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/openapi/v3", "/version"}
+	paths := []string{"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/openapi/v2", "/openapi/v3", "/version"}
 	for _, g := range s.groups {
 		if g.name != "" {
 			paths = append(paths, "/apis/"+g.name, "/apis/"+g.name+"/"+g.version)

@@ -6,6 +6,8 @@
 // detection work unchanged. The same schemas, with the list, map and struct
 // semantics read from the API sources' markers (zz_generated_markers.go),
 // are what the API server's server-side apply merges by (Docs.Models).
+// /openapi/v2 carries the same schemas as v2 definitions, without paths,
+// for kubectl's own validation of kinds it finds no PATCH of in v3 (v2.go).
 //
 // It owns only schema and document generation and its HTTP endpoint. It
 // must not import storage, the agent, or any other skiff package: the API

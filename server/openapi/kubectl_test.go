@@ -21,6 +21,7 @@ import (
 type fakeAPIServer struct {
 	docs      *Docs
 	resources []Resource
+	noV2      bool // answer /openapi/v2 with 404, as skiff once did
 
 	mu         sync.Mutex
 	deployment []byte // current object, nil before create
@@ -33,6 +34,15 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/openapi/v3"):
 		f.docs.ServeHTTP(w, r)
+	case path == "/openapi/v2":
+		f.mu.Lock()
+		noV2 := f.noV2
+		f.mu.Unlock()
+		if noV2 {
+			http.NotFound(w, r)
+			return
+		}
+		f.docs.ServeV2(w, r)
 	case path == "/api":
 		writeJSON(w, &metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{"v1"}})
 	case path == "/apis":
@@ -61,6 +71,8 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, list)
 	case strings.HasPrefix(path, "/apis/apps/v1/namespaces/default/deployments"):
 		f.deployments(w, r)
+	case path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+		f.review(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -104,6 +116,26 @@ func (f *fakeAPIServer) deployments(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "unsupported", http.StatusMethodNotAllowed)
 	}
+}
+
+// review answers a SelfSubjectAccessReview with allowed: true.
+func (f *fakeAPIServer) review(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method != http.MethodPost {
+		http.Error(w, "create only", http.StatusMethodNotAllowed)
+		return
+	}
+	var obj map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&obj); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.writes = append(f.writes, r)
+	obj["status"] = map[string]any{"allowed": true}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(obj)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -224,4 +256,59 @@ func head(s string, lines int) string {
 		parts = parts[:lines]
 	}
 	return strings.Join(parts, "\n")
+}
+
+// TestKubectlCreateReview: kubectl create -f of a create-only kind with the
+// default --validate=strict. Not finding the kind's PATCH operation in v3,
+// kubectl validates the object itself against the v2 definitions, so an
+// unknown field never reaches the server; without a v2 document it cannot
+// create the review at all.
+func TestKubectlCreateReview(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the kubectl binary")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not installed")
+	}
+	resources := withReviews()
+	fake := &fakeAPIServer{docs: New(resources), resources: resources}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	home := t.TempDir()
+	kubeconfig := filepath.Join(home, "config")
+	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	create := func(manifest string, args ...string) (string, error) {
+		args = append([]string{"--kubeconfig", kubeconfig, "--server", srv.URL, "--cache-dir", filepath.Join(home, "cache"),
+			"create", "-f", "-"}, args...)
+		cmd := exec.Command(kubectl, args...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG="+kubeconfig)
+		cmd.Stdin = strings.NewReader(manifest)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	review := `apiVersion: authorization.k8s.io/v1
+kind: SelfSubjectAccessReview
+spec:
+  resourceAttributes: {verb: get, resource: pods}
+`
+	out, err := create(review, "-o", "jsonpath={.status.allowed}")
+	if err != nil || out != "true" {
+		t.Fatalf("kubectl create -f review: %v\n%s", err, out)
+	}
+	out, err = create(review + "  bogus: 1\n")
+	if err == nil || !strings.Contains(out, `unknown field "bogus" in io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec`) {
+		t.Errorf("kubectl create -f review with an unknown field: %v\n%s", err, out)
+	}
+	fake.mu.Lock()
+	if len(fake.writes) != 1 || fake.writes[0].URL.Query().Get("fieldValidation") != "Strict" {
+		t.Errorf("server saw %d reviews, want the valid one, sent with fieldValidation=Strict", len(fake.writes))
+	}
+	fake.noV2 = true
+	fake.mu.Unlock()
+	if out, err := create(review); err == nil || !strings.Contains(out, "failed to download openapi") {
+		t.Errorf("without /openapi/v2 kubectl was expected to fail as it did: %v\n%s", err, out)
+	}
 }

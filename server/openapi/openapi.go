@@ -37,6 +37,7 @@ type Docs struct {
 	mu    sync.Mutex
 	docs  map[string]*rendered // by index key; filled on first use
 	index *indexDoc            // filled on first use
+	v2    *v2Doc               // filled on first use
 }
 
 // indexDoc is the encoded index. It is small and every client fetches it,
@@ -86,10 +87,15 @@ func (d *Docs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Whatever the Accept header asks for (kubectl sometimes prefers
-	// protobuf), the answer is JSON: skiff has no protobuf encoding, and
-	// every client that asks for protobuf also accepts JSON.
+	// protobuf), the answer is JSON: skiff has no protobuf form of the v3
+	// documents, and every client that asks for protobuf also accepts JSON.
+	serveRendered(w, r, doc, "application/json")
+}
+
+// serveRendered answers r with doc, of media type contentType.
+func serveRendered(w http.ResponseWriter, r *http.Request, doc *rendered, contentType string) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", contentType)
 	h.Set("Etag", strconv.Quote(doc.hash))
 	h.Add("Vary", "Accept")
 	h.Add("Vary", "Accept-Encoding")

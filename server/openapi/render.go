@@ -43,6 +43,11 @@ func render(key string, resources []Resource) (doc *rendered, err error) {
 			doc, err = nil, fmt.Errorf("describing %s: %v", key, p)
 		}
 	}()
+	return encode(func(w *bufio.Writer) error { return writeDoc(w, key, resources) })
+}
+
+// encode compresses and hashes what write writes.
+func encode(write func(*bufio.Writer) error) (*rendered, error) {
 	var gz bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	if err != nil {
@@ -51,7 +56,7 @@ func render(key string, resources []Resource) (doc *rendered, err error) {
 	h := sha512.New()
 	cw := &countingWriter{w: io.MultiWriter(h, zw)}
 	bw := bufio.NewWriterSize(cw, 32<<10)
-	if err := writeDoc(bw, key, resources); err != nil {
+	if err := write(bw); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {

@@ -10,8 +10,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// schemaRefPrefix is where every named schema lives in a v3 document.
-const schemaRefPrefix = "#/components/schemas/"
+// schemaRefPrefix is where every named schema lives in a v3 document,
+// definitionRefPrefix in the v2 document.
+const (
+	schemaRefPrefix     = "#/components/schemas/"
+	definitionRefPrefix = "#/definitions/"
+)
 
 // schema is the subset of an OpenAPI v3 schema object that kube-apiserver
 // emits for built-in types. Fields are declared in alphabetical order of their
@@ -107,6 +111,8 @@ const quantityDescription = "Quantity is a fixed-point representation of a numbe
 // schemaSet builds the components.schemas of one document by reflection. It
 // lives only while one document is rendered.
 type schemaSet struct {
+	// v2 spells the schemas for the OpenAPI v2 document (v2.go).
+	v2      bool
 	gvks    map[reflect.Type][]gvk
 	names   map[reflect.Type]string
 	schemas map[string]*schema
@@ -132,6 +138,9 @@ func (s *schemaSet) ref(t reflect.Type) *schema {
 		name = modelName(t)
 		s.names[t] = name
 		s.pending = append(s.pending, t)
+	}
+	if s.v2 {
+		return &schema{Ref: definitionRefPrefix + name}
 	}
 	return &schema{Ref: schemaRefPrefix + name}
 }
@@ -172,7 +181,7 @@ func (s *schemaSet) named(t reflect.Type, name string) *schema {
 			format = f.OpenAPISchemaFormat()
 		}
 		out.Format = format
-		if o, ok := zero(t).(oneOfTyper); ok {
+		if o, ok := zero(t).(oneOfTyper); ok && !s.v2 {
 			for _, alt := range o.OpenAPIV3OneOfTypes() {
 				out.OneOf = append(out.OneOf, &schema{Type: alt})
 			}
@@ -182,7 +191,7 @@ func (s *schemaSet) named(t reflect.Type, name string) *schema {
 		// kube-apiserver says int-or-string with the oneOf alone; the
 		// structural-schema marker is added for tools that only know
 		// that spelling (schema converters, CRD-minded validators).
-		out.IntOrString = format == "int-or-string"
+		out.IntOrString = format == "int-or-string" && !s.v2
 		return out
 	}
 	if t.Kind() != reflect.Struct {
@@ -256,7 +265,7 @@ func (s *schemaSet) fieldSchema(owner reflect.Type, f reflect.StructField, name,
 			p.Default = m.def
 		}
 	}
-	return wrapRef(p)
+	return s.wrapRef(p)
 }
 
 // elemSchema is the schema of an array item or map value. kube-openapi
@@ -264,7 +273,7 @@ func (s *schemaSet) fieldSchema(owner reflect.Type, f reflect.StructField, name,
 func (s *schemaSet) elemSchema(t reflect.Type) *schema {
 	e := s.typeSchema(t)
 	e.Default = enforcedDefault(t, false)
-	return wrapRef(e)
+	return s.wrapRef(e)
 }
 
 // typeSchema is the schema of a value of type t: a reference for named
@@ -317,9 +326,15 @@ func (s *schemaSet) typeSchema(t reflect.Type) *schema {
 }
 
 // wrapRef moves a reference that has siblings into a one-element allOf, as
-// kube-apiserver does: in OpenAPI 3.0 siblings of $ref are ignored.
-func wrapRef(p *schema) *schema {
+// kube-apiserver does: in OpenAPI 3.0 siblings of $ref are ignored. v2
+// readers know no allOf (kubectl's schema walker takes it for an arbitrary
+// value), so there the reference keeps its description beside it, as in
+// kube-apiserver's v2 document.
+func (s *schemaSet) wrapRef(p *schema) *schema {
 	if p.Ref == "" || reflect.DeepEqual(*p, schema{Ref: p.Ref}) {
+		return p
+	}
+	if s.v2 {
 		return p
 	}
 	p.AllOf = []*schema{{Ref: p.Ref}}
