@@ -9,3 +9,16 @@ func CachedPodStore(inf cache.SharedIndexInformer) cache.Indexer {
 
 // PodHandler is h as the pod informer registers it.
 func PodHandler(h cache.ResourceEventHandler) cache.ResourceEventHandler { return podHandler{h} }
+
+// PodBuilt says whether the cached pod under key has a typed pod built
+// that someone still holds.
+func PodBuilt(inf cache.SharedIndexInformer, key string) bool {
+	obj, ok, _ := CachedPodStore(inf).GetByKey(key)
+	if !ok {
+		return false
+	}
+	c := obj.(*cachedPod)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.built.Value() != nil
+}

@@ -3,6 +3,8 @@ package kubeclient_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/skiff-io/skiff/server/kubeclient/kubeclienttest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
@@ -199,4 +203,49 @@ func testPod(i int) *corev1.Pod {
 		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:v1",
 			Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}}},
 	}
+}
+
+// TestPodsWhere: PodsWhere hands out typed pods, only those its filter
+// accepts, and builds no other.
+func TestPodsWhere(t *testing.T) {
+	t.Setenv("KUBE_FEATURE_WatchListClient", "false")
+	var pods []kruntime.Object
+	for i := range 3 {
+		p := testPod(i)
+		p.UID = types.UID(fmt.Sprint("u", i))
+		p.Labels = map[string]string{"app": "web"}
+		if i == 2 {
+			p.Labels["app"] = "db"
+		}
+		pods = append(pods, p)
+	}
+	other := testPod(9)
+	other.Namespace, other.Labels = "elsewhere", map[string]string{"app": "web"}
+	client := kubeclienttest.New(append(pods, other)...)
+	f := kubeclient.NewInformers(client)
+	inf := f.Pods()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	if !f.Start(ctx, &wg, inf) {
+		t.Fatal("cache did not sync")
+	}
+	web := func(m metav1.Object) bool { return m.GetLabels()["app"] == "web" }
+	got := kubeclient.PodsWhere(inf, cache.NamespaceIndex, "shop", web)
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	if fmt.Sprint(names) != "[web-0 web-1]" {
+		t.Fatalf("PodsWhere gave %v, want [web-0 web-1]", names)
+	}
+	if !kubeclient.PodBuilt(inf, "shop/web-0") {
+		t.Fatal("the pod handed out is not the cached pod's built one")
+	}
+	if kubeclient.PodBuilt(inf, "shop/web-2") {
+		t.Fatal("a pod the filter rejected was built")
+	}
+	runtime.KeepAlive(got)
 }

@@ -164,6 +164,30 @@ func asPods(objs []any) []any {
 	return objs
 }
 
+// PodsWhere returns the pods that the pod informer inf's index holds
+// under value and that keep accepts, reading each pod's metadata as
+// cached: only the pods keep accepts are built. A controller that needs
+// a few pods of a large namespace (a ReplicaSet's, a Service's) otherwise
+// builds every pod of it on each sync: at 10,000 pods in one namespace,
+// ~12 MiB of garbage per sync of any ReplicaSet or Service there.
+func PodsWhere(inf cache.SharedIndexInformer, index, value string, keep func(metav1.Object) bool) []*corev1.Pod {
+	idx := inf.GetIndexer()
+	if pi, ok := idx.(podIndexer); ok {
+		idx = pi.Indexer // hands out cachedPods, unbuilt
+	}
+	objs, _ := idx.ByIndex(index, value)
+	var out []*corev1.Pod
+	for _, o := range objs {
+		if m, ok := o.(metav1.Object); !ok || !keep(m) {
+			continue
+		}
+		if p, ok := asPod(o).(*corev1.Pod); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // podInformer is the shared pod informer as its readers see it: its
 // cache holds cachedPods, and everything it hands out is a *corev1.Pod.
 type podInformer struct {

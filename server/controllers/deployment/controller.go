@@ -199,12 +199,13 @@ func (c *Controller) Sync(ctx context.Context, key string) (recheck time.Duratio
 		uids[rs.UID] = true
 	}
 	pods := map[types.UID][]*corev1.Pod{}
-	podObjs, _ := c.podInformer.GetIndexer().ByIndex(cache.NamespaceIndex, d.Namespace)
-	for _, o := range podObjs {
-		p := o.(*corev1.Pod)
-		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && uids[ref.UID] {
-			pods[ref.UID] = append(pods[ref.UID], p)
-		}
+	ownedPod := func(m metav1.Object) bool {
+		ref := metav1.GetControllerOfNoCopy(m)
+		return ref != nil && uids[ref.UID]
+	}
+	for _, p := range kubeclient.PodsWhere(c.podInformer, cache.NamespaceIndex, d.Namespace, ownedPod) {
+		ref := metav1.GetControllerOfNoCopy(p)
+		pods[ref.UID] = append(pods[ref.UID], p)
 	}
 
 	plan := Decide(Input{Deployment: d, ReplicaSets: owned, Pods: pods, Now: c.now()})

@@ -171,17 +171,9 @@ func (c *Controller) selectedPods(pdb *policyv1.PodDisruptionBudget) ([]*corev1.
 	if err != nil {
 		return nil, err
 	}
-	objs, err := c.pods.GetIndexer().ByIndex(cache.NamespaceIndex, pdb.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	var out []*corev1.Pod
-	for _, o := range objs {
-		if pod := o.(*corev1.Pod); sel.Matches(labels.Set(pod.Labels)) {
-			out = append(out, pod)
-		}
-	}
-	return out, nil
+	return kubeclient.PodsWhere(c.pods, cache.NamespaceIndex, pdb.Namespace, func(m metav1.Object) bool {
+		return sel.Matches(labels.Set(m.GetLabels()))
+	}), nil
 }
 
 // podChanged queues the budgets selecting the pod.

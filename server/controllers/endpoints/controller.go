@@ -167,15 +167,10 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	if len(svc.Spec.Selector) == 0 {
 		return nil // user-managed Endpoints
 	}
-	podObjs, _ := c.pods.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	var pods []*corev1.Pod
-	for _, o := range podObjs {
-		p := o.(*corev1.Pod)
-		if sel.Matches(labels.Set(p.Labels)) {
-			pods = append(pods, p)
-		}
-	}
+	pods := kubeclient.PodsWhere(c.pods, cache.NamespaceIndex, ns, func(m metav1.Object) bool {
+		return sel.Matches(labels.Set(m.GetLabels()))
+	})
 	want := Desired(svc, pods)
 	wantLabels := Labels(svc)
 	if cur != nil && upToDate(cur, want, wantLabels) {

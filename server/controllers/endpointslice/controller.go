@@ -241,14 +241,10 @@ func (c *Controller) desired(key string, svc *corev1.Service) (Owner, []Group, b
 			return Owner{}, nil, false
 		}
 		owner.Labels = ServiceLabels(svc)
-		objs, _ := c.pods.GetIndexer().ByIndex(cache.NamespaceIndex, svc.Namespace)
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
-		var pods []*corev1.Pod
-		for _, o := range objs {
-			if p := o.(*corev1.Pod); sel.Matches(labels.Set(p.Labels)) {
-				pods = append(pods, p)
-			}
-		}
+		pods := kubeclient.PodsWhere(c.pods, cache.NamespaceIndex, svc.Namespace, func(m metav1.Object) bool {
+			return sel.Matches(labels.Set(m.GetLabels()))
+		})
 		zoneOf := func(node string) string {
 			if o, ok, _ := c.nodes.GetIndexer().GetByKey(node); ok {
 				return o.(*corev1.Node).Labels[corev1.LabelTopologyZone]

@@ -342,14 +342,9 @@ func (c *Controller) pods(key string, match func(types.UID) bool) []*corev1.Pod 
 
 // orphans lists the cached pods of namespace ns that have no controller.
 func (c *Controller) orphans(ns string) []*corev1.Pod {
-	objs, _ := c.podInformer.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
-	var out []*corev1.Pod
-	for _, o := range objs {
-		if p := o.(*corev1.Pod); metav1.GetControllerOfNoCopy(p) == nil {
-			out = append(out, p)
-		}
-	}
-	return out
+	return kubeclient.PodsWhere(c.podInformer, cache.NamespaceIndex, ns, func(m metav1.Object) bool {
+		return metav1.GetControllerOfNoCopy(m) == nil
+	})
 }
 
 // claim adopts and releases pods (Claim's choice) and returns the Job's

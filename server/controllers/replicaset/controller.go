@@ -200,12 +200,17 @@ func (c *Controller) Sync(ctx context.Context, key string) (recheck time.Duratio
 	}
 	rs := obj.(*appsv1.ReplicaSet)
 	now := c.now()
-	podObjs, _ := c.podInformer.GetIndexer().ByIndex(cache.NamespaceIndex, rs.Namespace)
-	pods := make([]*corev1.Pod, 0, len(podObjs))
-	for _, o := range podObjs {
-		pods = append(pods, o.(*corev1.Pod))
-	}
-	plan := Decide(Input{RS: rs, Pods: pods, Siblings: c.siblings(rs), Manage: c.expectations.Satisfied(key, now), Now: now})
+	siblings := c.siblings(rs)
+	sel, selErr := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+	// Decide looks at the pods rs or its siblings control and at orphans
+	// its selector matches; the namespace's other pods are not built.
+	pods := kubeclient.PodsWhere(c.podInformer, cache.NamespaceIndex, rs.Namespace, func(m metav1.Object) bool {
+		if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
+			return ref.UID == rs.UID || siblings[ref.UID]
+		}
+		return selErr == nil && sel.Matches(labels.Set(m.GetLabels()))
+	})
+	plan := Decide(Input{RS: rs, Pods: pods, Siblings: siblings, Manage: c.expectations.Satisfied(key, now), Now: now})
 
 	if err := c.claim(ctx, rs, plan); err != nil {
 		return 0, err
