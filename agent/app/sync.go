@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/skiff-io/skiff/agent/store"
@@ -12,7 +13,10 @@ import (
 )
 
 // backoff is a retry delay that doubles from min to max and resets on
-// success.
+// success. Each delay is drawn from the upper half of the current step:
+// when the server restarts, every node of a fleet loses it in the same
+// second, and with fixed steps they would all come back in the same
+// seconds too, retry after retry.
 type backoff struct{ cur, min, max time.Duration }
 
 func (b *backoff) next() time.Duration {
@@ -21,7 +25,7 @@ func (b *backoff) next() time.Duration {
 	} else {
 		b.cur = min(b.cur*2, b.max)
 	}
-	return b.cur
+	return b.cur/2 + rand.N(b.cur/2+1)
 }
 
 func (b *backoff) reset() { b.cur = 0 }
