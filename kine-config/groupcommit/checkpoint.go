@@ -103,10 +103,15 @@ func (b *Backend) afterCommit(ctx context.Context) {
 			klog.Errorf("datastore: WAL checkpoint: %v", err)
 		}
 	case pending >= checkpointFrames:
-		select {
-		case b.ckptWake <- struct{}{}:
-		default: // one is running or already asked for
-		}
+		b.wakeCheckpointer()
+	}
+}
+
+// wakeCheckpointer asks the checkpointer for a checkpoint.
+func (b *Backend) wakeCheckpointer() {
+	select {
+	case b.ckptWake <- struct{}{}:
+	default: // one is running or already asked for
 	}
 }
 

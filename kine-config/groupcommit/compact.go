@@ -75,13 +75,13 @@ func (b *Backend) compactTo(ctx context.Context, compactRev, target int64) (int6
 	}
 	if done > 0 {
 		klog.V(2).Infof("datastore: compacted revisions %d to %d in %d transactions in %s", compactRev, from, done, time.Since(start).Round(time.Millisecond))
+		// kine checkpoints after a compaction (FULL, on its writer) so
+		// that the deletions' frames do not wait in the WAL. Here the
+		// checkpointer copies them beside the writer, as it copies every
+		// other frame (checkpoint.go); a FULL checkpoint on the writer
+		// held every write behind the copy, every compact interval.
 		if b.checkpoint != "" {
-			if cerr := b.runJob(ctx, func(conn *sql.Conn) error {
-				_, err := conn.ExecContext(ctx, b.checkpoint)
-				return err
-			}); cerr != nil {
-				klog.Errorf("datastore: WAL checkpoint after compaction: %v", cerr)
-			}
+			b.wakeCheckpointer()
 		}
 	}
 	if err != nil && !errors.Is(err, server.ErrCompacted) && ctx.Err() == nil {
