@@ -130,6 +130,10 @@ func TestImagePullBackOffEvents(t *testing.T) {
 	if w := p.status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "ImagePullBackOff" {
 		t.Fatalf("container state %+v, want waiting in ImagePullBackOff", p.status.ContainerStatuses[0].State)
 	}
+	// The kubelet's message names the pull's error and its reason.
+	if msg, want := p.status.ContainerStatuses[0].State.Waiting.Message, backOff+": ErrImagePull: connection refused"; msg != want {
+		t.Fatalf("waiting message %q, want %q", msg, want)
+	}
 	checkEvent(t, out, corev1.EventTypeNormal, "BackOff", backOff, 1)
 	checkEvent(t, out, corev1.EventTypeWarning, "Failed", "Error: ImagePullBackOff", 1)
 	var got []string
