@@ -62,7 +62,7 @@ func TestAgentRunsPods(t *testing.T) {
 		out, err := s.kubectl("logs", "hello")
 		return err == nil && strings.TrimSpace(out) == "hello"
 	})
-	if out := s.mustKubectl("exec", "hello", "--", "cat", "/etc/hostname"); strings.TrimSpace(out) != "hello" {
+	if out := s.mustKubectlOut("exec", "hello", "--", "cat", "/etc/hostname"); strings.TrimSpace(out) != "hello" {
 		t.Fatalf("exec cat /etc/hostname = %q, want hello", out)
 	}
 	_, err = s.kubectl("exec", "hello", "--", "sh", "-c", "exit 7")
@@ -89,12 +89,12 @@ func TestAgentRunsPods(t *testing.T) {
 
 	// Pods on one node reach each other.
 	webIP := podField(s, "default", "web", "{.status.podIP}")
-	if out := s.mustKubectl("exec", "hello", "--", "wget", "-q", "-O", "-", "http://"+webIP+":8080/index.html"); strings.TrimSpace(out) != "served" {
+	if out := s.mustKubectlOut("exec", "hello", "--", "wget", "-q", "-O", "-", "http://"+webIP+":8080/index.html"); strings.TrimSpace(out) != "served" {
 		t.Fatalf("pod to pod: %q", out)
 	}
 
 	// Stdin reaches exec; kubectl cp (tar through exec) works both ways.
-	if out, err := s.kubectlStdin("through stdin\n", "exec", "-i", "web", "--", "cat"); err != nil || strings.TrimSpace(out) != "through stdin" {
+	if out, err := s.kubectlOut("through stdin\n", "exec", "-i", "web", "--", "cat"); err != nil || strings.TrimSpace(out) != "through stdin" {
 		t.Fatalf("exec -i cat: %q, %v", out, err)
 	}
 	src := filepath.Join(t.TempDir(), "copied.txt")
@@ -102,7 +102,7 @@ func TestAgentRunsPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mustKubectl("cp", src, "default/web:/tmp/copied.txt")
-	if out := s.mustKubectl("exec", "web", "--", "cat", "/tmp/copied.txt"); strings.TrimSpace(out) != "copied in" {
+	if out := s.mustKubectlOut("exec", "web", "--", "cat", "/tmp/copied.txt"); strings.TrimSpace(out) != "copied in" {
 		t.Fatalf("kubectl cp into the pod: %q", out)
 	}
 	back := filepath.Join(t.TempDir(), "back.txt")
@@ -431,7 +431,7 @@ spec:
 		out, err := s.kubectl("logs", "on2")
 		return err == nil && strings.TrimSpace(out) == "from-node2"
 	})
-	if out := s.mustKubectl("exec", "on2", "--", "hostname"); strings.TrimSpace(out) != "on2" {
+	if out := s.mustKubectlOut("exec", "on2", "--", "hostname"); strings.TrimSpace(out) != "on2" {
 		t.Fatalf("exec on node2: %q", out)
 	}
 
@@ -595,7 +595,7 @@ spec:
 	waitPodPhase(t, s, "default", "vols", "Running", 90*time.Second)
 	exec := func(cmd string) string {
 		t.Helper()
-		return strings.TrimSpace(s.mustKubectl("exec", "vols", "--", "sh", "-c", cmd))
+		return strings.TrimSpace(s.mustKubectlOut("exec", "vols", "--", "sh", "-c", cmd))
 	}
 	if got := exec(`echo "$MSG/$PASSWORD"`); got != "hello from vols/s3cret" {
 		t.Fatalf("env: %q", got)
@@ -614,7 +614,7 @@ spec:
 	}
 	s.mustKubectl("patch", "configmap", "cfg", "--type=merge", "-p", `{"data":{"file.txt":"v2"}}`)
 	eventually(t, 60*time.Second, "the ConfigMap change in the running pod", func() bool {
-		out, err := s.kubectl("exec", "vols", "--", "cat", "/cfg/file.txt")
+		out, err := s.kubectlOut("", "exec", "vols", "--", "cat", "/cfg/file.txt")
 		return err == nil && strings.TrimSpace(out) == "v2"
 	})
 }

@@ -690,7 +690,7 @@ spec:
 	s.stop()
 	s.start()
 	eventually(t, 60*time.Second, "exec through the agent's tunnel after --finish", func() bool {
-		out, err := s.kubectl("exec", "spinner", "--", "echo", "through")
+		out, err := s.kubectlOut("", "exec", "spinner", "--", "echo", "through")
 		return err == nil && strings.TrimSpace(out) == "through"
 	})
 	if out, _ := s.kubectl("logs", "spinner"); !strings.Contains(out, "spinning") {

@@ -233,6 +233,39 @@ func (s *server) kubectlStdin(stdin string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// kubectlOut is kubectlStdin with kubectl's standard output alone, for a
+// test that compares what a command in a pod printed: kubectl's own
+// messages go to stderr, and over WebSocket client-go may log "Unknown
+// stream id 1, discarding message" there for the empty message every
+// server (kube-apiserver's too) sends on stdout to say that the streams
+// are up. Stderr is in the error.
+func (s *server) kubectlOut(stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", s.kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECTL_KUBERC=false")
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		err = fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	return string(out), err
+}
+
+// mustKubectlOut is kubectlOut without stdin, failing the test on error.
+func (s *server) mustKubectlOut(args ...string) string {
+	s.t.Helper()
+	out, err := s.kubectlOut("", args...)
+	if err != nil {
+		s.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
 func (s *server) mustKubectl(args ...string) string {
 	s.t.Helper()
 	out, err := s.kubectl(args...)

@@ -274,7 +274,7 @@ spec:
 	if ready0.IsZero() || p1.CreationTimestamp.Time.Before(ready0) {
 		t.Errorf("web-1 created %v, web-0 Ready since %v", p1.CreationTimestamp, ready0)
 	}
-	if out := strings.TrimSpace(s.mustKubectl("exec", "web-1", "--", "hostname")); out != "web-1" {
+	if out := strings.TrimSpace(s.mustKubectlOut("exec", "web-1", "--", "hostname")); out != "web-1" {
 		t.Fatalf("kubectl exec web-1 -- hostname = %q", out)
 	}
 }
