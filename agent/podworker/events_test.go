@@ -2,7 +2,6 @@ package podworker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -104,7 +103,7 @@ func TestCrashLoopBackOffFrom(t *testing.T) {
 func TestImagePullBackOffEvents(t *testing.T) {
 	image := "127.0.0.1:1/no/such:image"
 	spec := onePod("nosuch", image, corev1.RestartPolicyAlways)
-	rt := &fakeRuntime{pullErr: errors.New("connection refused")}
+	rt := &fakeRuntime{pullErr: fmt.Errorf("%w: connection refused", runtime.ErrImagePull)}
 	out := newFakeOutbox()
 	clk := &fakeClock{t: t0}
 	p := syncedPod(spec, rt, out, clk)
@@ -115,7 +114,7 @@ func TestImagePullBackOffEvents(t *testing.T) {
 	}
 
 	pulling := `Pulling image "` + image + `"`
-	failed := `Failed to pull image "` + image + `": connection refused`
+	failed := `Failed to pull image "` + image + `": ErrImagePull: connection refused`
 	backOff := `Back-off pulling image "` + image + `"`
 	at(0)
 	checkEvent(t, out, corev1.EventTypeWarning, "Failed", failed, 1)

@@ -323,8 +323,8 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 	for name, wt := range p.waiting {
 		if wt.Reason == "ErrImagePull" && now.After(wt.Retry.Add(-p.pullDelay(name)).Add(time.Second)) {
 			// The kubelet's words: the back-off, then the failed pull's
-			// reason and error.
-			wt.Reason, wt.Message = "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: %s: %s", imageOf(spec, name), wt.Reason, wt.Message)
+			// error, which the runtime words as "ErrImagePull: …".
+			wt.Reason, wt.Message = "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: %s", imageOf(spec, name), wt.Message)
 		}
 		obs.Waiting[name] = wt
 	}
