@@ -77,6 +77,7 @@ func New(ctx context.Context, wg *sync.WaitGroup, cfg *drivers.Config) (*Backend
 	if err != nil {
 		return nil, err
 	}
+	usePagedLists(d)
 	b := &Backend{
 		reads:   reads,
 		d:       d,

@@ -12,7 +12,10 @@
 // The table, its indexes, revisions (the autoincrement id), the
 // compare-and-swap rules, compaction and leases are kine's, so a database
 // written by plain kine opens here and the other way round. Reads go
-// through kine's own SQL. The process is assumed to be the only writer of
+// through kine's own code, with its SQL but for range reads: kine's
+// sorts the whole range for every page, so paging through n keys costs
+// O(n²); this package's reads a page in key order and stops at its
+// limit (list.go), with the same answers. The process is assumed to be the only writer of
 // the file: rows written by another process reach watchers only when they
 // reconnect.
 //
