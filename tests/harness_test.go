@@ -222,15 +222,22 @@ func (s *server) kubectl(args ...string) (string, error) {
 }
 
 func (s *server) kubectlStdin(stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd, cancel := s.kubectlCmd(stdin, args...)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", s.kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// kubectlCmd is the real kubectl against the server with args, stdin
+// (when not empty) as its input and a minute to run; cancel ends it.
+func (s *server) kubectlCmd(stdin string, args ...string) (cmd *exec.Cmd, cancel func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd = exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", s.kubeconfig}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECTL_KUBERC=false")
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return cmd, cancel
 }
 
 // kubectlOut is kubectlStdin with kubectl's standard output alone, for a
@@ -240,13 +247,8 @@ func (s *server) kubectlStdin(stdin string, args ...string) (string, error) {
 // server (kube-apiserver's too) sends on stdout to say that the streams
 // are up. Stderr is in the error.
 func (s *server) kubectlOut(stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd, cancel := s.kubectlCmd(stdin, args...)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", s.kubeconfig}, args...)...)
-	cmd.Env = append(os.Environ(), "KUBECTL_KUBERC=false")
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -116,13 +116,7 @@ func TestPodInformerTyped(t *testing.T) {
 			note("delete", obj)
 		},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	if !f.Start(ctx, &wg, inf) {
-		t.Fatal("cache did not sync")
-	}
+	ctx := startInformers(t, f, inf)
 	inner := kubeclient.CachedPodStore(inf).List()
 	if len(inner) != 1 {
 		t.Fatalf("cache holds %d objects", len(inner))
@@ -224,13 +218,7 @@ func TestPodsWhere(t *testing.T) {
 	client := kubeclienttest.New(append(pods, other)...)
 	f := kubeclient.NewInformers(client)
 	inf := f.Pods()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	if !f.Start(ctx, &wg, inf) {
-		t.Fatal("cache did not sync")
-	}
+	startInformers(t, f, inf)
 	web := func(m metav1.Object) bool { return m.GetLabels()["app"] == "web" }
 	got := kubeclient.PodsWhere(inf, cache.NamespaceIndex, "shop", web)
 	var names []string
@@ -248,4 +236,17 @@ func TestPodsWhere(t *testing.T) {
 		t.Fatal("a pod the filter rejected was built")
 	}
 	runtime.KeepAlive(got)
+}
+
+// startInformers starts infs through f until the test ends and waits for
+// their caches. The context it returns ends with the test.
+func startInformers(t *testing.T, f *kubeclient.Informers, infs ...cache.SharedIndexInformer) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	if !f.Start(ctx, &wg, infs...) {
+		t.Fatal("cache did not sync")
+	}
+	return ctx
 }

@@ -146,7 +146,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 // TestKubectl drives the real kubectl binary against the documents: explain
 // must find kinds and fields, create must detect server-side field
 // validation, and apply must build a strategic merge patch from v3.
-func TestKubectl(t *testing.T) {
+// kubectlAgainst serves resources' documents from a fakeAPIServer for
+// the test and returns it with a runner of the real kubectl against it
+// (its own home, cache and empty kubeconfig; stdin as its input). It
+// skips the test under -short or without kubectl.
+func kubectlAgainst(t *testing.T, resources []Resource) (*fakeAPIServer, func(stdin string, args ...string) (string, error)) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the kubectl binary")
 	}
@@ -154,30 +159,36 @@ func TestKubectl(t *testing.T) {
 	if err != nil {
 		t.Skip("kubectl not installed")
 	}
-	resources := testResources()
 	fake := &fakeAPIServer{docs: New(resources), resources: resources}
 	srv := httptest.NewServer(fake)
-	defer srv.Close()
-
+	t.Cleanup(srv.Close)
 	home := t.TempDir()
 	kubeconfig := filepath.Join(home, "config")
 	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(stdin string, args ...string) string {
-		t.Helper()
+	return fake, func(stdin string, args ...string) (string, error) {
 		args = append([]string{"--kubeconfig", kubeconfig, "--server", srv.URL, "--cache-dir", filepath.Join(home, "cache")}, args...)
 		cmd := exec.Command(kubectl, args...)
 		cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG="+kubeconfig)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+}
+
+func TestKubectl(t *testing.T) {
+	fake, kubectl := kubectlAgainst(t, testResources())
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := kubectl(stdin, args...)
 		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args[6:], " "), err, out)
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		if os.Getenv("KUBECTL_TEST_LOG") != "" {
-			t.Logf("kubectl %s:\n%s", strings.Join(args[6:], " "), out)
+			t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
 		}
-		return string(out)
+		return out
 	}
 
 	explainTests := []struct {
@@ -264,30 +275,9 @@ func head(s string, lines int) string {
 // unknown field never reaches the server; without a v2 document it cannot
 // create the review at all.
 func TestKubectlCreateReview(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the kubectl binary")
-	}
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl not installed")
-	}
-	resources := withReviews()
-	fake := &fakeAPIServer{docs: New(resources), resources: resources}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	home := t.TempDir()
-	kubeconfig := filepath.Join(home, "config")
-	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fake, kubectl := kubectlAgainst(t, withReviews())
 	create := func(manifest string, args ...string) (string, error) {
-		args = append([]string{"--kubeconfig", kubeconfig, "--server", srv.URL, "--cache-dir", filepath.Join(home, "cache"),
-			"create", "-f", "-"}, args...)
-		cmd := exec.Command(kubectl, args...)
-		cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG="+kubeconfig)
-		cmd.Stdin = strings.NewReader(manifest)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return kubectl(manifest, append([]string{"create", "-f", "-"}, args...)...)
 	}
 	review := `apiVersion: authorization.k8s.io/v1
 kind: SelfSubjectAccessReview
