@@ -54,6 +54,7 @@ type config struct {
 	skiff, out, serverArgs, heap, cpu, baseCPU string
 	bindCPU, deployCPU                         string
 	bindCPUFor                                 int
+	settle                                     time.Duration
 }
 
 func main() {
@@ -70,6 +71,7 @@ func main() {
 	flag.StringVar(&cfg.bindCPU, "bind-cpuprofile", "", "write a CPU profile of the server in the \"scheduler alone\" phase, from its first binding, to this file (-bind-cpuprofile-for long); the server runs with --enable-pprof")
 	flag.IntVar(&cfg.bindCPUFor, "bind-cpuprofile-for", 8, "seconds of the -bind-cpuprofile profile")
 	flag.StringVar(&cfg.deployCPU, "deploy-cpuprofile", "", "write a CPU profile of the server's first 5 s of the Deployment phase (from its create) to this file; the server runs with --enable-pprof")
+	flag.DurationVar(&cfg.settle, "settle", 20*time.Second, "how long the server idles after the Deployment phase before its RSS is read a second time (0: once only)")
 	flag.StringVar(&cfg.heap, "heapprofile", "", "write the server's heap profile (after a GC) to this file at the end, its runtime.MemStats to <file>.memstats, its goroutines to <file>.goroutines and its /proc/<pid>/smaps to <file>.smaps; the server runs with --enable-pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -196,7 +198,22 @@ func run(ctx context.Context, cfg config) error {
 	}
 	total := 2*cfg.pods + cfg.replicas
 	add(fmt.Sprintf("server RSS with %d nodes and %d pods (VmRSS; RssAnon)", cfg.nodes, total),
-		fmt.Sprintf("%d MiB; %d MiB", mem.RSS>>20, mem.Anon>>20), fmt.Sprintf("peak %d MiB", mem.HWM>>20))
+		fmt.Sprintf("%d MiB; %d MiB", mem.RSS>>20, mem.Anon>>20), fmt.Sprintf("peak %d MiB; read as the last pod is bound", mem.HWM>>20))
+	if cfg.settle > 0 {
+		// The same server holding the same pods once the burst is over:
+		// the writes' goroutines have ended and the collector and the
+		// scavenger have caught up, as a server that holds them does.
+		select {
+		case <-time.After(cfg.settle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if mem, err = skiffproc.ReadMemory(srv.PID()); err != nil {
+			return err
+		}
+		add(fmt.Sprintf("server RSS with those %d pods, %s later", total, cfg.settle),
+			fmt.Sprintf("%d MiB; %d MiB", mem.RSS>>20, mem.Anon>>20), "the benchmark writes nothing meanwhile")
+	}
 	if cfg.heap != "" {
 		// After the RSS is read: gc=1 collects first, so the profile shows
 		// live objects.
