@@ -205,6 +205,10 @@ func TestServerFlags(t *testing.T) {
 	if r := do(t, s.adminHTTP(t), "GET", s.url()+"/debug/pprof/", "", "", nil); r.code != 200 {
 		t.Errorf("--debug: /debug/pprof/ answered %d", r.code)
 	}
+	// --debug sets -v 4: client-go logs each informer's first listing at 2.
+	eventually(t, 30*time.Second, "--debug: an informer's \"Caches populated\" in the server's log", func() bool {
+		return strings.Contains(s.log.String(), "Caches populated")
+	})
 
 	// Flags read at start: a bad value stops the server with one line
 	// naming it, before anything runs. (--disable-agent, set by the

@@ -24,6 +24,7 @@ func New(version string) *cobra.Command {
 		labels       []string
 		taints       []string
 		evictionHard string
+		verbosity    int
 	)
 	c := &cobra.Command{
 		Use:   "agent",
@@ -49,6 +50,9 @@ the file.`,
 				cfg.DataDir = cliconfig.DefaultDataDir()
 			}
 			var err error
+			if _, err = cliconfig.SetLogVerbosity(verbosity, cfg.Debug); err != nil {
+				return err
+			}
 			if cfg.Token, err = cliconfig.Token(cfg.Token, tokenFile); err != nil {
 				return err
 			}
@@ -91,7 +95,8 @@ the file.`,
 	f.StringVar(&cfg.Registries, "private-registry", DefaultRegistries, "registries.yaml: mirrors, credentials, plain-HTTP registries")
 	f.StringVar(&evictionHard, "eviction-hard", app.DefaultEvictionHard, "thresholds under which the node reports memory, disk or PID pressure and is tainted against new pods (the kubelet's syntax: signal<quantity or signal<percent%, comma separated)")
 	f.DurationVar(&cfg.PollWait, "sync-interval", time.Minute, "longest time an idle node goes without contacting the server (long-poll wait)")
-	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging")
+	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging (-v at least 4)")
+	f.IntVarP(&verbosity, "v", "v", 0, cliconfig.VerbosityUsage)
 	f.StringVar(&cfg.PprofAddress, "pprof-address", "", "serve Go's /debug/pprof on this loopback host:port, without authentication (profiling; default off)")
 	return c
 }

@@ -25,6 +25,7 @@ func New(version string, agent app.LocalAgent) *cobra.Command {
 		tokenFile  string
 		disable    []string
 		memLimit   string
+		verbosity  int
 	)
 	c := &cobra.Command{
 		Use:   "server",
@@ -45,6 +46,9 @@ the file.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
 				cfg.DataDir = cliconfig.DefaultDataDir()
+			}
+			if _, err := cliconfig.SetLogVerbosity(verbosity, cfg.Debug); err != nil {
+				return err
 			}
 			m, err := strconv.ParseUint(mode, 8, 32)
 			if err != nil || m > 0o777 {
@@ -122,7 +126,8 @@ the file.`,
 	f.DurationVar(&cfg.LeaderElectRetryPeriod, "leader-elect-retry-period", 2*time.Second, "how often servers try to acquire or renew the lease")
 	f.IntVar(&cfg.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", 12500, "how many finished (Succeeded or Failed) pods to keep before the oldest are deleted; 0 or less keeps them all")
 	f.StringVar(&memLimit, "memory-limit", app.DefaultMemoryLimit, "soft limit on the Go runtime's memory (heap and stacks, not SQLite's cache), e.g. 192Mi or 1Gi; 0 turns it off; the GOMEMLIMIT environment variable, when set, wins")
-	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging (also serves /debug/pprof)")
+	f.BoolVar(&cfg.Debug, "debug", false, "verbose logging (-v at least 4; also serves /debug/pprof)")
+	f.IntVarP(&verbosity, "v", "v", 0, cliconfig.VerbosityUsage)
 	f.BoolVar(&cfg.EnablePprof, "enable-pprof", false, "serve /debug/pprof on the API port to authenticated admins")
 	return c
 }
