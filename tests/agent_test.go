@@ -213,6 +213,26 @@ func TestAgentRestartsAndReportsFailures(t *testing.T) {
 	})
 	waitPodEvent(t, s, "neverpull", "Warning|ErrImageNeverPull|"+neverMsg)
 	waitPodEvent(t, s, "neverpull", "Warning|Failed|Error: ErrImageNeverPull")
+	// A pod update that gives a container another image restarts it with
+	// that image, as the kubelet restarts a container whose definition
+	// changed: stopped, then started again at once (here "busybox", the
+	// same image under its short name).
+	s.mustKubectl("run", "swap", "--image="+TestImage, "--image-pull-policy=Never", "--", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done")
+	waitPodPhase(t, s, "default", "swap", "Running", 60*time.Second)
+	s.mustKubectl("set", "image", "pod/swap", "swap=busybox")
+	swapped := func() string {
+		return podField(s, "default", "swap", "{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode} "+
+			"{.status.containerStatuses[0].state.running.startedAt}")
+	}
+	eventually(t, 60*time.Second, "the container restarted with its new image", func() bool {
+		f := strings.Fields(swapped())
+		return len(f) == 3 && f[0] == "1" && f[1] == "0"
+	})
+	waitPodEvent(t, s, "swap", "Normal|Killing|Container swap definition changed, will be restarted")
+	time.Sleep(2 * time.Second)
+	if f := strings.Fields(swapped()); len(f) != 3 || f[0] != "1" {
+		t.Fatalf("after the image update, restartCount, last exit code and start: %q; want one restart, the new instance running", f)
+	}
 	s.mustKubectl("run", "done", "--image="+TestImage, "--image-pull-policy=Never", "--restart=Never", "--", "sh", "-c", "echo finished; exit 0")
 	waitPodPhase(t, s, "default", "done", "Succeeded", 60*time.Second)
 	// A finished pod gives back its network namespace (and with it its

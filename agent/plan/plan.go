@@ -28,7 +28,10 @@ type Container struct {
 	Message    string
 	StartedAt  time.Time
 	FinishedAt time.Time
-	ImageID    string
+	// Image is the image the instance was created from, as the pod spec
+	// named it then; ImageID what it resolved to.
+	Image   string
+	ImageID string
 	// BackoffFrom is the attempt whose exit last restarted the container
 	// at once (its first, or one that ran more than ten minutes): the
 	// back-off doubles with each attempt since. The kubelet keeps this in
@@ -59,6 +62,11 @@ type Observed struct {
 	HostIP   string
 	// Rejected: the agent refused the pod (Admit); it never runs here.
 	Rejected *Rejection
+	// Replacing names the containers whose last instance the agent
+	// stopped because the pod's spec gave them another image (a Stop with
+	// ReasonDefinitionChanged): they start again with the new one whatever
+	// the restart policy, as the kubelet restarts them.
+	Replacing map[string]bool
 }
 
 // Waiting is why a container is not running yet.
@@ -190,7 +198,15 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 			var w time.Time
 			acts, w = startOrWait(acts, wake, obs, c.Name, false, 0, 0, now)
 			wake = earliest(wake, w)
+		case l.Running && replaced(l, c):
+			acts = append(acts, Action{Kind: Stop, Container: c.Name, ID: l.ID, Grace: gracePeriod(pod), Reason: ReasonDefinitionChanged})
 		case l.Running:
+		case replaced(l, c) && (obs.Replacing[c.Name] || restarts(pod.Spec.RestartPolicy, l.ExitCode)):
+			// A new definition has a back-off of its own (the kubelet's
+			// is keyed by the container's spec): it starts at once.
+			var w time.Time
+			acts, w = startOrWait(acts, wake, obs, c.Name, false, l.Attempt+1, l.Attempt+1, now)
+			wake = earliest(wake, w)
 		case restarts(pod.Spec.RestartPolicy, l.ExitCode):
 			at := l.FinishedAt.Add(Backoff(l))
 			if now.Before(at) {
@@ -216,6 +232,18 @@ func startOrWait(acts []Action, wake time.Time, obs Observed, name string, init 
 // ReasonCrashLoopBackOff is the Reason of a BackOff after a failure, and
 // the waiting reason Status reports for the container meanwhile.
 const ReasonCrashLoopBackOff = "CrashLoopBackOff"
+
+// ReasonDefinitionChanged is the Reason of a Stop of a running instance
+// whose image is no longer the one the pod's spec names (the image is the
+// part of a container a pod update may change).
+const ReasonDefinitionChanged = "DefinitionChanged"
+
+// replaced: the pod's spec names another image than instance l of
+// container c was created from. Instances created before the agent
+// recorded the image (Image "") count as current.
+func replaced(l *Container, c *corev1.Container) bool {
+	return l.Image != "" && l.Image != c.Image
+}
 
 // Backoff is how long after the instance's exit the next may start: none
 // after its first exit or a run of more than ten minutes (the kubelet has

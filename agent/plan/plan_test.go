@@ -377,3 +377,62 @@ func TestStatusOfExitedContainers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPlanNewImage: a pod update that gives a container another image
+// restarts it with that image, as the kubelet does when a container's
+// definition changes: a running instance is stopped, and the new one
+// starts at once, without the old definition's back-off and whatever the
+// restart policy.
+func TestPlanNewImage(t *testing.T) {
+	old := func(c Container) Container { c.Image = "old"; return c }
+	cur := func(c Container) Container { c.Image = "img"; return c }
+	tests := []struct {
+		name       string
+		pod        *corev1.Pod
+		obs        Observed
+		want       string
+		wantReason string // of the first action
+		wantFrom   int    // BackoffFrom of a Start
+		wantPhase  corev1.PodPhase
+	}{
+		{name: "a running instance of the old image is stopped", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{old(running("a", 0))}}, want: "Stop:a", wantReason: ReasonDefinitionChanged, wantPhase: corev1.PodRunning},
+		{name: "an instance of the current image is left alone", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{cur(running("a", 0))}}, want: "", wantPhase: corev1.PodRunning},
+		{name: "an instance from before images were recorded is left alone", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{running("a", 0)}}, want: "", wantPhase: corev1.PodRunning},
+		{name: "a crash loop's back-off does not hold the new image", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{old(exited("a", 4, 1, t0))}}, want: "Start:a:5", wantFrom: 5, wantPhase: corev1.PodRunning},
+		{name: "the stopped instance of a Never pod starts again with the new image", pod: pod(corev1.RestartPolicyNever, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{old(exited("a", 0, 143, t0))}, Replacing: map[string]bool{"a": true}}, want: "Start:a:1", wantFrom: 1, wantPhase: corev1.PodRunning},
+		{name: "a Never container that had finished by itself stays finished", pod: pod(corev1.RestartPolicyNever, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{old(exited("a", 0, 0, t0))}}, want: "Release", wantPhase: corev1.PodSucceeded},
+		{name: "an OnFailure container that succeeded stays finished", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),
+			obs: Observed{Network: true, Instances: []Container{old(exited("a", 0, 0, t0))}}, want: "Release", wantPhase: corev1.PodSucceeded},
+		{name: "init containers that ran are not run again", pod: pod(corev1.RestartPolicyAlways, []string{"i1"}, "a"),
+			obs: Observed{Network: true, Instances: []Container{old(exited("i1", 0, 0, t0)), cur(running("a", 0))}}, want: "", wantPhase: corev1.PodRunning},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0.Add(time.Second)
+			acts, _ := Plan(tc.pod, tc.obs, false, now)
+			if got := kinds(acts); got != tc.want {
+				t.Fatalf("actions %q, want %q", got, tc.want)
+			}
+			if len(acts) > 0 {
+				if acts[0].Reason != tc.wantReason {
+					t.Errorf("reason %q, want %q", acts[0].Reason, tc.wantReason)
+				}
+				if acts[0].Kind == Start && acts[0].BackoffFrom != tc.wantFrom {
+					t.Errorf("BackoffFrom %d, want %d", acts[0].BackoffFrom, tc.wantFrom)
+				}
+				if acts[0].Kind == Stop && acts[0].Grace != 30*time.Second {
+					t.Errorf("grace %s, want the pod's 30s", acts[0].Grace)
+				}
+			}
+			if ph := Phase(tc.pod, tc.obs); ph != tc.wantPhase {
+				t.Errorf("phase %s, want %s", ph, tc.wantPhase)
+			}
+		})
+	}
+}

@@ -73,7 +73,10 @@ type pod struct {
 	pullFails  map[string]int
 	probes     *probes
 	messages   map[string]string // termination message by instance ID
-	finished   bool
+	// replacing holds the instances stopped because the pod's spec gave
+	// their container another image (plan.Observed.Replacing), by ID.
+	replacing map[string]bool
+	finished  bool
 
 	evMu    sync.Mutex
 	events  map[string]*eventState // by outbox key, under evMu
@@ -82,7 +85,7 @@ type pod struct {
 
 func newPod(w *Worker, p *corev1.Pod, orphan bool) *pod {
 	pw := &pod{w: w, orphan: orphan, kick: make(chan struct{}, 1), spec: p, known: map[string]bool{},
-		waiting: map[string]plan.Waiting{}, pullFails: map[string]int{}, messages: map[string]string{},
+		waiting: map[string]plan.Waiting{}, pullFails: map[string]int{}, messages: map[string]string{}, replacing: map[string]bool{},
 		events: map[string]*eventState{}}
 	pw.probes = newProbes(pw)
 	if !orphan {
@@ -304,6 +307,7 @@ func (p *pod) adopt(ids []string) {
 func (p *pod) forget(id string) {
 	p.mu.Lock()
 	delete(p.known, id)
+	delete(p.replacing, id)
 	p.mu.Unlock()
 }
 
@@ -329,7 +333,7 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 		obs.Waiting[name] = wt
 	}
 	for _, c := range insts {
-		pc := plan.Container{ID: c.ID, Name: c.Name, Attempt: c.Attempt, BackoffFrom: c.BackoffFrom, ImageID: c.ImageID,
+		pc := plan.Container{ID: c.ID, Name: c.Name, Attempt: c.Attempt, BackoffFrom: c.BackoffFrom, Image: c.Image, ImageID: c.ImageID,
 			Running:  c.State == runtime.StateRunning,
 			Exited:   c.State == runtime.StateExited || c.State == runtime.StateUnknown || c.State == runtime.StateCreated,
 			ExitCode: c.ExitCode, Reason: c.Reason, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
@@ -345,6 +349,24 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 			obs.Ready[c.Name], obs.Started[c.Name] = p.probes.state(c.ID)
 		}
 	}
+	p.mu.Lock()
+	if len(p.replacing) > 0 {
+		last := map[string]runtime.ContainerStatus{}
+		for _, c := range insts {
+			if l, ok := last[c.Name]; !ok || c.Attempt > l.Attempt {
+				last[c.Name] = c
+			}
+		}
+		for name, c := range last {
+			if p.replacing[c.ID] && c.State != runtime.StateRunning {
+				if obs.Replacing == nil {
+					obs.Replacing = map[string]bool{}
+				}
+				obs.Replacing[name] = true
+			}
+		}
+	}
+	p.mu.Unlock()
 	return obs
 }
 
@@ -434,7 +456,14 @@ func (p *pod) do(ctx context.Context, spec *corev1.Pod, acts []plan.Action) bool
 		var wg sync.WaitGroup
 		errs := make([]error, len(stops))
 		for i, a := range stops {
-			p.event(spec, a.Container, corev1.EventTypeNormal, "Killing", fmt.Sprintf("Stopping container %s", a.Container))
+			msg := fmt.Sprintf("Stopping container %s", a.Container)
+			if a.Reason == plan.ReasonDefinitionChanged {
+				msg = fmt.Sprintf("Container %s definition changed, will be restarted", a.Container)
+				p.mu.Lock()
+				p.replacing[a.ID] = true
+				p.mu.Unlock()
+			}
+			p.event(spec, a.Container, corev1.EventTypeNormal, "Killing", msg)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
