@@ -35,6 +35,7 @@ var serverFlagChecks = map[string]string{
 	"write-kubeconfig-mode":       "inline",
 	"token-file":                  "inline",
 	"debug":                       "inline",
+	"v":                           "TestServerLogVerbosity",
 	"data-dir":                    "inline",
 	"config":                      "TestFlagsBeatEnvBeatFile",
 	"token":                       "TestSharedKeySealed",
@@ -225,6 +226,7 @@ func TestServerFlags(t *testing.T) {
 		{[]string{"--private-registry", bad}, bad},
 		{[]string{"--pause-image", "Not A:Reference"}, "--pause-image"},
 		{[]string{"--default-runtime", "no-such-oci-runtime"}, "--default-runtime"},
+		{[]string{"--v", "-1"}, "-v -1: want 0 or more"},
 		{[]string{"--disable-agent", "--datastore-endpoint", "https://127.0.0.1:1", "--datastore-cafile", missing}, missing},
 		{[]string{"--disable-agent", "--datastore-endpoint", "https://127.0.0.1:1", "--datastore-certfile", missing, "--datastore-keyfile", missing}, missing},
 	} {
@@ -239,6 +241,21 @@ func TestServerFlags(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("%v: exit %v, want a refusal naming %q:\n%s", c.args, err, c.want, tail(string(out), 1000))
 		}
+	}
+}
+
+// TestServerLogVerbosity: --v 2 logs what client-go logs at 2 (each
+// informer's first listing), which a server at the default 0 does not.
+func TestServerLogVerbosity(t *testing.T) {
+	needIntegration(t)
+	quiet := startServer(t)
+	s := startServer(t, withArgs("--v", "2"))
+	eventually(t, 30*time.Second, `--v 2: an informer's "Caches populated" in the server's log`, func() bool {
+		return strings.Contains(s.log.String(), "Caches populated")
+	})
+	quiet.mustKubectl("get", "--raw", "/readyz")
+	if strings.Contains(quiet.log.String(), "Caches populated") {
+		t.Errorf("a server at the default verbosity logged client-go's level-2 lines:\n%s", tail(quiet.log.String(), 2000))
 	}
 }
 
