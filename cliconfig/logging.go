@@ -18,8 +18,7 @@ const VerbosityUsage = "log verbosity, as Kubernetes components' -v: 0 logs what
 
 // SetLogVerbosity sets the verbosity of skiff's logs and those of the
 // Kubernetes libraries it runs (klog's -v) to v, or to DebugVerbosity if
-// debug asks for more. It returns the verbosity in force, for the
-// start-up line.
+// debug asks for more. It returns the verbosity in force.
 func SetLogVerbosity(v int, debug bool) (int, error) {
 	if v < 0 {
 		return 0, fmt.Errorf("-v %d: want 0 or more", v)

@@ -62,10 +62,10 @@ type Observed struct {
 	HostIP   string
 	// Rejected: the agent refused the pod (Admit); it never runs here.
 	Rejected *Rejection
-	// Replacing names the containers whose last instance the agent
-	// stopped because the pod's spec gave them another image (a Stop with
-	// ReasonDefinitionChanged): they start again with the new one whatever
-	// the restart policy, as the kubelet restarts them.
+	// Replacing holds the IDs of instances the agent stopped because the
+	// pod's spec gave their container another image (a Stop with
+	// ReasonDefinitionChanged): their container starts again with the new
+	// one whatever the restart policy, as the kubelet restarts it.
 	Replacing map[string]bool
 }
 
@@ -201,7 +201,7 @@ func Plan(pod *corev1.Pod, obs Observed, deleting bool, now time.Time) (acts []A
 		case l.Running && replaced(l, c):
 			acts = append(acts, Action{Kind: Stop, Container: c.Name, ID: l.ID, Grace: gracePeriod(pod), Reason: ReasonDefinitionChanged})
 		case l.Running:
-		case replaced(l, c) && (obs.Replacing[c.Name] || restarts(pod.Spec.RestartPolicy, l.ExitCode)):
+		case replaced(l, c) && (obs.Replacing[l.ID] || restarts(pod.Spec.RestartPolicy, l.ExitCode)):
 			// A new definition has a back-off of its own (the kubelet's
 			// is keyed by the container's spec): it starts at once.
 			var w time.Time

@@ -404,7 +404,7 @@ func TestPlanNewImage(t *testing.T) {
 		{name: "a crash loop's back-off does not hold the new image", pod: pod(corev1.RestartPolicyAlways, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{old(exited("a", 4, 1, t0))}}, want: "Start:a:5", wantFrom: 5, wantPhase: corev1.PodRunning},
 		{name: "the stopped instance of a Never pod starts again with the new image", pod: pod(corev1.RestartPolicyNever, nil, "a"),
-			obs: Observed{Network: true, Instances: []Container{old(exited("a", 0, 143, t0))}, Replacing: map[string]bool{"a": true}}, want: "Start:a:1", wantFrom: 1, wantPhase: corev1.PodRunning},
+			obs: Observed{Network: true, Instances: []Container{old(exited("a", 0, 143, t0))}, Replacing: map[string]bool{"a-0": true}}, want: "Start:a:1", wantFrom: 1, wantPhase: corev1.PodRunning},
 		{name: "a Never container that had finished by itself stays finished", pod: pod(corev1.RestartPolicyNever, nil, "a"),
 			obs: Observed{Network: true, Instances: []Container{old(exited("a", 0, 0, t0))}}, want: "Release", wantPhase: corev1.PodSucceeded},
 		{name: "an OnFailure container that succeeded stays finished", pod: pod(corev1.RestartPolicyOnFailure, nil, "a"),

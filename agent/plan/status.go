@@ -43,7 +43,7 @@ func Phase(pod *corev1.Pod, obs Observed) corev1.PodPhase {
 		switch {
 		case l == nil:
 			return corev1.PodPending
-		case l.Running, restarts(pod.Spec.RestartPolicy, l.ExitCode), obs.Replacing[l.Name]:
+		case l.Running, restarts(pod.Spec.RestartPolicy, l.ExitCode), obs.Replacing[l.ID]:
 			running++
 		case l.ExitCode == 0:
 			succeeded++

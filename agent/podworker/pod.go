@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -351,20 +352,7 @@ func (p *pod) observe(spec *corev1.Pod, insts []runtime.ContainerStatus, now tim
 	}
 	p.mu.Lock()
 	if len(p.replacing) > 0 {
-		last := map[string]runtime.ContainerStatus{}
-		for _, c := range insts {
-			if l, ok := last[c.Name]; !ok || c.Attempt > l.Attempt {
-				last[c.Name] = c
-			}
-		}
-		for name, c := range last {
-			if p.replacing[c.ID] && c.State != runtime.StateRunning {
-				if obs.Replacing == nil {
-					obs.Replacing = map[string]bool{}
-				}
-				obs.Replacing[name] = true
-			}
-		}
+		obs.Replacing = maps.Clone(p.replacing)
 	}
 	p.mu.Unlock()
 	return obs

@@ -15,9 +15,9 @@
 // through kine's own code, with its SQL but for range reads: kine's
 // sorts the whole range for every page, so paging through n keys costs
 // O(n²); this package's reads a page in key order and stops at its
-// limit (list.go), with the same answers. The process is assumed to be the only writer of
-// the file: rows written by another process reach watchers only when they
-// reconnect.
+// limit (list.go), with the same answers. The process is assumed to be
+// the only writer of the file: rows written by another process reach
+// watchers only when they reconnect.
 //
 // It must not import the API server.
 package groupcommit

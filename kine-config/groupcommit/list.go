@@ -8,7 +8,7 @@ import (
 )
 
 // pagedListSQL reads the newest row of each key in [?, ?) — at or below
-// a revision when revisionTerm adds one — in key order, the rows that are
+// a revision when %[2]s bounds it — in key order, the rows that are
 // deletions left out unless the last ? is true, with the current and
 // compact revisions in front of every row, and one row of NULLs after
 // them when no key matched (so that the caller still learns the

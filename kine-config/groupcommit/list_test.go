@@ -13,8 +13,9 @@ import (
 // listHistory writes keys under /p/ with one to four revisions each, some
 // deleted and some deleted and created again, with keys on either side
 // of the range, and compacts part of the history away. It returns the
-// revisions the pages are then read at: the compacted one, two after it
-// and the newest.
+// revisions the pages are then read at: the revision after each of the
+// four rounds (the history before the first is compacted away) and the
+// newest.
 func listHistory(t *testing.T, b server.Backend) []int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -41,7 +42,7 @@ func listHistory(t *testing.T, b server.Backend) []int64 {
 			case mod == 0 || rnd.Intn(3) == 0 && round > 0:
 				continue
 			case rnd.Intn(6) == 0:
-				rev, _, deleted, err := b.Delete(ctx, key, mod)
+				_, _, deleted, err := b.Delete(ctx, key, mod)
 				if err != nil || !deleted {
 					t.Fatalf("delete %s at %d: %v %v", key, mod, deleted, err)
 				}
@@ -49,7 +50,6 @@ func listHistory(t *testing.T, b server.Backend) []int64 {
 				if rnd.Intn(2) == 0 {
 					mods[key] = must(b.Create(ctx, key, val, 0))
 				}
-				_ = rev
 			default:
 				rev, _, updated, err := b.Update(ctx, key, val, mod, 0)
 				if err != nil || !updated {
