@@ -42,20 +42,27 @@ type Backend struct {
 	// currentRev is the revision of the last committed write.
 	currentRev atomic.Int64
 
-	writes  chan *write
+	writes  chan *write  // writes for the writer goroutine
+	queued  atomic.Int32 // writes sent on writes and not yet taken
 	jobs    chan *job
 	stopped chan struct{} // closed when the writer has ended
 	events  fanout
 
-	// Set by Start, used by the writer only.
-	conn                 *sql.Conn
-	lookupStmt, insertSt *sql.Stmt
-	checkpoint           string // SQL run after a compaction, "" for none
-	batch                []*write
+	// writer is held by whoever commits or runs a job: the writer
+	// goroutine, or a caller that found it idle (submit). It guards the
+	// connection and the fields below.
+	writer sync.Mutex
+	closed bool            // the connection is closed
+	stop   context.Context // the writer's, from Start
+
+	// Set by Start.
+	conn       *sql.Conn
+	st         stmts
+	checkpoint string // SQL run after a compaction, "" for none
+	batch      []*write
 	// ckptWake asks the checkpointer for a checkpoint (checkpoint.go);
 	// nil when the writer's connection checkpoints by itself.
 	ckptWake chan struct{}
-	walSize  *sql.Stmt // PRAGMA wal_checkpoint(NOOP), prepared on conn
 	// restartAt is the WAL length, in frames, at which the writer next
 	// checkpoints itself so that the WAL can start again (checkpoint.go).
 	restartAt int
@@ -97,28 +104,29 @@ func New(ctx context.Context, wg *sync.WaitGroup, cfg *drivers.Config) (*Backend
 // and health rows exist, and starts the writer, the lease expiry and, when
 // configured, the compactor. They run until ctx ends.
 func (b *Backend) Start(ctx context.Context) error {
-	// Prepared first: with a pool of one connection, preparing on the
-	// pool while the writer holds that connection would wait forever.
-	if err := b.prepare(ctx); err != nil {
-		return err
-	}
 	conn, err := b.d.DB.Conn(ctx)
 	if err != nil {
-		b.lookupStmt.Close()
-		b.insertSt.Close()
 		return fmt.Errorf("groupcommit: %w", err)
 	}
 	b.conn = conn
+	b.stop = ctx
+	if err := b.prepare(ctx); err != nil {
+		conn.Close()
+		return err
+	}
+	fail := func(err error) error {
+		_ = b.onConn(func(driverConn) error { b.st.close(); return nil })
+		conn.Close()
+		return err
+	}
 
 	var rev sql.NullInt64 // NULL in an empty table
 	if err := conn.QueryRowContext(ctx, b.d.CurrentRevSQL.Query).Scan(&rev); err != nil {
-		conn.Close()
-		return fmt.Errorf("groupcommit: reading the current revision: %w", err)
+		return fail(fmt.Errorf("groupcommit: reading the current revision: %w", err))
 	}
 	b.currentRev.Store(rev.Int64)
 	if err := b.startCheckpoints(ctx); err != nil {
-		conn.Close()
-		return err
+		return fail(err)
 	}
 
 	b.wg.Add(1)

@@ -2,7 +2,7 @@ package groupcommit
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"fmt"
 
 	"k8s.io/klog/v2"
@@ -46,13 +46,6 @@ func (b *Backend) startCheckpoints(ctx context.Context) error {
 	if _, err := b.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
 		return fmt.Errorf("groupcommit: %w", err)
 	}
-	// Prepared once on the writer's connection: it runs after every
-	// commit.
-	st, err := b.conn.PrepareContext(ctx, "PRAGMA wal_checkpoint(NOOP)")
-	if err != nil {
-		return fmt.Errorf("groupcommit: %w", err)
-	}
-	b.walSize = st
 	b.ckptWake = make(chan struct{}, 1)
 	b.restartAt = walRestartFrames
 	b.wg.Add(1)
@@ -65,25 +58,33 @@ func (b *Backend) startCheckpoints(ctx context.Context) error {
 
 // walFrames reads, with walSize (PRAGMA wal_checkpoint(NOOP)), how many
 // frames the WAL holds and how many of them are copied into the database.
-func walFrames(ctx context.Context, walSize *sql.Stmt) (log, done int, err error) {
-	var busy int
-	if err := walSize.QueryRowContext(ctx).Scan(&busy, &log, &done); err != nil {
+func walFrames(walSize driver.Stmt) (log, done int, err error) {
+	row := make([]driver.Value, 3) // busy, log, checkpointed
+	found, err := queryRow(walSize, row)
+	if err != nil || !found {
 		return 0, 0, err
 	}
-	if log < 0 { // not in WAL mode (an in-memory database)
+	l, _ := row[1].(int64)
+	d, _ := row[2].(int64)
+	if l < 0 { // not in WAL mode (an in-memory database)
 		return 0, 0, nil
 	}
-	return log, done, nil
+	return int(l), int(d), nil
 }
 
-// afterCommit is run by the writer after each commit: it wakes the
+// afterCommit is run by the writer after each commit, holding b.writer: it wakes the
 // checkpointer when the WAL has grown past checkpointFrames, and
 // checkpoints itself past checkpointBacklog, or to let a long WAL restart.
 func (b *Backend) afterCommit(ctx context.Context) {
 	if b.ckptWake == nil {
 		return
 	}
-	log, done, err := walFrames(ctx, b.walSize)
+	var log, done int
+	err := b.onConn(func(driverConn) error {
+		var err error
+		log, done, err = walFrames(b.st.walSize)
+		return err
+	})
 	if err != nil {
 		if ctx.Err() == nil {
 			klog.Errorf("datastore: reading the WAL's size: %v", err)
@@ -99,7 +100,11 @@ func (b *Backend) afterCommit(ctx context.Context) {
 		// finishing; then the writer tries again checkpointFrames later,
 		// not after every commit.
 		b.restartAt = log + checkpointFrames
-		if _, err := b.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+		err := b.onConn(func(c driverConn) error {
+			_, err := c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)", nil)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
 			klog.Errorf("datastore: WAL checkpoint: %v", err)
 		}
 	case pending >= checkpointFrames:

@@ -3,7 +3,9 @@ package groupcommit
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"io"
 
 	"github.com/k3s-io/kine/pkg/server"
 	"k8s.io/klog/v2"
@@ -23,21 +25,89 @@ const (
 	insertSQL = `INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-// prepare prepares the writer's statements on the pool, not on the
-// writer's own connection: database/sql re-prepares a statement that
-// belongs to a Conn every time a transaction asks for it (Tx.Stmt), but
-// keeps a pool statement prepared once on each connection it has used,
-// so each batch reuses the writer connection's.
-func (b *Backend) prepare(ctx context.Context) error {
-	var err error
-	if b.lookupStmt, err = b.d.DB.PrepareContext(ctx, lookupSQL); err != nil {
-		return fmt.Errorf("groupcommit: %w", err)
-	}
-	if b.insertSt, err = b.d.DB.PrepareContext(ctx, insertSQL); err != nil {
-		return fmt.Errorf("groupcommit: %w", err)
-	}
-	return nil
+// driverConn is what the writer needs of the SQLite driver's connection.
+// It runs its statements on the driver directly (sql.Conn.Raw), with a
+// context that is never canceled: database/sql starts a goroutine for
+// every transaction and for every query inside one, to roll back or close
+// on cancelation, and go-sqlite3 runs every statement given a cancelable
+// context on a goroutine of its own. At concurrency 1 those hand-offs cost
+// more than the statements. A SQLite statement does not block on anything
+// but the file (busy_timeout bounds the wait for a lock), so nothing
+// needs canceling: the writer checks its context between batches.
+type driverConn interface {
+	driver.ConnPrepareContext
+	driver.ExecerContext
 }
+
+// stmts are the writer's statements, prepared on its connection.
+type stmts struct {
+	lookup, insert driver.Stmt
+	walSize        driver.Stmt // PRAGMA wal_checkpoint(NOOP): the WAL's size, read after every commit
+}
+
+// prepare prepares the writer's statements on its connection.
+func (b *Backend) prepare(ctx context.Context) error {
+	return b.conn.Raw(func(dc any) error {
+		c, ok := dc.(driverConn)
+		if !ok {
+			return fmt.Errorf("groupcommit: the SQLite driver's connection (%T) cannot prepare and execute", dc)
+		}
+		var st stmts
+		var err error
+		if st.lookup, err = c.PrepareContext(ctx, lookupSQL); err != nil {
+			return fmt.Errorf("groupcommit: %w", err)
+		}
+		if st.insert, err = c.PrepareContext(ctx, insertSQL); err != nil {
+			st.close()
+			return fmt.Errorf("groupcommit: %w", err)
+		}
+		if st.walSize, err = c.PrepareContext(ctx, "PRAGMA wal_checkpoint(NOOP)"); err != nil {
+			st.close()
+			return fmt.Errorf("groupcommit: %w", err)
+		}
+		b.st = st
+		return nil
+	})
+}
+
+func (st *stmts) close() {
+	for _, s := range []driver.Stmt{st.lookup, st.insert, st.walSize} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// onConn runs fn with the writer's driver connection. The caller holds
+// b.writer.
+func (b *Backend) onConn(fn func(c driverConn) error) error {
+	return b.conn.Raw(func(dc any) error { return fn(dc.(driverConn)) })
+}
+
+// exec runs a statement on the driver with arguments.
+func exec(st driver.Stmt, args ...driver.NamedValue) (driver.Result, error) {
+	return st.(driver.StmtExecContext).ExecContext(context.Background(), args)
+}
+
+// queryRow runs a statement and reads its first row into dest; found is
+// false when there is none.
+func queryRow(st driver.Stmt, dest []driver.Value, args ...driver.NamedValue) (found bool, err error) {
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), args)
+	if err != nil {
+		return false, err
+	}
+	err = rows.Next(dest)
+	if cerr := rows.Close(); err == nil || err == io.EOF {
+		if cerr != nil {
+			return false, cerr
+		}
+		return err == nil, nil
+	}
+	return false, err
+}
+
+// arg is the n-th (1-based) argument of a statement.
+func arg(n int, v driver.Value) driver.NamedValue { return driver.NamedValue{Ordinal: n, Value: v} }
 
 type writeKind int
 
@@ -88,18 +158,36 @@ func (b *Backend) Delete(ctx context.Context, key string, revision int64) (int64
 	return w.rev, w.kv, w.ok, w.err
 }
 
-// submit queues w and waits for its answer. Once the writer has taken it,
-// it waits for the commit even if ctx ends, so that the caller never
-// reports a failure for a write that is durable.
+// submit commits w and waits for its answer. An idle writer (nothing
+// queued, no batch being committed) commits it on the caller's goroutine,
+// which spares the hand-off to the writer goroutine and back; otherwise it
+// is queued for the writer's next batch. Once the writer has taken it, it
+// waits for the commit even if ctx ends, so that the caller never reports
+// a failure for a write that is durable.
 func (b *Backend) submit(w *write) {
 	done := make(chan struct{})
 	w.done = done
+	if b.queued.Load() == 0 && b.writer.TryLock() {
+		defer crashOnPanic()
+		if b.closed {
+			b.writer.Unlock()
+			w.err = errStopped
+			return
+		}
+		b.commitBatch(b.stop, []*write{w})
+		b.afterCommit(b.stop)
+		b.writer.Unlock()
+		return
+	}
+	b.queued.Add(1)
 	select {
 	case b.writes <- w:
 	case <-w.ctx.Done():
+		b.queued.Add(-1)
 		w.err = w.ctx.Err()
 		return
 	case <-b.stopped:
+		b.queued.Add(-1)
 		w.err = errStopped
 		return
 	}
@@ -114,16 +202,28 @@ func (b *Backend) submit(w *write) {
 	}
 }
 
-// writeLoop is the only writer of the database. It commits whatever
-// writes are queued in one transaction, then takes the next group.
+// crashOnPanic ends the process on a panic in a commit on a caller's
+// goroutine, as a panic on the writer goroutine does. The caller is an
+// API request, whose panic net/http would recover: the server would then
+// go on with the writer's lock held and perhaps a transaction open, and
+// every later write would hang or fail.
+func crashOnPanic() {
+	if r := recover(); r != nil {
+		go func() { panic(fmt.Sprintf("groupcommit: panic in a commit: %v", r)) }()
+		select {}
+	}
+}
+
+// writeLoop commits the writes that queue up while the database is busy:
+// whatever is queued when it takes the connection goes into one
+// transaction, then it takes the next group. It also runs the jobs.
 func (b *Backend) writeLoop(ctx context.Context) {
 	defer func() {
-		b.lookupStmt.Close()
-		b.insertSt.Close()
-		if b.walSize != nil {
-			b.walSize.Close()
-		}
+		b.writer.Lock()
+		b.closed = true
+		_ = b.onConn(func(driverConn) error { b.st.close(); return nil })
 		b.conn.Close()
+		b.writer.Unlock()
 		b.events.close()
 		close(b.stopped)
 	}()
@@ -132,9 +232,12 @@ func (b *Backend) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-b.jobs:
+			b.writer.Lock()
 			j.err = j.run(b.conn)
+			b.writer.Unlock()
 			close(j.done)
 		case w := <-b.writes:
+			b.writer.Lock()
 			batch := append(b.batch[:0], w)
 		more:
 			for len(batch) < maxBatch {
@@ -145,10 +248,12 @@ func (b *Backend) writeLoop(ctx context.Context) {
 					break more
 				}
 			}
+			b.queued.Add(-int32(len(batch)))
 			b.commitBatch(ctx, batch)
 			clear(batch)
 			b.batch = batch[:0]
 			b.afterCommit(ctx)
+			b.writer.Unlock()
 		}
 	}
 }
@@ -169,7 +274,7 @@ func (b *Backend) commitBatch(ctx context.Context, batch []*write) {
 	if len(live) == 0 {
 		return
 	}
-	err := b.commit(ctx, live)
+	err := b.commit(live)
 	if err != nil && len(live) > 1 && ctx.Err() == nil {
 		klog.V(2).Infof("datastore: a batch of %d writes failed (%v); committing them one by one", len(live), err)
 		for _, w := range live {
@@ -186,39 +291,42 @@ func (b *Backend) commitBatch(ctx context.Context, batch []*write) {
 }
 
 // commit applies writes in one transaction. On success it publishes their
-// events and sets the current revision; the caller answers them.
-func (b *Backend) commit(ctx context.Context, writes []*write) error {
-	tx, err := b.conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE, from the DSN's _txlock
-	if err != nil {
-		return err
-	}
-	lookup := tx.Stmt(b.lookupStmt)
-	insert := tx.Stmt(b.insertSt)
-	rev := b.currentRev.Load()
-	for _, w := range writes {
-		if err := b.apply(lookup, insert, w, &rev); err != nil {
-			_ = tx.Rollback()
+// events and sets the current revision; the caller answers them. The
+// caller holds b.writer.
+func (b *Backend) commit(writes []*write) error {
+	return b.onConn(func(c driverConn) error {
+		bg := context.Background()
+		if _, err := c.ExecContext(bg, "BEGIN IMMEDIATE", nil); err != nil {
 			return err
 		}
-	}
-	var events []*server.Event
-	for _, w := range writes {
-		if w.event != nil {
-			events = append(events, w.event)
+		rev := b.currentRev.Load()
+		for _, w := range writes {
+			if err := b.apply(w, &rev); err != nil {
+				_, _ = c.ExecContext(bg, "ROLLBACK", nil)
+				return err
+			}
 		}
-	}
-	if b.beforeCommit != nil && len(events) > 0 {
-		b.beforeCommit(events[0].KV.ModRevision, rev)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
+		var events []*server.Event
+		for _, w := range writes {
+			if w.event != nil {
+				events = append(events, w.event)
+			}
+		}
+		if b.beforeCommit != nil && len(events) > 0 {
+			b.beforeCommit(events[0].KV.ModRevision, rev)
+		}
+		if _, err := c.ExecContext(bg, "COMMIT", nil); err != nil {
+			// SQLite may have rolled back already; then this fails too.
+			_, _ = c.ExecContext(bg, "ROLLBACK", nil)
+			return err
+		}
 
-	b.currentRev.Store(rev)
-	if len(events) > 0 {
-		b.events.publish(server.EventBatch{Events: events, CurrentRev: rev})
-	}
-	return nil
+		b.currentRev.Store(rev)
+		if len(events) > 0 {
+			b.events.publish(server.EventBatch{Events: events, CurrentRev: rev})
+		}
+		return nil
+	})
 }
 
 // newest is the newest row of a key.
@@ -229,6 +337,33 @@ type newest struct {
 	createRevision int64
 	lease          int64
 	value          []byte
+}
+
+// scan reads the lookup's columns: id, created, deleted,
+// create_revision, lease, value.
+func (r *newest) scan(row []driver.Value) error {
+	var ints [5]int64
+	for i := range ints {
+		switch v := row[i].(type) {
+		case int64:
+			ints[i] = v
+		case nil: // create_revision of a row kine inserted without one
+		default:
+			return fmt.Errorf("groupcommit: column %d of a row is %T, want an integer", i, v)
+		}
+	}
+	r.id, r.created, r.deleted, r.createRevision, r.lease = ints[0], ints[1] != 0, ints[2] != 0, ints[3], ints[4]
+	switch v := row[5].(type) {
+	case []byte:
+		r.value = v
+	case string:
+		r.value = []byte(v)
+	case nil:
+		r.value = nil
+	default:
+		return fmt.Errorf("groupcommit: the value of a row is %T, want bytes", v)
+	}
+	return nil
 }
 
 // kv is the row as kine's reads return it.
@@ -244,21 +379,19 @@ func (r *newest) kv(key string) *server.KeyValue {
 // a row is appended only when the key's newest row has the expected id
 // (0 for a key without rows), and a create expects the id of the key's
 // deletion, if its newest row is one. rev is the batch's revision so far.
-func (b *Backend) apply(lookup, insert *sql.Stmt, w *write, rev *int64) error {
+func (b *Backend) apply(w *write, rev *int64) error {
 	w.rev, w.kv, w.ok, w.err, w.event = 0, nil, false, nil, nil // from a failed batch
-	var (
-		cur       newest
-		createRev sql.NullInt64
-		found     = true
-	)
-	err := lookup.QueryRow(w.key).Scan(&cur.id, &cur.created, &cur.deleted, &createRev, &cur.lease, &cur.value)
-	switch {
-	case err == sql.ErrNoRows:
-		found = false
-	case err != nil:
+	var cur newest
+	row := make([]driver.Value, 6)
+	found, err := queryRow(b.st.lookup, row, arg(1, w.key))
+	if err != nil {
 		return err
 	}
-	cur.createRevision = createRev.Int64
+	if found {
+		if err := cur.scan(row); err != nil {
+			return err
+		}
+	}
 
 	var prev int64 // the id the key's newest row must have
 	switch w.kind {
@@ -306,7 +439,12 @@ func (b *Backend) apply(lookup, insert *sql.Stmt, w *write, rev *int64) error {
 			value = nil
 		}
 	}
-	res, err := insert.Exec(w.key, w.kind == opCreate, w.kind == opDelete, newCreateRev, prev, lease, value, oldValue)
+	var createRevArg driver.Value // NULL unless replacing a live row
+	if newCreateRev.Valid {
+		createRevArg = newCreateRev.Int64
+	}
+	res, err := exec(b.st.insert, arg(1, w.key), arg(2, w.kind == opCreate), arg(3, w.kind == opDelete),
+		arg(4, createRevArg), arg(5, prev), arg(6, lease), arg(7, value), arg(8, oldValue))
 	if err != nil {
 		return err
 	}
