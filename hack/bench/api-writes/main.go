@@ -34,6 +34,7 @@ type config struct {
 	conc       []int
 	cpuprofile string
 	profileSec int
+	slices     int
 	// kubeAPIServer and etcd run the side-by-side column; a missing
 	// kube-apiserver binary skips it with a message.
 	kubeAPIServer string
@@ -52,11 +53,15 @@ func main() {
 	flag.IntVar(&cfg.profileSec, "cpuprofile-seconds", 2, "how long each -cpuprofile runs, from the first write at its concurrency (2 s fits inside a run at the default -n; raise -n with it)")
 	flag.StringVar(&cfg.kubeAPIServer, "kube-apiserver", defaultKubeAPIServer(), "kube-apiserver binary for the side-by-side column (env SKIFF_BENCH_KUBE_APISERVER; built by hack/bench/build-kube-apiserver); skipped when absent")
 	flag.StringVar(&cfg.etcd, "etcd", "etcd", "etcd binary kube-apiserver stores in")
+	flag.IntVar(&cfg.slices, "slices", 4, "with the side-by-side column: skiff's and kube-apiserver's writes at each concurrency run in this many alternating slices of n/slices ConfigMaps, so that both see the same machine (1 with -cpuprofile)")
 	flag.Parse()
 	cfg.conc = []int{1, 16, 64}
-	if cfg.n < 1 || cfg.rssObjects < 1 || cfg.idle <= 0 {
-		fmt.Fprintln(os.Stderr, "api-writes: -n and -objects must be at least 1 and -idle positive")
+	if cfg.n < 1 || cfg.rssObjects < 1 || cfg.idle <= 0 || cfg.slices < 1 || cfg.slices > cfg.n {
+		fmt.Fprintln(os.Stderr, "api-writes: -n and -objects must be at least 1, -idle positive and -slices from 1 to -n")
 		os.Exit(2)
+	}
+	if cfg.cpuprofile != "" {
+		cfg.slices = 1 // a profile covers skiff's writes only
 	}
 
 	// Interrupting the benchmark still runs every cleanup in run.
@@ -197,19 +202,49 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 
 	for _, c := range cfg.conc {
 		ns := fmt.Sprintf("bench-c%d", c)
-		logf("skiff: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
-		var profiled <-chan error
-		if cfg.cpuprofile != "" {
-			profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)), cfg.profileSec)
+		// skiff and kube-apiserver take turns, a slice of the ConfigMaps
+		// each, so that a change in the machine's load between them
+		// does not decide their ratio.
+		slices := cfg.slices
+		if up == nil {
+			slices = 1
 		}
-		s, err := skiffWrites(ctx, api, srv, ns, cfg.n, c)
-		if profiled != nil {
-			if perr := <-profiled; perr != nil && err == nil {
-				err = fmt.Errorf("CPU profile: %w", perr)
+		var s run
+		var ua *run
+		for i := range slices {
+			sns, n := ns, cfg.n/slices
+			if i > 0 {
+				sns = fmt.Sprintf("%s-%d", ns, i)
 			}
-		}
-		if err != nil {
-			return fmt.Errorf("skiff, concurrency %d: %w", c, err)
+			if i < cfg.n%slices {
+				n++
+			}
+			logf("skiff: %d creates + %d updates at concurrency %d%s …", n, n, c, sliceNote(i, slices))
+			var profiled <-chan error
+			if cfg.cpuprofile != "" {
+				profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)), cfg.profileSec)
+			}
+			r, err := skiffWrites(ctx, api, srv, sns, n, c)
+			if profiled != nil {
+				if perr := <-profiled; perr != nil && err == nil {
+					err = fmt.Errorf("CPU profile: %w", perr)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("skiff, concurrency %d: %w", c, err)
+			}
+			s = s.add(r)
+			if up != nil {
+				logf("kube-apiserver + etcd: %d creates + %d updates at concurrency %d%s …", n, n, c, sliceNote(i, slices))
+				r, err := upstreamWrites(ctx, up, sns, n, c)
+				if err != nil {
+					return fmt.Errorf("kube-apiserver, concurrency %d: %w", c, err)
+				}
+				if ua == nil {
+					ua = &run{}
+				}
+				*ua = ua.add(r)
+			}
 		}
 		logf("raw kine: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
 		k, err := kineWrites(ctx, kine, ns, cfg.n, c)
@@ -226,15 +261,6 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("floor server, concurrency %d: %w", c, err)
 		}
-		var ua *run
-		if up != nil {
-			logf("kube-apiserver + etcd: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
-			r, err := upstreamWrites(ctx, up, ns, cfg.n, c)
-			if err != nil {
-				return fmt.Errorf("kube-apiserver, concurrency %d: %w", c, err)
-			}
-			ua = &r
-		}
 		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw, floor: fl, upstream: ua})
 	}
 
@@ -250,6 +276,14 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	// that skiff takes it (responses are JSON either way).
 	res.protobuf = probeProtobuf(ctx, srv.Kubeconfig)
 	return nil
+}
+
+// sliceNote names slice i of n in a progress line.
+func sliceNote(i, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf(", slice %d of %d", i+1, n)
 }
 
 // loadAvg is the 1-minute load average: the machine may be shared, and

@@ -40,6 +40,13 @@ type phase struct {
 
 func (p phase) rate() float64 { return float64(p.ops) / p.elapsed.Seconds() }
 
+// add is p and o as one phase: their writes, time and latencies.
+func (p phase) add(o phase) phase {
+	lat := append(append(make([]time.Duration, 0, len(p.lat)+len(o.lat)), p.lat...), o.lat...)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return phase{ops: p.ops + o.ops, elapsed: p.elapsed + o.elapsed, lat: lat}
+}
+
 // run is one create phase followed by one update phase.
 type run struct {
 	create, update phase
@@ -52,6 +59,16 @@ type run struct {
 	// to storage during the create phase (/proc/<pid>/io write_bytes:
 	// WAL appends and checkpoints).
 	createWriteBytes int64
+}
+
+// add is r and o as one run (slices of one run taken in turns with
+// another server's).
+func (r run) add(o run) run {
+	return run{
+		create: r.create.add(o.create), update: r.update.add(o.update),
+		cpu: r.cpu + o.cpu, clientCPU: r.clientCPU + o.clientCPU,
+		createWriteBytes: r.createWriteBytes + o.createWriteBytes,
+	}
 }
 
 // per1000Creates is createWriteBytes per 1,000 creates.
