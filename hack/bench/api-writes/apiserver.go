@@ -317,7 +317,7 @@ func writePEM(path, typ string, der []byte) error {
 // client settings and phases; CPU is kube-apiserver's and etcd's
 // together, storage writes are etcd's.
 func upstreamWrites(ctx context.Context, u *upstream, ns string, n, conc int) (run, error) {
-	return apiWrites(ctx, u.api, u.cpu, u.etcd.pid(), ns, n, conc)
+	return apiWrites(ctx, u.api, u.cpu, u.etcd.pid(), ns, n, conc, nil)
 }
 
 // lookUpstream says which binaries the side-by-side column can run, or

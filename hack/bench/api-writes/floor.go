@@ -135,7 +135,7 @@ func (f *floorServer) reply(w http.ResponseWriter, code int, body []byte) {
 // floorWrites makes skiffWrites' writes through the floor server. Server
 // and client share this process, so the CPU figure is both together.
 func floorWrites(ctx context.Context, f *floorServer, ns string, n, conc int) (run, error) {
-	r, err := apiWrites(ctx, f.api, func() (time.Duration, error) { return 0, nil }, os.Getpid(), ns, n, conc)
+	r, err := apiWrites(ctx, f.api, func() (time.Duration, error) { return 0, nil }, os.Getpid(), ns, n, conc, nil)
 	r.cpu, r.clientCPU = r.clientCPU, 0
 	return r, err
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/skiff-io/skiff/hack/bench/internal/skiffproc"
+	"k8s.io/client-go/kubernetes"
 )
 
 // config is every flag, parsed in one place.
@@ -53,15 +54,12 @@ func main() {
 	flag.IntVar(&cfg.profileSec, "cpuprofile-seconds", 2, "how long each -cpuprofile runs, from the first write at its concurrency (2 s fits inside a run at the default -n; raise -n with it)")
 	flag.StringVar(&cfg.kubeAPIServer, "kube-apiserver", defaultKubeAPIServer(), "kube-apiserver binary for the side-by-side column (env SKIFF_BENCH_KUBE_APISERVER; built by hack/bench/build-kube-apiserver); skipped when absent")
 	flag.StringVar(&cfg.etcd, "etcd", "etcd", "etcd binary kube-apiserver stores in")
-	flag.IntVar(&cfg.slices, "slices", 4, "with the side-by-side column: skiff's and kube-apiserver's writes at each concurrency run in this many alternating slices of n/slices ConfigMaps, so that both see the same machine (1 with -cpuprofile)")
+	flag.IntVar(&cfg.slices, "slices", 4, "side by side: skiff and kube-apiserver write n ConfigMaps at each concurrency in turns, this many slices of n/slices each, so that both see the same machine")
 	flag.Parse()
 	cfg.conc = []int{1, 16, 64}
 	if cfg.n < 1 || cfg.rssObjects < 1 || cfg.idle <= 0 || cfg.slices < 1 || cfg.slices > cfg.n {
 		fmt.Fprintln(os.Stderr, "api-writes: -n and -objects must be at least 1, -idle positive and -slices from 1 to -n")
 		os.Exit(2)
-	}
-	if cfg.cpuprofile != "" {
-		cfg.slices = 1 // a profile covers skiff's writes only
 	}
 
 	// Interrupting the benchmark still runs every cleanup in run.
@@ -202,49 +200,19 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 
 	for _, c := range cfg.conc {
 		ns := fmt.Sprintf("bench-c%d", c)
-		// skiff and kube-apiserver take turns, a slice of the ConfigMaps
-		// each, so that a change in the machine's load between them
-		// does not decide their ratio.
-		slices := cfg.slices
-		if up == nil {
-			slices = 1
+		logf("skiff: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
+		var profiled <-chan error
+		if cfg.cpuprofile != "" {
+			profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)), cfg.profileSec)
 		}
-		var s run
-		var ua *run
-		for i := range slices {
-			sns, n := ns, cfg.n/slices
-			if i > 0 {
-				sns = fmt.Sprintf("%s-%d", ns, i)
+		s, err := skiffWrites(ctx, api, srv, ns, cfg.n, c)
+		if profiled != nil {
+			if perr := <-profiled; perr != nil && err == nil {
+				err = fmt.Errorf("CPU profile: %w", perr)
 			}
-			if i < cfg.n%slices {
-				n++
-			}
-			logf("skiff: %d creates + %d updates at concurrency %d%s …", n, n, c, sliceNote(i, slices))
-			var profiled <-chan error
-			if cfg.cpuprofile != "" {
-				profiled = cpuProfile(ctx, api, filepath.Join(cfg.cpuprofile, fmt.Sprintf("skiff-c%d.pprof", c)), cfg.profileSec)
-			}
-			r, err := skiffWrites(ctx, api, srv, sns, n, c)
-			if profiled != nil {
-				if perr := <-profiled; perr != nil && err == nil {
-					err = fmt.Errorf("CPU profile: %w", perr)
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("skiff, concurrency %d: %w", c, err)
-			}
-			s = s.add(r)
-			if up != nil {
-				logf("kube-apiserver + etcd: %d creates + %d updates at concurrency %d%s …", n, n, c, sliceNote(i, slices))
-				r, err := upstreamWrites(ctx, up, sns, n, c)
-				if err != nil {
-					return fmt.Errorf("kube-apiserver, concurrency %d: %w", c, err)
-				}
-				if ua == nil {
-					ua = &run{}
-				}
-				*ua = ua.add(r)
-			}
+		}
+		if err != nil {
+			return fmt.Errorf("skiff, concurrency %d: %w", c, err)
 		}
 		logf("raw kine: %d creates + %d updates at concurrency %d …", cfg.n, cfg.n, c)
 		k, err := kineWrites(ctx, kine, ns, cfg.n, c)
@@ -261,7 +229,13 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 		if err != nil {
 			return fmt.Errorf("floor server, concurrency %d: %w", c, err)
 		}
-		res.runs = append(res.runs, runPair{conc: c, skiff: s, kine: k, kineAsRun: kw, floor: fl, upstream: ua})
+		pair := runPair{conc: c, skiff: s, kine: k, kineAsRun: kw, floor: fl}
+		if up != nil {
+			if pair.skiffSide, pair.upstream, err = sideBySide(ctx, api, srv, up, ns, cfg.n, c, cfg.slices); err != nil {
+				return err
+			}
+		}
+		res.runs = append(res.runs, pair)
 	}
 
 	// What each side stored for the same object, to show the values compare.
@@ -276,6 +250,33 @@ func throughput(ctx context.Context, bin, root string, cfg config, res *results)
 	// that skiff takes it (responses are JSON either way).
 	res.protobuf = probeProtobuf(ctx, srv.Kubeconfig)
 	return nil
+}
+
+// sideBySide runs n creates and updates at concurrency c through skiff and
+// through kube-apiserver in turns, a slice of n/slices ConfigMaps each (in
+// a namespace of its own), so that a change in the machine's load
+// between them does not decide their ratio. Each side's figures add up
+// its slices.
+func sideBySide(ctx context.Context, api *kubernetes.Clientset, srv *skiffproc.Server, up *upstream, ns string, n, c, slices int) (skiff, kube *run, err error) {
+	skiff, kube = &run{}, &run{}
+	for i := range slices {
+		sns, m := fmt.Sprintf("%s-side-%d", ns, i), n/slices
+		if i < n%slices {
+			m++
+		}
+		logf("side by side, skiff: %d creates + %d updates at concurrency %d%s …", m, m, c, sliceNote(i, slices))
+		r, err := skiffWrites(ctx, api, srv, sns, m, c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("skiff, concurrency %d: %w", c, err)
+		}
+		*skiff = skiff.add(r)
+		logf("side by side, kube-apiserver + etcd: %d creates + %d updates at concurrency %d%s …", m, m, c, sliceNote(i, slices))
+		if r, err = upstreamWrites(ctx, up, sns, m, c); err != nil {
+			return nil, nil, fmt.Errorf("kube-apiserver, concurrency %d: %w", c, err)
+		}
+		*kube = kube.add(r)
+	}
+	return skiff, kube, nil
 }
 
 // sliceNote names slice i of n in a progress line.
