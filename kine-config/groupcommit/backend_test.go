@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -746,5 +747,44 @@ func TestCompactionDoesNotHoldWrites(t *testing.T) {
 		tx.Rollback() //nolint:errcheck // let the test end
 		<-done
 		t.Fatalf("compaction and the write after it still waiting after 5s (%s once the reader ended): they wait for the reader", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestQueueEmptiesAfterBursts: a write commits on its caller's goroutine
+// only while no write waits for the writer goroutine, so the count of
+// waiting writes must come back to zero after every burst, including
+// writes whose context ends while they wait; otherwise every later write
+// would take the slower hand-off to the writer.
+func TestQueueEmptiesAfterBursts(t *testing.T) {
+	b, _ := open(t, filepath.Join(t.TempDir(), "state.db"), group)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for round := range 5 {
+		var wg sync.WaitGroup
+		var ok atomic.Int64
+		for w := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				if w%4 == 0 {
+					ctx = canceled
+				}
+				for i := range 10 {
+					if _, err := b.Create(ctx, fmt.Sprintf("/q/%d/%d/%d", round, w, i), []byte("v"), 0); err == nil {
+						ok.Add(1)
+					} else if ctx == context.Background() {
+						t.Errorf("writer %d: %v", w, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 48*10 {
+			t.Fatalf("round %d: %d creates succeeded, want %d", round, ok.Load(), 48*10)
+		}
+		if q := groupcommit.Queued(b.(*groupcommit.Backend)); q != 0 {
+			t.Fatalf("round %d: %d writes still counted as waiting for the writer after the burst", round, q)
+		}
 	}
 }

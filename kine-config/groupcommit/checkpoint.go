@@ -64,16 +64,22 @@ func walFrames(walSize driver.Stmt) (log, done int, err error) {
 	if err != nil || !found {
 		return 0, 0, err
 	}
-	l, _ := row[1].(int64)
-	d, _ := row[2].(int64)
+	l, err := integer(row[1])
+	if err != nil {
+		return 0, 0, err
+	}
+	d, err := integer(row[2])
+	if err != nil {
+		return 0, 0, err
+	}
 	if l < 0 { // not in WAL mode (an in-memory database)
 		return 0, 0, nil
 	}
 	return int(l), int(d), nil
 }
 
-// afterCommit is run by the writer after each commit, holding b.writer: it wakes the
-// checkpointer when the WAL has grown past checkpointFrames, and
+// afterCommit runs after each commit, by whoever holds b.writer: it wakes
+// the checkpointer when the WAL has grown past checkpointFrames, and
 // checkpoints itself past checkpointBacklog, or to let a long WAL restart.
 func (b *Backend) afterCommit(ctx context.Context) {
 	if b.ckptWake == nil {

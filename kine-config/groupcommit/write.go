@@ -97,13 +97,25 @@ func queryRow(st driver.Stmt, dest []driver.Value, args ...driver.NamedValue) (f
 		return false, err
 	}
 	err = rows.Next(dest)
-	if cerr := rows.Close(); err == nil || err == io.EOF {
-		if cerr != nil {
-			return false, cerr
-		}
-		return err == nil, nil
+	cerr := rows.Close()
+	switch {
+	case err == io.EOF:
+		return false, cerr
+	case err != nil:
+		return false, err
 	}
-	return false, err
+	return cerr == nil, cerr
+}
+
+// integer is an INTEGER column as the driver returns it; NULL is 0.
+func integer(v driver.Value) (int64, error) {
+	switch v := v.(type) {
+	case int64:
+		return v, nil
+	case nil:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("groupcommit: a column is %T, want an integer", v)
 }
 
 // arg is the n-th (1-based) argument of a statement.
@@ -342,14 +354,11 @@ type newest struct {
 // scan reads the lookup's columns: id, created, deleted,
 // create_revision, lease, value.
 func (r *newest) scan(row []driver.Value) error {
-	var ints [5]int64
+	var ints [5]int64 // create_revision is NULL in rows kine inserted without one
 	for i := range ints {
-		switch v := row[i].(type) {
-		case int64:
-			ints[i] = v
-		case nil: // create_revision of a row kine inserted without one
-		default:
-			return fmt.Errorf("groupcommit: column %d of a row is %T, want an integer", i, v)
+		var err error
+		if ints[i], err = integer(row[i]); err != nil {
+			return err
 		}
 	}
 	r.id, r.created, r.deleted, r.createRevision, r.lease = ints[0], ints[1] != 0, ints[2] != 0, ints[3], ints[4]
